@@ -1,0 +1,141 @@
+/**
+ * TAMS entities as the store holds them. JSON-facing fields keep their TAMS (snake_case)
+ * names so the REST edge can emit them without renaming; times below the edge are bigint
+ * nanoseconds inside TimeRange values.
+ */
+import type { TimeRange } from './timerange';
+
+export type TagValue = string | string[];
+export type Tags = Record<string, TagValue>;
+
+export const CONTENT_FORMATS = [
+  'urn:x-nmos:format:video',
+  'urn:x-tam:format:image',
+  'urn:x-nmos:format:audio',
+  'urn:x-nmos:format:data',
+  'urn:x-nmos:format:multi',
+] as const;
+export type ContentFormat = (typeof CONTENT_FORMATS)[number];
+
+export interface CollectionItem {
+  id: string;
+  role: string;
+  [extra: string]: unknown;
+}
+
+export interface Source {
+  id: string;
+  format: ContentFormat;
+  label?: string;
+  description?: string;
+  created_by?: string;
+  updated_by?: string;
+  created?: string;
+  updated?: string;
+  tags?: Tags;
+  source_collection?: CollectionItem[];
+  collected_by?: string[];
+}
+
+/**
+ * A Flow document exactly as TAMS describes it (flow-get.json). Technical metadata
+ * (essence_parameters, codec, container, ...) is kept verbatim.
+ */
+export interface Flow {
+  id: string;
+  source_id: string;
+  format: ContentFormat;
+  label?: string;
+  description?: string;
+  codec?: string;
+  container?: string;
+  tags?: Tags;
+  created?: string;
+  created_by?: string;
+  updated_by?: string;
+  metadata_updated?: string;
+  segments_updated?: string;
+  metadata_version?: string;
+  generation?: number;
+  read_only?: boolean;
+  status?: string;
+  profile_id?: string;
+  max_bit_rate?: number;
+  avg_bit_rate?: number;
+  flow_collection?: CollectionItem[];
+  collected_by?: string[];
+  essence_parameters?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+/** An external (uncontrolled) URL stored with a segment or object instance. */
+export interface UncontrolledUrl {
+  url: string;
+  label: string;
+}
+
+/** What a client registers: flow-segment-post.json, parsed. */
+export interface NewSegment {
+  object_id: string;
+  timerange: TimeRange;
+  /** The timerange as the client wrote it; returned unchanged. */
+  timerange_text: string;
+  init_object_id?: string;
+  ts_offset?: string;
+  object_timerange?: string;
+  last_duration?: string;
+  sample_offset?: number;
+  sample_count?: number;
+  key_frame_count?: number;
+  get_urls?: UncontrolledUrl[];
+}
+
+/** A registered segment together with what the store knows of its objects. */
+export interface SegmentRecord extends NewSegment {
+  flow_id: string;
+  /** Storage location of the media object when the store controls it. */
+  object_storage?: ObjectStorageRef;
+  init_object_storage?: ObjectStorageRef;
+  /** The object's own timerange (first registration), for include_object_timerange. */
+  object_timerange_of_object?: string;
+}
+
+export interface ObjectStorageRef {
+  storage_id: string;
+  key: string;
+}
+
+export interface ObjectRecord {
+  id: string;
+  storage: ObjectStorageRef | null;
+  /** The flow storage was allocated for; a newly written object belongs to it. */
+  allocated_for_flow: string | null;
+  content_type?: string;
+  /** True once registered by a segment (as media) or as an init object. */
+  registered: boolean;
+  role: 'media' | 'init' | null;
+  key_frame_count?: number;
+  timerange?: string;
+  init_object_id?: string;
+  first_referenced_by_flow?: string;
+  referenced_by_flows: string[];
+  uncontrolled_urls: UncontrolledUrl[];
+  created: string;
+}
+
+export interface ServiceInfo {
+  name?: string;
+  description?: string;
+}
+
+export interface StorageBackend {
+  id: string;
+  label: string;
+  store_type: 'http_object_store';
+  provider: string;
+  store_product: string;
+  region?: string;
+  availability_zone?: string;
+  default_storage: boolean;
+  tags?: Tags;
+}

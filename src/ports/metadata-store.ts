@@ -1,0 +1,144 @@
+import type { Flow, NewSegment, ObjectRecord, SegmentRecord, ServiceInfo, Source, Tags } from '../domain/entities';
+import type { OutboxEvent } from '../domain/events';
+import type { TimeRange } from '../domain/timerange';
+import type { TamsError } from '../domain/errors';
+
+/**
+ * Keyset paging. `after` is the store's own key for the last item of the previous page
+ * (a JSON value the store produced as `next`); it reaches the store only after the edge has
+ * verified the opaque cursor's signature, yet a store must still reject a key of the wrong
+ * shape with `bad_cursor`.
+ */
+export interface PageRequest {
+  limit: number;
+  after?: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Key to pass as `after` for the next page; absent on the last page. */
+  next?: unknown;
+}
+
+export interface TagFilter {
+  /** `tag.{name}=a,b`: the tag's value (or one of its array values) is one of these. */
+  values: Record<string, string[]>;
+  /** `tag_exists.{name}=true|false`. */
+  exists: Record<string, boolean>;
+}
+
+export type SourceSort = 'created' | 'updated' | 'label';
+export type FlowSort = 'created' | 'metadata_updated' | 'label';
+
+export interface SourceFilter {
+  label?: string;
+  format?: string;
+  tags?: TagFilter;
+  /** Empty array: only sources collected by nobody. */
+  collected_by_ids?: string[];
+  sort_by?: SourceSort;
+  reverse?: boolean;
+}
+
+export interface FlowFilter {
+  source_id?: string;
+  /** Flows whose segments overlap this range; EMPTY selects flows with no segments. */
+  timerange?: TimeRange;
+  format?: string;
+  codec?: string;
+  profile_id?: string;
+  label?: string;
+  status?: string;
+  frame_width?: number;
+  frame_height?: number;
+  init_segments?: boolean;
+  tags?: TagFilter;
+  collected_by_ids?: string[];
+  sort_by?: FlowSort;
+  reverse?: boolean;
+}
+
+export interface SegmentQuery {
+  /** Segments overlapping this range (ETERNITY for all). */
+  timerange: TimeRange;
+  object_id?: string;
+  reverse?: boolean;
+}
+
+/** Per-segment outcome of a registration: undefined error means it was stored. */
+export interface SegmentOutcome {
+  segment: NewSegment;
+  error?: TamsError;
+}
+
+export interface PutFlowResult {
+  created: boolean;
+  flow: Flow;
+}
+
+export interface NewObjectAllocation {
+  id: string;
+  storage_id: string;
+  key: string;
+  content_type?: string;
+}
+
+export interface MetadataStore {
+  /** Creates or migrates the schema. Idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap liveness probe of the backing database. */
+  ping(): Promise<boolean>;
+
+  getServiceInfo(): Promise<ServiceInfo>;
+  setServiceInfo(info: ServiceInfo): Promise<ServiceInfo>;
+
+  getSource(id: string): Promise<Source | undefined>;
+  listSources(filter: SourceFilter, page: PageRequest): Promise<Page<Source>>;
+
+  getFlow(id: string): Promise<Flow | undefined>;
+  listFlows(filter: FlowFilter, page: PageRequest): Promise<Page<Flow>>;
+  /**
+   * Creates or replaces a flow. Creates its source (same format) when the flow names a
+   * source that does not exist; a source whose format differs answers `source_conflict`.
+   * Writes `flows/created` or `flows/updated`, and `sources/created` when a source is made.
+   * `now` is an ISO date-time used for created / metadata_updated.
+   */
+  putFlow(flow: Flow, now: string): Promise<PutFlowResult>;
+  /**
+   * Deletes a flow, its segments, and its source when no other flow uses it. Writes
+   * `flows/segments_deleted` (if it had segments), `flows/deleted`, and `sources/deleted`.
+   * Returns false when the flow did not exist.
+   */
+  deleteFlow(id: string, now: string): Promise<boolean>;
+  /** Span of the flow's segments that overlap `within` (EMPTY when none). */
+  getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange>;
+  countSegments(flowId: string): Promise<number>;
+
+  /** Segments of a flow overlapping the query window, ordered by time (reverse if asked). */
+  listSegments(flowId: string, query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>>;
+  /**
+   * Registers segments one by one in one transaction: each either stores or fails alone
+   * (overlap with existing or earlier ones, object re-use rules). Writes one
+   * `flows/segments_added` event with the stored segments, and touches segments_updated.
+   */
+  addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]>;
+  /**
+   * Deletes the segments completely covered by `timerange` (and of `object_id` when
+   * given). Writes `flows/segments_deleted` when any was deleted. Returns how many.
+   */
+  deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string): Promise<number>;
+
+  /** Records allocated object ids; fails with `object_exists` (and stores none) if any exists. */
+  allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void>;
+  /** The object, or undefined if unknown. Allocated-but-unregistered objects are returned with registered=false. */
+  getObject(id: string): Promise<ObjectRecord | undefined>;
+
+  /** Committed events after `afterSeq`, in order. */
+  readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]>;
+  /** Subscribes to "something was committed" notifications (in-process). */
+  onCommit(listener: () => void): () => void;
+}
+
+/** Tags helper type re-exported for adapters. */
+export type { Tags };
