@@ -1,0 +1,98 @@
+/**
+ * Schema versions, applied in order. Version N is `MIGRATIONS[N - 1]`; a migration once
+ * released is never edited, only followed by a new one.
+ *
+ * Times are ISO strings (they sort as text). Segment bounds are int64 nanoseconds, half-open,
+ * with INT64_MIN / INT64_MAX standing for an unbounded start / end.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE sources (
+    id      TEXT PRIMARY KEY,
+    format  TEXT NOT NULL,
+    label   TEXT,
+    created TEXT,
+    updated TEXT,
+    doc     TEXT NOT NULL
+  );
+  CREATE INDEX sources_created ON sources(created, id);
+  CREATE INDEX sources_updated ON sources(updated, id);
+  CREATE INDEX sources_label ON sources(label, id);
+
+  CREATE TABLE flows (
+    id               TEXT PRIMARY KEY,
+    source_id        TEXT NOT NULL,
+    format           TEXT NOT NULL,
+    codec            TEXT,
+    label            TEXT,
+    profile_id       TEXT,
+    status           TEXT,
+    container        TEXT,
+    frame_width      INTEGER,
+    frame_height     INTEGER,
+    init_segments    INTEGER NOT NULL DEFAULT 0,
+    read_only        INTEGER NOT NULL DEFAULT 0,
+    created          TEXT,
+    metadata_updated TEXT,
+    segments_updated TEXT,
+    segment_count    INTEGER NOT NULL DEFAULT 0,
+    doc              TEXT NOT NULL
+  );
+  CREATE INDEX flows_source ON flows(source_id);
+  CREATE INDEX flows_created ON flows(created, id);
+  CREATE INDEX flows_metadata_updated ON flows(metadata_updated, id);
+  CREATE INDEX flows_label ON flows(label, id);
+
+  -- Segments of one flow never overlap, so (flow_id, end_ns) is unique and orders them by
+  -- time. Clustering the table on it makes a window one contiguous range read.
+  CREATE TABLE segments (
+    flow_id          TEXT NOT NULL,
+    end_ns           INTEGER NOT NULL,
+    start_ns         INTEGER NOT NULL,
+    timerange_text   TEXT NOT NULL,
+    object_id        TEXT NOT NULL,
+    init_object_id   TEXT,
+    ts_offset        TEXT,
+    last_duration    TEXT,
+    object_timerange TEXT,
+    sample_offset    INTEGER,
+    sample_count     INTEGER,
+    key_frame_count  INTEGER,
+    get_urls         TEXT,
+    PRIMARY KEY (flow_id, end_ns)
+  ) WITHOUT ROWID;
+  CREATE INDEX segments_object ON segments(object_id, flow_id, end_ns);
+  CREATE INDEX segments_init_object ON segments(init_object_id, flow_id, end_ns)
+    WHERE init_object_id IS NOT NULL;
+
+  CREATE TABLE objects (
+    id                       TEXT PRIMARY KEY,
+    storage_id               TEXT,
+    storage_key              TEXT,
+    allocated_for_flow       TEXT,
+    content_type             TEXT,
+    role                     TEXT CHECK (role IN ('media', 'init')),
+    registered               INTEGER NOT NULL DEFAULT 0,
+    key_frame_count          INTEGER,
+    timerange                TEXT,
+    init_object_id           TEXT,
+    first_referenced_by_flow TEXT,
+    get_urls                 TEXT NOT NULL DEFAULT '[]',
+    created                  TEXT NOT NULL
+  );
+
+  CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_type      TEXT NOT NULL,
+    event_timestamp TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    flow_id         TEXT,
+    source_id       TEXT
+  );
+  `,
+];

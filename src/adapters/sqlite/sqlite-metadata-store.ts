@@ -1,0 +1,726 @@
+import Database from 'better-sqlite3';
+import type {
+  Flow,
+  NewSegment,
+  ObjectRecord,
+  SegmentRecord,
+  ServiceInfo,
+  Source,
+  UncontrolledUrl,
+} from '../../domain/entities';
+import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
+import { TamsError } from '../../domain/errors';
+import {
+  EMPTY,
+  equalTimeRanges,
+  formatTimeRange,
+  isEternity,
+  range,
+  tryParseTimeRange,
+  type TimeRange,
+} from '../../domain/timerange';
+import type {
+  FlowFilter,
+  MetadataStore,
+  NewObjectAllocation,
+  Page,
+  PageRequest,
+  PutFlowResult,
+  SegmentOutcome,
+  SegmentQuery,
+  SourceFilter,
+} from '../../ports/metadata-store';
+import {
+  INT64_MAX,
+  INT64_MIN,
+  listCursor,
+  parseListCursor,
+  parseSegmentCursor,
+  segmentCursor,
+} from './cursors';
+import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } from './list-query';
+import { MIGRATIONS } from './migrations';
+import {
+  boundToNanos,
+  SEGMENT_COLUMNS,
+  toFlow,
+  toOutboxEvent,
+  toSegment,
+  toSource,
+  type FlowRow,
+  type ObjectRow,
+  type OutboxRow,
+  type SegmentRow,
+  type SourceRow,
+} from './rows';
+
+export interface SqliteMetadataStoreOptions {
+  /** A database file, or ':memory:'. */
+  filename: string;
+}
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+/** The bounded window [lo, hi) of a query, with sentinels for unbounded ends. */
+function bounds(tr: TimeRange): { lo: bigint; hi: bigint } {
+  return { lo: tr.start ?? INT64_MIN, hi: tr.end ?? INT64_MAX };
+}
+
+function reuseConflict(message: string): TamsError {
+  return new TamsError('object_reuse_conflict', message);
+}
+
+function sameTimerangeText(a: string, b: string | null): boolean {
+  if (b === null) return false;
+  const ra = tryParseTimeRange(a);
+  const rb = tryParseTimeRange(b);
+  return ra !== undefined && rb !== undefined ? equalTimeRanges(ra, rb) : a === b;
+}
+
+/** A copy without undefined members, as JSON would carry it. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** The flow-segment JSON carried by `flows/segments_added` (no get_urls). */
+function segmentEventJson(seg: NewSegment): Record<string, unknown> {
+  const json: Record<string, unknown> = { object_id: seg.object_id, timerange: seg.timerange_text };
+  if (seg.ts_offset !== undefined) json.ts_offset = seg.ts_offset;
+  if (seg.last_duration !== undefined) json.last_duration = seg.last_duration;
+  if (seg.object_timerange !== undefined) json.object_timerange = seg.object_timerange;
+  if (seg.sample_offset !== undefined) json.sample_offset = seg.sample_offset;
+  if (seg.sample_count !== undefined) json.sample_count = seg.sample_count;
+  if (seg.key_frame_count !== undefined) json.key_frame_count = seg.key_frame_count;
+  if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
+  return json;
+}
+
+function essenceNumber(flow: Flow, name: string): number | null {
+  const v = flow.essence_parameters?.[name];
+  return typeof v === 'number' ? v : null;
+}
+
+/**
+ * The embedded metadata store: one SQLite file in WAL mode. Every change runs in one
+ * transaction together with the outbox events that describe it; listeners hear about it
+ * only after the commit.
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly db: Database.Database;
+  private prepared: ReturnType<SqliteMetadataStore['prepareAll']> | undefined;
+  private readonly dynamic = new Map<string, Statement>();
+  private readonly listeners = new Set<() => void>();
+  private eventsInTransaction = 0;
+
+  constructor(options: SqliteMetadataStoreOptions) {
+    this.db = new Database(options.filename);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  /** The connection, for tooling inside this adapter (seeding, query plans). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  async init(): Promise<void> {
+    this.migrate();
+    this.prepared ??= this.prepareAll();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<boolean> {
+    return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+    const current = (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+    const record = this.db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)');
+    MIGRATIONS.forEach((sql, index) => {
+      const version = index + 1;
+      if (version <= current) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        record.run(version, new Date().toISOString());
+      }).immediate();
+    });
+  }
+
+  private get s(): ReturnType<SqliteMetadataStore['prepareAll']> {
+    if (!this.prepared) throw new Error('SqliteMetadataStore used before init()');
+    return this.prepared;
+  }
+
+  private prepareAll() {
+    const db = this.db;
+    const p = (sql: string): Statement => db.prepare(sql);
+    const p64 = (sql: string): Statement => db.prepare(sql).safeIntegers(true);
+    // The last segment that can overlap a window ending at @qe is the first one ending at or
+    // after @qe: bounding the range by it keeps the scan to the rows returned.
+    const windowBound = `coalesce((SELECT b.end_ns FROM segments b WHERE b.flow_id = @flow AND b.end_ns >= @qe
+      ORDER BY b.end_ns LIMIT 1), ${INT64_MAX})`;
+    const forward = (objectFilter: string): string => `SELECT ${SEGMENT_COLUMNS}
+      WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= ${windowBound} AND s.start_ns < @qe ${objectFilter}
+      ORDER BY s.end_ns LIMIT @limit`;
+    const backward = (objectFilter: string): string => `SELECT ${SEGMENT_COLUMNS}
+      WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= min(${windowBound}, @hi) AND s.start_ns < @qe ${objectFilter}
+      ORDER BY s.end_ns DESC LIMIT @limit`;
+    return {
+      getSetting: p('SELECT value FROM settings WHERE key = ?'),
+      putSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+
+      getSource: p('SELECT id, format, doc FROM sources WHERE id = ?'),
+      insertSource: p('INSERT INTO sources (id, format, label, created, updated, doc) VALUES (?, ?, ?, ?, ?, ?)'),
+      deleteSource: p('DELETE FROM sources WHERE id = ?'),
+      sourceHasFlows: p('SELECT 1 FROM flows WHERE source_id = ? LIMIT 1'),
+
+      getFlow: p('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = ?'),
+      upsertFlow: p(`INSERT INTO flows (id, source_id, format, codec, label, profile_id, status, container,
+          frame_width, frame_height, init_segments, read_only, created, metadata_updated, doc)
+        VALUES (@id, @source_id, @format, @codec, @label, @profile_id, @status, @container,
+          @frame_width, @frame_height, @init_segments, @read_only, @created, @metadata_updated, @doc)
+        ON CONFLICT(id) DO UPDATE SET source_id = excluded.source_id, format = excluded.format,
+          codec = excluded.codec, label = excluded.label, profile_id = excluded.profile_id,
+          status = excluded.status, container = excluded.container, frame_width = excluded.frame_width,
+          frame_height = excluded.frame_height, init_segments = excluded.init_segments,
+          read_only = excluded.read_only, created = excluded.created,
+          metadata_updated = excluded.metadata_updated, doc = excluded.doc`),
+      deleteFlow: p('DELETE FROM flows WHERE id = ?'),
+      touchSegments: p('UPDATE flows SET segments_updated = ?, segment_count = segment_count + ? WHERE id = ?'),
+      segmentCount: p('SELECT segment_count AS n FROM flows WHERE id = ?'),
+
+      firstEndingAfter: p64('SELECT start_ns, end_ns FROM segments WHERE flow_id = ? AND end_ns > ? ORDER BY end_ns LIMIT 1'),
+      lastStartingBefore: p64(`SELECT start_ns, end_ns FROM segments
+        WHERE flow_id = @flow AND end_ns <= ${windowBound} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
+      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id,
+          ts_offset, last_duration, object_timerange, sample_offset, sample_count, key_frame_count, get_urls)
+        VALUES (@flow_id, @end_ns, @start_ns, @timerange_text, @object_id, @init_object_id,
+          @ts_offset, @last_duration, @object_timerange, @sample_offset, @sample_count, @key_frame_count, @get_urls)`),
+      windowForward: p64(forward('')),
+      windowBackward: p64(backward('')),
+      windowForwardObject: p64(forward('AND s.object_id = @object')),
+      windowBackwardObject: p64(backward('AND s.object_id = @object')),
+      deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
+      deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
+        AND start_ns >= @lo`),
+      deleteCoveredObject: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
+        AND start_ns >= @lo AND object_id = @object`),
+
+      getObject: p('SELECT * FROM objects WHERE id = ?'),
+      insertAllocation: p(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, content_type, created)
+        VALUES (?, ?, ?, ?, ?, ?)`),
+      insertRegisteredObject: p(`INSERT INTO objects (id, role, registered, key_frame_count, timerange, init_object_id,
+          first_referenced_by_flow, get_urls, created)
+        VALUES (@id, @role, 1, @key_frame_count, @timerange, @init_object_id, @flow, @get_urls, @created)`),
+      registerObject: p(`UPDATE objects SET role = @role, registered = 1, key_frame_count = @key_frame_count,
+          timerange = @timerange, init_object_id = @init_object_id, first_referenced_by_flow = @flow
+        WHERE id = @id`),
+      nextFlowUsingObject: p('SELECT flow_id FROM segments WHERE object_id = ? AND flow_id > ? ORDER BY flow_id LIMIT 1'),
+      nextFlowUsingInit: p('SELECT flow_id FROM segments WHERE init_object_id = ? AND flow_id > ? ORDER BY flow_id LIMIT 1'),
+
+      appendEvent: p(`INSERT INTO outbox (event_type, event_timestamp, payload, flow_id, source_id)
+        VALUES (?, ?, ?, ?, ?)`),
+      readEvents: p(`SELECT seq, event_type, event_timestamp, payload, flow_id, source_id FROM outbox
+        WHERE seq > ? ORDER BY seq LIMIT ?`),
+    };
+  }
+
+  /** Runs a change in one transaction; listeners are told after a commit that wrote events. */
+  private write<T>(change: () => T): T {
+    this.eventsInTransaction = 0;
+    let result: T;
+    try {
+      result = this.db.transaction(change).immediate();
+    } finally {
+      if (this.db.inTransaction) this.eventsInTransaction = 0;
+    }
+    const wrote = this.eventsInTransaction > 0;
+    this.eventsInTransaction = 0;
+    if (wrote) this.notify();
+    return result;
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure must not turn a committed change into an error.
+      }
+    }
+  }
+
+  private appendEvent(
+    payload: TamsEventPayload,
+    timestamp: string,
+    ids: { flow_id?: string; source_id?: string } = {},
+  ): void {
+    this.s.appendEvent.run(payload.type, timestamp, JSON.stringify(payload.event), ids.flow_id ?? null, ids.source_id ?? null);
+    this.eventsInTransaction += 1;
+  }
+
+  private cached(sql: string): Statement {
+    let stmt = this.dynamic.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.dynamic.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  // ---- service -------------------------------------------------------------------------
+
+  async getServiceInfo(): Promise<ServiceInfo> {
+    const row = this.s.getSetting.get('service_info') as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as ServiceInfo) : {};
+  }
+
+  /** Sets the given fields; fields left undefined keep their value. */
+  async setServiceInfo(info: ServiceInfo): Promise<ServiceInfo> {
+    return this.write(() => {
+      const row = this.s.getSetting.get('service_info') as { value: string } | undefined;
+      const current = row ? (JSON.parse(row.value) as ServiceInfo) : {};
+      const next = plain({ ...current, ...plain(info) });
+      this.s.putSetting.run('service_info', JSON.stringify(next));
+      return next;
+    });
+  }
+
+  // ---- sources -------------------------------------------------------------------------
+
+  async getSource(id: string): Promise<Source | undefined> {
+    const row = this.s.getSource.get(id) as SourceRow | undefined;
+    return row ? toSource(row) : undefined;
+  }
+
+  async listSources(filter: SourceFilter, page: PageRequest): Promise<Page<Source>> {
+    const sort = filter.sort_by ?? 'created';
+    const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
+    const where = new WhereBuilder();
+    if (filter.label !== undefined) where.add('x.label = ?', filter.label);
+    if (filter.format !== undefined) where.add('x.format = ?', filter.format);
+    addTagFilters(where, 'x.doc', filter.tags);
+    addCollectedByFilter(where, 'x.doc', filter.collected_by_ids);
+    const orderBy = addKeysetOrder(where, `x.${sort}`, 'x.id', sort !== 'label', filter.reverse === true, cursor);
+    const sql = `SELECT x.id, x.format, x.doc, x.${sort} AS sort_key FROM sources x ${where.sql} ${orderBy} LIMIT ?`;
+    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (SourceRow & { sort_key: string | null })[];
+    return this.pageOf(rows, page.limit, sort, toSource);
+  }
+
+  private pageOf<R extends { id: string; sort_key: string | null }, T>(
+    rows: R[],
+    limit: number,
+    sort: string,
+    convert: (row: R) => T,
+  ): Page<T> {
+    const more = rows.length > limit;
+    const shown = more ? rows.slice(0, limit) : rows;
+    const result: Page<T> = { items: shown.map(convert) };
+    const last = shown[shown.length - 1];
+    if (more && last) result.next = listCursor(sort, last.sort_key, last.id);
+    return result;
+  }
+
+  private deleteSourceIfUnused(sourceId: string, now: string): void {
+    if (this.s.sourceHasFlows.get(sourceId) !== undefined) return;
+    if (this.s.deleteSource.run(sourceId).changes === 0) return;
+    this.appendEvent({ type: 'sources/deleted', event: { source_id: sourceId } }, now, { source_id: sourceId });
+  }
+
+  // ---- flows ---------------------------------------------------------------------------
+
+  async getFlow(id: string): Promise<Flow | undefined> {
+    const row = this.s.getFlow.get(id) as FlowRow | undefined;
+    return row ? toFlow(row) : undefined;
+  }
+
+  async listFlows(filter: FlowFilter, page: PageRequest): Promise<Page<Flow>> {
+    const sort = filter.sort_by ?? 'created';
+    const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
+    const where = new WhereBuilder();
+    const equal: [keyof FlowFilter, string][] = [
+      ['source_id', 'source_id'],
+      ['format', 'format'],
+      ['codec', 'codec'],
+      ['profile_id', 'profile_id'],
+      ['label', 'label'],
+      ['status', 'status'],
+      ['frame_width', 'frame_width'],
+      ['frame_height', 'frame_height'],
+    ];
+    for (const [key, column] of equal) {
+      const value = filter[key];
+      if (value !== undefined) where.add(`x.${column} = ?`, value);
+    }
+    if (filter.init_segments !== undefined) where.add('x.init_segments = ?', filter.init_segments ? 1 : 0);
+    if (filter.timerange !== undefined && !isEternity(filter.timerange)) {
+      if (filter.timerange.empty) {
+        where.add('NOT EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = x.id)');
+      } else {
+        // One seek per flow: the first segment ending after the start overlaps iff it starts before the end.
+        const { lo, hi } = bounds(filter.timerange);
+        where.add(
+          '(SELECT s.start_ns FROM segments s WHERE s.flow_id = x.id AND s.end_ns > ? ORDER BY s.end_ns LIMIT 1) < ?',
+          lo,
+          hi,
+        );
+      }
+    }
+    addTagFilters(where, 'x.doc', filter.tags);
+    addCollectedByFilter(where, 'x.doc', filter.collected_by_ids);
+    const orderBy = addKeysetOrder(where, `x.${sort}`, 'x.id', sort !== 'label', filter.reverse === true, cursor);
+    const sql = `SELECT x.id, x.source_id, x.segments_updated, x.created, x.doc, x.${sort} AS sort_key
+      FROM flows x ${where.sql} ${orderBy} LIMIT ?`;
+    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (FlowRow & { sort_key: string | null })[];
+    return this.pageOf(rows, page.limit, sort, toFlow);
+  }
+
+  async putFlow(flow: Flow, now: string): Promise<PutFlowResult> {
+    return this.write(() => {
+      const previous = this.s.getFlow.get(flow.id) as FlowRow | undefined;
+      const source = this.s.getSource.get(flow.source_id) as SourceRow | undefined;
+      if (!source) {
+        this.createSourceFor(flow, now);
+      } else if (source.format !== flow.format) {
+        throw new TamsError(
+          'source_conflict',
+          `Source ${flow.source_id} has format ${source.format}, not the flow's ${flow.format}`,
+        );
+      }
+      const doc: Flow = { ...plain(flow), created: previous?.created ?? now, metadata_updated: now };
+      delete doc.segments_updated;
+      this.s.upsertFlow.run({
+        id: doc.id,
+        source_id: doc.source_id,
+        format: doc.format,
+        codec: doc.codec ?? null,
+        label: doc.label ?? null,
+        profile_id: doc.profile_id ?? null,
+        status: doc.status ?? null,
+        container: doc.container ?? null,
+        frame_width: essenceNumber(doc, 'frame_width'),
+        frame_height: essenceNumber(doc, 'frame_height'),
+        init_segments: doc.essence_parameters?.init_segments === true ? 1 : 0,
+        read_only: doc.read_only === true ? 1 : 0,
+        created: doc.created ?? null,
+        metadata_updated: doc.metadata_updated ?? null,
+        doc: JSON.stringify(doc),
+      });
+      const stored: Flow = previous?.segments_updated ? { ...doc, segments_updated: previous.segments_updated } : doc;
+      const ids = { flow_id: flow.id, source_id: flow.source_id };
+      this.appendEvent({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, now, ids);
+      if (previous && previous.source_id !== flow.source_id) this.deleteSourceIfUnused(previous.source_id, now);
+      return { created: !previous, flow: stored };
+    });
+  }
+
+  private createSourceFor(flow: Flow, now: string): void {
+    const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
+    if (flow.label !== undefined) source.label = flow.label;
+    if (flow.description !== undefined) source.description = flow.description;
+    this.s.insertSource.run(source.id, source.format, source.label ?? null, now, now, JSON.stringify(source));
+    this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
+  }
+
+  async deleteFlow(id: string, now: string): Promise<boolean> {
+    return this.write(() => {
+      const row = this.s.getFlow.get(id) as FlowRow | undefined;
+      if (!row) return false;
+      const ids = { flow_id: id, source_id: row.source_id };
+      if (this.s.deleteAllSegments.run(id).changes > 0) {
+        this.appendEvent({ type: 'flows/segments_deleted', event: { flow_id: id, timerange: '_' } }, now, ids);
+      }
+      this.s.deleteFlow.run(id);
+      this.appendEvent({ type: 'flows/deleted', event: { flow_id: id } }, now, ids);
+      this.deleteSourceIfUnused(row.source_id, now);
+      return true;
+    });
+  }
+
+  async getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange> {
+    if (within.empty) return EMPTY;
+    const { lo, hi } = bounds(within);
+    const first = this.s.firstEndingAfter.get(flowId, lo) as { start_ns: bigint; end_ns: bigint } | undefined;
+    if (!first || first.start_ns >= hi) return EMPTY;
+    const last = this.s.lastStartingBefore.get({ flow: flowId, qe: hi }) as { start_ns: bigint; end_ns: bigint } | undefined;
+    if (!last) return EMPTY;
+    return range(boundToNanos(first.start_ns, INT64_MIN), boundToNanos(last.end_ns, INT64_MAX));
+  }
+
+  async countSegments(flowId: string): Promise<number> {
+    const row = this.s.segmentCount.get(flowId) as { n: number } | undefined;
+    return row?.n ?? 0;
+  }
+
+  // ---- segments ------------------------------------------------------------------------
+
+  async listSegments(flowId: string, query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>> {
+    const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
+    if (query.timerange.empty || page.limit <= 0) return { items: [] };
+    const stmt = this.windowStatement(query);
+    const rows = stmt.all(this.windowParams(flowId, query, after, page.limit + 1)) as SegmentRow[];
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const result: Page<SegmentRecord> = { items: shown.map((row) => toSegment(flowId, row)) };
+    const last = shown[shown.length - 1];
+    if (more && last) result.next = segmentCursor(last.end_ns);
+    return result;
+  }
+
+  /** The query plan of the window query listSegments would run (for tests and diagnosis). */
+  explainListSegments(flowId: string, query: SegmentQuery, after?: unknown): string[] {
+    const cursor = after === undefined ? undefined : parseSegmentCursor(after);
+    const sql = this.windowStatement(query).source;
+    const plan = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(this.windowParams(flowId, query, cursor, 1)) as {
+      detail: string;
+    }[];
+    return plan.map((row) => row.detail);
+  }
+
+  private windowStatement(query: SegmentQuery): Statement {
+    const s = this.s;
+    if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObject : s.windowForwardObject;
+    return query.reverse ? s.windowBackward : s.windowForward;
+  }
+
+  private windowParams(
+    flowId: string,
+    query: SegmentQuery,
+    after: bigint | undefined,
+    limit: number,
+  ): Record<string, unknown> {
+    const { lo, hi } = bounds(query.timerange);
+    const params: Record<string, unknown> = { flow: flowId, qe: hi, limit };
+    if (query.reverse) {
+      params.lo = lo;
+      params.hi = after === undefined ? INT64_MAX : after - 1n;
+    } else {
+      params.lo = after !== undefined && after > lo ? after : lo;
+    }
+    if (query.object_id !== undefined) params.object = query.object_id;
+    return params;
+  }
+
+  async addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
+    return this.write(() => {
+      const flow = this.s.getFlow.get(flowId) as FlowRow | undefined;
+      if (!flow) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
+      const outcomes: SegmentOutcome[] = [];
+      const stored: NewSegment[] = [];
+      for (const segment of segments) {
+        const error = this.registerSegment(flowId, segment, now);
+        if (error) {
+          outcomes.push({ segment, error });
+        } else {
+          outcomes.push({ segment });
+          stored.push(segment);
+        }
+      }
+      if (stored.length > 0) {
+        this.s.touchSegments.run(now, stored.length, flowId);
+        this.appendEvent(
+          { type: 'flows/segments_added', event: { flow_id: flowId, segments: stored.map(segmentEventJson) } },
+          now,
+          { flow_id: flowId, source_id: flow.source_id },
+        );
+      }
+      return outcomes;
+    });
+  }
+
+  /** Checks and stores one segment; returns why it was refused, if it was. */
+  private registerSegment(flowId: string, seg: NewSegment, now: string): TamsError | undefined {
+    if (seg.timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${seg.timerange_text} is empty`);
+    const { lo, hi } = bounds(seg.timerange);
+    const next = this.s.firstEndingAfter.get(flowId, lo) as { start_ns: bigint } | undefined;
+    if (next && next.start_ns < hi) {
+      return new TamsError('segment_overlap', `Segment ${seg.timerange_text} overlaps an existing segment`);
+    }
+    const object = this.s.getObject.get(seg.object_id) as ObjectRow | undefined;
+    const objectError = this.checkMediaObject(flowId, seg, object);
+    if (objectError) return objectError;
+    const init = seg.init_object_id === undefined ? undefined : (this.s.getObject.get(seg.init_object_id) as ObjectRow | undefined);
+    if (seg.init_object_id !== undefined) {
+      const initError = this.checkInitObject(flowId, seg.object_id, seg.init_object_id, init);
+      if (initError) return initError;
+    }
+
+    this.s.insertSegment.run({
+      flow_id: flowId,
+      end_ns: hi,
+      start_ns: lo,
+      timerange_text: seg.timerange_text,
+      object_id: seg.object_id,
+      init_object_id: seg.init_object_id ?? null,
+      ts_offset: seg.ts_offset ?? null,
+      last_duration: seg.last_duration ?? null,
+      object_timerange: seg.object_timerange ?? null,
+      sample_offset: seg.sample_offset ?? null,
+      sample_count: seg.sample_count ?? null,
+      key_frame_count: seg.key_frame_count ?? null,
+      get_urls: seg.get_urls === undefined ? null : JSON.stringify(seg.get_urls),
+    });
+
+    if (!object || !object.registered) {
+      const registration = {
+        id: seg.object_id,
+        role: 'media',
+        key_frame_count: seg.key_frame_count ?? null,
+        timerange: seg.object_timerange ?? seg.timerange_text,
+        init_object_id: seg.init_object_id ?? null,
+        flow: flowId,
+      };
+      if (object) this.s.registerObject.run(registration);
+      else this.s.insertRegisteredObject.run({ ...registration, get_urls: JSON.stringify(seg.get_urls ?? []), created: now });
+    }
+    if (seg.init_object_id !== undefined && (!init || !init.registered)) {
+      const registration = {
+        id: seg.init_object_id,
+        role: 'init',
+        key_frame_count: null,
+        timerange: null,
+        init_object_id: null,
+        flow: flowId,
+      };
+      if (init) this.s.registerObject.run(registration);
+      else this.s.insertRegisteredObject.run({ ...registration, get_urls: '[]', created: now });
+    }
+    return undefined;
+  }
+
+  private checkMediaObject(flowId: string, seg: NewSegment, object: ObjectRow | undefined): TamsError | undefined {
+    if (!object) return undefined;
+    const id = seg.object_id;
+    if (object.role === 'init') return reuseConflict(`Object ${id} is an initialisation object, not a media object`);
+    if (!object.registered) {
+      if (object.allocated_for_flow !== null && object.allocated_for_flow !== flowId) {
+        return reuseConflict(`Object ${id} was not intended for this flow`);
+      }
+      return undefined;
+    }
+    if (seg.key_frame_count !== undefined && seg.key_frame_count !== object.key_frame_count) {
+      return reuseConflict(`Object ${id} has a different key_frame_count`);
+    }
+    if (seg.object_timerange !== undefined && !sameTimerangeText(seg.object_timerange, object.timerange)) {
+      return reuseConflict(`Object ${id} has a different object_timerange`);
+    }
+    if (seg.init_object_id !== undefined && seg.init_object_id !== object.init_object_id) {
+      return reuseConflict(`Object ${id} has a different init_object_id`);
+    }
+    return undefined;
+  }
+
+  private checkInitObject(
+    flowId: string,
+    mediaId: string,
+    initId: string,
+    init: ObjectRow | undefined,
+  ): TamsError | undefined {
+    if (initId === mediaId) return reuseConflict(`Object ${initId} cannot be its own initialisation object`);
+    if (!init) return undefined;
+    if (init.role === 'media') return reuseConflict(`Object ${initId} is a media object, not an initialisation object`);
+    if (!init.registered && init.allocated_for_flow !== null && init.allocated_for_flow !== flowId) {
+      return reuseConflict(`Object ${initId} was not intended for this flow`);
+    }
+    return undefined;
+  }
+
+  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string): Promise<number> {
+    if (timerange.empty) return 0;
+    return this.write(() => {
+      const flow = this.s.getFlow.get(flowId) as FlowRow | undefined;
+      if (!flow) return 0;
+      const { lo, hi } = bounds(timerange);
+      const params: Record<string, unknown> = { flow: flowId, lo, hi };
+      const deleted =
+        objectId === undefined
+          ? this.s.deleteCovered.run(params).changes
+          : this.s.deleteCoveredObject.run({ ...params, object: objectId }).changes;
+      if (deleted > 0) {
+        this.s.touchSegments.run(now, -deleted, flowId);
+        this.appendEvent(
+          { type: 'flows/segments_deleted', event: { flow_id: flowId, timerange: formatTimeRange(timerange) } },
+          now,
+          { flow_id: flowId, source_id: flow.source_id },
+        );
+      }
+      return deleted;
+    });
+  }
+
+  // ---- objects -------------------------------------------------------------------------
+
+  async allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void> {
+    this.write(() => {
+      const seen = new Set<string>();
+      for (const o of objects) {
+        if (seen.has(o.id) || this.s.getObject.get(o.id) !== undefined) {
+          throw new TamsError('object_exists', `Object ${o.id} already exists`);
+        }
+        seen.add(o.id);
+        this.s.insertAllocation.run(o.id, o.storage_id, o.key, flowId, o.content_type ?? null, now);
+      }
+    });
+  }
+
+  async getObject(id: string): Promise<ObjectRecord | undefined> {
+    const row = this.s.getObject.get(id) as ObjectRow | undefined;
+    if (!row) return undefined;
+    const record: ObjectRecord = {
+      id: row.id,
+      storage: row.storage_id !== null && row.storage_key !== null ? { storage_id: row.storage_id, key: row.storage_key } : null,
+      allocated_for_flow: row.allocated_for_flow,
+      registered: row.registered === 1,
+      role: row.role,
+      referenced_by_flows: this.flowsReferencing(id),
+      uncontrolled_urls: JSON.parse(row.get_urls) as UncontrolledUrl[],
+      created: row.created,
+    };
+    if (row.content_type !== null) record.content_type = row.content_type;
+    if (row.key_frame_count !== null) record.key_frame_count = row.key_frame_count;
+    if (row.timerange !== null) record.timerange = row.timerange;
+    if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
+    if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
+    return record;
+  }
+
+  /**
+   * Distinct flows using an object, by skipping from one flow to the next in the
+   * (object_id, flow_id, end_ns) indexes: an init object shared by a million segments of
+   * one flow costs one seek, not a million rows.
+   */
+  private flowsReferencing(objectId: string): string[] {
+    const flows = new Set<string>();
+    for (const stmt of [this.s.nextFlowUsingObject, this.s.nextFlowUsingInit]) {
+      let last = '';
+      for (;;) {
+        const row = stmt.get(objectId, last) as { flow_id: string } | undefined;
+        if (!row) break;
+        flows.add(row.flow_id);
+        last = row.flow_id;
+      }
+    }
+    return [...flows].sort();
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  async readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]> {
+    const rows = this.s.readEvents.all(afterSeq, limit) as OutboxRow[];
+    return rows.map(toOutboxEvent);
+  }
+
+  onCommit(listener: () => void): () => void {
+    const wrapped = (): void => listener();
+    this.listeners.add(wrapped);
+    return () => {
+      this.listeners.delete(wrapped);
+    };
+  }
+}

@@ -1,0 +1,45 @@
+import Fastify, { FastifyInstance } from 'fastify';
+import type { Config } from '../config';
+import type { Clock } from '../ports/clock';
+import type { LocalObjectStore } from '../adapters/local-objects/local-object-store';
+import type { RestServices } from '../rest/rest-context';
+import { registerRestRoutes } from '../rest/register-rest-routes';
+import { installErrorHandling } from './error-handler';
+import { registerMediaRoutes } from './media-routes';
+import { registerHealthRoutes, HealthChecks } from './health-routes';
+
+export interface AppDependencies {
+  config: Config;
+  services: RestServices;
+  media: LocalObjectStore;
+  clock: Clock;
+  health: HealthChecks;
+}
+
+/** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), media URLs and health. */
+export function buildApp(deps: AppDependencies): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: config.trustProxy,
+    exposeHeadRoutes: true,
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  installErrorHandling(app);
+  registerHealthRoutes(app, deps.health);
+  registerMediaRoutes(app, deps.media, deps.clock, config.maxObjectBytes);
+  void app.register(
+    async (rest) => {
+      registerRestRoutes(rest, deps.services, {
+        publicUrl: config.publicUrl,
+        pageLimitDefault: config.pageLimitDefault,
+        pageLimitMax: config.pageLimitMax,
+      });
+    },
+    { prefix: config.basePath },
+  );
+  return app;
+}

@@ -1,0 +1,184 @@
+/**
+ * Composition root: the only module that knows every adapter. `createGateway` builds a
+ * ready-to-listen gateway from a config (tests use it too); running this file starts one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Config, ConfigError, loadConfig } from './config';
+import { systemClock, Clock } from './ports/clock';
+import type { StorageBackend } from './domain/entities';
+import { SqliteMetadataStore } from './adapters/sqlite/sqlite-metadata-store';
+import { LocalObjectStore } from './adapters/local-objects/local-object-store';
+import { PageCursorCodec } from './services/page-cursor';
+import { EventDispatcher } from './services/event-dispatcher';
+import { FlowService } from './services/flow-service';
+import { SegmentService } from './services/segment-service';
+import { ServiceInfoService } from './services/service-info-service';
+import { StorageService } from './services/storage-service';
+import { buildApp } from './http/app';
+
+/** The package version, found by walking up from this file (works from src/ and dist/src/). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+const SERVICE_VERSION = packageVersion();
+
+export interface Gateway {
+  config: Config;
+  app: FastifyInstance;
+  store: SqliteMetadataStore;
+  objects: LocalObjectStore;
+  events: EventDispatcher;
+  close(): Promise<void>;
+}
+
+/** A per-installation secret for signing media URLs and page cursors, kept in the data dir. */
+function loadOrCreateSecret(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'secret.key');
+  try {
+    const existing = fs.readFileSync(file);
+    if (existing.length >= 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const secret = randomBytes(32);
+  fs.writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+/** A stable id for the local backend, so storage_id survives restarts. */
+function localBackend(dataDir: string): StorageBackend {
+  const file = path.join(dataDir, 'storage-backend-id');
+  let id: string;
+  try {
+    id = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    id = randomUUID();
+    fs.writeFileSync(file, id);
+  }
+  return {
+    id,
+    label: 'local',
+    store_type: 'http_object_store',
+    provider: 'tams-gateway',
+    store_product: 'local-directory',
+    default_storage: true,
+  };
+}
+
+export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const objectsDir = path.join(config.dataDir, 'objects');
+  fs.mkdirSync(objectsDir, { recursive: true });
+  const secret = loadOrCreateSecret(config.dataDir);
+
+  const store = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
+  await store.init();
+  const objects = new LocalObjectStore({
+    rootDir: objectsDir,
+    secret,
+    backend: localBackend(config.dataDir),
+    maxObjectBytes: config.maxObjectBytes,
+  });
+
+  const cursors = new PageCursorCodec(secret);
+  const flows = new FlowService(store, cursors, clock);
+  const services = {
+    serviceInfo: new ServiceInfoService(store, objects, {
+      defaultName: config.serviceName,
+      ...(config.serviceDescription === undefined ? {} : { defaultDescription: config.serviceDescription }),
+      serviceVersion: SERVICE_VERSION,
+      minObjectTimeout: config.minObjectTimeout,
+      presignedUrlTimeout: config.presignedUrlTimeout,
+    }),
+    flows,
+    segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
+    storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
+  };
+
+  let shuttingDown = false;
+  const app = buildApp({
+    config,
+    services,
+    media: objects,
+    clock,
+    health: {
+      ready: async () => (await store.ping()) && (await objects.ping()),
+      shuttingDown: () => shuttingDown,
+    },
+  });
+  const events = new EventDispatcher(store, { onError: (err) => app.log.error({ err }, 'event dispatch failed') });
+  await events.start();
+
+  return {
+    config,
+    app,
+    store,
+    objects,
+    events,
+    async close() {
+      shuttingDown = true;
+      await app.close();
+      await events.stop();
+      await store.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const gateway = await createGateway(config);
+  await gateway.app.listen({ port: config.port, host: config.host });
+  const address = gateway.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  process.stdout.write(
+    [
+      `TAMS gateway ${SERVICE_VERSION} listening on ${config.host}:${port}`,
+      `  REST:    ${base}${config.basePath}/`,
+      `  GraphQL: ${base}/graphql (not served yet: arrives with the GraphQL issue)`,
+      `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
+      `  auth:    ${config.auth}`,
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    gateway.app.log.info({ signal }, 'shutting down');
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        gateway.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,75 @@
+import type { ObjectStorageRef, StorageBackend, UncontrolledUrl } from '../domain/entities';
+import type { TagFilter } from '../ports/metadata-store';
+import type { ObjectStore } from '../ports/object-store';
+import { matchesTags } from '../domain/tags';
+
+/** The get_urls filters of segment and object listings (TAMS ADR 0023, 0054). */
+export interface GetUrlOptions {
+  /** Labels to include; undefined = no filtering, [] = none. */
+  acceptGetUrls?: string[];
+  /** Storage ids to include; undefined or [] = no filtering. */
+  acceptStorageIds?: string[];
+  presigned?: boolean;
+  verbose: boolean;
+  backendTags?: TagFilter;
+}
+
+export type GetUrl = Record<string, unknown> & { url: string };
+
+/**
+ * Builds get_urls for objects. What a filter decides about the controlled backend is worked
+ * out once per request, so each object costs one (cached) signature at most.
+ */
+export class GetUrlBuilder {
+  private readonly controlledAllowed: boolean;
+  private readonly controlledTemplate: Record<string, unknown>;
+
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly options: GetUrlOptions,
+    private readonly baseUrl: string,
+    private readonly expiresAtSec: number,
+  ) {
+    const backend = objects.backend;
+    this.controlledAllowed = this.allows(backend.label, backend.id, true, backend);
+    this.controlledTemplate = options.verbose ? verboseFields(backend) : { label: backend.label };
+  }
+
+  private allows(label: string | undefined, storageId: string | undefined, presigned: boolean, backend?: StorageBackend): boolean {
+    const o = this.options;
+    if (o.acceptGetUrls !== undefined && (label === undefined || !o.acceptGetUrls.includes(label))) return false;
+    if (o.acceptStorageIds !== undefined && o.acceptStorageIds.length > 0 && (storageId === undefined || !o.acceptStorageIds.includes(storageId))) return false;
+    if (o.presigned !== undefined && o.presigned !== presigned) return false;
+    if (o.backendTags !== undefined && (backend === undefined || !matchesTags(backend.tags, o.backendTags))) return false;
+    return true;
+  }
+
+  build(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {
+    const urls: GetUrl[] = [];
+    if (storage && this.controlledAllowed && storage.storage_id === this.objects.backend.id) {
+      const url = this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
+      urls.push({ url, presigned: true, ...this.controlledTemplate });
+    }
+    if (uncontrolled) {
+      for (const u of uncontrolled) {
+        if (!this.allows(u.label, undefined, false)) continue;
+        urls.push(this.options.verbose ? { url: u.url, presigned: false, label: u.label, controlled: false } : { url: u.url, presigned: false, label: u.label });
+      }
+    }
+    return urls;
+  }
+}
+
+function verboseFields(backend: StorageBackend): Record<string, unknown> {
+  return {
+    label: backend.label,
+    storage_id: backend.id,
+    controlled: true,
+    store_type: backend.store_type,
+    provider: backend.provider,
+    store_product: backend.store_product,
+    ...(backend.region === undefined ? {} : { region: backend.region }),
+    ...(backend.availability_zone === undefined ? {} : { availability_zone: backend.availability_zone }),
+    ...(backend.tags === undefined ? {} : { tags: backend.tags }),
+  };
+}

@@ -1,0 +1,163 @@
+import type { Flow, NewSegment, SegmentRecord, UncontrolledUrl } from '../domain/entities';
+import { TamsError } from '../domain/errors';
+import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
+import type { MetadataStore, SegmentQuery } from '../ports/metadata-store';
+import type { ObjectStore } from '../ports/object-store';
+import type { Clock } from '../ports/clock';
+import type { FlowService, CursorPage } from './flow-service';
+import type { PageCursorCodec } from './page-cursor';
+import type { RequestContext } from './request-context';
+import { GetUrlBuilder, GetUrlOptions } from './get-urls';
+
+/** A segment as a client sent it, before parsing (flow-segment-post.json, schema-valid). */
+export interface SegmentPostBody {
+  object_id: string;
+  timerange: string;
+  init_object_id?: string;
+  ts_offset?: string;
+  object_timerange?: string;
+  last_duration?: string;
+  sample_offset?: number;
+  sample_count?: number;
+  key_frame_count?: number;
+  get_urls?: UncontrolledUrl[];
+}
+
+export interface FailedSegment {
+  object_id: string;
+  timerange?: string;
+  error: TamsError;
+}
+
+export interface SegmentListOptions {
+  limit: number;
+  page?: string;
+  getUrls: GetUrlOptions;
+  includeObjectTimerange: boolean;
+}
+
+export interface SegmentPage extends CursorPage<Record<string, unknown>> {
+  /** Span of the returned segments (`()` when none). */
+  timerange: TimeRange;
+}
+
+export class SegmentService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly objects: ObjectStore,
+    private readonly flows: FlowService,
+    private readonly cursors: PageCursorCodec,
+    private readonly clock: Clock,
+    private readonly presignedUrlTimeoutSec: number,
+  ) {}
+
+  private now(): string {
+    return new Date(this.clock.nowMs()).toISOString();
+  }
+
+  /** Segments overlapping the query window; an unknown flow simply has none. */
+  async listSegments(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage> {
+    const listing = `segments:${flowId}:${query.reverse ? 1 : 0}`;
+    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+    const page = await this.store.listSegments(flowId, query, { limit: options.limit, after });
+    const urls = new GetUrlBuilder(this.objects, options.getUrls, ctx.baseUrl, this.expiresAt());
+    let covered: TimeRange = EMPTY;
+    const items = page.items.map((s) => {
+      covered = span(covered, s.timerange);
+      return this.present(s, urls, options.includeObjectTimerange);
+    });
+    return {
+      items,
+      limit: options.limit,
+      timerange: covered,
+      ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }),
+    };
+  }
+
+  private expiresAt(): number {
+    return Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec;
+  }
+
+  private present(s: SegmentRecord, urls: GetUrlBuilder, includeObjectTimerange: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = { object_id: s.object_id, timerange: s.timerange_text };
+    if (s.ts_offset !== undefined) out.ts_offset = s.ts_offset;
+    if (s.last_duration !== undefined) out.last_duration = s.last_duration;
+    const objectTimerange = s.object_timerange ?? (includeObjectTimerange ? s.object_timerange_of_object : undefined);
+    if (objectTimerange !== undefined) out.object_timerange = objectTimerange;
+    if (s.sample_offset !== undefined) out.sample_offset = s.sample_offset;
+    if (s.sample_count !== undefined) out.sample_count = s.sample_count;
+    if (s.key_frame_count !== undefined) out.key_frame_count = s.key_frame_count;
+    if (s.init_object_id !== undefined) {
+      out.init_object = { object_id: s.init_object_id, get_urls: urls.build(s.init_object_storage, undefined) };
+    }
+    out.get_urls = urls.build(s.object_storage, s.get_urls);
+    return out;
+  }
+
+  /**
+   * Registers segments. Each bad segment fails alone; the rest are stored. Returns the
+   * failures (empty when all were stored).
+   */
+  async registerSegments(flowId: string, bodies: SegmentPostBody[]): Promise<FailedSegment[]> {
+    const flow = await this.flows.writableFlow(flowId);
+    requireContainer(flow);
+    const failed: FailedSegment[] = [];
+    const accepted: NewSegment[] = [];
+    for (const body of bodies) {
+      const parsed = parseSegment(body);
+      if (parsed instanceof TamsError) failed.push({ object_id: body.object_id, timerange: body.timerange, error: parsed });
+      else accepted.push(parsed);
+    }
+    if (accepted.length > 0) {
+      const outcomes = await this.store.addSegments(flowId, accepted, this.now());
+      for (const o of outcomes) {
+        if (o.error) failed.push({ object_id: o.segment.object_id, timerange: o.segment.timerange_text, error: o.error });
+      }
+    }
+    return failed;
+  }
+
+  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined): Promise<number> {
+    await this.flows.writableFlow(flowId);
+    return this.store.deleteSegments(flowId, timerange, objectId, this.now());
+  }
+}
+
+export function requireContainer(flow: Flow): void {
+  if (flow.container === undefined || flow.container === '') {
+    throw new TamsError('flow_container_missing', `Flow ${flow.id} has no container set`);
+  }
+}
+
+function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
+  const timerange = tryParseTimeRange(body.timerange);
+  if (timerange === undefined) return new TamsError('bad_timerange', `Invalid segment timerange ${JSON.stringify(body.timerange)}`);
+  if (timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${body.timerange} is empty`);
+  if (timerange.start === null || timerange.end === null) {
+    return new TamsError('bad_timerange', `Segment timerange ${body.timerange} must have a start and an end`);
+  }
+  if (body.object_timerange !== undefined) {
+    const otr = tryParseTimeRange(body.object_timerange);
+    if (otr === undefined || otr.empty) return new TamsError('bad_timerange', `Invalid object_timerange ${JSON.stringify(body.object_timerange)}`);
+  }
+  if (body.last_duration !== undefined && body.last_duration.startsWith('-')) {
+    return new TamsError('validation_failed', 'last_duration cannot be negative');
+  }
+  if (body.init_object_id !== undefined && body.init_object_id === body.object_id) {
+    return new TamsError('object_reuse_conflict', 'An object cannot be its own initialisation object');
+  }
+  const segment: NewSegment = {
+    object_id: body.object_id,
+    timerange,
+    timerange_text: body.timerange,
+  };
+  if (body.init_object_id !== undefined) segment.init_object_id = body.init_object_id;
+  if (body.ts_offset !== undefined) segment.ts_offset = body.ts_offset;
+  if (body.object_timerange !== undefined) segment.object_timerange = body.object_timerange;
+  if (body.last_duration !== undefined) segment.last_duration = body.last_duration;
+  if (body.sample_offset !== undefined) segment.sample_offset = body.sample_offset;
+  if (body.sample_count !== undefined) segment.sample_count = body.sample_count;
+  if (body.key_frame_count !== undefined) segment.key_frame_count = body.key_frame_count;
+  if (body.get_urls !== undefined) segment.get_urls = body.get_urls.map((u) => ({ url: u.url, label: u.label }));
+  return segment;
+}

@@ -1,0 +1,54 @@
+import type { ServiceInfo, StorageBackend } from '../domain/entities';
+import type { MetadataStore } from '../ports/metadata-store';
+import type { ObjectStore } from '../ports/object-store';
+
+export interface ServiceDescription {
+  name?: string;
+  description?: string;
+  type: string;
+  api_version: string;
+  service_version: string;
+  event_stream_mechanisms: { name: string; docs?: string }[];
+  min_object_timeout: string;
+  min_presigned_url_timeout: string;
+}
+
+export interface ServiceInfoOptions {
+  defaultName: string;
+  defaultDescription?: string;
+  serviceVersion: string;
+  minObjectTimeout: string;
+  presignedUrlTimeout: string;
+}
+
+export class ServiceInfoService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly objects: ObjectStore,
+    private readonly options: ServiceInfoOptions,
+  ) {}
+
+  async describe(): Promise<ServiceDescription> {
+    const info = await this.store.getServiceInfo();
+    const name = info.name ?? this.options.defaultName;
+    const description = info.description ?? this.options.defaultDescription;
+    return {
+      name,
+      ...(description === undefined ? {} : { description }),
+      type: 'urn:x-tams:service:tams-gateway',
+      api_version: '8.2',
+      service_version: this.options.serviceVersion,
+      event_stream_mechanisms: [],
+      min_object_timeout: this.options.minObjectTimeout,
+      min_presigned_url_timeout: this.options.presignedUrlTimeout,
+    };
+  }
+
+  async update(info: ServiceInfo): Promise<ServiceInfo> {
+    return this.store.setServiceInfo(info);
+  }
+
+  storageBackends(): StorageBackend[] {
+    return [this.objects.backend];
+  }
+}
