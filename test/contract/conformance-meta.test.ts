@@ -18,6 +18,23 @@ import {
 
 type Mutation = { description: string; body: unknown };
 
+/**
+ * Official examples that break their own schema. Each is pinned to its exact defect (so any
+ * other error still fails) and repaired before the rest of the checks.
+ * Two flow examples give `created` without a UTC offset ("2023-12-14T16:34:58.131620"),
+ * which RFC 3339 `date-time` (format of flow-common.json `created`) does not allow.
+ */
+const KNOWN_EXAMPLE_DEFECTS: Readonly<Record<string, { error: string; repair: (body: Record<string, unknown>) => unknown }>> = {
+  'examples/flow-get-200-data-ttml.json': {
+    error: 'data/created must match format "date-time"',
+    repair: (body) => ({ ...body, created: `${String(body.created)}Z` }),
+  },
+  'examples/flow-get-200-multi.json': {
+    error: 'data/created must match format "date-time"',
+    repair: (body) => ({ ...body, created: `${String(body.created)}Z` }),
+  },
+};
+
 function wrongTypeFor(value: unknown): unknown {
   if (typeof value === 'string') return 12345;
   if (typeof value === 'number' || typeof value === 'boolean') return 'not-a-number-or-boolean';
@@ -63,7 +80,15 @@ describeWithSpec('TAMS conformance harness', () => {
   });
 
   describe.each(examples.map((e) => [`${e.operationId} ${e.status} ${e.file}`, e] as const))('%s', (_name, example) => {
-    const body = readSpecJson(example.file);
+    const original = readSpecJson(example.file);
+    const defect = KNOWN_EXAMPLE_DEFECTS[example.file];
+    const body = defect ? defect.repair(original as Record<string, unknown>) : original;
+
+    if (defect) {
+      it('fails only on its known upstream defect', () => {
+        expect(validateResponse(example.operationId, example.status, original).errors).toBe(defect.error);
+      });
+    }
 
     it('validates against its operation schema', () => {
       expect(responseValidator(example.operationId, example.status)).toBeDefined();

@@ -57,13 +57,10 @@ export const MIGRATIONS: readonly string[] = [
     timerange_text   TEXT NOT NULL,
     object_id        TEXT NOT NULL,
     init_object_id   TEXT,
-    ts_offset        TEXT,
-    last_duration    TEXT,
-    object_timerange TEXT,
-    sample_offset    INTEGER,
-    sample_count     INTEGER,
-    key_frame_count  INTEGER,
-    get_urls         TEXT,
+    -- The optional flow-segment fields (ts_offset, last_duration, object_timerange,
+    -- sample_offset, sample_count, key_frame_count, get_urls) as one JSON object, NULL when
+    -- none is set: the window query reads a few columns instead of a dozen mostly-NULL ones.
+    extra            TEXT,
     PRIMARY KEY (flow_id, end_ns)
   ) WITHOUT ROWID;
   CREATE INDEX segments_object ON segments(object_id, flow_id, end_ns);

@@ -1,10 +1,4 @@
-import type {
-  Flow,
-  ObjectStorageRef,
-  SegmentRecord,
-  Source,
-  UncontrolledUrl,
-} from '../../domain/entities';
+import type { Flow, NewSegment, ObjectStorageRef, SegmentRecord, Source } from '../../domain/entities';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { range } from '../../domain/timerange';
 import { INT64_MAX, INT64_MIN } from './cursors';
@@ -25,25 +19,47 @@ export interface SourceRow {
   doc: string;
 }
 
-/** Read with safe integers: every INTEGER column is a bigint. */
-export interface SegmentRow {
-  end_ns: bigint;
-  start_ns: bigint;
-  timerange_text: string;
-  object_id: string;
-  init_object_id: string | null;
-  ts_offset: string | null;
-  last_duration: string | null;
-  object_timerange: string | null;
-  sample_offset: bigint | null;
-  sample_count: bigint | null;
-  key_frame_count: bigint | null;
-  get_urls: string | null;
-  o_storage_id: string | null;
-  o_storage_key: string | null;
-  o_timerange: string | null;
-  io_storage_id: string | null;
-  io_storage_key: string | null;
+/**
+ * A window row, read raw (an array: much cheaper than an object per row) with safe integers:
+ * [end_ns, start_ns, timerange_text, object_id, init_object_id, extra, object storage_id,
+ * object storage_key, object timerange, init storage_id, init storage_key].
+ */
+export type SegmentRow = [
+  bigint,
+  bigint,
+  string,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];
+
+export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id, s.extra,
+  o.storage_id, o.storage_key, o.timerange, io.storage_id, io.storage_key
+  FROM segments s
+  LEFT JOIN objects o ON o.id = s.object_id
+  LEFT JOIN objects io ON io.id = s.init_object_id`;
+
+/** The optional flow-segment fields kept together in `segments.extra`. */
+export type SegmentExtra = Pick<
+  NewSegment,
+  'ts_offset' | 'last_duration' | 'object_timerange' | 'sample_offset' | 'sample_count' | 'key_frame_count' | 'get_urls'
+>;
+
+export function segmentExtra(seg: NewSegment): string | null {
+  const extra: SegmentExtra = {};
+  if (seg.ts_offset !== undefined) extra.ts_offset = seg.ts_offset;
+  if (seg.last_duration !== undefined) extra.last_duration = seg.last_duration;
+  if (seg.object_timerange !== undefined) extra.object_timerange = seg.object_timerange;
+  if (seg.sample_offset !== undefined) extra.sample_offset = seg.sample_offset;
+  if (seg.sample_count !== undefined) extra.sample_count = seg.sample_count;
+  if (seg.key_frame_count !== undefined) extra.key_frame_count = seg.key_frame_count;
+  if (seg.get_urls !== undefined) extra.get_urls = seg.get_urls;
+  return Object.keys(extra).length === 0 ? null : JSON.stringify(extra);
 }
 
 export interface ObjectRow {
@@ -71,15 +87,6 @@ export interface OutboxRow {
   source_id: string | null;
 }
 
-export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id,
-  s.ts_offset, s.last_duration, s.object_timerange, s.sample_offset, s.sample_count,
-  s.key_frame_count, s.get_urls,
-  o.storage_id AS o_storage_id, o.storage_key AS o_storage_key, o.timerange AS o_timerange,
-  io.storage_id AS io_storage_id, io.storage_key AS io_storage_key
-  FROM segments s
-  LEFT JOIN objects o ON o.id = s.object_id
-  LEFT JOIN objects io ON io.id = s.init_object_id`;
-
 export function toFlow(row: FlowRow): Flow {
   const flow = JSON.parse(row.doc) as Flow;
   if (row.segments_updated !== null) flow.segments_updated = row.segments_updated;
@@ -99,25 +106,21 @@ export function boundToNanos(ns: bigint, unbounded: bigint): bigint | null {
 }
 
 export function toSegment(flowId: string, row: SegmentRow): SegmentRecord {
+  const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange, initStorageId, initStorageKey] =
+    row;
   const seg: SegmentRecord = {
     flow_id: flowId,
-    object_id: row.object_id,
-    timerange: range(boundToNanos(row.start_ns, INT64_MIN), boundToNanos(row.end_ns, INT64_MAX)),
-    timerange_text: row.timerange_text,
+    object_id: objectId,
+    timerange: range(boundToNanos(startNs, INT64_MIN), boundToNanos(endNs, INT64_MAX)),
+    timerange_text: text,
   };
-  if (row.init_object_id !== null) seg.init_object_id = row.init_object_id;
-  if (row.ts_offset !== null) seg.ts_offset = row.ts_offset;
-  if (row.object_timerange !== null) seg.object_timerange = row.object_timerange;
-  if (row.last_duration !== null) seg.last_duration = row.last_duration;
-  if (row.sample_offset !== null) seg.sample_offset = Number(row.sample_offset);
-  if (row.sample_count !== null) seg.sample_count = Number(row.sample_count);
-  if (row.key_frame_count !== null) seg.key_frame_count = Number(row.key_frame_count);
-  if (row.get_urls !== null) seg.get_urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
-  const objectStorage = storageRef(row.o_storage_id, row.o_storage_key);
+  if (initObjectId !== null) seg.init_object_id = initObjectId;
+  if (extra !== null) Object.assign(seg, JSON.parse(extra) as SegmentExtra);
+  const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
-  const initStorage = storageRef(row.io_storage_id, row.io_storage_key);
+  const initStorage = storageRef(initStorageId, initStorageKey);
   if (initStorage) seg.init_object_storage = initStorage;
-  if (row.o_timerange !== null) seg.object_timerange_of_object = row.o_timerange;
+  if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
   return seg;
 }
 

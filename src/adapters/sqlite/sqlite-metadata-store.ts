@@ -21,6 +21,7 @@ import {
 } from '../../domain/timerange';
 import type {
   FlowFilter,
+  FlowSort,
   MetadataStore,
   NewObjectAllocation,
   Page,
@@ -29,6 +30,7 @@ import type {
   SegmentOutcome,
   SegmentQuery,
   SourceFilter,
+  SourceSort,
 } from '../../ports/metadata-store';
 import {
   INT64_MAX,
@@ -43,6 +45,7 @@ import { MIGRATIONS } from './migrations';
 import {
   boundToNanos,
   SEGMENT_COLUMNS,
+  segmentExtra,
   toFlow,
   toOutboxEvent,
   toSegment,
@@ -93,6 +96,16 @@ function segmentEventJson(seg: NewSegment): Record<string, unknown> {
   if (seg.key_frame_count !== undefined) json.key_frame_count = seg.key_frame_count;
   if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
   return json;
+}
+
+const SOURCE_SORTS: readonly SourceSort[] = ['created', 'updated', 'label'];
+const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
+
+/** The sort key doubles as a column name, so only known keys get near the SQL text. */
+function sortColumn<T extends string>(sortBy: T | undefined, allowed: readonly T[]): T {
+  const sort = sortBy ?? ('created' as T);
+  if (!allowed.includes(sort)) throw new TamsError('bad_request', `Cannot sort by ${String(sort)}`);
+  return sort;
 }
 
 function essenceNumber(flow: Flow, name: string): number | null {
@@ -161,6 +174,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = this.db;
     const p = (sql: string): Statement => db.prepare(sql);
     const p64 = (sql: string): Statement => db.prepare(sql).safeIntegers(true);
+    const rows64 = (sql: string): Statement => db.prepare(sql).safeIntegers(true).raw(true);
     // The last segment that can overlap a window ending at @qe is the first one ending at or
     // after @qe: bounding the range by it keeps the scan to the rows returned.
     const windowBound = `coalesce((SELECT b.end_ns FROM segments b WHERE b.flow_id = @flow AND b.end_ns >= @qe
@@ -198,14 +212,12 @@ export class SqliteMetadataStore implements MetadataStore {
       firstEndingAfter: p64('SELECT start_ns, end_ns FROM segments WHERE flow_id = ? AND end_ns > ? ORDER BY end_ns LIMIT 1'),
       lastStartingBefore: p64(`SELECT start_ns, end_ns FROM segments
         WHERE flow_id = @flow AND end_ns <= ${windowBound} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
-      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id,
-          ts_offset, last_duration, object_timerange, sample_offset, sample_count, key_frame_count, get_urls)
-        VALUES (@flow_id, @end_ns, @start_ns, @timerange_text, @object_id, @init_object_id,
-          @ts_offset, @last_duration, @object_timerange, @sample_offset, @sample_count, @key_frame_count, @get_urls)`),
-      windowForward: p64(forward('')),
-      windowBackward: p64(backward('')),
-      windowForwardObject: p64(forward('AND s.object_id = @object')),
-      windowBackwardObject: p64(backward('AND s.object_id = @object')),
+      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id, extra)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      windowForward: rows64(forward('')),
+      windowBackward: rows64(backward('')),
+      windowForwardObject: rows64(forward('AND s.object_id = @object')),
+      windowBackwardObject: rows64(backward('AND s.object_id = @object')),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
         AND start_ns >= @lo`),
@@ -235,14 +247,14 @@ export class SqliteMetadataStore implements MetadataStore {
   private write<T>(change: () => T): T {
     this.eventsInTransaction = 0;
     let result: T;
+    let wroteEvents: boolean;
     try {
       result = this.db.transaction(change).immediate();
+      wroteEvents = this.eventsInTransaction > 0;
     } finally {
-      if (this.db.inTransaction) this.eventsInTransaction = 0;
+      this.eventsInTransaction = 0;
     }
-    const wrote = this.eventsInTransaction > 0;
-    this.eventsInTransaction = 0;
-    if (wrote) this.notify();
+    if (wroteEvents) this.notify();
     return result;
   }
 
@@ -300,7 +312,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listSources(filter: SourceFilter, page: PageRequest): Promise<Page<Source>> {
-    const sort = filter.sort_by ?? 'created';
+    const sort = sortColumn(filter.sort_by, SOURCE_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
     const where = new WhereBuilder();
     if (filter.label !== undefined) where.add('x.label = ?', filter.label);
@@ -341,7 +353,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listFlows(filter: FlowFilter, page: PageRequest): Promise<Page<Flow>> {
-    const sort = filter.sort_by ?? 'created';
+    const sort = sortColumn(filter.sort_by, FLOW_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
     const where = new WhereBuilder();
     const equal: [keyof FlowFilter, string][] = [
@@ -469,7 +481,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const shown = more ? rows.slice(0, page.limit) : rows;
     const result: Page<SegmentRecord> = { items: shown.map((row) => toSegment(flowId, row)) };
     const last = shown[shown.length - 1];
-    if (more && last) result.next = segmentCursor(last.end_ns);
+    if (more && last) result.next = segmentCursor(last[0]);
     return result;
   }
 
@@ -551,21 +563,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (initError) return initError;
     }
 
-    this.s.insertSegment.run({
-      flow_id: flowId,
-      end_ns: hi,
-      start_ns: lo,
-      timerange_text: seg.timerange_text,
-      object_id: seg.object_id,
-      init_object_id: seg.init_object_id ?? null,
-      ts_offset: seg.ts_offset ?? null,
-      last_duration: seg.last_duration ?? null,
-      object_timerange: seg.object_timerange ?? null,
-      sample_offset: seg.sample_offset ?? null,
-      sample_count: seg.sample_count ?? null,
-      key_frame_count: seg.key_frame_count ?? null,
-      get_urls: seg.get_urls === undefined ? null : JSON.stringify(seg.get_urls),
-    });
+    this.s.insertSegment.run(flowId, hi, lo, seg.timerange_text, seg.object_id, seg.init_object_id ?? null, segmentExtra(seg));
 
     if (!object || !object.registered) {
       const registration = {

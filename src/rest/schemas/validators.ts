@@ -135,6 +135,8 @@ export function validateSegmentPost(body: unknown): string | undefined {
 /** `POST /flows/{flowId}/storage`. */
 export function validateStoragePost(body: unknown): string | undefined {
   if (storagePost(body)) return undefined;
+  // Ajv evaluates `not` before `type`, so a non-object would get the limit/object_ids message.
+  if (!isRecord(body)) return 'body must be object';
   const error = storagePost.errors?.[0];
   if (error?.keyword === 'not' && error.instancePath === '') {
     return "body must not have both 'limit' and 'object_ids'";

@@ -1,0 +1,39 @@
+/**
+ * A benchmark server in its own process, so load generator and server do not share a core:
+ * `gateway <dataDir>` runs the real gateway on an existing data dir; `bare <bodyFile>` runs a
+ * bare node:http server answering every request with the file's bytes.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { loadConfig } from '../src/config';
+import { createGateway } from '../src/main';
+
+async function main(): Promise<void> {
+  const [mode, arg] = process.argv.slice(2);
+  if (mode === 'bare' && arg) {
+    const body = fs.readFileSync(arg);
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      process.stdout.write(`PORT ${typeof address === 'object' && address ? address.port : 0}\n`);
+    });
+    return;
+  }
+  if (mode === 'gateway' && arg) {
+    const config = loadConfig({ ...process.env, TAMS_DATA_DIR: arg, LOG_LEVEL: 'silent', PORT: '0' });
+    const gateway = await createGateway(config);
+    await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = gateway.app.server.address();
+    process.stdout.write(`PORT ${typeof address === 'object' && address ? address.port : 0}\n`);
+    return;
+  }
+  throw new Error('usage: server-process gateway <dataDir> | bare <bodyFile>');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import type { ReadStream } from 'node:fs';
+import { access, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { StorageBackend } from '../../domain/entities';
+import { TamsError } from '../../domain/errors';
+import type { ObjectStore, SignedRequest } from '../../ports/object-store';
+import type { ByteRange } from './byte-range';
+import { isObjectKey, newObjectKey } from './object-key';
+import { UrlSigner, type SignedMethod } from './url-signer';
+
+// Routes need range parsing together with the store; one import serves both.
+export { parseByteRange, type ByteRange } from './byte-range';
+
+export interface LocalObjectStoreOptions {
+  /** Directory holding the objects; created on first write or ping. */
+  rootDir: string;
+  /** HMAC key for media URLs (at least 32 bytes); share it across replicas serving one dir. */
+  secret: Buffer;
+  backend: StorageBackend;
+  /** Path under the public base URL where the gateway serves media. Default `/media`. */
+  mediaPath?: string;
+  /** Largest object accepted by `writeStream` when no smaller limit is passed. */
+  maxObjectBytes: number;
+  /** Seconds expiries are rounded up to (see UrlSigner). Default 60. */
+  expiryBucketSec?: number;
+}
+
+/** What `openRead` hands a route: the body stream and the numbers for its headers. */
+export interface ObjectRead {
+  /** Owns the open file: it closes when consumed, errored or destroyed. */
+  stream: ReadStream;
+  /** Whole object size, for `Content-Range: bytes start-end/size`. */
+  size: number;
+  /** Inclusive byte range being sent; `end` is -1 for an empty object. */
+  start: number;
+  end: number;
+  /** Bytes the stream will yield, for `Content-Length`. */
+  length: number;
+}
+
+/**
+ * Media bytes in a local directory, served by the gateway itself at
+ * `<baseUrl><mediaPath>/<key>?exp=<unix seconds>&sig=<base64url HMAC>`.
+ *
+ * A `/media/*` route is expected to: `verify` the query, then `writeStream` (PUT) or
+ * `stat` + `parseByteRange` + `openRead` (GET/HEAD). Every method taking a key rejects keys
+ * this store did not mint, so a forged or hand-written key never reaches the file system.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly backend: StorageBackend;
+  readonly mediaPath: string;
+  readonly maxObjectBytes: number;
+  readonly rootDir: string;
+  private readonly signer: UrlSigner;
+
+  constructor(options: LocalObjectStoreOptions) {
+    const mediaPath = options.mediaPath ?? '/media';
+    if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(mediaPath)) {
+      throw new Error(`LocalObjectStore: mediaPath must look like "/media", got ${JSON.stringify(mediaPath)}`);
+    }
+    if (!Number.isSafeInteger(options.maxObjectBytes) || options.maxObjectBytes < 0) {
+      throw new Error('LocalObjectStore: maxObjectBytes must be a non-negative integer');
+    }
+    this.rootDir = path.resolve(options.rootDir);
+    this.backend = options.backend;
+    this.mediaPath = mediaPath;
+    this.maxObjectBytes = options.maxObjectBytes;
+    this.signer = new UrlSigner(
+      options.expiryBucketSec === undefined
+        ? { secret: options.secret }
+        : { secret: options.secret, expiryBucketSec: options.expiryBucketSec },
+    );
+  }
+
+  /** The object id is deliberately unused: ids are client text and must not shape paths. */
+  keyFor(_objectId: string): string {
+    return newObjectKey();
+  }
+
+  /** The signature does not cover Content-Type; the header is returned so clients send it. */
+  signPut(key: string, baseUrl: string, expiresAtSec: number, contentType?: string): SignedRequest {
+    const url = this.signedUrl('PUT', key, baseUrl, expiresAtSec);
+    return contentType === undefined ? { url, method: 'PUT' } : { url, method: 'PUT', headers: { 'Content-Type': contentType } };
+  }
+
+  signGet(key: string, baseUrl: string, expiresAtSec: number): string {
+    return this.signedUrl('GET', key, baseUrl, expiresAtSec);
+  }
+
+  /**
+   * Checks a media request. Takes the request method and the raw `exp`/`sig` query values
+   * (possibly missing or repeated) so the route need not validate them first. HEAD is
+   * allowed by a GET URL, as with S3 presigned URLs; anything else by no URL.
+   */
+  verify(method: string, key: string, exp: unknown, sig: unknown, nowSec: number): boolean {
+    const signed: SignedMethod | undefined = method === 'PUT' ? 'PUT' : method === 'GET' || method === 'HEAD' ? 'GET' : undefined;
+    if (signed === undefined || !isObjectKey(key) || typeof sig !== 'string') return false;
+    const expSec = typeof exp === 'string' && /^[0-9]{1,15}$/.test(exp) ? Number(exp) : exp;
+    if (typeof expSec !== 'number') return false;
+    return this.signer.verify(signed, key, expSec, sig, nowSec);
+  }
+
+  /**
+   * The absolute file for a key. Throws not_found for anything that is not one of our keys:
+   * the strict format already excludes `..`, separators and encodings; the containment check
+   * guards against that format ever being loosened.
+   */
+  resolveKey(key: string): string {
+    if (!isObjectKey(key)) throw new TamsError('not_found', 'No such media object');
+    const file = path.resolve(this.rootDir, ...key.split('/'));
+    if (!file.startsWith(this.rootDir + path.sep)) throw new TamsError('not_found', 'No such media object');
+    return file;
+  }
+
+  /**
+   * Streams a body into the object: to a temp file beside it, then an atomic rename, so
+   * readers see the old object or the whole new one, never a part. Over `maxBytes` the
+   * temp file is removed and payload_too_large thrown; the body iterator is then closed,
+   * which destroys an HTTP request stream, so routes should also check Content-Length first
+   * to answer 413 politely. A second PUT to a key replaces the object, as S3 does.
+   */
+  async writeStream(
+    key: string,
+    body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
+    maxBytes: number = this.maxObjectBytes,
+  ): Promise<{ size: number }> {
+    const file = this.resolveKey(key);
+    const dir = path.dirname(file);
+    await mkdir(dir, { recursive: true });
+    // Dot-prefixed and never matching the key format, so a temp file is never served.
+    const temp = path.join(dir, `.${path.basename(file)}.${randomUUID()}.tmp`);
+    const handle = await open(temp, 'wx', 0o644);
+    let size = 0;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        size += buf.length;
+        if (size > maxBytes) throw new TamsError('payload_too_large', `Media object larger than ${maxBytes} bytes`);
+        await writeAll(handle, buf);
+      }
+      // Durable before visible: after a crash the key holds a whole object or none.
+      await handle.sync();
+      await handle.close();
+      await rename(temp, file);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    return { size };
+  }
+
+  /** Size for HEAD, Content-Length and range checks; undefined when there is no object. */
+  async stat(key: string): Promise<{ size: number } | undefined> {
+    const file = this.resolveKey(key);
+    try {
+      const st = await stat(file);
+      return st.isFile() ? { size: st.size } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the object for a GET body; throws not_found when there is none (a route checks
+   * `stat` first, so this only happens when a delete races the read). The size is taken
+   * from the opened file, so headers and bytes agree even if the key is replaced meanwhile.
+   * A `range` (from `parseByteRange`) is clamped to that size; if it now starts past the end
+   * this throws range_not_satisfiable. The caller must consume or destroy the stream.
+   */
+  async openRead(key: string, range?: ByteRange): Promise<ObjectRead> {
+    const file = this.resolveKey(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new TamsError('not_found', 'No such media object');
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new TamsError('not_found', 'No such media object');
+      const size = st.size;
+      let start = 0;
+      let end = size - 1;
+      if (range !== undefined) {
+        if (!Number.isSafeInteger(range.start) || range.start < 0 || range.start >= size || range.end < range.start) {
+          throw new TamsError('range_not_satisfiable', 'Requested range not satisfiable');
+        }
+        start = range.start;
+        end = Math.min(range.end, size - 1);
+      }
+      const stream = size === 0 ? handle.createReadStream() : handle.createReadStream({ start, end });
+      return { stream, size, start, end, length: end - start + 1 };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    if (!isObjectKey(key)) return false;
+    return (await this.stat(key)) !== undefined;
+  }
+
+  /** Idempotent: deleting a missing object succeeds, so retried deletions converge. */
+  async delete(key: string): Promise<void> {
+    if (!isObjectKey(key)) return;
+    try {
+      await unlink(this.resolveKey(key));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Ready when the root exists (created if missing) and is writable, e.g. not a read-only mount. */
+  async ping(): Promise<boolean> {
+    try {
+      await mkdir(this.rootDir, { recursive: true });
+      await access(this.rootDir, fsConstants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private signedUrl(method: SignedMethod, key: string, baseUrl: string, expiresAtSec: number): string {
+    if (!isObjectKey(key)) throw new TamsError('internal', 'Not a local object store key');
+    const { exp, sig } = this.signer.sign(method, key, expiresAtSec);
+    // Key characters are [0-9a-f/-] and sig is base64url: nothing needs percent-encoding.
+    return `${baseUrl.replace(/\/+$/, '')}${this.mediaPath}/${key}?exp=${exp}&sig=${sig}`;
+  }
+}
+
+async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buf.length) {
+    const { bytesWritten } = await handle.write(buf, offset, buf.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,72 @@
+import { TamsError } from '../../domain/errors';
+import { formatTimeRange, range } from '../../domain/timerange';
+import { INT64_MAX } from './cursors';
+import type { SqliteMetadataStore } from './sqlite-metadata-store';
+
+export interface SeedOptions {
+  /**
+   * Storage backend of the seeded media objects (key = object id). Without it the objects
+   * are recorded as external (storage null).
+   */
+  storageId?: string;
+  /** Start of the first segment; defaults to the end of the flow's last segment, or 0. */
+  startNs?: bigint;
+  /** ISO time recorded as created / segments_updated; defaults to now. */
+  now?: string;
+}
+
+export interface SeedResult {
+  startNs: bigint;
+  endNs: bigint;
+}
+
+/**
+ * Appends `count` back-to-back segments of `segmentDurationNs` to an existing flow, each with
+ * its own registered media object, in one transaction of direct prepared inserts. For
+ * benchmarks and load tests only: it bypasses the overlap and object re-use checks and
+ * writes NO outbox events (webhooks and subscribers never hear of seeded segments).
+ */
+export async function seedSegments(
+  store: SqliteMetadataStore,
+  flowId: string,
+  count: number,
+  segmentDurationNs: bigint,
+  options: SeedOptions = {},
+): Promise<SeedResult> {
+  if (segmentDurationNs <= 0n) throw new TamsError('bad_request', 'Segment duration must be positive');
+  const db = store.database;
+  const now = options.now ?? new Date().toISOString();
+  const flowExists = db.prepare('SELECT 1 FROM flows WHERE id = ?').get(flowId) !== undefined;
+  if (!flowExists) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
+  const lastEnd = db
+    .prepare('SELECT end_ns FROM segments WHERE flow_id = ? ORDER BY end_ns DESC LIMIT 1')
+    .safeIntegers(true)
+    .get(flowId) as { end_ns: bigint } | undefined;
+  if (lastEnd?.end_ns === INT64_MAX) throw new TamsError('segment_overlap', `Flow ${flowId} ends with an unbounded segment`);
+  const startNs = options.startNs ?? lastEnd?.end_ns ?? 0n;
+
+  const insertSegment = db.prepare(
+    `INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, extra)
+      VALUES (?, ?, ?, ?, ?, '{"key_frame_count":1}')`,
+  );
+  const insertObject = db.prepare(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, role, registered,
+      key_frame_count, timerange, first_referenced_by_flow, created)
+    VALUES (?, ?, ?, ?, 'media', 1, 1, ?, ?, ?)`);
+  const touchFlow = db.prepare('UPDATE flows SET segments_updated = ?, segment_count = segment_count + ? WHERE id = ?');
+  const storageId = options.storageId ?? null;
+
+  db.transaction(() => {
+    let start = startNs;
+    for (let i = 0; i < count; i++) {
+      const end = start + segmentDurationNs;
+      const text = formatTimeRange(range(start, end));
+      const objectId = `${flowId}/${start}`;
+      insertSegment.run(flowId, end, start, text, objectId);
+      insertObject.run(objectId, storageId, storageId === null ? null : objectId, storageId === null ? null : flowId, text, flowId, now);
+      start = end;
+    }
+    touchFlow.run(now, count, flowId);
+  }).immediate();
+
+  return { startNs, endNs: startNs + BigInt(count) * segmentDurationNs };
+}
