@@ -99,7 +99,10 @@ async function prepareDataDir(segments: number): Promise<{ dataDir: string; flow
   };
   await gateway.store.putFlow(flow, new Date().toISOString());
   const t0 = Date.now();
-  await seedSegments(gateway.store, flowId, segments, SEGMENT_NS, { storageId: gateway.objects.backend.id });
+  await seedSegments(gateway.store, flowId, segments, SEGMENT_NS, {
+    storageId: gateway.objects.backend.id,
+    keyFor: (objectId) => gateway.objects.keyFor(objectId),
+  });
   process.stdout.write(`  seeded ${segments} segments in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   await gateway.close();
   return { dataDir, flowId };
@@ -113,17 +116,20 @@ async function segmentWindows(segments: number): Promise<{ gateway: Figures; bar
   const { dataDir, flowId } = await prepareDataDir(segments);
   const server = await startServer(['gateway', dataDir]);
   const nextPath = windowPath(flowId, segments);
-  const sample = await fetch(`http://127.0.0.1:${server.port}${nextPath()}`);
-  const body = Buffer.from(await sample.arrayBuffer());
-  if (sample.status !== 200 || (JSON.parse(body.toString()) as unknown[]).length !== 30) {
-    throw new Error(`window query did not return 30 segments: ${sample.status} ${body.toString().slice(0, 200)}`);
-  }
-  const bodyFile = path.join(dataDir, 'bare-body.json');
-  fs.writeFileSync(bodyFile, body);
-  const bare = await startServer(['bare', bodyFile]);
+  let bare: { port: number; child: ChildProcess } | undefined;
   const gatewayRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
+  let bodyBytes = 0;
   try {
+    const sample = await fetch(`http://127.0.0.1:${server.port}${nextPath()}`);
+    const body = Buffer.from(await sample.arrayBuffer());
+    if (sample.status !== 200 || (JSON.parse(body.toString()) as unknown[]).length !== 30) {
+      throw new Error(`window query did not return 30 segments: ${sample.status} ${body.toString().slice(0, 200)}`);
+    }
+    const bodyFile = path.join(dataDir, 'bare-body.json');
+    fs.writeFileSync(bodyFile, body);
+    bodyBytes = body.length;
+    bare = await startServer(['bare', bodyFile]);
     for (let run = 0; run < RUNS; run++) {
       gatewayRuns.push(
         await load({
@@ -136,10 +142,10 @@ async function segmentWindows(segments: number): Promise<{ gateway: Figures; bar
     }
   } finally {
     await stopServer(server.child);
-    await stopServer(bare.child);
+    if (bare) await stopServer(bare.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes: body.length };
+  return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes };
 }
 
 async function restSegments(): Promise<void> {

@@ -51,7 +51,7 @@ export function tryParseTimeRange(text: string): TimeRange | undefined {
   if (endText !== undefined) {
     const t = tryParseTimestamp(endText);
     if (t === undefined) return undefined;
-    end = close === ']' ? t + 1n : t;
+    end = close === ')' ? t : t + 1n;
   }
   return range(start, end);
 }

@@ -48,7 +48,7 @@ export class StorageService {
     }
     const ids = request.object_ids ?? Array.from({ length: request.limit ?? this.defaultLimit }, () => randomUUID());
     if (new Set(ids).size !== ids.length) throw new TamsError('validation_failed', 'object_ids contains duplicates');
-    const contentType = request.content_type ?? (flow.container as string);
+    const contentType = request.content_type ?? (flow.container);
     const allocations: NewObjectAllocation[] = ids.map((id) => ({
       id,
       storage_id: this.objects.backend.id,

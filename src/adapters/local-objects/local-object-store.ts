@@ -128,6 +128,22 @@ export class LocalObjectStore implements ObjectStore {
     maxBytes: number = this.maxObjectBytes,
   ): Promise<{ size: number }> {
     const file = this.resolveKey(key);
+    // Until iteration starts nothing listens for the body's 'error', so a client abort during
+    // mkdir/open would be an unhandled 'error' event; the iterator then rethrows the error.
+    const emitter = isEventEmitter(body) ? body : undefined;
+    emitter?.on('error', ignoreError);
+    try {
+      return await this.writeFile(file, body, maxBytes);
+    } finally {
+      emitter?.removeListener('error', ignoreError);
+    }
+  }
+
+  private async writeFile(
+    file: string,
+    body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
+    maxBytes: number,
+  ): Promise<{ size: number }> {
     const dir = path.dirname(file);
     await mkdir(dir, { recursive: true });
     // Dot-prefixed and never matching the key format, so a temp file is never served.
@@ -242,6 +258,12 @@ async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
     const { bytesWritten } = await handle.write(buf, offset, buf.length - offset);
     offset += bytesWritten;
   }
+}
+
+function ignoreError(): void {}
+
+function isEventEmitter(body: unknown): body is NodeJS.EventEmitter {
+  return typeof (body as Partial<NodeJS.EventEmitter>).on === 'function' && typeof (body as Partial<NodeJS.EventEmitter>).removeListener === 'function';
 }
 
 function isNotFound(err: unknown): boolean {

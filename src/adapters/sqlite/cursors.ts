@@ -44,7 +44,8 @@ export function parseSegmentCursor(after: unknown): bigint {
   const e = after.e;
   if (typeof e !== 'string' || !INTEGER_RE.test(e)) throw badCursor();
   const n = BigInt(e);
-  if (n < INT64_MIN || n > INT64_MAX) throw badCursor();
+  // No segment ends at INT64_MIN (ends are exclusive), so that is no key either.
+  if (n <= INT64_MIN || n > INT64_MAX) throw badCursor();
   return n;
 }
 

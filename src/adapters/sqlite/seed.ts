@@ -9,6 +9,8 @@ export interface SeedOptions {
    * are recorded as external (storage null).
    */
   storageId?: string;
+  /** Storage key of each seeded object (default: the object id). */
+  keyFor?: (objectId: string) => string;
   /** Start of the first segment; defaults to the end of the flow's last segment, or 0. */
   startNs?: bigint;
   /** ISO time recorded as created / segments_updated; defaults to now. */
@@ -54,6 +56,7 @@ export async function seedSegments(
     VALUES (?, ?, ?, ?, 'media', 1, 1, ?, ?, ?)`);
   const touchFlow = db.prepare('UPDATE flows SET segments_updated = ?, segment_count = segment_count + ? WHERE id = ?');
   const storageId = options.storageId ?? null;
+  const keyFor = options.keyFor ?? ((objectId: string) => objectId);
 
   db.transaction(() => {
     let start = startNs;
@@ -62,7 +65,7 @@ export async function seedSegments(
       const text = formatTimeRange(range(start, end));
       const objectId = `${flowId}/${start}`;
       insertSegment.run(flowId, end, start, text, objectId);
-      insertObject.run(objectId, storageId, storageId === null ? null : objectId, storageId === null ? null : flowId, text, flowId, now);
+      insertObject.run(objectId, storageId, storageId === null ? null : keyFor(objectId), storageId === null ? null : flowId, text, flowId, now);
       start = end;
     }
     touchFlow.run(now, count, flowId);

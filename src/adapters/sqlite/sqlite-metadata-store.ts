@@ -124,6 +124,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly dynamic = new Map<string, Statement>();
   private readonly listeners = new Set<() => void>();
   private eventsInTransaction = 0;
+  private pingStatement: Statement | undefined;
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.db = new Database(options.filename);
@@ -148,7 +149,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async ping(): Promise<boolean> {
-    return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
+    this.pingStatement ??= this.db.prepare('SELECT 1 AS ok');
+    return this.pingStatement.get() !== undefined;
   }
 
   private migrate(): void {

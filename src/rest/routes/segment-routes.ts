@@ -7,7 +7,6 @@ import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, getUrlOptions, pageLimit, single, timerange } from '../query-params';
 import { validateSegmentPost, validateStoragePost } from '../schemas/validators';
 import type { SegmentPostBody } from '../../services/segment-service';
-import type { StorageRequest } from '../../services/storage-service';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';
 
@@ -65,7 +64,7 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     const body = request.body ?? {};
     const problem = validateStoragePost(body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    const mediaObjects = await services.storage.allocate(requestContext(request, options), flowId, body as StorageRequest);
+    const mediaObjects = await services.storage.allocate(requestContext(request, options), flowId, body);
     return reply.code(201).send({ media_objects: mediaObjects });
   });
 }

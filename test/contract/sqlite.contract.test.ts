@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { runMetadataStoreContract } from './metadata-store.contract';
+
+const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
+let n = 0;
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+runMetadataStoreContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));
+
+runMetadataStoreContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
