@@ -136,6 +136,8 @@ export interface MetadataStore {
 
   /** Committed events after `afterSeq`, in order. */
   readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]>;
+  /** Position of the newest committed event (0 when the outbox is empty). */
+  lastEventSeq(): Promise<number>;
   /** Subscribes to "something was committed" notifications (in-process). */
   onCommit(listener: () => void): () => void;
 }

@@ -23,7 +23,7 @@ export class EventDispatcher {
 
   /** Starts from the end of the outbox: only events committed from now on are published. */
   async start(): Promise<void> {
-    this.lastSeq = await this.latestSeq();
+    this.lastSeq = await this.store.lastEventSeq();
     this.unsubscribe = this.store.onCommit(() => this.poke());
     const pollMs = this.options.pollMs ?? 1000;
     if (pollMs > 0) {
@@ -82,16 +82,6 @@ export class EventDispatcher {
       }
     } catch (err) {
       this.options.onError?.(err);
-    }
-  }
-
-  private async latestSeq(): Promise<number> {
-    let seq = 0;
-    for (;;) {
-      const events = await this.store.readEvents(seq, 10_000);
-      const last = events[events.length - 1];
-      if (!last) return seq;
-      seq = last.seq;
     }
   }
 }

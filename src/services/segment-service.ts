@@ -123,10 +123,12 @@ export class SegmentService {
   }
 }
 
-export function requireContainer(flow: Flow): void {
+/** Segment and storage writes need the flow's container (the media mime type); returns it. */
+export function requireContainer(flow: Flow): string {
   if (flow.container === undefined || flow.container === '') {
     throw new TamsError('flow_container_missing', `Flow ${flow.id} has no container set`);
   }
+  return flow.container;
 }
 
 function parseSegment(body: SegmentPostBody): NewSegment | TamsError {

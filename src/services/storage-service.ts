@@ -36,7 +36,7 @@ export class StorageService {
 
   async allocate(ctx: RequestContext, flowId: string, request: StorageRequest): Promise<MediaObjectAllocation[]> {
     const flow = await this.flows.writableFlow(flowId);
-    requireContainer(flow);
+    const container = requireContainer(flow);
     if (request.limit !== undefined && request.object_ids !== undefined) {
       throw new TamsError('validation_failed', 'Give either limit or object_ids, not both');
     }
@@ -48,7 +48,7 @@ export class StorageService {
     }
     const ids = request.object_ids ?? Array.from({ length: request.limit ?? this.defaultLimit }, () => randomUUID());
     if (new Set(ids).size !== ids.length) throw new TamsError('validation_failed', 'object_ids contains duplicates');
-    const contentType = request.content_type ?? (flow.container);
+    const contentType = request.content_type ?? container;
     const allocations: NewObjectAllocation[] = ids.map((id) => ({
       id,
       storage_id: this.objects.backend.id,

@@ -240,6 +240,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
       appendEvent: p(`INSERT INTO outbox (event_type, event_timestamp, payload, flow_id, source_id)
         VALUES (?, ?, ?, ?, ?)`),
+      lastEventSeq: p('SELECT coalesce(max(seq), 0) AS seq FROM outbox'),
       readEvents: p(`SELECT seq, event_type, event_timestamp, payload, flow_id, source_id FROM outbox
         WHERE seq > ? ORDER BY seq LIMIT ?`),
     };
@@ -714,6 +715,10 @@ export class SqliteMetadataStore implements MetadataStore {
   async readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]> {
     const rows = this.s.readEvents.all(afterSeq, limit) as OutboxRow[];
     return rows.map(toOutboxEvent);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return Number((this.s.lastEventSeq.get() as { seq: number | bigint }).seq);
   }
 
   onCommit(listener: () => void): () => void {

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../../src/config';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8000,
+      host: '127.0.0.1',
+      dataDir: path.resolve('./data'),
+      store: 'sqlite',
+      publicUrl: undefined,
+      basePath: '',
+      auth: 'off',
+      trustProxy: false,
+      logLevel: 'info',
+      minObjectTimeout: '600:0',
+      presignedUrlTimeout: '3600:0',
+      presignedUrlTimeoutSec: 3600,
+    });
+  });
+
+  it('reads every documented variable', () => {
+    const c = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      TAMS_DATA_DIR: '/tmp/x',
+      TAMS_PUBLIC_URL: 'https://tams.example.com/',
+      TAMS_BASE_PATH: '/tams/v8.2/',
+      TAMS_SERVICE_NAME: 'n',
+      TAMS_SERVICE_DESCRIPTION: 'd',
+      TAMS_MAX_BODY_BYTES: '4096',
+      TAMS_MIN_OBJECT_TIMEOUT: '300:0',
+      TAMS_PRESIGNED_URL_TIMEOUT: '30:0',
+      TRUST_PROXY: '127.0.0.1,10.0.0.0/8',
+      LOG_LEVEL: 'warn',
+    });
+    expect(c).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      dataDir: '/tmp/x',
+      publicUrl: 'https://tams.example.com',
+      basePath: '/tams/v8.2',
+      serviceName: 'n',
+      serviceDescription: 'd',
+      maxBodyBytes: 4096,
+      minObjectTimeout: '300:0',
+      presignedUrlTimeoutSec: 30,
+      trustProxy: '127.0.0.1,10.0.0.0/8',
+      logLevel: 'warn',
+    });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['TAMS_STORE', 'mongo'],
+    ['TAMS_PUBLIC_URL', 'not a url'],
+    ['TAMS_PUBLIC_URL', 'ftp://x'],
+    ['TAMS_PUBLIC_URL', 'https://x/?q=1'],
+    ['TAMS_BASE_PATH', 'no-slash'],
+    ['TAMS_BASE_PATH', '/a b'],
+    ['TAMS_MAX_BODY_BYTES', '-1'],
+    ['TAMS_MIN_OBJECT_TIMEOUT', '299:999999999'],
+    ['TAMS_MIN_OBJECT_TIMEOUT', '600'],
+    ['TAMS_PRESIGNED_URL_TIMEOUT', '29:0'],
+    ['TAMS_AUTH', 'maybe'],
+    ['TRUST_PROXY', 'yes please'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses %s=%s with a message naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(name);
+    expect((error as Error).message.startsWith(`${name}: `)).toBe(true);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('refuses TAMS_AUTH=off in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('TAMS_AUTH: off is refused when NODE_ENV=production');
+    expect(loadConfig({ NODE_ENV: 'production', TAMS_AUTH: 'on' }).auth).toBe('on');
+  });
+});
