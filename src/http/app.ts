@@ -33,6 +33,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   registerMediaRoutes(app, deps.media, deps.clock, config.maxObjectBytes);
   void app.register(
     async (rest) => {
+      // TAMS bodies are JSON; anything else (text/plain included) is a 415, never parsed.
+      rest.removeContentTypeParser('text/plain');
       registerRestRoutes(rest, deps.services, {
         publicUrl: config.publicUrl,
         pageLimitDefault: config.pageLimitDefault,

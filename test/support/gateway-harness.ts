@@ -48,7 +48,9 @@ function operationOf(method: string, pathname: string, basePath: string): string
     operationId: o.operationId,
     re: new RegExp(`^${o.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
   }));
-  const rel = pathname.startsWith(basePath) ? pathname.slice(basePath.length) || '/' : pathname;
+  // Outside the configured prefix nothing is a TAMS operation.
+  if (!pathname.startsWith(basePath)) return undefined;
+  const rel = pathname.slice(basePath.length) || '/';
   return templates.find((t) => t.method === method && t.re.test(rel))?.operationId;
 }
 
