@@ -8,6 +8,9 @@ import http from 'node:http';
 import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
 
+// Exit normally on a signal, so --cpu-prof and similar flags can write their output.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
+
 async function main(): Promise<void> {
   const [mode, arg] = process.argv.slice(2);
   if (mode === 'bare' && arg) {

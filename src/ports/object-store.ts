@@ -21,6 +21,8 @@ export interface ObjectStore {
   signPut(key: string, baseUrl: string, expiresAtSec: number, contentType?: string): SignedRequest;
   /** A URL a client can GET the object's bytes from until `expiresAtSec` (unix seconds). */
   signGet(key: string, baseUrl: string, expiresAtSec: number): string;
+  /** GET URLs for many keys at once (one per key, same order): a page of segments. */
+  signGets(keys: readonly string[], baseUrl: string, expiresAtSec: number): string[];
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** True when the store is reachable (readiness). */

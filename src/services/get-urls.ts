@@ -23,6 +23,7 @@ export type GetUrl = Record<string, unknown> & { url: string };
 export class GetUrlBuilder {
   private readonly controlledAllowed: boolean;
   private readonly controlledTemplate: Record<string, unknown>;
+  private readonly presigned = new Map<string, string>();
 
   constructor(
     private readonly objects: ObjectStore,
@@ -44,10 +45,24 @@ export class GetUrlBuilder {
     return true;
   }
 
+  /** Signs, in one batch, the URLs that `build` will be asked for (a page of segments). */
+  prepare(storages: readonly (ObjectStorageRef | null | undefined)[]): void {
+    if (!this.controlledAllowed) return;
+    const keys: string[] = [];
+    for (const storage of storages) {
+      if (storage && storage.storage_id === this.objects.backend.id && !this.presigned.has(storage.key)) {
+        keys.push(storage.key);
+        this.presigned.set(storage.key, '');
+      }
+    }
+    const urls = this.objects.signGets(keys, this.baseUrl, this.expiresAtSec);
+    for (let i = 0; i < keys.length; i++) this.presigned.set(keys[i] as string, urls[i] as string);
+  }
+
   build(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {
     const urls: GetUrl[] = [];
     if (storage && this.controlledAllowed && storage.storage_id === this.objects.backend.id) {
-      const url = this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
+      const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
       urls.push({ url, presigned: true, ...this.controlledTemplate });
     }
     if (uncontrolled) {

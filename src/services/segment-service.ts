@@ -61,6 +61,9 @@ export class SegmentService {
     const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
     const page = await this.store.listSegments(flowId, query, { limit: options.limit, after });
     const urls = new GetUrlBuilder(this.objects, options.getUrls, ctx.baseUrl, this.expiresAt());
+    const storages = [];
+    for (const s of page.items) storages.push(s.object_storage, s.init_object_storage);
+    urls.prepare(storages);
     let covered: TimeRange = EMPTY;
     const items = page.items.map((s) => {
       covered = span(covered, s.timerange);

@@ -90,6 +90,16 @@ export class LocalObjectStore implements ObjectStore {
     return this.signedUrl('GET', key, baseUrl, expiresAtSec);
   }
 
+  /** A page of GET URLs signed in one cipher call (the segments hot path). */
+  signGets(keys: readonly string[], baseUrl: string, expiresAtSec: number): string[] {
+    for (const key of keys) {
+      if (!isObjectKey(key)) throw new TamsError('internal', 'Not a local object store key');
+    }
+    const { exp, sigs } = this.signer.signMany('GET', keys, expiresAtSec);
+    const prefix = `${baseUrl.replace(/\/+$/, '')}${this.mediaPath}/`;
+    return keys.map((key, i) => `${prefix}${key}?exp=${exp}&sig=${sigs[i] as string}`);
+  }
+
   /**
    * Checks a media request. Takes the request method and the raw `exp`/`sig` query values
    * (possibly missing or repeated) so the route need not validate them first. HEAD is

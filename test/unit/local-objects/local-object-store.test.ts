@@ -85,7 +85,7 @@ describe('LocalObjectStore (no I/O)', () => {
       const store = make();
       const key = store.keyFor('x');
       const url = store.signGet(key, 'https://tams.example.com/base', 1_700_000_001);
-      expect(url).toMatch(new RegExp(`^https://tams\\.example\\.com/base/media/${key}\\?exp=1700000040&sig=[A-Za-z0-9_-]{43}$`));
+      expect(url).toMatch(new RegExp(`^https://tams\\.example\\.com/base/media/${key}\\?exp=1700000040&sig=[A-Za-z0-9_-]{22}$`));
     });
 
     it('tolerates a trailing slash on the base URL', () => {
