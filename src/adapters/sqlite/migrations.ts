@@ -92,4 +92,27 @@ export const MIGRATIONS: readonly string[] = [
     source_id       TEXT
   );
   `,
+  // Version 2: the window query reads segments alone. What it used to join from `objects`
+  // is copied into the segment row when the segment is stored. The copy cannot go stale:
+  // an object's storage_id / storage_key are fixed when it is allocated (an existing object
+  // is never allocated again), its timerange is set at its first registration and never
+  // rewritten, and this store never deletes an object. Existing rows
+  // are filled from `objects` here.
+  `
+  ALTER TABLE segments ADD COLUMN object_storage_id TEXT;
+  ALTER TABLE segments ADD COLUMN object_storage_key TEXT;
+  -- The media object's own timerange (for include_object_timerange), not the segment's.
+  ALTER TABLE segments ADD COLUMN object_own_timerange TEXT;
+  ALTER TABLE segments ADD COLUMN init_storage_id TEXT;
+  ALTER TABLE segments ADD COLUMN init_storage_key TEXT;
+
+  UPDATE segments
+    SET object_storage_id = o.storage_id, object_storage_key = o.storage_key, object_own_timerange = o.timerange
+    FROM objects o
+    WHERE o.id = segments.object_id;
+  UPDATE segments
+    SET init_storage_id = o.storage_id, init_storage_key = o.storage_key
+    FROM objects o
+    WHERE segments.init_object_id IS NOT NULL AND o.id = segments.init_object_id;
+  `,
 ];

@@ -20,7 +20,8 @@ export interface SourceRow {
 }
 
 /**
- * A window row, read raw (an array: much cheaper than an object per row) with safe integers:
+ * A window row, read raw (an array: much cheaper than an object per row) with safe integers
+ * (only end_ns and start_ns are integers; BigInts are needed for them anyway):
  * [end_ns, start_ns, timerange_text, object_id, init_object_id, extra, object storage_id,
  * object storage_key, object timerange, init storage_id, init storage_key].
  */
@@ -38,11 +39,10 @@ export type SegmentRow = [
   string | null,
 ];
 
+/** The window columns: all in the segment row (migration 2), so no join. */
 export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id, s.extra,
-  o.storage_id, o.storage_key, o.timerange, io.storage_id, io.storage_key
-  FROM segments s
-  LEFT JOIN objects o ON o.id = s.object_id
-  LEFT JOIN objects io ON io.id = s.init_object_id`;
+  s.object_storage_id, s.object_storage_key, s.object_own_timerange, s.init_storage_id, s.init_storage_key
+  FROM segments s`;
 
 /** The optional flow-segment fields kept together in `segments.extra`. */
 export type SegmentExtra = Pick<
@@ -105,7 +105,28 @@ export function boundToNanos(ns: bigint, unbounded: bigint): bigint | null {
   return ns === unbounded ? null : ns;
 }
 
-export function toSegment(flowId: string, row: SegmentRow): SegmentRecord {
+/**
+ * Parses `extra` texts, remembering the last one. Neighbouring segments mostly carry the same
+ * text (a fixed key_frame_count or ts_offset), and JSON.parse was the largest cost of turning
+ * a window row into a record. A remembered value is only ever copied field by field into a
+ * record, so it is kept only when every field is a primitive: a text holding get_urls
+ * (objects) is parsed afresh each time and no two records share a mutable value.
+ */
+class ExtraParser {
+  private lastText: string | undefined;
+  private lastValue: SegmentExtra | undefined;
+
+  parse(text: string): SegmentExtra {
+    if (text === this.lastText && this.lastValue) return this.lastValue;
+    const value = JSON.parse(text) as SegmentExtra;
+    const primitive = Object.values(value).every((v) => typeof v !== 'object' || v === null);
+    this.lastText = primitive ? text : undefined;
+    this.lastValue = primitive ? value : undefined;
+    return value;
+  }
+}
+
+function rowToSegment(flowId: string, row: SegmentRow, extras: ExtraParser): SegmentRecord {
   const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange, initStorageId, initStorageKey] =
     row;
   const seg: SegmentRecord = {
@@ -115,13 +136,19 @@ export function toSegment(flowId: string, row: SegmentRow): SegmentRecord {
     timerange_text: text,
   };
   if (initObjectId !== null) seg.init_object_id = initObjectId;
-  if (extra !== null) Object.assign(seg, JSON.parse(extra) as SegmentExtra);
+  if (extra !== null) Object.assign(seg, extras.parse(extra));
   const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
   const initStorage = storageRef(initStorageId, initStorageKey);
   if (initStorage) seg.init_object_storage = initStorage;
   if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
   return seg;
+}
+
+/** The records of a page of window rows (each distinct run of `extra` parsed once). */
+export function toSegments(flowId: string, rows: readonly SegmentRow[]): SegmentRecord[] {
+  const extras = new ExtraParser();
+  return rows.map((row) => rowToSegment(flowId, row, extras));
 }
 
 export function toOutboxEvent(row: OutboxRow): OutboxEvent {

@@ -48,8 +48,9 @@ export async function seedSegments(
   const startNs = options.startNs ?? lastEnd?.end_ns ?? 0n;
 
   const insertSegment = db.prepare(
-    `INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, extra)
-      VALUES (?, ?, ?, ?, ?, '{"key_frame_count":1}')`,
+    `INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, extra,
+        object_storage_id, object_storage_key, object_own_timerange)
+      VALUES (?, ?, ?, ?, ?, '{"key_frame_count":1}', ?, ?, ?)`,
   );
   const insertObject = db.prepare(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, role, registered,
       key_frame_count, timerange, first_referenced_by_flow, created)
@@ -64,8 +65,10 @@ export async function seedSegments(
       const end = start + segmentDurationNs;
       const text = formatTimeRange(range(start, end));
       const objectId = `${flowId}/${start}`;
-      insertSegment.run(flowId, end, start, text, objectId);
-      insertObject.run(objectId, storageId, storageId === null ? null : keyFor(objectId), storageId === null ? null : flowId, text, flowId, now);
+      const key = storageId === null ? null : keyFor(objectId);
+      // The segment row carries copies of its object's storage and timerange (migration 2).
+      insertSegment.run(flowId, end, start, text, objectId, storageId, key, text);
+      insertObject.run(objectId, storageId, key, storageId === null ? null : flowId, text, flowId, now);
       start = end;
     }
     touchFlow.run(now, count, flowId);

@@ -48,7 +48,7 @@ import {
   segmentExtra,
   toFlow,
   toOutboxEvent,
-  toSegment,
+  toSegments,
   toSource,
   type FlowRow,
   type ObjectRow,
@@ -60,6 +60,10 @@ import {
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
   filename: string;
+  /** Page cache per connection, MiB (default 256): window queries over big flows stay in memory. */
+  cacheSizeMb?: number;
+  /** Memory-mapped I/O window, MiB (default 4096; 0 disables): reads skip a syscall per page. */
+  mmapSizeMb?: number;
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -132,6 +136,9 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`cache_size = -${Math.round((options.cacheSizeMb ?? 256) * 1024)}`);
+    this.db.pragma(`mmap_size = ${Math.round((options.mmapSizeMb ?? 4096) * 1024 * 1024)}`);
+    this.db.pragma('temp_store = MEMORY');
   }
 
   /** The connection, for tooling inside this adapter (seeding, query plans). */
@@ -214,8 +221,9 @@ export class SqliteMetadataStore implements MetadataStore {
       firstEndingAfter: p64('SELECT start_ns, end_ns FROM segments WHERE flow_id = ? AND end_ns > ? ORDER BY end_ns LIMIT 1'),
       lastStartingBefore: p64(`SELECT start_ns, end_ns FROM segments
         WHERE flow_id = @flow AND end_ns <= ${windowBound} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
-      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id, extra)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id, extra,
+          object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       windowForward: rows64(forward('')),
       windowBackward: rows64(backward('')),
       windowForwardObject: rows64(forward('AND s.object_id = @object')),
@@ -482,7 +490,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = stmt.all(this.windowParams(flowId, query, after, page.limit + 1)) as SegmentRow[];
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
-    const result: Page<SegmentRecord> = { items: shown.map((row) => toSegment(flowId, row)) };
+    const result: Page<SegmentRecord> = { items: toSegments(flowId, shown) };
     const last = shown[shown.length - 1];
     if (more && last) result.next = segmentCursor(last[0]);
     return result;
@@ -566,14 +574,31 @@ export class SqliteMetadataStore implements MetadataStore {
       if (initError) return initError;
     }
 
-    this.s.insertSegment.run(flowId, hi, lo, seg.timerange_text, seg.object_id, seg.init_object_id ?? null, segmentExtra(seg));
+    // The object's timerange as it stands once this segment has registered it (first
+    // registration wins); storage comes from the allocation. Both are copied into the row
+    // for the window query (see migration 2 for why the copy cannot go stale).
+    const objectTimerange = object?.registered ? object.timerange : (seg.object_timerange ?? seg.timerange_text);
+    this.s.insertSegment.run(
+      flowId,
+      hi,
+      lo,
+      seg.timerange_text,
+      seg.object_id,
+      seg.init_object_id ?? null,
+      segmentExtra(seg),
+      object?.storage_id ?? null,
+      object?.storage_key ?? null,
+      objectTimerange,
+      init?.storage_id ?? null,
+      init?.storage_key ?? null,
+    );
 
     if (!object || !object.registered) {
       const registration = {
         id: seg.object_id,
         role: 'media',
         key_frame_count: seg.key_frame_count ?? null,
-        timerange: seg.object_timerange ?? seg.timerange_text,
+        timerange: objectTimerange,
         init_object_id: seg.init_object_id ?? null,
         flow: flowId,
       };
