@@ -31,6 +31,7 @@ export interface Config {
   auth: 'on' | 'off';
   trustProxy: boolean | string;
   logLevel: LogLevel;
+  deleteAsyncThreshold: number;
   pageLimitDefault: number;
   pageLimitMax: number;
   nodeEnv: string;
@@ -127,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth,
     trustProxy: trustProxy(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    deleteAsyncThreshold: int(env, 'TAMS_DELETE_ASYNC_THRESHOLD', 10_000, 0, Number.MAX_SAFE_INTEGER),
     pageLimitDefault: Math.min(int(env, 'TAMS_PAGE_LIMIT_DEFAULT', 100, 1, 100_000), pageLimitMax),
     pageLimitMax,
     nodeEnv,

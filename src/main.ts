@@ -17,6 +17,9 @@ import { FlowService } from './services/flow-service';
 import { SegmentService } from './services/segment-service';
 import { ServiceInfoService } from './services/service-info-service';
 import { StorageService } from './services/storage-service';
+import { ProfileService } from './services/profile-service';
+import { WebhookService } from './services/webhook-service';
+import { DeletionService } from './services/deletion-service';
 import { buildApp } from './http/app';
 
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
@@ -101,6 +104,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     flows,
     segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
+    profiles: new ProfileService(store, clock),
+    webhooks: new WebhookService(store, clock),
+    deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold),
   };
 
   let shuttingDown = false;

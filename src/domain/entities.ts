@@ -139,3 +139,61 @@ export interface StorageBackend {
   default_storage: boolean;
   tags?: Tags;
 }
+
+/** A Flow Profile (profile.json): immutable once created. */
+export interface Profile {
+  id: string;
+  label?: string;
+  description?: string;
+  created_by?: string;
+  created?: string;
+  tags?: Tags;
+  /** The technical part of a flow (format, codec, container, essence_parameters, ...). */
+  flow_metadata: Record<string, unknown>;
+}
+
+export const WEBHOOK_STATUSES = ['created', 'started', 'disabled', 'error'] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
+
+/** A webhook registration (webhook-get.json plus the write-only key value). */
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  status: WebhookStatus;
+  api_key_name?: string;
+  /** Write-only: stored for delivery, never returned by the API. */
+  api_key_value?: string;
+  flow_ids?: string[];
+  source_ids?: string[];
+  flow_collected_by_ids?: string[];
+  source_collected_by_ids?: string[];
+  accept_get_urls?: string[];
+  accept_storage_ids?: string[];
+  presigned?: boolean;
+  verbose_storage?: boolean;
+  include_object_timerange?: boolean;
+  tags?: Tags;
+  error?: { type: string; summary: string; time: string };
+  /** Who registered it (the principal's subject, once authentication exists). */
+  owner?: string;
+  created?: string;
+}
+
+export const DELETION_STATUSES = ['created', 'started', 'done', 'error'] as const;
+export type DeletionStatus = (typeof DELETION_STATUSES)[number];
+
+/** A flow delete request (deletion-request.json). */
+export interface DeletionRequest {
+  id: string;
+  flow_id: string;
+  timerange_to_delete: string;
+  timerange_remaining?: string;
+  delete_flow: boolean;
+  status: DeletionStatus;
+  created?: string;
+  created_by?: string;
+  updated?: string;
+  expiry?: string;
+  error?: { type: string; summary: string; time: string };
+}

@@ -1,4 +1,16 @@
-import type { Flow, NewSegment, ObjectRecord, SegmentRecord, ServiceInfo, Source, Tags } from '../domain/entities';
+import type {
+  DeletionRequest,
+  Flow,
+  NewSegment,
+  ObjectRecord,
+  Profile,
+  SegmentRecord,
+  ServiceInfo,
+  Source,
+  Tags,
+  UncontrolledUrl,
+  Webhook,
+} from '../domain/entities';
 import type { OutboxEvent } from '../domain/events';
 import type { TimeRange } from '../domain/timerange';
 import type { TamsError } from '../domain/errors';
@@ -83,6 +95,18 @@ export interface NewObjectAllocation {
   content_type?: string;
 }
 
+export interface ProfileFilter {
+  label?: string;
+  tags?: TagFilter;
+}
+
+export interface WebhookFilter {
+  tags?: TagFilter;
+}
+
+/** Which instance of an object to remove: a controlled one by storage id, an uncontrolled one by label. */
+export type InstanceSelector = { storage_id: string } | { label: string };
+
 export interface MetadataStore {
   /** Creates or migrates the schema. Idempotent. */
   init(): Promise<void>;
@@ -133,6 +157,49 @@ export interface MetadataStore {
   allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void>;
   /** The object, or undefined if unknown. Allocated-but-unregistered objects are returned with registered=false. */
   getObject(id: string): Promise<ObjectRecord | undefined>;
+
+  /**
+   * Read-modify-write of a flow in one transaction: `change` gets the stored flow and returns
+   * the new document (it may throw a TamsError, which rolls everything back). Sets
+   * metadata_updated, writes `flows/updated`. When `flow_collection` changes, the
+   * `collected_by` of every added or removed member flow is updated too (each member that
+   * changes gets its own `flows/updated`). Returns undefined when the flow does not exist.
+   */
+  updateFlow(id: string, change: (flow: Flow) => Flow, now: string): Promise<Flow | undefined>;
+  /** As updateFlow, for a source (label, description, tags); writes `sources/updated`. */
+  updateSource(id: string, change: (source: Source) => Source, now: string): Promise<Source | undefined>;
+
+  getProfile(id: string): Promise<Profile | undefined>;
+  /** Profiles sorted by id. */
+  listProfiles(filter: ProfileFilter, page: PageRequest): Promise<Page<Profile>>;
+  /** Profiles are immutable: an existing id fails with `profile_exists`. */
+  createProfile(profile: Profile): Promise<void>;
+
+  getWebhook(id: string): Promise<Webhook | undefined>;
+  /** Webhooks sorted by url, then id (ADR 0052). */
+  listWebhooks(filter: WebhookFilter, page: PageRequest): Promise<Page<Webhook>>;
+  /** Creates or replaces a registration. */
+  putWebhook(webhook: Webhook): Promise<void>;
+  deleteWebhook(id: string): Promise<boolean>;
+
+  /**
+   * Adds an uncontrolled instance (url + label) to a registered object. A label already used
+   * by one of its instances fails with `instance_conflict`; an unknown or unregistered object
+   * with `not_found`. Segments of the object list the new URL in their get_urls.
+   */
+  addObjectInstance(objectId: string, instance: UncontrolledUrl): Promise<void>;
+  /**
+   * Removes one instance. Removing the last instance fails with `last_instance`; an unknown
+   * instance with `not_found`. Removing the controlled instance leaves the object without
+   * storage (its bytes are for the garbage collector).
+   */
+  removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<void>;
+
+  getDeletionRequest(id: string): Promise<DeletionRequest | undefined>;
+  /** Sorted by created (newest first) then id. */
+  listDeletionRequests(page: PageRequest): Promise<Page<DeletionRequest>>;
+  /** Creates or replaces a deletion request. */
+  putDeletionRequest(request: DeletionRequest): Promise<void>;
 
   /** Committed events after `afterSeq`, in order. */
   readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]>;

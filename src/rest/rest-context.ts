@@ -3,6 +3,9 @@ import type { FlowService } from '../services/flow-service';
 import type { SegmentService } from '../services/segment-service';
 import type { ServiceInfoService } from '../services/service-info-service';
 import type { StorageService } from '../services/storage-service';
+import type { ProfileService } from '../services/profile-service';
+import type { WebhookService } from '../services/webhook-service';
+import type { DeletionService } from '../services/deletion-service';
 import type { RequestContext } from '../services/request-context';
 
 export interface RestServices {
@@ -10,6 +13,9 @@ export interface RestServices {
   flows: FlowService;
   segments: SegmentService;
   storage: StorageService;
+  profiles: ProfileService;
+  webhooks: WebhookService;
+  deletions: DeletionService;
 }
 
 export interface RestOptions {
