@@ -104,9 +104,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     flows,
     segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
-    profiles: new ProfileService(store, clock),
-    webhooks: new WebhookService(store, clock),
-    deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold),
+    profiles: new ProfileService(store, clock, cursors),
+    webhooks: new WebhookService(store, clock, cursors),
+    deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
   };
 
   let shuttingDown = false;

@@ -1,13 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { DeletionRequest } from '../domain/entities';
+import { TamsError, toTamsError } from '../domain/errors';
+import { EMPTY, ETERNITY, TimeRange, formatTimeRange, intersection, parseTimeRange, range } from '../domain/timerange';
 import type { MetadataStore } from '../ports/metadata-store';
 import type { Clock } from '../ports/clock';
-import type { FlowService } from './flow-service';
+import type { PageCursorCodec } from './page-cursor';
+import type { CursorPage, FlowService, ListOptions } from './flow-service';
 
-/** Flow and segment deletion, synchronous below a threshold and as deletion requests above it. */
+/** How long a finished (or abandoned) deletion request stays visible. */
+const REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Segments deleted per step of a deletion request, at most. */
+const MAX_BATCH = 1000;
+const SCAN_PAGE = 1000;
+
+export type DeletionSort = 'created' | 'expiry';
+
+/** A delete either finished within the request, or continues as a deletion request. */
+export type DeletionOutcome = { done: true } | { done: false; request: DeletionRequest };
+
+function badCursor(): TamsError {
+  return new TamsError('bad_cursor', 'Invalid page cursor');
+}
+
+/**
+ * Flow and segment deletion, synchronous below a threshold and as deletion requests above it.
+ * A deletion request runs in process right after it is answered, in batches, recording its
+ * progress (`timerange_remaining`) after each; a resumable worker takes over later.
+ */
 export class DeletionService {
   constructor(
     readonly store: MetadataStore,
     readonly flows: FlowService,
     readonly clock: Clock,
     readonly asyncThreshold: number,
+    private readonly cursors: PageCursorCodec,
   ) {}
+
+  private now(): string {
+    return new Date(this.clock.nowMs()).toISOString();
+  }
+
+  private get batchSize(): number {
+    return Math.min(MAX_BATCH, Math.max(1, this.asyncThreshold));
+  }
+
+  /** DELETE /flows/{id}: the flow, its segments, and its source when nobody else uses it. */
+  async deleteFlow(flowId: string): Promise<DeletionOutcome> {
+    await this.flows.writableFlow(flowId);
+    if ((await this.store.countSegments(flowId)) <= this.asyncThreshold) {
+      await this.flows.deleteFlow(flowId);
+      return { done: true };
+    }
+    return { done: false, request: await this.startRequest(flowId, ETERNITY, true) };
+  }
+
+  /**
+   * DELETE /flows/{id}/segments: the segments completely covered by `timerange` (and of
+   * `objectId`). A deletion request cannot describe an object filter, so that form always
+   * runs within the request.
+   */
+  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined): Promise<DeletionOutcome> {
+    await this.flows.writableFlow(flowId);
+    if (objectId !== undefined || timerange.empty || (await this.store.countSegments(flowId)) <= this.asyncThreshold) {
+      await this.store.deleteSegments(flowId, timerange, objectId, this.now());
+      return { done: true };
+    }
+    return { done: false, request: await this.startRequest(flowId, timerange, false) };
+  }
+
+  async getRequest(id: string): Promise<DeletionRequest> {
+    const request = await this.store.getDeletionRequest(id);
+    if (!request) throw new TamsError('not_found', `Flow delete request ${id} does not exist`);
+    return request;
+  }
+
+  /**
+   * Newest first by `created` (or by `expiry`), `reverse` for oldest first. The store keeps
+   * the default order; other orders are built from a scan of the (short-lived) requests.
+   */
+  async listRequests(sort: DeletionSort, reverse: boolean, options: ListOptions): Promise<CursorPage<DeletionRequest>> {
+    if (sort === 'created' && !reverse) {
+      const listing = 'delete-requests:created';
+      const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+      const page = await this.store.listDeletionRequests({ limit: options.limit, ...(after === undefined ? {} : { after }) });
+      return { items: page.items, limit: options.limit, ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }) };
+    }
+    const listing = `delete-requests:${sort}:${reverse ? 1 : 0}`;
+    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+    if (after !== undefined && (typeof after !== 'string' || after === '')) throw badCursor();
+    const all: DeletionRequest[] = [];
+    let next: unknown;
+    do {
+      const page = await this.store.listDeletionRequests({ limit: SCAN_PAGE, ...(next === undefined ? {} : { after: next }) });
+      all.push(...page.items);
+      next = page.next;
+    } while (next !== undefined);
+    // Newest first; requests without the sort field come after, by id (spec of sort_by).
+    const ordered = all.sort((a, b) => {
+      const ka = a[sort];
+      const kb = b[sort];
+      if (ka !== kb) {
+        if (ka === undefined) return 1;
+        if (kb === undefined) return -1;
+        return ka < kb ? 1 : -1;
+      }
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    if (reverse) ordered.reverse();
+    const start = after === undefined ? 0 : ordered.findIndex((r) => r.id === after) + 1;
+    if (after !== undefined && start === 0) throw badCursor();
+    const items = ordered.slice(start, start + options.limit);
+    const last = items[items.length - 1];
+    const more = start + options.limit < ordered.length;
+    return { items, limit: options.limit, ...(more && last !== undefined ? { next: this.cursors.encode(listing, last.id) } : {}) };
+  }
+
+  private async startRequest(flowId: string, timerange: TimeRange, deleteFlow: boolean): Promise<DeletionRequest> {
+    const now = this.clock.nowMs();
+    const text = formatTimeRange(timerange);
+    const request: DeletionRequest = {
+      id: randomUUID(),
+      flow_id: flowId,
+      timerange_to_delete: text,
+      timerange_remaining: text,
+      delete_flow: deleteFlow,
+      status: 'created',
+      created: new Date(now).toISOString(),
+      updated: new Date(now).toISOString(),
+      expiry: new Date(now + REQUEST_RETENTION_MS).toISOString(),
+    };
+    await this.store.putDeletionRequest(request);
+    // Starts once the caller has had the chance to answer; run() records its own failures.
+    setImmediate(() => void this.run(request));
+    return request;
+  }
+
+  /** Works a request to `done` (or `error`); never rejects. */
+  private async run(initial: DeletionRequest): Promise<void> {
+    let request = initial;
+    const save = async (change: Partial<DeletionRequest>): Promise<void> => {
+      const nowMs = this.clock.nowMs();
+      request = { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + REQUEST_RETENTION_MS).toISOString() };
+      await this.store.putDeletionRequest(request);
+    };
+    try {
+      await save({ status: 'started' });
+      let remaining = parseTimeRange(request.timerange_remaining ?? request.timerange_to_delete);
+      while (!remaining.empty) {
+        remaining = await this.step(request.flow_id, remaining);
+        await save({ timerange_remaining: formatTimeRange(remaining) });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
+        await this.store.deleteFlow(request.flow_id, this.now());
+      }
+      await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
+    } catch (err) {
+      const error = toTamsError(err);
+      try {
+        await save({ status: 'error', error: { type: error.type, summary: error.message, time: this.now() } });
+      } catch {
+        // The store itself is failing (or closed); the request stays as last recorded.
+      }
+    }
+  }
+
+  /**
+   * Deletes the segments covered by the first batch of `remaining` and returns what is left:
+   * the batch ends where its last segment ends (segments of a flow never overlap, so nothing
+   * later is cut). A batch shorter than the batch size was the last one.
+   */
+  private async step(flowId: string, remaining: TimeRange): Promise<TimeRange> {
+    const page = await this.store.listSegments(flowId, { timerange: remaining }, { limit: this.batchSize });
+    const lastSegment = page.items[page.items.length - 1];
+    const end = lastSegment?.timerange.end ?? null;
+    if (page.next === undefined || lastSegment === undefined || end === null) {
+      await this.store.deleteSegments(flowId, remaining, undefined, this.now());
+      return EMPTY;
+    }
+    const batch = intersection(remaining, range(remaining.start, end));
+    await this.store.deleteSegments(flowId, batch, undefined, this.now());
+    return intersection(remaining, range(end, remaining.end));
+  }
 }

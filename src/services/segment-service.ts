@@ -119,11 +119,6 @@ export class SegmentService {
     }
     return failed;
   }
-
-  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined): Promise<number> {
-    await this.flows.writableFlow(flowId);
-    return this.store.deleteSegments(flowId, timerange, objectId, this.now());
-  }
 }
 
 /** Segment and storage writes need the flow's container (the media mime type); returns it. */

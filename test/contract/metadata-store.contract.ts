@@ -747,17 +747,18 @@ export function runMetadataStoreContract(
         expect(await ids({}, { lang: true, genre: false })).toEqual([]);
       });
 
-      it('filters on collected_by_ids', async () => {
-        const parent1 = randomUUID();
-        const parent2 = randomUUID();
+      it('filters on collected_by_ids (collected_by is kept by the store from flow_collection)', async () => {
         const top = await addFlow();
-        const c1 = await addFlow({ collected_by: [parent1] });
-        const c12 = await addFlow({ collected_by: [parent1, parent2] });
+        const c1 = await addFlow({ collected_by: [randomUUID()] });
+        const c12 = await addFlow();
         const emptyList = await addFlow({ collected_by: [] });
+        const parent1 = await addFlow({ flow_collection: [{ id: c1.id, role: 'a' }, { id: c12.id, role: 'b' }] });
+        const parent2 = await addFlow({ flow_collection: [{ id: c12.id, role: 'a' }] });
         const ids = async (collected: string[]): Promise<string[]> => [...(await flowIds({ collected_by_ids: collected }))].sort();
-        expect(await ids([])).toEqual([top.id, emptyList.id].sort());
-        expect(await ids([parent1])).toEqual([c1.id, c12.id].sort());
-        expect(await ids([parent2, randomUUID()])).toEqual([c12.id]);
+        // A collected_by sent by a client is ignored: c1 is collected by parent1 only.
+        expect(await ids([])).toEqual([top.id, emptyList.id, parent1.id, parent2.id].sort());
+        expect(await ids([parent1.id])).toEqual([c1.id, c12.id].sort());
+        expect(await ids([parent2.id, randomUUID()])).toEqual([c12.id]);
       });
 
       it('filters on timerange, EMPTY selecting flows without segments', async () => {

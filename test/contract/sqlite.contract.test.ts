@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { runMetadataStoreContract } from './metadata-store.contract';
+import { runMetadataStoreUpdatesContract } from './metadata-store-updates.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
 let n = 0;
@@ -19,3 +20,12 @@ runMetadataStoreContract('sqlite (file)', async () => {
 runMetadataStoreContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));
 
 runMetadataStoreContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
+
+runMetadataStoreUpdatesContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreUpdatesContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));
+
+runMetadataStoreUpdatesContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));

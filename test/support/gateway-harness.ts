@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { createGateway, Gateway } from '../../src/main';
+import { recordHarnessStart, recordResponse } from './parity-recorder';
 import { listOperations, specAvailable, validateResponse } from './tams-spec';
 
 export interface TamsResponse {
@@ -41,7 +42,8 @@ function assertErrorBody(method: string, urlPath: string, status: number, body: 
 
 let templates: { method: string; re: RegExp; operationId: string }[] | undefined;
 
-function operationOf(method: string, pathname: string, basePath: string): string | undefined {
+/** The operationId a request hits (`undefined`: not a TAMS operation, or no spec to tell). */
+export function operationOf(method: string, pathname: string, basePath: string): string | undefined {
   if (!specAvailable()) return undefined;
   templates ??= listOperations().map((o) => ({
     method: o.method,
@@ -55,6 +57,7 @@ function operationOf(method: string, pathname: string, basePath: string): string
 }
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
   const config = loadConfig({ TAMS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env });
   const gateway = await createGateway(config);
@@ -75,6 +78,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
     const pathname = new URL(`${base}${urlPath}`).pathname;
     const operationId = operationOf(method, pathname, config.basePath);
+    // Recorded before the checks below so a non-conforming response still counts for parity.
+    if (operationId !== undefined) recordResponse(operationId, method, res.status, urlPath);
     if (operationId !== undefined && GENERIC_STATUSES.has(res.status)) {
       assertErrorBody(method, urlPath, res.status, parsed);
     } else if (operationId !== undefined) {

@@ -115,4 +115,41 @@ export const MIGRATIONS: readonly string[] = [
     FROM objects o
     WHERE segments.init_object_id IS NOT NULL AND o.id = segments.init_object_id;
   `,
+  // Version 3: flow profiles, webhook registrations and flow delete requests, each a JSON
+  // `doc` with the columns its listing filters and sorts on.
+  //
+  // Object instances (POST / DELETE /objects/{id}/instances) now change an object after its
+  // registration, so the copies of migration 2 are kept up to date by the store instead:
+  // - removing the controlled instance clears storage_id / storage_key on the object and the
+  //   object_storage_* (or init_storage_*) copies on every segment row using it;
+  // - adding or removing an uncontrolled instance rewrites `get_urls` inside `extra` of every
+  //   segment row of the object (found through segments_object), so the window query stays
+  //   join-free. No schema change is needed for either.
+  `
+  CREATE TABLE profiles (
+    id      TEXT PRIMARY KEY,
+    label   TEXT,
+    created TEXT,
+    doc     TEXT NOT NULL
+  );
+  CREATE INDEX profiles_label ON profiles(label, id);
+
+  CREATE TABLE webhooks (
+    id   TEXT PRIMARY KEY,
+    url  TEXT NOT NULL,
+    doc  TEXT NOT NULL
+  );
+  CREATE INDEX webhooks_url ON webhooks(url, id);
+
+  CREATE TABLE deletion_requests (
+    id      TEXT PRIMARY KEY,
+    flow_id TEXT NOT NULL,
+    created TEXT,
+    expiry  TEXT,
+    doc     TEXT NOT NULL
+  );
+  CREATE INDEX deletion_requests_created ON deletion_requests(created, id);
+  CREATE INDEX deletion_requests_expiry ON deletion_requests(expiry, id);
+  CREATE INDEX deletion_requests_flow ON deletion_requests(flow_id);
+  `,
 ];

@@ -53,6 +53,7 @@ import {
   SEGMENT_COLUMNS,
   segmentExtra,
   toFlow,
+  type SegmentExtra,
   toOutboxEvent,
   toSegments,
   toSource,
@@ -107,6 +108,25 @@ function segmentEventJson(seg: NewSegment): Record<string, unknown> {
   if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
   return json;
 }
+
+/** Ids of a flow's collection members (each once). */
+function collectionIds(flow: Flow): Set<string> {
+  const ids = new Set<string>();
+  if (!Array.isArray(flow.flow_collection)) return ids;
+  for (const item of flow.flow_collection) if (typeof item?.id === 'string') ids.add(item.id);
+  return ids;
+}
+
+/** A row that is a JSON document under its id. */
+interface DocRow {
+  id: string;
+  doc: string;
+}
+
+/** Sort names in the list cursors of these listings (distinct from the flow / source ones). */
+const PROFILE_SORT = 'profiles:id';
+const WEBHOOK_SORT = 'webhooks:url';
+const DELETION_SORT = 'deletion_requests:created';
 
 const SOURCE_SORTS: readonly SourceSort[] = ['created', 'updated', 'label'];
 const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
@@ -221,6 +241,8 @@ export class SqliteMetadataStore implements MetadataStore {
           read_only = excluded.read_only, created = excluded.created,
           metadata_updated = excluded.metadata_updated, doc = excluded.doc`),
       deleteFlow: p('DELETE FROM flows WHERE id = ?'),
+      setFlowDoc: p('UPDATE flows SET metadata_updated = ?, doc = ? WHERE id = ?'),
+      updateSource: p('UPDATE sources SET label = ?, updated = ?, doc = ? WHERE id = ?'),
       touchSegments: p('UPDATE flows SET segments_updated = ?, segment_count = segment_count + ? WHERE id = ?'),
       segmentCount: p('SELECT segment_count AS n FROM flows WHERE id = ?'),
 
@@ -249,6 +271,27 @@ export class SqliteMetadataStore implements MetadataStore {
       registerObject: p(`UPDATE objects SET role = @role, registered = 1, key_frame_count = @key_frame_count,
           timerange = @timerange, init_object_id = @init_object_id, first_referenced_by_flow = @flow
         WHERE id = @id`),
+      setObjectUrls: p('UPDATE objects SET get_urls = ? WHERE id = ?'),
+      clearObjectStorage: p('UPDATE objects SET storage_id = NULL, storage_key = NULL WHERE id = ?'),
+      clearSegmentObjectStorage: p(`UPDATE segments SET object_storage_id = NULL, object_storage_key = NULL
+        WHERE object_id = ?`),
+      clearSegmentInitStorage: p(`UPDATE segments SET init_storage_id = NULL, init_storage_key = NULL
+        WHERE init_object_id = ?`),
+      segmentExtrasOfObject: p64('SELECT flow_id, end_ns, extra FROM segments WHERE object_id = ?'),
+      setSegmentExtra: p64('UPDATE segments SET extra = ? WHERE flow_id = ? AND end_ns = ?'),
+
+      getProfile: p('SELECT id, doc FROM profiles WHERE id = ?'),
+      insertProfile: p(`INSERT INTO profiles (id, label, created, doc) VALUES (?, ?, ?, ?)
+        ON CONFLICT(id) DO NOTHING`),
+      getWebhook: p('SELECT id, doc FROM webhooks WHERE id = ?'),
+      upsertWebhook: p(`INSERT INTO webhooks (id, url, doc) VALUES (?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET url = excluded.url, doc = excluded.doc`),
+      deleteWebhook: p('DELETE FROM webhooks WHERE id = ?'),
+      getDeletionRequest: p('SELECT id, doc FROM deletion_requests WHERE id = ?'),
+      upsertDeletionRequest: p(`INSERT INTO deletion_requests (id, flow_id, created, expiry, doc) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET flow_id = excluded.flow_id, created = excluded.created,
+          expiry = excluded.expiry, doc = excluded.doc`),
+
       nextFlowUsingObject: p('SELECT flow_id FROM segments WHERE object_id = ? AND flow_id > ? ORDER BY flow_id LIMIT 1'),
       nextFlowUsingInit: p('SELECT flow_id FROM segments WHERE init_object_id = ? AND flow_id > ? ORDER BY flow_id LIMIT 1'),
 
@@ -413,39 +456,113 @@ export class SqliteMetadataStore implements MetadataStore {
   async putFlow(flow: Flow, now: string): Promise<PutFlowResult> {
     return this.write(() => {
       const previous = this.s.getFlow.get(flow.id) as FlowRow | undefined;
-      const source = this.s.getSource.get(flow.source_id) as SourceRow | undefined;
-      if (!source) {
-        this.createSourceFor(flow, now);
-      } else if (source.format !== flow.format) {
-        throw new TamsError(
-          'source_conflict',
-          `Source ${flow.source_id} has format ${source.format}, not the flow's ${flow.format}`,
-        );
-      }
-      const doc: Flow = { ...plain(flow), created: previous?.created ?? now, metadata_updated: now };
-      delete doc.segments_updated;
-      this.s.upsertFlow.run({
-        id: doc.id,
-        source_id: doc.source_id,
-        format: doc.format,
-        codec: doc.codec ?? null,
-        label: doc.label ?? null,
-        profile_id: doc.profile_id ?? null,
-        status: doc.status ?? null,
-        container: doc.container ?? null,
-        frame_width: essenceNumber(doc, 'frame_width'),
-        frame_height: essenceNumber(doc, 'frame_height'),
-        init_segments: doc.essence_parameters?.init_segments === true ? 1 : 0,
-        read_only: doc.read_only === true ? 1 : 0,
-        created: doc.created ?? null,
-        metadata_updated: doc.metadata_updated ?? null,
-        doc: JSON.stringify(doc),
-      });
-      const stored: Flow = previous?.segments_updated ? { ...doc, segments_updated: previous.segments_updated } : doc;
-      const ids = { flow_id: flow.id, source_id: flow.source_id };
-      this.appendEvent({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, now, ids);
-      if (previous && previous.source_id !== flow.source_id) this.deleteSourceIfUnused(previous.source_id, now);
-      return { created: !previous, flow: stored };
+      return { created: !previous, flow: this.replaceFlow(flow, previous, now) };
+    });
+  }
+
+  /**
+   * Stores a flow document (inside a transaction): makes or checks its source, fills the
+   * indexed columns, keeps created and segments_updated, writes `flows/created` or
+   * `flows/updated`, and drops the old source when the flow left it. Returns the flow as stored.
+   */
+  private storeFlow(flow: Flow, previous: FlowRow | undefined, now: string): Flow {
+    const source = this.s.getSource.get(flow.source_id) as SourceRow | undefined;
+    if (!source) {
+      this.createSourceFor(flow, now);
+    } else if (source.format !== flow.format) {
+      throw new TamsError(
+        'source_conflict',
+        `Source ${flow.source_id} has format ${source.format}, not the flow's ${flow.format}`,
+      );
+    }
+    const doc: Flow = { ...plain(flow), created: previous?.created ?? now, metadata_updated: now };
+    delete doc.segments_updated;
+    this.s.upsertFlow.run({
+      id: doc.id,
+      source_id: doc.source_id,
+      format: doc.format,
+      codec: doc.codec ?? null,
+      label: doc.label ?? null,
+      profile_id: doc.profile_id ?? null,
+      status: doc.status ?? null,
+      container: doc.container ?? null,
+      frame_width: essenceNumber(doc, 'frame_width'),
+      frame_height: essenceNumber(doc, 'frame_height'),
+      init_segments: doc.essence_parameters?.init_segments === true ? 1 : 0,
+      read_only: doc.read_only === true ? 1 : 0,
+      created: doc.created ?? null,
+      metadata_updated: doc.metadata_updated ?? null,
+      doc: JSON.stringify(doc),
+    });
+    const stored: Flow = previous?.segments_updated ? { ...doc, segments_updated: previous.segments_updated } : doc;
+    const ids = { flow_id: flow.id, source_id: flow.source_id };
+    this.appendEvent({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, now, ids);
+    if (previous && previous.source_id !== flow.source_id) this.deleteSourceIfUnused(previous.source_id, now);
+    return stored;
+  }
+
+  /**
+   * Read-modify-write of a flow. `change` sees a copy of the stored flow. The id cannot
+   * change; a new source_id (or format) is handled exactly as putFlow handles it (source made
+   * when missing, `source_conflict` on another format, old source dropped when unused).
+   * `collected_by` is the store's to maintain: whatever `change` does to it is ignored.
+   * Members added to or removed from `flow_collection` get this flow added to or removed
+   * from their `collected_by` (own `flows/updated` each, after this flow's); members that do
+   * not exist are skipped.
+   */
+  async updateFlow(id: string, change: (flow: Flow) => Flow, now: string): Promise<Flow | undefined> {
+    return this.write(() => {
+      const previous = this.s.getFlow.get(id) as FlowRow | undefined;
+      if (!previous) return undefined;
+      const next = plain(change(plain(toFlow(previous))));
+      if (next.id !== id) throw new TamsError('validation_failed', 'The id of a flow cannot be changed');
+      return this.replaceFlow(next, previous, now);
+    });
+  }
+
+  /**
+   * Stores a new version of a flow (created when `previous` is undefined) and keeps flow
+   * collections consistent, for putFlow and updateFlow alike.
+   */
+  private replaceFlow(next: Flow, previous: FlowRow | undefined, now: string): Flow {
+    const id = next.id;
+    const current = previous ? toFlow(previous) : undefined;
+    const before = current ? collectionIds(current) : new Set<string>();
+    const after = collectionIds(next);
+    const added = [...after].filter((m) => !before.has(m));
+    const removed = [...before].filter((m) => !after.has(m));
+    // A flow collecting itself is its own member: its collected_by changes in this document.
+    let collectedBy = current?.collected_by ?? [];
+    if (added.includes(id)) collectedBy = [...collectedBy, id];
+    if (removed.includes(id)) collectedBy = collectedBy.filter((c) => c !== id);
+    const doc = plain(next);
+    if (collectedBy.length > 0) doc.collected_by = collectedBy;
+    else delete doc.collected_by;
+    const stored = this.storeFlow(doc, previous, now);
+    for (const member of removed) if (member !== id) this.editCollectedBy(member, id, false, now);
+    for (const member of added) if (member !== id) this.editCollectedBy(member, id, true, now);
+    return stored;
+  }
+
+  /**
+   * Adds `collector` to, or removes it from, a member flow's collected_by; a changed member
+   * gets metadata_updated and a `flows/updated`. Unknown members and no-ops are skipped.
+   */
+  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string): void {
+    const row = this.s.getFlow.get(memberId) as FlowRow | undefined;
+    if (!row) return;
+    const doc = JSON.parse(row.doc) as Flow;
+    const list = doc.collected_by ?? [];
+    if (list.includes(collector) === add) return;
+    const updated = add ? [...list, collector] : list.filter((c) => c !== collector);
+    if (updated.length > 0) doc.collected_by = updated;
+    else delete doc.collected_by;
+    doc.metadata_updated = now;
+    this.s.setFlowDoc.run(now, JSON.stringify(doc), memberId);
+    const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
+    this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, {
+      flow_id: memberId,
+      source_id: row.source_id,
     });
   }
 
@@ -467,6 +584,10 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       this.s.deleteFlow.run(id);
       this.appendEvent({ type: 'flows/deleted', event: { flow_id: id } }, now, ids);
+      // The flow no longer collects its members. (Collections that list it are left alone.)
+      for (const member of collectionIds(JSON.parse(row.doc) as Flow)) {
+        if (member !== id) this.editCollectedBy(member, id, false, now);
+      }
       this.deleteSourceIfUnused(row.source_id, now);
       return true;
     });
@@ -741,51 +862,191 @@ export class SqliteMetadataStore implements MetadataStore {
     return [...flows].sort();
   }
 
-  // ---- events --------------------------------------------------------------------------
+  // ---- sources: updates -----------------------------------------------------------------
 
-  // Issue 3 store operations: being implemented (placeholders so the tree type-checks).
-  async updateFlow(_id: string, _change: (flow: Flow) => Flow, _now: string): Promise<Flow | undefined> {
-    throw new TamsError('internal', 'not implemented');
+  /**
+   * Read-modify-write of a source. The id and format cannot change (`validation_failed`);
+   * created is kept, updated set to `now`, and `collected_by` (the store's) is kept whatever
+   * `change` does to it. Writes `sources/updated`.
+   */
+  async updateSource(id: string, change: (source: Source) => Source, now: string): Promise<Source | undefined> {
+    return this.write(() => {
+      const row = this.s.getSource.get(id) as SourceRow | undefined;
+      if (!row) return undefined;
+      const current = toSource(row);
+      const next = plain(change(plain(current)));
+      if (next.id !== id) throw new TamsError('validation_failed', 'The id of a source cannot be changed');
+      if (next.format !== current.format) throw new TamsError('validation_failed', 'The format of a source cannot be changed');
+      const doc: Source = { ...next, updated: now };
+      if (current.created !== undefined) doc.created = current.created;
+      else delete doc.created;
+      if (current.collected_by !== undefined) doc.collected_by = current.collected_by;
+      else delete doc.collected_by;
+      this.s.updateSource.run(doc.label ?? null, now, JSON.stringify(doc), id);
+      this.appendEvent({ type: 'sources/updated', event: { source: doc } }, now, { source_id: id });
+      return doc;
+    });
   }
-  async updateSource(_id: string, _change: (source: Source) => Source, _now: string): Promise<Source | undefined> {
-    throw new TamsError('internal', 'not implemented');
+
+  // ---- profiles ------------------------------------------------------------------------
+
+  async getProfile(id: string): Promise<Profile | undefined> {
+    const row = this.s.getProfile.get(id) as DocRow | undefined;
+    return row ? (JSON.parse(row.doc) as Profile) : undefined;
   }
-  async getProfile(_id: string): Promise<Profile | undefined> {
-    throw new TamsError('internal', 'not implemented');
+
+  async listProfiles(filter: ProfileFilter, page: PageRequest): Promise<Page<Profile>> {
+    const where = new WhereBuilder();
+    if (page.after !== undefined) {
+      const cursor = parseListCursor(page.after, PROFILE_SORT);
+      if (cursor.k !== null) throw new TamsError('bad_cursor', 'Invalid paging key');
+      where.add('x.id > ?', cursor.i);
+    }
+    if (filter.label !== undefined) where.add('x.label = ?', filter.label);
+    addTagFilters(where, 'x.doc', filter.tags);
+    const sql = `SELECT x.id, x.doc, NULL AS sort_key FROM profiles x ${where.sql} ORDER BY x.id LIMIT ?`;
+    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: null })[];
+    return this.pageOf(rows, page.limit, PROFILE_SORT, (row) => JSON.parse(row.doc) as Profile);
   }
-  async listProfiles(_filter: ProfileFilter, _page: PageRequest): Promise<Page<Profile>> {
-    throw new TamsError('internal', 'not implemented');
+
+  async createProfile(profile: Profile): Promise<void> {
+    this.write(() => {
+      const doc = plain(profile);
+      const inserted = this.s.insertProfile.run(doc.id, doc.label ?? null, doc.created ?? null, JSON.stringify(doc));
+      if (inserted.changes === 0) throw new TamsError('profile_exists', `Profile ${doc.id} already exists`);
+    });
   }
-  async createProfile(_profile: Profile): Promise<void> {
-    throw new TamsError('internal', 'not implemented');
+
+  // ---- webhooks ------------------------------------------------------------------------
+
+  async getWebhook(id: string): Promise<Webhook | undefined> {
+    const row = this.s.getWebhook.get(id) as DocRow | undefined;
+    return row ? (JSON.parse(row.doc) as Webhook) : undefined;
   }
-  async getWebhook(_id: string): Promise<Webhook | undefined> {
-    throw new TamsError('internal', 'not implemented');
+
+  async listWebhooks(filter: WebhookFilter, page: PageRequest): Promise<Page<Webhook>> {
+    const cursor = page.after === undefined ? undefined : parseListCursor(page.after, WEBHOOK_SORT);
+    // url is NOT NULL: a key-less cursor was never made here.
+    if (cursor && cursor.k === null) throw new TamsError('bad_cursor', 'Invalid paging key');
+    const where = new WhereBuilder();
+    addTagFilters(where, 'x.doc', filter.tags);
+    const orderBy = addKeysetOrder(where, 'x.url', 'x.id', false, false, cursor);
+    const sql = `SELECT x.id, x.doc, x.url AS sort_key FROM webhooks x ${where.sql} ${orderBy} LIMIT ?`;
+    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: string })[];
+    return this.pageOf(rows, page.limit, WEBHOOK_SORT, (row) => JSON.parse(row.doc) as Webhook);
   }
-  async listWebhooks(_filter: WebhookFilter, _page: PageRequest): Promise<Page<Webhook>> {
-    throw new TamsError('internal', 'not implemented');
+
+  async putWebhook(webhook: Webhook): Promise<void> {
+    this.write(() => {
+      const doc = plain(webhook);
+      this.s.upsertWebhook.run(doc.id, doc.url, JSON.stringify(doc));
+    });
   }
-  async putWebhook(_webhook: Webhook): Promise<void> {
-    throw new TamsError('internal', 'not implemented');
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.write(() => this.s.deleteWebhook.run(id).changes > 0);
   }
-  async deleteWebhook(_id: string): Promise<boolean> {
-    throw new TamsError('internal', 'not implemented');
+
+  // ---- object instances ----------------------------------------------------------------
+
+  /**
+   * Appends an uncontrolled instance. Only the object's uncontrolled labels are checked
+   * (`instance_conflict`); the store does not know storage backend labels, so the caller
+   * must refuse a label equal to the controlled backend's. Every segment row of the object
+   * gets the URL in its get_urls copy (replacing an entry of the same label there).
+   */
+  async addObjectInstance(objectId: string, instance: UncontrolledUrl): Promise<void> {
+    this.write(() => {
+      const row = this.registeredObject(objectId);
+      const urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
+      if (urls.some((u) => u.label === instance.label)) {
+        throw new TamsError('instance_conflict', `Object ${objectId} already has an instance labelled ${instance.label}`);
+      }
+      const added: UncontrolledUrl = { url: instance.url, label: instance.label };
+      this.s.setObjectUrls.run(JSON.stringify([...urls, added]), objectId);
+      this.editSegmentUrls(objectId, (list) => [...list.filter((u) => u.label !== added.label), added]);
+    });
   }
-  async addObjectInstance(_objectId: string, _instance: UncontrolledUrl): Promise<void> {
-    throw new TamsError('internal', 'not implemented');
+
+  /**
+   * Removes an instance: `{label}` an uncontrolled one (also from the segments' get_urls
+   * copies), `{storage_id}` the controlled one (storage cleared on the object and on the
+   * segment rows using it as media or init object). The controlled storage counts as one
+   * instance: leaving none fails with `last_instance`.
+   */
+  async removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<void> {
+    this.write(() => {
+      const row = this.registeredObject(objectId);
+      const urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
+      const controlled = row.storage_id !== null && row.storage_key !== null ? 1 : 0;
+      if ('storage_id' in selector) {
+        if (controlled === 0 || row.storage_id !== selector.storage_id) {
+          throw new TamsError('not_found', `Object ${objectId} has no instance in storage ${selector.storage_id}`);
+        }
+        if (urls.length === 0) throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
+        this.s.clearObjectStorage.run(objectId);
+        this.s.clearSegmentObjectStorage.run(objectId);
+        this.s.clearSegmentInitStorage.run(objectId);
+        return;
+      }
+      const label = selector.label;
+      if (!urls.some((u) => u.label === label)) {
+        throw new TamsError('not_found', `Object ${objectId} has no instance labelled ${label}`);
+      }
+      const remaining = urls.filter((u) => u.label !== label);
+      if (remaining.length + controlled === 0) {
+        throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
+      }
+      this.s.setObjectUrls.run(JSON.stringify(remaining), objectId);
+      this.editSegmentUrls(objectId, (list) => list.filter((u) => u.label !== label));
+    });
   }
-  async removeObjectInstance(_objectId: string, _selector: InstanceSelector): Promise<void> {
-    throw new TamsError('internal', 'not implemented');
+
+  private registeredObject(objectId: string): ObjectRow {
+    const row = this.s.getObject.get(objectId) as ObjectRow | undefined;
+    if (!row || row.registered !== 1) throw new TamsError('not_found', `Object ${objectId} does not exist`);
+    return row;
   }
-  async getDeletionRequest(_id: string): Promise<DeletionRequest | undefined> {
-    throw new TamsError('internal', 'not implemented');
+
+  /** Rewrites the get_urls copy in `extra` of every segment row of a media object. */
+  private editSegmentUrls(objectId: string, edit: (urls: UncontrolledUrl[]) => UncontrolledUrl[]): void {
+    const rows = this.s.segmentExtrasOfObject.all(objectId) as { flow_id: string; end_ns: bigint; extra: string | null }[];
+    for (const row of rows) {
+      const extra = row.extra === null ? {} : (JSON.parse(row.extra) as SegmentExtra);
+      const before = extra.get_urls ?? [];
+      const after = edit(before);
+      if (JSON.stringify(after) === JSON.stringify(before)) continue;
+      if (after.length > 0) extra.get_urls = after;
+      else delete extra.get_urls;
+      const text = Object.keys(extra).length === 0 ? null : JSON.stringify(extra);
+      this.s.setSegmentExtra.run(text, row.flow_id, row.end_ns);
+    }
   }
-  async listDeletionRequests(_page: PageRequest): Promise<Page<DeletionRequest>> {
-    throw new TamsError('internal', 'not implemented');
+
+  // ---- deletion requests ---------------------------------------------------------------
+
+  async getDeletionRequest(id: string): Promise<DeletionRequest | undefined> {
+    const row = this.s.getDeletionRequest.get(id) as DocRow | undefined;
+    return row ? (JSON.parse(row.doc) as DeletionRequest) : undefined;
   }
-  async putDeletionRequest(_request: DeletionRequest): Promise<void> {
-    throw new TamsError('internal', 'not implemented');
+
+  async listDeletionRequests(page: PageRequest): Promise<Page<DeletionRequest>> {
+    const cursor = page.after === undefined ? undefined : parseListCursor(page.after, DELETION_SORT);
+    const where = new WhereBuilder();
+    const orderBy = addKeysetOrder(where, 'x.created', 'x.id', true, false, cursor);
+    const sql = `SELECT x.id, x.doc, x.created AS sort_key FROM deletion_requests x ${where.sql} ${orderBy} LIMIT ?`;
+    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: string | null })[];
+    return this.pageOf(rows, page.limit, DELETION_SORT, (row) => JSON.parse(row.doc) as DeletionRequest);
   }
+
+  async putDeletionRequest(request: DeletionRequest): Promise<void> {
+    this.write(() => {
+      const doc = plain(request);
+      this.s.upsertDeletionRequest.run(doc.id, doc.flow_id, doc.created ?? null, doc.expiry ?? null, JSON.stringify(doc));
+    });
+  }
+
+  // ---- events --------------------------------------------------------------------------
 
   async readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]> {
     const rows = this.s.readEvents.all(afterSeq, limit) as OutboxRow[];

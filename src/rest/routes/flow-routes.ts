@@ -9,6 +9,7 @@ import { Query, bool, enumValue, format, int, pageLimit, single, tagFilter, time
 import { validateFlowPut } from '../schemas/validators';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';
+import { answerDeletion } from './delete-request-routes';
 
 const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
 const FLOW_STATUSES = ['ingesting', 'closed', 'unknown'] as const;
@@ -75,7 +76,6 @@ export function registerFlowRoutes(app: FastifyInstance, services: RestServices,
 
   app.delete('/flows/:flowId', async (request, reply) => {
     const id = pathUuid(request.params, 'flowId');
-    await services.flows.deleteFlow(id);
-    return reply.code(204).send();
+    return answerDeletion(app, request, reply, options, await services.deletions.deleteFlow(id));
   });
 }

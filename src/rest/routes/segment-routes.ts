@@ -7,8 +7,10 @@ import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, getUrlOptions, pageLimit, single, timerange } from '../query-params';
 import { validateSegmentPost, validateStoragePost } from '../schemas/validators';
 import type { SegmentPostBody } from '../../services/segment-service';
+import type { StorageRequest } from '../../services/storage-service';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';
+import { answerDeletion } from './delete-request-routes';
 
 export function registerSegmentRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
   app.get('/flows/:flowId/segments', async (request, reply) => {
@@ -55,16 +57,17 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     const flowId = pathUuid(request.params, 'flowId');
     const q = request.query as Query;
     const tr = timerange(q) ?? ETERNITY;
-    await services.segments.deleteSegments(flowId, tr, single(q, 'object_id'));
-    return reply.code(204).send();
+    const outcome = await services.deletions.deleteSegments(flowId, tr, single(q, 'object_id'));
+    return answerDeletion(app, request, reply, options, outcome);
   });
 
   app.post('/flows/:flowId/storage', async (request, reply) => {
     const flowId = pathUuid(request.params, 'flowId');
-    const body = request.body ?? {};
+    // The body is optional (no body = defaults); an explicit JSON null is not.
+    const body: unknown = request.body === undefined ? {} : request.body;
     const problem = validateStoragePost(body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    const mediaObjects = await services.storage.allocate(requestContext(request, options), flowId, body);
+    const mediaObjects = await services.storage.allocate(requestContext(request, options), flowId, body as StorageRequest);
     return reply.code(201).send({ media_objects: mediaObjects });
   });
 }

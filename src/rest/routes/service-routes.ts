@@ -4,7 +4,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { validateServicePost } from '../schemas/validators';
 
 export function registerServiceRoutes(app: FastifyInstance, services: RestServices, _options: RestOptions): void {
-  app.get('/', async () => ['service', 'flows', 'sources']);
+  app.get('/', async () => ['service', 'flows', 'sources', 'flow-delete-requests']);
 
   app.get('/service', async () => services.serviceInfo.describe());
 

@@ -9,6 +9,7 @@
  * timerange.json, tags.json, mime-type.json, content-format.json). The size limits below
  * are ours: the official schemas leave strings and arrays unbounded, and a gateway must not.
  */
+import { CONTENT_FORMATS } from '../../domain/entities';
 
 /**
  * Upper bounds the gateway enforces on request bodies (the TAMS schemas set none).
@@ -52,13 +53,7 @@ export const MIME_TYPE_PATTERN =
 /** Looser `type/subtype` form used by flow `codec` and `container`. */
 export const CODEC_PATTERN = '^[^\\s/]+/[^\\s/]+$';
 
-export const CONTENT_FORMATS = [
-  'urn:x-nmos:format:video',
-  'urn:x-tam:format:image',
-  'urn:x-nmos:format:audio',
-  'urn:x-nmos:format:data',
-  'urn:x-nmos:format:multi',
-] as const;
+export { CONTENT_FORMATS };
 
 export const uuidSchema = { type: 'string', pattern: UUID_PATTERN } as const;
 
