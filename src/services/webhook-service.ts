@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Tags, Webhook, WebhookStatus } from '../domain/entities';
+import type { Webhook, WebhookStatus } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import type { TamsEventType } from '../domain/events';
 import type { MetadataStore, TagFilter } from '../ports/metadata-store';
@@ -8,24 +8,11 @@ import type { PageCursorCodec } from './page-cursor';
 import type { CursorPage, ListOptions } from './flow-service';
 
 /** The fields a client sets (webhook-post.json / webhook-put.json), schema-valid. */
-export interface WebhookBody {
+export type WebhookBody = Omit<Webhook, 'id' | 'events' | 'status' | 'error' | 'owner' | 'created'> & {
   id?: string;
-  url: string;
   events: TamsEventType[];
   status?: 'created' | 'disabled';
-  api_key_name?: string;
-  api_key_value?: string;
-  flow_ids?: string[];
-  source_ids?: string[];
-  flow_collected_by_ids?: string[];
-  source_collected_by_ids?: string[];
-  accept_get_urls?: string[];
-  accept_storage_ids?: string[];
-  presigned?: boolean;
-  verbose_storage?: boolean;
-  include_object_timerange?: boolean;
-  tags?: Tags;
-}
+};
 
 /** What the API shows of a registration (webhook-get.json): never the key value. */
 export type WebhookView = Omit<Webhook, 'api_key_value' | 'owner' | 'created'>;

@@ -1,7 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { startHarness, Harness, TamsResponse } from '../support/gateway-harness';
+import { fileListing, tableHashes } from '../support/table-hash';
 import { videoFlow } from '../fixtures/flows';
 
 /**
@@ -9,44 +9,6 @@ import { videoFlow } from '../fixtures/flows';
  * the metadata database (every row of every table) and the media directory exactly as
  * they were.
  */
-
-type Db = Harness['gateway']['store']['database'];
-
-/** One sha256 over every row of every table, tables by name, rows ordered by all columns. */
-function tableHashes(db: Db): string {
-  const hash = createHash('sha256');
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[];
-  for (const { name } of tables) {
-    const quoted = `"${name.replace(/"/g, '""')}"`;
-    const columns = (db.pragma(`table_info(${quoted})`) as unknown[]).length;
-    const orderBy = Array.from({ length: columns }, (_, i) => String(i + 1)).join(', ');
-    const rows = db.prepare(`SELECT * FROM ${quoted} ORDER BY ${orderBy}`).raw().all() as unknown[][];
-    hash.update(`table ${name} ${rows.length}\n`);
-    for (const row of rows) hash.update(`${JSON.stringify(row, jsonSafe)}\n`);
-  }
-  return hash.digest('hex');
-}
-
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return `bigint:${value.toString()}`;
-  if (value instanceof Uint8Array) return `bytes:${Buffer.from(value).toString('base64')}`;
-  if (typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'Buffer') {
-    return `bytes:${JSON.stringify(value)}`;
-  }
-  return value;
-}
-
-/** Relative paths and sizes of every file under `dir`. */
-function fileListing(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out.push(`${path.relative(dir, full)}:${fs.statSync(full).size}`);
-  }
-  return out.sort();
-}
 
 function snapshot(h: Harness): { db: string; files: string[] } {
   return { db: tableHashes(h.gateway.store.database), files: fileListing(path.join(h.dataDir, 'objects')) };
