@@ -265,12 +265,14 @@ export class SqliteMetadataStore implements MetadataStore {
       getObject: p('SELECT * FROM objects WHERE id = ?'),
       insertAllocation: p(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, content_type, created)
         VALUES (?, ?, ?, ?, ?, ?)`),
+      // Positional parameters: binding a named-parameter object costs about a third of an
+      // ingest of 1,000 segments here.
       insertRegisteredObject: p(`INSERT INTO objects (id, role, registered, key_frame_count, timerange, init_object_id,
           first_referenced_by_flow, get_urls, created)
-        VALUES (@id, @role, 1, @key_frame_count, @timerange, @init_object_id, @flow, @get_urls, @created)`),
-      registerObject: p(`UPDATE objects SET role = @role, registered = 1, key_frame_count = @key_frame_count,
-          timerange = @timerange, init_object_id = @init_object_id, first_referenced_by_flow = @flow
-        WHERE id = @id`),
+        VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)`),
+      registerObject: p(`UPDATE objects SET role = ?, registered = 1, key_frame_count = ?,
+          timerange = ?, init_object_id = ?, first_referenced_by_flow = ?
+        WHERE id = ?`),
       setObjectUrls: p('UPDATE objects SET get_urls = ? WHERE id = ?'),
       clearObjectStorage: p('UPDATE objects SET storage_id = NULL, storage_key = NULL WHERE id = ?'),
       clearSegmentObjectStorage: p(`UPDATE segments SET object_storage_id = NULL, object_storage_key = NULL
@@ -684,6 +686,22 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  /** First registration of an object: updates its allocation row, or records an external object. */
+  private registerObjectRow(
+    existing: ObjectRow | undefined,
+    id: string,
+    role: 'media' | 'init',
+    keyFrameCount: number | null,
+    timerange: string | null,
+    initObjectId: string | null,
+    flowId: string,
+    getUrls: string,
+    now: string,
+  ): void {
+    if (existing) this.s.registerObject.run(role, keyFrameCount, timerange, initObjectId, flowId, id);
+    else this.s.insertRegisteredObject.run(id, role, keyFrameCount, timerange, initObjectId, flowId, getUrls, now);
+  }
+
   /** Checks and stores one segment; returns why it was refused, if it was. */
   private registerSegment(flowId: string, seg: NewSegment, now: string): TamsError | undefined {
     if (seg.timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${seg.timerange_text} is empty`);
@@ -721,28 +739,10 @@ export class SqliteMetadataStore implements MetadataStore {
     );
 
     if (!object || !object.registered) {
-      const registration = {
-        id: seg.object_id,
-        role: 'media',
-        key_frame_count: seg.key_frame_count ?? null,
-        timerange: objectTimerange,
-        init_object_id: seg.init_object_id ?? null,
-        flow: flowId,
-      };
-      if (object) this.s.registerObject.run(registration);
-      else this.s.insertRegisteredObject.run({ ...registration, get_urls: JSON.stringify(seg.get_urls ?? []), created: now });
+      this.registerObjectRow(object, seg.object_id, 'media', seg.key_frame_count ?? null, objectTimerange, seg.init_object_id ?? null, flowId, JSON.stringify(seg.get_urls ?? []), now);
     }
     if (seg.init_object_id !== undefined && (!init || !init.registered)) {
-      const registration = {
-        id: seg.init_object_id,
-        role: 'init',
-        key_frame_count: null,
-        timerange: null,
-        init_object_id: null,
-        flow: flowId,
-      };
-      if (init) this.s.registerObject.run(registration);
-      else this.s.insertRegisteredObject.run({ ...registration, get_urls: '[]', created: now });
+      this.registerObjectRow(init, seg.init_object_id, 'init', null, null, null, flowId, '[]', now);
     }
     return undefined;
   }
