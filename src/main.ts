@@ -2,6 +2,7 @@
  * Composition root: the only module that knows every adapter. `createGateway` builds a
  * ready-to-listen gateway from a config (tests use it too); running this file starts one.
  */
+import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
     [
       `TAMS gateway ${SERVICE_VERSION} listening on ${config.host}:${port}`,
       `  REST:    ${base}${config.basePath}/`,
-      `  GraphQL: ${base}/graphql (not served yet: arrives with the GraphQL issue)`,
+      `  GraphQL: ${base}/graphql`,
       `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
       `  auth:    ${config.auth}`,
       '',

@@ -4,6 +4,7 @@ import type { Clock } from '../ports/clock';
 import type { LocalObjectStore } from '../adapters/local-objects/local-object-store';
 import type { RestServices } from '../rest/rest-context';
 import { registerRestRoutes } from '../rest/register-rest-routes';
+import { registerGraphql } from '../graphql/register-graphql';
 import { installErrorHandling } from './error-handler';
 import { registerMediaRoutes } from './media-routes';
 import { registerHealthRoutes, HealthChecks } from './health-routes';
@@ -16,7 +17,7 @@ export interface AppDependencies {
   health: HealthChecks;
 }
 
-/** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), media URLs and health. */
+/** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
@@ -43,5 +44,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     { prefix: config.basePath },
   );
+  registerGraphql(app, {
+    services: deps.services,
+    options: {
+      publicUrl: config.publicUrl,
+      pageLimitDefault: config.pageLimitDefault,
+      pageLimitMax: config.pageLimitMax,
+      production: config.nodeEnv === 'production',
+    },
+  });
   return app;
 }

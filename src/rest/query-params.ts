@@ -8,10 +8,12 @@ import { TimeRange, tryParseTimeRange } from '../domain/timerange';
 import { CONTENT_FORMATS } from '../domain/entities';
 import type { TagFilter } from '../ports/metadata-store';
 import type { GetUrlOptions } from '../services/get-urls';
+import { UUID_RE } from '../domain/ids';
+
+export { UUID_RE };
 
 export type Query = Record<string, string | string[] | undefined>;
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MAX_PARAM_LENGTH = 8192;
 
 function bad(name: string, why: string): TamsError {

@@ -1,0 +1,86 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import type { TagValue } from '../domain/entities';
+import { EMPTY, TimeRange, formatTimeRange } from '../domain/timerange';
+import type { Connection } from './connection.type';
+import type { GraphqlContext } from './context';
+import { FlowConnection, FlowSegmentConnection } from './connections.type';
+import { FlowFilterInput, FlowSortBy, toFlowFilter } from './flow-filter.input';
+import { Flow, toFlow } from './flow.type';
+import { paginate } from './paging';
+import type { FlowSegment } from './segment.type';
+import { segmentConnection } from './segment-listing';
+import { Source, toSource } from './source.type';
+import { TimeRangeScalar } from './time-range.scalar';
+import { uuidArg } from './arguments';
+
+@Resolver(() => Flow)
+export class FlowResolver {
+  @Query(() => FlowConnection, { description: 'Flows (GET /flows).' })
+  async flows(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('filter', () => FlowFilterInput, { nullable: true }) filter: FlowFilterInput | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('sortBy', () => FlowSortBy, { nullable: true }) sortBy: FlowSortBy | null,
+    @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
+  ): Promise<Connection<Flow>> {
+    const flowFilter = toFlowFilter(filter ?? undefined, sortBy ?? undefined, reverse);
+    return paginate(
+      (limit, page) => ctx.services.flows.listFlows(flowFilter, { limit, ...(page === undefined ? {} : { page }) }),
+      { first, after },
+      ctx.limits,
+      (flow) => {
+        ctx.loaders.flows.prime(flow.id, flow);
+        return toFlow(flow);
+      },
+    );
+  }
+
+  @Query(() => Flow, { nullable: true, description: 'One flow, or null when there is none with this id.' })
+  async flow(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<Flow | null> {
+    const flow = await ctx.loaders.flows.load(uuidArg('id', id));
+    return flow === null ? null : toFlow(flow);
+  }
+
+  @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'One tag: a string or a list of strings, null when absent.' })
+  tag(@Root() flow: Flow, @Arg('name') name: string): TagValue | null {
+    return flow.tags?.[name] ?? null;
+  }
+
+  @FieldResolver(() => Source, { nullable: true, description: 'The source this flow renders.' })
+  async source(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<Source | null> {
+    const source = await ctx.loaders.sources.load(flow.sourceId);
+    return source === null ? null : toSource(source);
+  }
+
+  @FieldResolver(() => [Flow], { description: 'The flows whose collection holds this one.' })
+  async collectedBy(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<Flow[]> {
+    const found = await Promise.all(flow.collectedByIds.map((id) => ctx.loaders.flows.load(id)));
+    return found.flatMap((f) => (f === null ? [] : [toFlow(f)]));
+  }
+
+  @FieldResolver(() => FlowSegmentConnection, { description: 'Segments overlapping `timerange` (all when omitted).' })
+  async segments(
+    @Root() flow: Flow,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('timerange', () => TimeRangeScalar, { nullable: true }) timerange: TimeRange | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
+  ): Promise<Connection<FlowSegment>> {
+    return segmentConnection(ctx, flow.id, { timerange, first, after, reverse });
+  }
+
+  @FieldResolver(() => TimeRangeScalar, {
+    description: 'The span of the segments (overlapping `within`, when given); "()" when there are none.',
+  })
+  async timerange(
+    @Root() flow: Flow,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('within', () => TimeRangeScalar, { nullable: true }) within: TimeRange | null,
+  ): Promise<string> {
+    const found = await ctx.services.flows.getFlow(flow.id, { includeTimerange: true, ...(within === null ? {} : { within }) });
+    return typeof found.timerange === 'string' ? found.timerange : formatTimeRange(EMPTY);
+  }
+}

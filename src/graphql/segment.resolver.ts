@@ -1,0 +1,25 @@
+import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import type { TimeRange } from '../domain/timerange';
+import type { Connection } from './connection.type';
+import type { GraphqlContext } from './context';
+import { FlowSegmentConnection } from './connections.type';
+import { FlowSegment } from './segment.type';
+import { TimeRangeScalar } from './time-range.scalar';
+import { uuidArg } from './arguments';
+import { segmentConnection } from './segment-listing';
+
+@Resolver(() => FlowSegment)
+export class SegmentResolver {
+  @Query(() => FlowSegmentConnection, { description: "A flow's segments overlapping `timerange` (GET /flows/{flowId}/segments)." })
+  async segments(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('flowId', () => ID) flowId: string,
+    @Arg('timerange', () => TimeRangeScalar, { nullable: true }) timerange: TimeRange | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
+    @Arg('objectId', () => String, { nullable: true }) objectId: string | null,
+  ): Promise<Connection<FlowSegment>> {
+    return segmentConnection(ctx, uuidArg('flowId', flowId), { timerange, first, after, reverse, objectId });
+  }
+}

@@ -1,0 +1,74 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import type { TagValue } from '../domain/entities';
+import type { Connection } from './connection.type';
+import type { GraphqlContext } from './context';
+import { FlowConnection, SourceConnection } from './connections.type';
+import { Flow, toFlow } from './flow.type';
+import { FlowSortBy, toFlowFilter } from './flow-filter.input';
+import { paginate } from './paging';
+import { SourceFilterInput, SourceSortBy, toSourceFilter } from './source-filter.input';
+import { Source, toSource } from './source.type';
+import { uuidArg } from './arguments';
+
+@Resolver(() => Source)
+export class SourceResolver {
+  @Query(() => SourceConnection, { description: 'Sources (GET /sources).' })
+  async sources(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('filter', () => SourceFilterInput, { nullable: true }) filter: SourceFilterInput | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('sortBy', () => SourceSortBy, { nullable: true }) sortBy: SourceSortBy | null,
+    @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
+  ): Promise<Connection<Source>> {
+    const sourceFilter = toSourceFilter(filter ?? undefined, sortBy ?? undefined, reverse);
+    return paginate(
+      (limit, page) => ctx.services.flows.listSources(sourceFilter, { limit, ...(page === undefined ? {} : { page }) }),
+      { first, after },
+      ctx.limits,
+      (source) => {
+        ctx.loaders.sources.prime(source.id, source);
+        return toSource(source);
+      },
+    );
+  }
+
+  @Query(() => Source, { nullable: true, description: 'One source, or null when there is none with this id.' })
+  async source(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<Source | null> {
+    const source = await ctx.loaders.sources.load(uuidArg('id', id));
+    return source === null ? null : toSource(source);
+  }
+
+  @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'One tag: a string or a list of strings, null when absent.' })
+  tag(@Root() source: Source, @Arg('name') name: string): TagValue | null {
+    return source.tags?.[name] ?? null;
+  }
+
+  @FieldResolver(() => [Source], { description: 'The sources whose collection holds this one.' })
+  async collectedBy(@Root() source: Source, @Ctx() ctx: GraphqlContext): Promise<Source[]> {
+    const found = await Promise.all(source.collectedByIds.map((id) => ctx.loaders.sources.load(id)));
+    return found.flatMap((s) => (s === null ? [] : [toSource(s)]));
+  }
+
+  @FieldResolver(() => FlowConnection, { description: 'The flows of this source.' })
+  async flows(
+    @Root() source: Source,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('sortBy', () => FlowSortBy, { nullable: true }) sortBy: FlowSortBy | null,
+    @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
+  ): Promise<Connection<Flow>> {
+    const filter = { ...toFlowFilter(undefined, sortBy ?? undefined, reverse), source_id: source.id };
+    return paginate(
+      (limit, page) => ctx.services.flows.listFlows(filter, { limit, ...(page === undefined ? {} : { page }) }),
+      { first, after },
+      ctx.limits,
+      (flow) => {
+        ctx.loaders.flows.prime(flow.id, flow);
+        return toFlow(flow);
+      },
+    );
+  }
+}
