@@ -4,7 +4,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  setupFiles: ['reflect-metadata'].filter((m) => { try { require.resolve(m); return true; } catch { return false; } }),
+  // type-graphql's decorators need the Reflect metadata API before any resolver module loads.
+  setupFiles: ['reflect-metadata'],
   testTimeout: 60000,
   // Spec-parity recorder: a fresh record directory, then the check (test/support/parity-*.ts).
   globalSetup: '<rootDir>/test/support/global-setup.ts',
