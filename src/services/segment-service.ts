@@ -1,4 +1,4 @@
-import type { Flow, NewSegment, SegmentRecord, UncontrolledUrl } from '../domain/entities';
+import type { Flow, NewSegment, SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
 import type { MetadataStore, SegmentQuery } from '../ports/metadata-store';
@@ -10,18 +10,7 @@ import type { RequestContext } from './request-context';
 import { GetUrlBuilder, GetUrlOptions } from './get-urls';
 
 /** A segment as a client sent it, before parsing (flow-segment-post.json, schema-valid). */
-export interface SegmentPostBody {
-  object_id: string;
-  timerange: string;
-  init_object_id?: string;
-  ts_offset?: string;
-  object_timerange?: string;
-  last_duration?: string;
-  sample_offset?: number;
-  sample_count?: number;
-  key_frame_count?: number;
-  get_urls?: UncontrolledUrl[];
-}
+export type SegmentPostBody = Omit<NewSegment, 'timerange' | 'timerange_text'> & { timerange: string };
 
 export interface FailedSegment {
   object_id: string;

@@ -5,33 +5,16 @@
  * tags what it creates with a run-unique value so shared databases stay usable.
  */
 import { randomUUID } from 'node:crypto';
-import type { DeletionRequest, Flow, NewSegment, Profile, SegmentRecord, Webhook } from '../../src/domain/entities';
-import type { OutboxEvent } from '../../src/domain/events';
+import { AUDIO, VIDEO, at, expectCode, expectNoEmptyMembers, seg, storeFixtures } from './contract-fixtures';
+import type { DeletionRequest, Flow, Profile, SegmentRecord, Webhook } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
-import type { MetadataStore, Page } from '../../src/ports/metadata-store';
+import type { MetadataStore } from '../../src/ports/metadata-store';
 
-const VIDEO = 'urn:x-nmos:format:video';
-const AUDIO = 'urn:x-nmos:format:audio';
 
-function at(n: number): string {
-  return new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + n * 1000).toISOString();
-}
 
-function seg(objectId: string, timerange: string, extra: Partial<NewSegment> = {}): NewSegment {
-  return { object_id: objectId, timerange: parseTimeRange(timerange), timerange_text: timerange, ...extra };
-}
 
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  await expect(promise).rejects.toBeInstanceOf(TamsError);
-  await expect(promise).rejects.toMatchObject({ code });
-}
 
-function expectNoEmptyMembers(value: object): void {
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined || v === null) throw new Error(`member ${key} is ${String(v)}`);
-  }
-}
 
 function sorted(ids: string[]): string[] {
   return [...ids].sort();
@@ -60,46 +43,12 @@ export function runMetadataStoreUpdatesContract(
       else await store.close();
     });
 
-    function flow(extra: Partial<Flow> = {}): Flow {
-      return {
-        id: randomUUID(),
-        source_id: randomUUID(),
-        format: VIDEO,
-        ...extra,
-        tags: { contract_run: run, ...(extra.tags ?? {}) },
-      };
-    }
+    const { addFlow, lastSeq, eventsSince, allPages } = storeFixtures(() => ({ store, run }));
 
-    async function addFlow(extra: Partial<Flow> = {}, now = at(0)): Promise<Flow> {
-      return (await store.putFlow(flow(extra), now)).flow;
-    }
 
-    async function lastSeq(): Promise<number> {
-      let seq = 0;
-      for (;;) {
-        const events = await store.readEvents(seq, 1000);
-        const last = events[events.length - 1];
-        if (!last) return seq;
-        seq = last.seq;
-      }
-    }
 
-    async function eventsSince(seq: number): Promise<OutboxEvent[]> {
-      return store.readEvents(seq, 10_000);
-    }
 
-    async function allPages<T>(fetch: (after: unknown) => Promise<Page<T>>): Promise<T[]> {
-      const items: T[] = [];
-      let after: unknown = undefined;
-      for (let guard = 0; guard < 10_000; guard++) {
-        const page = await fetch(after);
-        items.push(...page.items);
-        if (page.next === undefined) return items;
-        expect(JSON.parse(JSON.stringify(page.next))).toEqual(page.next);
-        after = JSON.parse(JSON.stringify(page.next));
-      }
-      throw new Error('paging did not end');
-    }
+
 
     async function segments(flowId: string): Promise<SegmentRecord[]> {
       return allPages((after) => store.listSegments(flowId, { timerange: parseTimeRange('_') }, { limit: 1000, after }));

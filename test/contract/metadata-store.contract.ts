@@ -5,8 +5,8 @@
  * own items in listings.
  */
 import { randomUUID } from 'node:crypto';
-import type { Flow, NewSegment, SegmentRecord } from '../../src/domain/entities';
-import type { OutboxEvent } from '../../src/domain/events';
+import { AUDIO, VIDEO, at, expectCode, expectNoEmptyMembers, seg, storeFixtures } from './contract-fixtures';
+import type { NewSegment, SegmentRecord } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
 import {
   EMPTY,
@@ -15,19 +15,10 @@ import {
   parseTimeRange,
   type TimeRange,
 } from '../../src/domain/timerange';
-import type { FlowFilter, MetadataStore, Page, SourceFilter } from '../../src/ports/metadata-store';
+import type { FlowFilter, MetadataStore, SourceFilter } from '../../src/ports/metadata-store';
 
-const VIDEO = 'urn:x-nmos:format:video';
-const AUDIO = 'urn:x-nmos:format:audio';
 
-/** ISO time `n` seconds after a fixed origin: later n, newer time. */
-function at(n: number): string {
-  return new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + n * 1000).toISOString();
-}
 
-function seg(objectId: string, timerange: string, extra: Partial<NewSegment> = {}): NewSegment {
-  return { object_id: objectId, timerange: parseTimeRange(timerange), timerange_text: timerange, ...extra };
-}
 
 /** `count` back-to-back one-second segments starting at `from` seconds. */
 function seconds(prefix: string, from: number, count: number): NewSegment[] {
@@ -38,19 +29,7 @@ function texts(items: { timerange_text: string }[]): string[] {
   return items.map((s) => s.timerange_text);
 }
 
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  await expect(promise).rejects.toBeInstanceOf(TamsError);
-  await expect(promise).rejects.toMatchObject({ code });
-}
 
-/** No optional member may be present-but-undefined or null (except the nullable ObjectRecord fields). */
-function expectNoEmptyMembers(value: object, nullable: string[] = []): void {
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined || (v === null && !nullable.includes(key))) {
-      throw new Error(`member ${key} is ${String(v)}`);
-    }
-  }
-}
 
 export function runMetadataStoreContract(
   name: string,
@@ -73,46 +52,12 @@ export function runMetadataStoreContract(
       else await store.close();
     });
 
-    function flow(extra: Partial<Flow> = {}): Flow {
-      return {
-        id: randomUUID(),
-        source_id: randomUUID(),
-        format: VIDEO,
-        ...extra,
-        tags: { contract_run: run, ...(extra.tags ?? {}) },
-      };
-    }
+    const { flow, addFlow, lastSeq, eventsSince, allPages } = storeFixtures(() => ({ store, run }));
 
-    async function addFlow(extra: Partial<Flow> = {}, now = at(0)): Promise<Flow> {
-      return (await store.putFlow(flow(extra), now)).flow;
-    }
 
-    async function lastSeq(): Promise<number> {
-      let seq = 0;
-      for (;;) {
-        const events = await store.readEvents(seq, 1000);
-        const last = events[events.length - 1];
-        if (!last) return seq;
-        seq = last.seq;
-      }
-    }
 
-    async function eventsSince(seq: number): Promise<OutboxEvent[]> {
-      return store.readEvents(seq, 10_000);
-    }
 
-    async function allPages<T>(fetch: (after: unknown) => Promise<Page<T>>): Promise<T[]> {
-      const items: T[] = [];
-      let after: unknown = undefined;
-      for (let guard = 0; guard < 1000; guard++) {
-        const page = await fetch(after);
-        items.push(...page.items);
-        if (page.next === undefined) return items;
-        expect(JSON.parse(JSON.stringify(page.next))).toEqual(page.next);
-        after = JSON.parse(JSON.stringify(page.next));
-      }
-      throw new Error('paging did not end');
-    }
+
 
     async function flowIds(filter: Omit<FlowFilter, 'tags'> & { tags?: FlowFilter['tags'] } = {}): Promise<string[]> {
       const tags = {
