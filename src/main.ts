@@ -111,7 +111,10 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   };
 
   let shuttingDown = false;
-  const app = buildApp({
+  let app: FastifyInstance | undefined;
+  const events = new EventDispatcher(store, { onError: (err) => app?.log.error({ err }, 'event dispatch failed') });
+  app = buildApp({
+    events,
     config,
     services,
     media: objects,
@@ -121,7 +124,6 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       shuttingDown: () => shuttingDown,
     },
   });
-  const events = new EventDispatcher(store, { onError: (err) => app.log.error({ err }, 'event dispatch failed') });
   await events.start();
 
   return {

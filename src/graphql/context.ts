@@ -1,16 +1,10 @@
-import type { FlowService } from '../services/flow-service';
-import type { SegmentService } from '../services/segment-service';
-import type { ServiceInfoService } from '../services/service-info-service';
+import type { ApplicationServices } from '../services/application-services';
 import type { RequestContext } from '../services/request-context';
 import { Loaders, createLoaders } from './loaders';
 import type { PageLimits } from './paging';
 
 /** The application services the resolvers use: the same instances REST uses. */
-export interface GraphqlServices {
-  serviceInfo: ServiceInfoService;
-  flows: FlowService;
-  segments: SegmentService;
-}
+export type GraphqlServices = ApplicationServices;
 
 /** What every resolver gets for one GraphQL request. */
 export interface GraphqlContext {

@@ -8,6 +8,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import { TamsError } from '../domain/errors';
+import type { EventDispatcher } from '../services/event-dispatcher';
 import { GraphqlContext, GraphqlServices, createContext } from './context';
 import type { PageLimits } from './paging';
 import { buildTamsSchema } from './schema';
@@ -25,6 +26,8 @@ export interface GraphqlOptions extends PageLimits {
 
 export interface GraphqlDependencies {
   services: GraphqlServices;
+  /** Committed store events (the outbox), feeding subscriptions. */
+  events: EventDispatcher;
   options: GraphqlOptions;
 }
 

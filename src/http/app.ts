@@ -1,6 +1,7 @@
 import Fastify, { FastifyInstance } from 'fastify';
 import type { Config } from '../config';
 import type { Clock } from '../ports/clock';
+import type { EventDispatcher } from '../services/event-dispatcher';
 import type { LocalObjectStore } from '../adapters/local-objects/local-object-store';
 import type { RestServices } from '../rest/rest-context';
 import { registerRestRoutes } from '../rest/register-rest-routes';
@@ -15,6 +16,8 @@ export interface AppDependencies {
   media: LocalObjectStore;
   clock: Clock;
   health: HealthChecks;
+  /** Committed store events, for GraphQL subscriptions. */
+  events: EventDispatcher;
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
@@ -46,6 +49,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   );
   registerGraphql(app, {
     services: deps.services,
+    events: deps.events,
     options: {
       publicUrl: config.publicUrl,
       pageLimitDefault: config.pageLimitDefault,

@@ -1,22 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import type { FlowService } from '../services/flow-service';
-import type { SegmentService } from '../services/segment-service';
-import type { ServiceInfoService } from '../services/service-info-service';
-import type { StorageService } from '../services/storage-service';
-import type { ProfileService } from '../services/profile-service';
-import type { WebhookService } from '../services/webhook-service';
-import type { DeletionService } from '../services/deletion-service';
+import type { ApplicationServices } from '../services/application-services';
 import type { RequestContext } from '../services/request-context';
 
-export interface RestServices {
-  serviceInfo: ServiceInfoService;
-  flows: FlowService;
-  segments: SegmentService;
-  storage: StorageService;
-  profiles: ProfileService;
-  webhooks: WebhookService;
-  deletions: DeletionService;
-}
+/** REST reaches the application services directly. */
+export type RestServices = ApplicationServices;
 
 export interface RestOptions {
   /** Configured absolute public URL (no trailing slash), or undefined to derive it. */
