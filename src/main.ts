@@ -111,9 +111,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   };
 
   let shuttingDown = false;
-  let app: FastifyInstance | undefined;
-  const events = new EventDispatcher(store, { onError: (err) => app?.log.error({ err }, 'event dispatch failed') });
-  app = buildApp({
+  // onError runs only once the dispatcher is started, after `app` exists.
+  const events = new EventDispatcher(store, { onError: (err) => app.log.error({ err }, 'event dispatch failed') });
+  const app = buildApp({
     events,
     config,
     services,
