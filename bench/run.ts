@@ -3,7 +3,8 @@
  * process), each beside a bare node:http server serving the same bytes in the same run.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
- * is reported), BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all).
+ * is reported), BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
+ * rest-segments,rest-ingest,graphql-segments,graphql-graph).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +19,7 @@ import type { Flow } from '../src/domain/entities';
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 
 interface Figures {
@@ -46,7 +47,8 @@ function medianFigures(runs: Figures[]): Figures {
 
 async function startServer(args: string[]): Promise<{ port: number; child: ChildProcess }> {
   const script = path.join(__dirname, 'server-process.js');
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The IPC channel carries the counted gateway's store-call counts.
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -76,16 +78,25 @@ async function load(options: autocannon.Options): Promise<Figures> {
   };
 }
 
-function windowPath(flowId: string, segments: number): () => string {
-  return () => {
-    const first = BigInt(Math.floor(Math.random() * Math.max(1, segments - 30)));
-    const start = first * SEGMENT_NS;
-    const end = start + 30n * SEGMENT_NS;
-    return `/flows/${flowId}/segments?timerange=${encodeURIComponent(`[${start / 1_000_000_000n}:0_${end / 1_000_000_000n}:0)`)}&limit=30`;
-  };
+/** A window of 30 whole segments at a random place in the flow, as TAMS timerange text. */
+function randomWindow(segments: number): string {
+  const first = BigInt(Math.floor(Math.random() * Math.max(1, segments - 30)));
+  const start = first * SEGMENT_NS;
+  const end = start + 30n * SEGMENT_NS;
+  return `[${start / 1_000_000_000n}:0_${end / 1_000_000_000n}:0)`;
 }
 
-async function prepareDataDir(segments: number): Promise<{ dataDir: string; flowId: string }> {
+function windowPath(flowId: string, timerange: string): string {
+  return `/flows/${flowId}/segments?timerange=${encodeURIComponent(timerange)}&limit=30`;
+}
+
+interface SegmentData {
+  dataDir: string;
+  flowId: string;
+  segments: number;
+}
+
+async function prepareDataDir(segments: number): Promise<SegmentData> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-'));
   const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
   const flowId = crypto.randomUUID();
@@ -105,17 +116,24 @@ async function prepareDataDir(segments: number): Promise<{ dataDir: string; flow
   });
   process.stdout.write(`  seeded ${segments} segments in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   await gateway.close();
-  return { dataDir, flowId };
+  return { dataDir, flowId, segments };
+}
+
+let sharedData: Promise<SegmentData> | undefined;
+
+/** The BENCH_SEGMENTS flow, seeded once for rest-segments and graphql-segments alike. */
+function bigSegmentData(): Promise<SegmentData> {
+  sharedData ??= prepareDataDir(SEGMENTS);
+  return sharedData;
 }
 
 function fmt(f: Figures): string {
   return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}`;
 }
 
-async function segmentWindows(segments: number): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
-  const { dataDir, flowId } = await prepareDataDir(segments);
+async function segmentWindows({ dataDir, flowId, segments }: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
   const server = await startServer(['gateway', dataDir]);
-  const nextPath = windowPath(flowId, segments);
+  const nextPath = (): string => windowPath(flowId, randomWindow(segments));
   let bare: { port: number; child: ChildProcess } | undefined;
   const gatewayRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
@@ -143,20 +161,26 @@ async function segmentWindows(segments: number): Promise<{ gateway: Figures; bar
   } finally {
     await stopServer(server.child);
     if (bare) await stopServer(bare.child);
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
   return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes };
 }
 
-async function restSegments(): Promise<void> {
+/** Runs rest-segments; returns the gateway's req/s at BENCH_SEGMENTS, which graphql-segments is compared with. */
+async function restSegments(): Promise<number> {
   process.stdout.write(`\nrest-segments: GET /flows/{id}/segments?timerange=<random 30-segment window>&limit=30, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`);
-  const big = await segmentWindows(SEGMENTS);
+  const big = await segmentWindows(await bigSegmentData());
   process.stdout.write(`  gateway @ ${SEGMENTS} segments   ${fmt(big.gateway)}\n`);
   process.stdout.write(`  bare node:http (${big.bodyBytes} B)  ${fmt(big.bare)}\n`);
   process.stdout.write(`  ratio: ${((100 * big.gateway.rps) / big.bare.rps).toFixed(1)}% of bare (target >= 10%, moonshot 15%)\n`);
-  const small = await segmentWindows(1000);
-  process.stdout.write(`  gateway @ 1000 segments      ${fmt(small.gateway)}\n`);
-  process.stdout.write(`  p99 growth ${SEGMENTS} vs 1000: ${(big.gateway.p99 / Math.max(1, small.gateway.p99)).toFixed(2)}x (target <= 1.5x; p99 target < 20 ms)\n`);
+  const smallData = await prepareDataDir(1000);
+  try {
+    const small = await segmentWindows(smallData);
+    process.stdout.write(`  gateway @ 1000 segments      ${fmt(small.gateway)}\n`);
+    process.stdout.write(`  p99 growth ${SEGMENTS} vs 1000: ${(big.gateway.p99 / Math.max(1, small.gateway.p99)).toFixed(2)}x (target <= 1.5x; p99 target < 20 ms)\n`);
+  } finally {
+    fs.rmSync(smallData.dataDir, { recursive: true, force: true });
+  }
+  return big.gateway.rps;
 }
 
 async function restIngest(): Promise<void> {
@@ -196,10 +220,184 @@ async function restIngest(): Promise<void> {
   process.stdout.write(`  median: ${median(rates).toFixed(0)} segments/s (target >= 50000)\n`);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bench reads arbitrary JSON answers
+type Json = any;
+
+interface GraphqlResponse {
+  data?: Json;
+  errors?: unknown[];
+}
+
+function graphqlBody(query: string, variables: Record<string, unknown>): string {
+  return JSON.stringify({ query, variables });
+}
+
+async function graphqlPost(port: number, body: string): Promise<GraphqlResponse> {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const parsed = (await res.json()) as GraphqlResponse;
+  if (res.status !== 200 || parsed.errors !== undefined) throw new Error(`GraphQL request failed: ${res.status} ${JSON.stringify(parsed).slice(0, 300)}`);
+  return parsed;
+}
+
+/** Autocannon POSTing a fresh GraphQL body per request to /graphql. */
+function graphqlLoad(port: number, connections: number, nextBody: () => string): Promise<Figures> {
+  return load({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    requests: [
+      {
+        method: 'POST',
+        path: '/graphql',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: nextBody() }),
+      },
+    ],
+  });
+}
+
+const WINDOW_QUERY = `query Window($flowId: ID!, $timerange: TimeRange) {
+  flow(id: $flowId) { segments(timerange: $timerange, first: 30) { nodes { objectId timerange getUrls { url } } } }
+}`;
+
+/** GraphQL's page of a window must be REST's page of the same window, field for field. */
+async function checkWindowAgainstRest(port: number, { flowId, segments }: SegmentData): Promise<void> {
+  const timerange = randomWindow(segments);
+  const [gql, rest] = await Promise.all([
+    graphqlPost(port, graphqlBody(WINDOW_QUERY, { flowId, timerange })),
+    fetch(`http://127.0.0.1:${port}${windowPath(flowId, timerange)}`).then((r) => r.json()),
+  ]);
+  const asRest = (gql.data?.flow?.segments?.nodes as Json[] | undefined)?.map((n) => ({
+    object_id: n.objectId,
+    timerange: n.timerange,
+    urls: n.getUrls.map((u: Json) => u.url),
+  }));
+  const expected = (rest as Json[]).map((s) => ({ object_id: s.object_id, timerange: s.timerange, urls: s.get_urls.map((u: Json) => u.url) }));
+  // Signed URLs carry an expiry in seconds: a second boundary between the two requests changes them.
+  const sameSegments = (a: typeof expected, b: typeof expected): boolean =>
+    JSON.stringify(a.map((x) => [x.object_id, x.timerange, x.urls.length])) === JSON.stringify(b.map((x) => [x.object_id, x.timerange, x.urls.length]));
+  if (asRest?.length !== 30 || !sameSegments(asRest, expected)) {
+    throw new Error(`graphql-segments: GraphQL and REST disagree on ${timerange}: ${JSON.stringify(gql).slice(0, 300)}`);
+  }
+}
+
+async function graphqlSegments(restRps: number | undefined): Promise<void> {
+  process.stdout.write(
+    `\ngraphql-segments: POST /graphql flow(id) { segments(timerange: <random 30-segment window>, first: 30) { nodes { objectId timerange getUrls { url } } } }, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`,
+  );
+  const data = await bigSegmentData();
+  const server = await startServer(['gateway', data.dataDir]);
+  const runs: Figures[] = [];
+  try {
+    await checkWindowAgainstRest(server.port, data);
+    for (let run = 0; run < RUNS; run++) {
+      runs.push(await graphqlLoad(server.port, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) })));
+    }
+    // Load can only see statuses: a page still right afterwards shows the runs were not answered with errors.
+    await checkWindowAgainstRest(server.port, data);
+  } finally {
+    await stopServer(server.child);
+  }
+  const figures = medianFigures(runs);
+  process.stdout.write(`  gateway @ ${data.segments} segments   ${fmt(figures)}\n`);
+  if (restRps !== undefined) {
+    process.stdout.write(`  ratio: ${((100 * figures.rps) / restRps).toFixed(1)}% of rest-segments req/s in this run (target >= 50%)\n`);
+  }
+}
+
+const GRAPH_FLOWS = 50;
+const GRAPH_SEGMENTS = 12;
+const GRAPH_QUERY = `query Graph($first: Int!) {
+  flows(first: $first) {
+    nodes { id label source { id label } segments(first: 10) { nodes { objectId timerange getUrls { url } } } }
+  }
+}`;
+
+/** 50 video flows, each of its own source, each with 12 segments of registered media objects. */
+async function prepareGraphData(): Promise<{ dataDir: string; sources: Map<string, string> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-graph-'));
+  const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+  const sources = new Map<string, string>();
+  try {
+    for (let i = 0; i < GRAPH_FLOWS; i++) {
+      const flow: Flow = {
+        id: crypto.randomUUID(),
+        source_id: crypto.randomUUID(),
+        label: `bench flow ${i}`,
+        format: 'urn:x-nmos:format:video',
+        codec: 'video/h264',
+        container: 'video/mp2t',
+        essence_parameters: { frame_width: 1920, frame_height: 1080 },
+      };
+      await gateway.store.putFlow(flow, new Date().toISOString());
+      await seedSegments(gateway.store, flow.id, GRAPH_SEGMENTS, SEGMENT_NS, {
+        storageId: gateway.objects.backend.id,
+        keyFor: (objectId) => gateway.objects.keyFor(objectId),
+      });
+      sources.set(flow.id, flow.source_id);
+    }
+  } finally {
+    await gateway.close();
+  }
+  return { dataDir, sources };
+}
+
+function storeCallCounts(child: ChildProcess): Promise<Record<string, number>> {
+  return new Promise((resolve) => {
+    child.once('message', (counts) => resolve(counts as Record<string, number>));
+    child.send('counts');
+  });
+}
+
+/** The event dispatcher reads the outbox once a second whatever the load: not a request's call. */
+const TIMER_CALLS = new Set(['readEvents']);
+
+async function graphqlGraph(): Promise<void> {
+  process.stdout.write(
+    `\ngraphql-graph: POST /graphql flows(first: ${GRAPH_FLOWS}) { nodes { id label source { id label } segments(first: 10) { nodes { objectId timerange getUrls { url } } } } }, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`,
+  );
+  const { dataDir, sources } = await prepareGraphData();
+  const server = await startServer(['gateway-counted', dataDir]);
+  const body = graphqlBody(GRAPH_QUERY, { first: GRAPH_FLOWS });
+  const runs: Figures[] = [];
+  try {
+    const { data } = await graphqlPost(server.port, body);
+    const nodes = (data?.flows?.nodes ?? []) as Json[];
+    const complete = nodes.every((n) => n.source?.id === sources.get(n.id) && n.segments.nodes.length === 10 && n.segments.nodes[0].getUrls.length > 0);
+    if (nodes.length !== GRAPH_FLOWS || !complete) throw new Error(`graphql-graph: unexpected answer ${JSON.stringify(data).slice(0, 300)}`);
+
+    // Counted one request at a time, so every call in the window belongs to a counted request.
+    const samples = 100;
+    const before = await storeCallCounts(server.child);
+    for (let i = 0; i < samples; i++) await graphqlPost(server.port, body);
+    const after = await storeCallCounts(server.child);
+    const perRequest = Object.entries(after)
+      .filter(([name]) => !TIMER_CALLS.has(name))
+      .map(([name, n]) => [name, (n - (before[name] ?? 0)) / samples] as const)
+      .filter(([, n]) => n > 0);
+    const total = perRequest.reduce((sum, [, n]) => sum + n, 0);
+    process.stdout.write(
+      `  store calls per request: ${total.toFixed(2)} (${perRequest.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}; mean of ${samples} sequential requests)\n`,
+    );
+
+    for (let run = 0; run < RUNS; run++) runs.push(await graphqlLoad(server.port, 32, () => body));
+  } finally {
+    await stopServer(server.child);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.stdout.write(`  gateway                      ${fmt(medianFigures(runs))}\n`);
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}\n`);
-  if (SCENARIOS.includes('rest-segments')) await restSegments();
-  if (SCENARIOS.includes('rest-ingest')) await restIngest();
+  try {
+    const restRps = SCENARIOS.includes('rest-segments') ? await restSegments() : undefined;
+    // Right after rest-segments, on the same data, so the two rates are comparable.
+    if (SCENARIOS.includes('graphql-segments')) await graphqlSegments(restRps);
+    if (SCENARIOS.includes('rest-ingest')) await restIngest();
+    if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
+  } finally {
+    if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,12 +1,15 @@
 /**
  * A benchmark server in its own process, so load generator and server do not share a core:
  * `gateway <dataDir>` runs the real gateway on an existing data dir; `bare <bodyFile>` runs a
- * bare node:http server answering every request with the file's bytes.
+ * bare node:http server answering every request with the file's bytes. `gateway-counted
+ * <dataDir>` is the gateway with its store calls counted, answering any IPC message with the
+ * counts so far.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
+import { countStoreCalls } from './store-call-counter';
 
 // Exit normally on a signal, so --cpu-prof and similar flags can write their output.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
@@ -25,15 +28,20 @@ async function main(): Promise<void> {
     });
     return;
   }
-  if (mode === 'gateway' && arg) {
-    const config = loadConfig({ ...process.env, TAMS_DATA_DIR: arg, LOG_LEVEL: 'silent', PORT: '0' });
+  if ((mode === 'gateway' || mode === 'gateway-counted') && arg) {
+    // Unauthenticated, as the integration harness runs it: the scenarios measure serving, not token checks.
+    const config = loadConfig({ ...process.env, TAMS_DATA_DIR: arg, LOG_LEVEL: 'silent', PORT: '0', TAMS_AUTH: 'off' });
     const gateway = await createGateway(config);
+    if (mode === 'gateway-counted') {
+      const counts = countStoreCalls(gateway.store);
+      process.on('message', () => process.send?.({ ...counts }));
+    }
     await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     const address = gateway.app.server.address();
     process.stdout.write(`PORT ${typeof address === 'object' && address ? address.port : 0}\n`);
     return;
   }
-  throw new Error('usage: server-process gateway <dataDir> | bare <bodyFile>');
+  throw new Error('usage: server-process gateway <dataDir> | gateway-counted <dataDir> | bare <bodyFile>');
 }
 
 main().catch((err: unknown) => {

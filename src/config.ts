@@ -4,6 +4,9 @@
  */
 import path from 'node:path';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
+import { SCOPES, type Scope } from './domain/principal';
+import { DEFAULT_ROLE_SCOPES } from './auth/claims';
+import { ASYMMETRIC_ALGORITHMS, EMBEDDED_ALGORITHM, HMAC_ALGORITHMS } from './auth/algorithms';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -29,12 +32,68 @@ export interface Config {
   presignedUrlTimeout: string;
   presignedUrlTimeoutSec: number;
   auth: 'on' | 'off';
+  /** How callers prove who they are when `auth` is on (the AUTH_* variables). */
+  authentication: AuthConfig;
+  /** AUTH_DEFAULT_CLASSES: the auth classes of sources, flows, webhooks and storage backends without an `auth_classes` tag (empty: open to every authenticated request). */
+  authDefaultClasses: string[];
   trustProxy: boolean | string;
   logLevel: LogLevel;
   deleteAsyncThreshold: number;
   pageLimitDefault: number;
   pageLimitMax: number;
   nodeEnv: string;
+  graphql: GraphqlConfig;
+}
+
+export interface GraphqlConfig {
+  /** Serve GraphQL (HTTP and WebSocket) at `${TAMS_BASE_PATH}/graphql` instead of `/graphql`. */
+  underBasePath: boolean;
+  introspection: boolean;
+  landingPage: boolean;
+  maxDepth: number;
+  maxCost: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxPageSize: number;
+  /** Refuse operation text: only operations in the persisted-queries file run. */
+  persistedOnly: boolean;
+  /** JSON file of operations to accept by hash (an array of operation texts). */
+  persistedQueriesFile: string | undefined;
+}
+
+/** Where bearer-token signatures are checked: exactly one source. */
+export type JwtKeySource =
+  /** The ES256 key pair the gateway keeps in TAMS_DATA_DIR (and signs `npm run token` with). */
+  | { kind: 'embedded' }
+  | { kind: 'jwks'; url: string }
+  | { kind: 'public-key'; file: string }
+  | { kind: 'hmac'; secret: string };
+
+/** Which token claims carry scopes, roles and auth classes, and what roles grant. */
+export interface ClaimsConfig {
+  /** Claim holding scopes, a space-separated string or an array (`scope`). */
+  scopeClaim: string;
+  /** Prefix of the TAMS scopes in that claim (`tams-api/`, so `tams-api/read` is `read`). */
+  scopePrefix: string;
+  rolesClaim: string;
+  authClassesClaim: string;
+  /** The scopes each role grants (application note 0016's roles by default). */
+  roleScopes: Readonly<Record<string, readonly Scope[]>>;
+}
+
+export interface AuthConfig {
+  key: JwtKeySource;
+  /** AUTH_ALGORITHMS, or undefined for the key's own family (`none` is never accepted). */
+  algorithms: string[] | undefined;
+  issuer: string | undefined;
+  /** Accepted `aud` values (any one must match), or undefined to not check `aud`. */
+  audience: string[] | undefined;
+  clockSkewSec: number;
+  /** Verified tokens kept until their `exp`, so repeat callers skip the signature check (0: off). */
+  tokenCacheSize: number;
+  /** HTTP Basic users (scrypt hashes), managed with `npm run user`. */
+  usersFile: string;
+  claims: ClaimsConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +153,33 @@ function basePath(env: Env): string {
   return raw.replace(/\/$/, '');
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback));
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function graphqlConfig(env: Env, production: boolean, pageLimitMax: number): GraphqlConfig {
+  const persistedOnly = bool(env, 'GRAPHQL_PERSISTED_ONLY', false);
+  const persistedQueriesFile = env.GRAPHQL_PERSISTED_QUERIES_FILE || undefined;
+  if (persistedOnly && persistedQueriesFile === undefined) {
+    throw new ConfigError('GRAPHQL_PERSISTED_ONLY', 'true needs GRAPHQL_PERSISTED_QUERIES_FILE (the operations to accept)');
+  }
+  return {
+    underBasePath: bool(env, 'GRAPHQL_UNDER_BASE_PATH', false),
+    introspection: bool(env, 'GRAPHQL_INTROSPECTION', !production),
+    landingPage: bool(env, 'GRAPHQL_LANDING_PAGE', !production),
+    maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 12, 1, 100),
+    maxCost: int(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
+    maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 30, 0, 10_000),
+    maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
+    maxPageSize: Math.min(int(env, 'GRAPHQL_MAX_PAGE_SIZE', pageLimitMax, 1, 100_000), pageLimitMax),
+    persistedOnly,
+    persistedQueriesFile: persistedQueriesFile === undefined ? undefined : path.resolve(persistedQueriesFile),
+  };
+}
+
 function trustProxy(env: Env): boolean | string {
   const raw = str(env, 'TRUST_PROXY', 'false');
   if (raw === 'true') return true;
@@ -102,19 +188,109 @@ function trustProxy(env: Env): boolean | string {
   throw new ConfigError('TRUST_PROXY', `must be true, false or a comma-separated list of addresses/CIDRs, got ${JSON.stringify(raw)}`);
 }
 
+function jwksUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('AUTH_JWKS_URL', `must be an absolute https URL, got ${JSON.stringify(raw)}`);
+  }
+  // Keys fetched in clear could be swapped on the way; plain http only to this machine.
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError('AUTH_JWKS_URL', `must be an https URL (http only on localhost), got ${JSON.stringify(raw)}`);
+  }
+  return url.href;
+}
+
+function keySource(env: Env): JwtKeySource {
+  const set = (['AUTH_JWKS_URL', 'AUTH_PUBLIC_KEY_FILE', 'AUTH_HS256_SECRET'] as const).filter((name) => (env[name] ?? '') !== '');
+  if (set.length > 1) {
+    throw new ConfigError(set[1] as string, `set only one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE and AUTH_HS256_SECRET (also set: ${set[0] as string})`);
+  }
+  const url = env.AUTH_JWKS_URL;
+  if (url) return { kind: 'jwks', url: jwksUrl(url) };
+  const file = env.AUTH_PUBLIC_KEY_FILE;
+  if (file) return { kind: 'public-key', file: path.resolve(file) };
+  const secret = env.AUTH_HS256_SECRET;
+  if (secret) {
+    if (Buffer.byteLength(secret) < 32) throw new ConfigError('AUTH_HS256_SECRET', 'must be at least 32 bytes (a random 256-bit secret)');
+    return { kind: 'hmac', secret };
+  }
+  return { kind: 'embedded' };
+}
+
+function algorithms(env: Env, key: JwtKeySource): string[] | undefined {
+  const raw = str(env, 'AUTH_ALGORITHMS', '');
+  if (raw === '') return undefined;
+  const list = [...new Set(raw.split(',').map((a) => a.trim()))];
+  const allowed: readonly string[] = key.kind === 'hmac' ? HMAC_ALGORITHMS : key.kind === 'embedded' ? [EMBEDDED_ALGORITHM] : ASYMMETRIC_ALGORITHMS;
+  for (const alg of list) {
+    if (alg.toLowerCase() === 'none') throw new ConfigError('AUTH_ALGORITHMS', 'none is never accepted: tokens must be signed');
+    if (!allowed.includes(alg)) {
+      throw new ConfigError('AUTH_ALGORITHMS', `${JSON.stringify(alg)} does not fit the ${key.kind} key (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  return list;
+}
+
+function roleScopes(env: Env): Readonly<Record<string, readonly Scope[]>> {
+  const raw = str(env, 'AUTH_ROLE_SCOPES', '');
+  if (raw === '') return DEFAULT_ROLE_SCOPES;
+  const fail = (): never => {
+    throw new ConfigError('AUTH_ROLE_SCOPES', `must be a JSON object of role name to scope list, e.g. {"viewer":["read"]}, got ${JSON.stringify(raw)}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail();
+  const map: Record<string, readonly Scope[]> = {};
+  for (const [role, scopes] of Object.entries(parsed)) {
+    if (!Array.isArray(scopes) || !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))) return fail();
+    map[role] = scopes as Scope[];
+  }
+  return map;
+}
+
+function authConfig(env: Env, dataDir: string): AuthConfig {
+  const key = keySource(env);
+  const audience = str(env, 'AUTH_AUDIENCE', '');
+  return {
+    key,
+    algorithms: algorithms(env, key),
+    issuer: env.AUTH_ISSUER || undefined,
+    audience: audience === '' ? undefined : audience.split(',').map((a) => a.trim()).filter((a) => a !== ''),
+    clockSkewSec: int(env, 'AUTH_CLOCK_SKEW_SEC', 30, 0, 300),
+    tokenCacheSize: int(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000),
+    usersFile: path.resolve(str(env, 'AUTH_USERS_FILE', path.join(dataDir, 'users.json'))),
+    claims: {
+      scopeClaim: str(env, 'AUTH_SCOPE_CLAIM', 'scope'),
+      // Set but empty means bare scope names (`read`), so only an unset variable takes the default.
+      scopePrefix: env.AUTH_SCOPE_PREFIX ?? 'tams-api/',
+      rolesClaim: str(env, 'AUTH_ROLES_CLAIM', 'roles'),
+      authClassesClaim: str(env, 'AUTH_CLASSES_CLAIM', 'auth_classes'),
+      roleScopes: roleScopes(env),
+    },
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
-  const auth = oneOf(env, 'TAMS_AUTH', 'off', ['on', 'off'] as const);
+  const auth = oneOf(env, 'TAMS_AUTH', 'on', ['on', 'off'] as const);
   if (auth === 'off' && nodeEnv === 'production') {
     throw new ConfigError('TAMS_AUTH', 'off is refused when NODE_ENV=production');
   }
   const presignedUrlTimeout = timeout(env, 'TAMS_PRESIGNED_URL_TIMEOUT', '3600:0', 30);
   const pageLimitMax = int(env, 'TAMS_PAGE_LIMIT_MAX', 1000, 1, 100_000);
   const host = str(env, 'HOST', '127.0.0.1');
+  const dataDir = path.resolve(str(env, 'TAMS_DATA_DIR', './data'));
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
     host,
-    dataDir: path.resolve(str(env, 'TAMS_DATA_DIR', './data')),
+    dataDir,
     store: oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite'] as const),
     publicUrl: publicUrl(env),
     basePath: basePath(env),
@@ -126,11 +302,14 @@ export function loadConfig(env: Env = process.env): Config {
     presignedUrlTimeout,
     presignedUrlTimeoutSec: Number((tryParseTimestamp(presignedUrlTimeout) as bigint) / NANOS_PER_SECOND),
     auth,
+    authentication: authConfig(env, dataDir),
+    authDefaultClasses: [...new Set(str(env, 'AUTH_DEFAULT_CLASSES', '').split(',').map((c) => c.trim()).filter((c) => c !== ''))],
     trustProxy: trustProxy(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     deleteAsyncThreshold: int(env, 'TAMS_DELETE_ASYNC_THRESHOLD', 10_000, 0, Number.MAX_SAFE_INTEGER),
     pageLimitDefault: Math.min(int(env, 'TAMS_PAGE_LIMIT_DEFAULT', 100, 1, 100_000), pageLimitMax),
     pageLimitMax,
     nodeEnv,
+    graphql: graphqlConfig(env, nodeEnv === 'production', pageLimitMax),
   };
 }

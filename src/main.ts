@@ -21,7 +21,11 @@ import { StorageService } from './services/storage-service';
 import { ProfileService } from './services/profile-service';
 import { WebhookService } from './services/webhook-service';
 import { DeletionService } from './services/deletion-service';
+import { AccessPolicy } from './services/access-policy';
 import { buildApp } from './http/app';
+import { authenticationWarnings, createAuthenticator } from './auth/authenticator';
+import { issueToken, tokenSigner } from './auth/token-issuer';
+import { SCOPES } from './domain/principal';
 
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
 function packageVersion(): string {
@@ -82,6 +86,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const objectsDir = path.join(config.dataDir, 'objects');
   fs.mkdirSync(objectsDir, { recursive: true });
   const secret = loadOrCreateSecret(config.dataDir);
+  // Before the store opens: a bad key file stops the start with nothing half-built.
+  const authenticator = createAuthenticator(config);
 
   const store = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
   await store.init();
@@ -93,20 +99,22 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   });
 
   const cursors = new PageCursorCodec(secret);
-  const flows = new FlowService(store, cursors, clock);
+  const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
+  const flows = new FlowService(store, cursors, clock, policy);
   const services = {
+    policy,
     serviceInfo: new ServiceInfoService(store, objects, {
       defaultName: config.serviceName,
       ...(config.serviceDescription === undefined ? {} : { defaultDescription: config.serviceDescription }),
       serviceVersion: SERVICE_VERSION,
       minObjectTimeout: config.minObjectTimeout,
       presignedUrlTimeout: config.presignedUrlTimeout,
-    }),
+    }, policy),
     flows,
     segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
     profiles: new ProfileService(store, clock, cursors),
-    webhooks: new WebhookService(store, clock, cursors),
+    webhooks: new WebhookService(store, clock, cursors, flows.access),
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
   };
 
@@ -123,7 +131,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       ready: async () => (await store.ping()) && (await objects.ping()),
       shuttingDown: () => shuttingDown,
     },
+    authenticator,
   });
+  for (const warning of authenticationWarnings(config)) app.log.warn(warning);
   await events.start();
 
   return {
@@ -141,10 +151,30 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   };
 }
 
+const ADMIN_TOKEN_TTL_SEC = 12 * 3600;
+
+/**
+ * The start-up lines about authentication. With the embedded key, a ready admin token too,
+ * except in production, where start-up output ends up in kept logs.
+ */
+async function authBanner(config: Config): Promise<string[]> {
+  if (config.auth === 'off') return ['  auth:    OFF: every request has every scope (development only)'];
+  const { key, usersFile } = config.authentication;
+  const lines = [`  auth:    bearer tokens (${key.kind === 'jwks' ? key.url : key.kind === 'public-key' ? key.file : key.kind} key), Basic users in ${usersFile}`];
+  if (key.kind !== 'embedded') return lines;
+  lines.push('  tokens:  npm run -s token -- --scopes read,write [--ttl 1h]');
+  if (config.nodeEnv === 'production') return lines;
+  const token = await issueToken(tokenSigner(config), { subject: 'admin', scopes: SCOPES, ttlSec: ADMIN_TOKEN_TTL_SEC }, config);
+  lines.push(`  admin token (all scopes, valid ${ADMIN_TOKEN_TTL_SEC / 3600} h), send as 'Authorization: Bearer <token>':`, `    ${token}`);
+  return lines;
+}
+
 async function main(): Promise<void> {
   let config: Config;
+  let gateway: Gateway;
   try {
     config = loadConfig();
+    gateway = await createGateway(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);
@@ -152,7 +182,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const gateway = await createGateway(config);
   await gateway.app.listen({ port: config.port, host: config.host });
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -164,7 +193,7 @@ async function main(): Promise<void> {
       `  REST:    ${base}${config.basePath}/`,
       `  GraphQL: ${base}/graphql`,
       `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
-      `  auth:    ${config.auth}`,
+      ...(await authBanner(config)),
       '',
     ].join('\n'),
   );

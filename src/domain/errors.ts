@@ -16,6 +16,8 @@ export const ERROR_REGISTRY = {
   profile_exists: { status: 400, graphql: 'BAD_USER_INPUT', type: 'ProfileExists' },
   instance_conflict: { status: 400, graphql: 'BAD_USER_INPUT', type: 'InstanceConflict' },
   last_instance: { status: 400, graphql: 'BAD_USER_INPUT', type: 'LastInstance' },
+  query_too_complex: { status: 400, graphql: 'QUERY_TOO_COMPLEX', type: 'QueryTooComplex' },
+  persisted_query_required: { status: 400, graphql: 'PERSISTED_QUERY_REQUIRED', type: 'PersistedQueryRequired' },
   unauthorized: { status: 401, graphql: 'UNAUTHENTICATED', type: 'Unauthorized' },
   read_only: { status: 403, graphql: 'FORBIDDEN', type: 'FlowReadOnly' },
   forbidden: { status: 403, graphql: 'FORBIDDEN', type: 'Forbidden' },

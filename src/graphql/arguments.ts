@@ -10,6 +10,12 @@ export function uuidArg(name: string, value: string): string {
   return value;
 }
 
+/** Object ids are the client's own strings (not always UUIDs): only their size is bounded, as in REST. */
+export function objectIdArg(name: string, value: string): string {
+  if (value === '' || value.length > 1024) throw new TamsError('bad_request', `Invalid argument ${name}: must be 1 to 1024 characters`);
+  return value;
+}
+
 export function formatArg(value: string): string {
   if (!(CONTENT_FORMATS as readonly string[]).includes(value)) {
     throw new TamsError('bad_request', `Invalid argument format: must be one of ${CONTENT_FORMATS.join(', ')}`);

@@ -16,5 +16,5 @@ export interface GraphqlContext {
 }
 
 export function createContext(services: GraphqlServices, request: RequestContext, limits: PageLimits): GraphqlContext {
-  return { services, loaders: createLoaders(services.flows), request, limits };
+  return { services, loaders: createLoaders(services, request), request, limits };
 }

@@ -6,13 +6,14 @@ import type { Connection } from './connection.type';
 import type { GraphqlContext } from './context';
 import { FlowConnection, FlowSegmentConnection } from './connections.type';
 import { FlowFilterInput, FlowSortBy, toFlowFilter } from './flow-filter.input';
-import { Flow, toFlow } from './flow.type';
+import { Flow, FlowCollectionItem, toFlow } from './flow.type';
 import { paginate } from './paging';
 import type { FlowSegment } from './segment.type';
 import { segmentConnection } from './segment-listing';
 import { Source, toSource } from './source.type';
 import { TimeRangeScalar } from './time-range.scalar';
 import { uuidArg } from './arguments';
+import { loadVisible } from './loaders';
 
 @Resolver(() => Flow)
 export class FlowResolver {
@@ -27,7 +28,7 @@ export class FlowResolver {
   ): Promise<Connection<Flow>> {
     const flowFilter = toFlowFilter(filter ?? undefined, sortBy ?? undefined, reverse);
     return paginate(
-      (limit, page) => ctx.services.flows.listFlows(flowFilter, { limit, ...(page === undefined ? {} : { page }) }),
+      (limit, page) => ctx.services.flows.listFlows(ctx.request, flowFilter, { limit, ...(page === undefined ? {} : { page }) }),
       { first, after },
       ctx.limits,
       (flow) => {
@@ -56,8 +57,12 @@ export class FlowResolver {
 
   @FieldResolver(() => [Flow], { description: 'The flows whose collection holds this one.' })
   async collectedBy(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<Flow[]> {
-    const found = await Promise.all(flow.collectedByIds.map((id) => ctx.loaders.flows.load(id)));
-    return found.flatMap((f) => (f === null ? [] : [toFlow(f)]));
+    return (await loadVisible(ctx.loaders.flows, flow.collectedByIds)).map(toFlow);
+  }
+
+  @FieldResolver(() => [FlowCollectionItem], { description: "The flow's collection (flow_collection), each member with its role." })
+  collection(@Root() flow: Flow): FlowCollectionItem[] {
+    return flow.collectionItems.map((item) => ({ flowId: item.id, role: item.role }));
   }
 
   @FieldResolver(() => FlowSegmentConnection, { description: 'Segments overlapping `timerange` (all when omitted).' })
@@ -80,7 +85,7 @@ export class FlowResolver {
     @Ctx() ctx: GraphqlContext,
     @Arg('within', () => TimeRangeScalar, { nullable: true }) within: TimeRange | null,
   ): Promise<string> {
-    const found = await ctx.services.flows.getFlow(flow.id, { includeTimerange: true, ...(within === null ? {} : { within }) });
+    const found = await ctx.services.flows.getFlow(ctx.request, flow.id, { includeTimerange: true, ...(within === null ? {} : { within }) });
     return typeof found.timerange === 'string' ? found.timerange : formatTimeRange(EMPTY);
   }
 }

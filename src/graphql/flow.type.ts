@@ -19,9 +19,14 @@ const FLOW_TYPE_BY_FORMAT: Record<ContentFormat, string> = {
   'urn:x-nmos:format:multi': 'MultiFlow',
 };
 
+/** The concrete GraphQL type of a flow: the Flow interface's resolveType. */
+export function flowTypeName(flow: Flow): string | undefined {
+  return FLOW_TYPE_BY_FORMAT[flow.format as ContentFormat];
+}
+
 @InterfaceType('Flow', {
   description: 'A TAMS flow: one rendition of a source. Its concrete type follows its format.',
-  resolveType: (flow: Flow) => FLOW_TYPE_BY_FORMAT[flow.format as ContentFormat],
+  resolveType: flowTypeName,
 })
 export abstract class Flow {
   @Field(() => ID)
@@ -83,6 +88,18 @@ export abstract class Flow {
 
   /** Ids of the flows whose collection holds this one (resolved as `collectedBy`). */
   collectedByIds!: string[];
+
+  /** The flow's own collection (resolved as `collection`). */
+  collectionItems!: { id: string; role: string }[];
+}
+
+@ObjectType({ description: 'A member of a flow collection: another flow and the role it plays.' })
+export class FlowCollectionItem {
+  @Field(() => ID)
+  flowId!: string;
+
+  @Field()
+  role!: string;
 }
 
 @ObjectType({ implements: Flow, description: 'A video flow (urn:x-nmos:format:video).' })
@@ -118,10 +135,10 @@ export class VideoFlow extends Flow {
   componentType?: string;
 
   @Field(() => Int, { nullable: true })
-  horizChromaSubsFactor?: number;
+  horizChromaSubs?: number;
 
   @Field(() => Int, { nullable: true })
-  vertChromaSubsFactor?: number;
+  vertChromaSubs?: number;
 }
 
 @ObjectType({ implements: Flow, description: 'An audio flow (urn:x-nmos:format:audio).' })
@@ -193,8 +210,8 @@ function essenceFields(flow: FlowEntity): Record<string, unknown> {
         aspectRatio: rational(e.aspect_ratio),
         pixelAspectRatio: rational(e.pixel_aspect_ratio),
         componentType: str(e.component_type),
-        horizChromaSubsFactor: int(e.horiz_chroma_subs_factor),
-        vertChromaSubsFactor: int(e.vert_chroma_subs_factor),
+        horizChromaSubs: int(e.horiz_chroma_subs),
+        vertChromaSubs: int(e.vert_chroma_subs),
       });
     case 'urn:x-nmos:format:audio':
       return defined({ sampleRate: int(e.sample_rate), channels: int(e.channels), bitDepth: int(e.bit_depth) });
@@ -232,5 +249,6 @@ export function toFlow(f: FlowEntity): Flow {
     format: f.format,
     readOnly: f.read_only === true,
     collectedByIds: f.collected_by ?? [],
+    collectionItems: (f.flow_collection ?? []).map((item) => ({ id: item.id, role: item.role })),
   };
 }

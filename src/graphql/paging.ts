@@ -89,6 +89,11 @@ export async function paginate<T, N>(
   return {
     edges,
     nodes,
-    pageInfo: { hasNextPage: page.next !== undefined, endCursor: edges[last]?.cursor ?? null },
+    // A filtered listing (what the caller may read) can answer an empty page that is not the
+    // last: its end cursor then points past the page, so the client can go on.
+    pageInfo: {
+      hasNextPage: page.next !== undefined,
+      endCursor: edges[last]?.cursor ?? (page.next === undefined ? null : encodeCursor({ p: page.next, s: 0 })),
+    },
   };
 }

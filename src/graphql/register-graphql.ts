@@ -6,22 +6,26 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { GraphqlConfig } from '../config';
 import { TamsError } from '../domain/errors';
 import type { EventDispatcher } from '../services/event-dispatcher';
 import { GraphqlContext, GraphqlServices, createContext } from './context';
 import type { PageLimits } from './paging';
 import { buildTamsSchema } from './schema';
+import { jitGateway } from './jit-executor';
+import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
+import { useQueryLimits } from './query-limits-plugin';
+import type { QueryLimits } from './query-limits';
+import { registerSubscriptionServer } from './subscription-server';
 
 export interface GraphqlOptions extends PageLimits {
   /** Configured absolute public URL (no trailing slash), or undefined to derive it per request. */
   publicUrl: string | undefined;
-  /** NODE_ENV=production: no introspection, no landing page. */
-  production: boolean;
-  /** Overrides the NODE_ENV default for introspection. */
-  introspection?: boolean;
-  /** Overrides the NODE_ENV default for the landing page. */
-  landingPage?: boolean;
+  /** Where GraphQL is served, HTTP and WebSocket: `/graphql`, or under TAMS_BASE_PATH if so configured. */
+  path: string;
+  /** The GRAPHQL_* settings (introspection, landing page, limits, persisted queries). */
+  graphql: GraphqlConfig;
 }
 
 export interface GraphqlDependencies {
@@ -64,25 +68,44 @@ function errorFormatter(app: FastifyInstance): (formatted: GraphQLFormattedError
   };
 }
 
+/** Operations longer than GRAPHQL_MAX_TOKENS fail in the parser; they are too complex, not malformed. */
+const TOO_MANY_TOKENS = /^Syntax Error: Document contains more th(?:at|an) \d+ tokens/;
+
 /**
- * Serves GraphQL at `/graphql` (outside TAMS_BASE_PATH) with Apollo. Resolvers reach the
- * same services as REST through a per-request context.
+ * Serves GraphQL at `options.path` with Apollo. Resolvers reach the same services as REST
+ * through a per-request context.
  */
 export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies): void {
   const { options, services } = deps;
+  const config = options.graphql;
   const limits: PageLimits = { pageLimitDefault: options.pageLimitDefault, pageLimitMax: options.pageLimitMax };
-  const landingPage = options.landingPage ?? !options.production;
+  const persisted = config.persistedQueriesFile === undefined ? new Map<string, string>() : readPersistedQueries(config.persistedQueriesFile);
+  const formatError = errorFormatter(app);
+  const queryLimits: QueryLimits = {
+    maxDepth: config.maxDepth,
+    maxCost: config.maxCost,
+    maxAliases: config.maxAliases,
+    maxPageSize: config.maxPageSize,
+    defaultPageSize: options.pageLimitDefault,
+  };
   void app.register(async (scope) => {
     const apollo = new ApolloServer<GraphqlContext>({
-      schema: await buildTamsSchema(),
+      // Queries run compiled (graphql-jit); parsing, validation, plugins and formatError stay Apollo's.
+      gateway: jitGateway(await buildTamsSchema()),
       csrfPrevention: true,
-      introspection: options.introspection ?? !options.production,
+      introspection: config.introspection,
       includeStacktraceInErrorResponses: false,
       stopOnTerminationSignals: false,
-      formatError: errorFormatter(app),
+      formatError: (formatted, error) =>
+        formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOO_MANY_TOKENS.test(formatted.message)
+          ? { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } }
+          : formatError(formatted, error),
+      parseOptions: { maxTokens: config.maxTokens },
+      persistedQueries: { cache: new PersistedQueryCache(persisted, !config.persistedOnly) },
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
-        landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
+        config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
+        useQueryLimits<GraphqlContext>(queryLimits),
       ],
     });
     await apollo.start();
@@ -91,13 +114,45 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     scope.addHook('onClose', async () => {
       await apollo.stop();
     });
+    registerSubscriptionServer(scope, {
+      path: options.path,
+      queryLimits,
+      maxTokens: config.maxTokens,
+      persistedOnly: config.persistedOnly ? persisted : undefined,
+      schema: await buildTamsSchema(),
+      events: deps.events,
+      services,
+      limits,
+      publicUrl: options.publicUrl,
+      formatError,
+    });
+    if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));
     scope.route({
-      url: '/graphql',
+      url: options.path,
       method: ['GET', 'POST', 'OPTIONS'],
       handler: fastifyApolloHandler(apollo, {
         context: async (request) =>
-          createContext(services, { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}` }, limits),
+          createContext(
+            services,
+            { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+            limits,
+          ),
       }),
     });
   });
+}
+
+/**
+ * GRAPHQL_PERSISTED_ONLY: a request carrying operation text is refused before Apollo sees it,
+ * so nothing outside the persisted-queries file runs or gets registered.
+ */
+function refuseOperationText(path: string): preHandlerAsyncHookHandler {
+  return async (request, reply) => {
+    if (request.routeOptions.url !== path) return;
+    const source = (request.method === 'GET' ? request.query : request.body) as { query?: unknown } | undefined;
+    if (source?.query === undefined) return;
+    await reply.code(400).send({
+      errors: [{ message: 'Only persisted operations are accepted: send extensions.persistedQuery.sha256Hash without query', extensions: { code: 'PERSISTED_QUERY_REQUIRED' } }],
+    });
+  };
 }

@@ -12,7 +12,10 @@ export interface SegmentArgs {
   objectId?: string | null;
 }
 
-/** A page of a flow's segments, with get_urls built as REST builds them (verbose form). */
+/**
+ * A page of a flow's segments, with get_urls built as REST builds them (verbose form). First
+ * pages go through the request's loader, so many flows' segments cost one store call.
+ */
 export async function segmentConnection(ctx: GraphqlContext, flowId: string, args: SegmentArgs): Promise<Connection<FlowSegment>> {
   const query = {
     timerange: args.timerange ?? ETERNITY,
@@ -21,12 +24,14 @@ export async function segmentConnection(ctx: GraphqlContext, flowId: string, arg
   };
   return paginate(
     (limit, page) =>
-      ctx.services.segments.listSegments(ctx.request, flowId, query, {
-        limit,
-        ...(page === undefined ? {} : { page }),
-        getUrls: { verbose: true },
-        includeObjectTimerange: false,
-      }),
+      page === undefined
+        ? ctx.loaders.segmentsOfFlow.load({ flowId, limit, query })
+        : ctx.services.segments.listSegments(ctx.request, flowId, query, {
+            limit,
+            page,
+            getUrls: { verbose: true },
+            includeObjectTimerange: false,
+          }),
     args,
     ctx.limits,
     toFlowSegment,

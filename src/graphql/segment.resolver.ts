@@ -1,8 +1,9 @@
-import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { TimeRange } from '../domain/timerange';
 import type { Connection } from './connection.type';
 import type { GraphqlContext } from './context';
 import { FlowSegmentConnection } from './connections.type';
+import { MediaObject, toMediaObject } from './media-object.type';
 import { FlowSegment } from './segment.type';
 import { TimeRangeScalar } from './time-range.scalar';
 import { uuidArg } from './arguments';
@@ -21,5 +22,11 @@ export class SegmentResolver {
     @Arg('objectId', () => String, { nullable: true }) objectId: string | null,
   ): Promise<Connection<FlowSegment>> {
     return segmentConnection(ctx, uuidArg('flowId', flowId), { timerange, first, after, reverse, objectId });
+  }
+
+  @FieldResolver(() => MediaObject, { nullable: true, description: 'The media object this segment points at.' })
+  async object(@Root() segment: FlowSegment, @Ctx() ctx: GraphqlContext): Promise<MediaObject | null> {
+    const found = await ctx.loaders.objects.load(segment.objectId);
+    return found === null ? null : toMediaObject(found);
   }
 }

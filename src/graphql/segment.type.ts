@@ -52,7 +52,7 @@ export class FlowSegment {
   getUrls!: GetUrl[];
 }
 
-function toGetUrl(u: Record<string, unknown>): GetUrl {
+export function toGetUrl(u: Record<string, unknown>): GetUrl {
   return {
     url: u.url as string,
     presigned: u.presigned === true,

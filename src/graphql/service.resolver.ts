@@ -11,6 +11,6 @@ export class ServiceResolver {
 
   @Query(() => [StorageBackend], { description: 'The storage backends (GET /service/storage-backends).' })
   storageBackends(@Ctx() ctx: GraphqlContext): StorageBackend[] {
-    return ctx.services.serviceInfo.storageBackends().map(toStorageBackend);
+    return ctx.services.serviceInfo.storageBackends(ctx.request).map(toStorageBackend);
   }
 }

@@ -10,6 +10,7 @@ import { paginate } from './paging';
 import { SourceFilterInput, SourceSortBy, toSourceFilter } from './source-filter.input';
 import { Source, toSource } from './source.type';
 import { uuidArg } from './arguments';
+import { loadVisible } from './loaders';
 
 @Resolver(() => Source)
 export class SourceResolver {
@@ -24,7 +25,7 @@ export class SourceResolver {
   ): Promise<Connection<Source>> {
     const sourceFilter = toSourceFilter(filter ?? undefined, sortBy ?? undefined, reverse);
     return paginate(
-      (limit, page) => ctx.services.flows.listSources(sourceFilter, { limit, ...(page === undefined ? {} : { page }) }),
+      (limit, page) => ctx.services.flows.listSources(ctx.request, sourceFilter, { limit, ...(page === undefined ? {} : { page }) }),
       { first, after },
       ctx.limits,
       (source) => {
@@ -47,8 +48,7 @@ export class SourceResolver {
 
   @FieldResolver(() => [Source], { description: 'The sources whose collection holds this one.' })
   async collectedBy(@Root() source: Source, @Ctx() ctx: GraphqlContext): Promise<Source[]> {
-    const found = await Promise.all(source.collectedByIds.map((id) => ctx.loaders.sources.load(id)));
-    return found.flatMap((s) => (s === null ? [] : [toSource(s)]));
+    return (await loadVisible(ctx.loaders.sources, source.collectedByIds)).map(toSource);
   }
 
   @FieldResolver(() => FlowConnection, { description: 'The flows of this source.' })
@@ -62,7 +62,10 @@ export class SourceResolver {
   ): Promise<Connection<Flow>> {
     const filter = { ...toFlowFilter(undefined, sortBy ?? undefined, reverse), source_id: source.id };
     return paginate(
-      (limit, page) => ctx.services.flows.listFlows(filter, { limit, ...(page === undefined ? {} : { page }) }),
+      (limit, page) =>
+        page === undefined
+          ? ctx.loaders.flowsOfSource.load({ sourceId: source.id, limit, sortBy: filter.sort_by, reverse })
+          : ctx.services.flows.listFlows(ctx.request, filter, { limit, page }),
       { first, after },
       ctx.limits,
       (flow) => {

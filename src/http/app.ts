@@ -7,6 +7,9 @@ import type { RestServices } from '../rest/rest-context';
 import { registerRestRoutes } from '../rest/register-rest-routes';
 import { registerGraphql } from '../graphql/register-graphql';
 import { installErrorHandling } from './error-handler';
+import type { Authenticator } from '../auth/authenticator';
+import { installAuthentication } from './authentication-hook';
+import { serializeRequest } from './request-log-serializer';
 import { registerMediaRoutes } from './media-routes';
 import { registerHealthRoutes, HealthChecks } from './health-routes';
 
@@ -18,13 +21,15 @@ export interface AppDependencies {
   health: HealthChecks;
   /** Committed store events, for GraphQL subscriptions. */
   events: EventDispatcher;
+  /** Credentials -> Principal for every request (and for GraphQL WebSocket connections). */
+  authenticator: Authenticator;
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, serializers: { req: serializeRequest } },
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
     exposeHeadRoutes: true,
@@ -33,6 +38,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     forceCloseConnections: 'idle',
   });
   installErrorHandling(app);
+  const graphqlPath = config.graphql.underBasePath ? `${config.basePath}/graphql` : '/graphql';
+  installAuthentication(app, deps.authenticator, { graphqlPath });
   registerHealthRoutes(app, deps.health);
   registerMediaRoutes(app, deps.media, deps.clock, config.maxObjectBytes);
   void app.register(
@@ -52,9 +59,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     events: deps.events,
     options: {
       publicUrl: config.publicUrl,
+      path: graphqlPath,
       pageLimitDefault: config.pageLimitDefault,
       pageLimitMax: config.pageLimitMax,
-      production: config.nodeEnv === 'production',
+      graphql: config.graphql,
     },
   });
   return app;

@@ -122,9 +122,22 @@ export interface MetadataStore {
 
   getFlow(id: string): Promise<Flow | undefined>;
   listFlows(filter: FlowFilter, page: PageRequest): Promise<Page<Flow>>;
+
+  /*
+   * Batch reads, one call for many keys (GraphQL DataLoaders): each answers one entry per
+   * key, in the keys' order, exactly as the single-key method would.
+   */
+  getSources(ids: readonly string[]): Promise<(Source | undefined)[]>;
+  getFlows(ids: readonly string[]): Promise<(Flow | undefined)[]>;
+  getObjects(ids: readonly string[]): Promise<(ObjectRecord | undefined)[]>;
+  /** listFlows with each filter and the same page request. */
+  listFlowsBatch(filters: readonly FlowFilter[], page: PageRequest): Promise<Page<Flow>[]>;
+  /** listSegments of each flow with the same query and page request. */
+  listSegmentsBatch(flowIds: readonly string[], query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>[]>;
   /**
-   * Creates or replaces a flow. Creates its source (same format) when the flow names a
-   * source that does not exist; a source whose format differs answers `source_conflict`.
+   * Creates or replaces a flow. Creates its source (same format, label, description and
+   * `auth_classes` tag) when the flow names a source that does not exist; a source whose
+   * format differs answers `source_conflict`.
    * Writes `flows/created` or `flows/updated`, and `sources/created` when a source is made.
    * `now` is an ISO date-time used for created / metadata_updated.
    */

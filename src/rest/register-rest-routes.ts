@@ -10,9 +10,14 @@ import { registerSourcePropertyRoutes } from './routes/source-property-routes';
 import { registerProfileRoutes } from './routes/profile-routes';
 import { registerWebhookRoutes } from './routes/webhook-routes';
 import { registerDeleteRequestRoutes } from './routes/delete-request-routes';
+import { installRouteAccess } from './route-access';
 
-/** The TAMS 8.2 REST API. HEAD twins of every GET come from fastify's exposeHeadRoutes. */
+/**
+ * The TAMS 8.2 REST API. HEAD twins of every GET come from fastify's exposeHeadRoutes. Every
+ * route needs an entry in the access table (route-access.ts), installed first.
+ */
 export function registerRestRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
+  installRouteAccess(app);
   registerServiceRoutes(app, services, options);
   registerSourceRoutes(app, services, options);
   registerFlowRoutes(app, services, options);

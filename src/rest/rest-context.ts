@@ -22,5 +22,5 @@ export function publicBase(request: FastifyRequest, options: RestOptions): strin
 }
 
 export function requestContext(request: FastifyRequest, options: RestOptions): RequestContext {
-  return { baseUrl: publicBase(request, options) };
+  return { baseUrl: publicBase(request, options), principal: request.principal };
 }

@@ -1,3 +1,4 @@
+import type { AccessPolicy } from './access-policy';
 import type { DeletionService } from './deletion-service';
 import type { FlowService } from './flow-service';
 import type { ProfileService } from './profile-service';
@@ -8,6 +9,8 @@ import type { WebhookService } from './webhook-service';
 
 /** Every application service: REST and GraphQL are two edges over this one set. */
 export interface ApplicationServices {
+  /** The authorization policy (AUTH_DEFAULT_CLASSES applied), for edges that decide before calling a service. */
+  policy: AccessPolicy;
   serviceInfo: ServiceInfoService;
   flows: FlowService;
   segments: SegmentService;

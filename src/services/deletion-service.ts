@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { DeletionRequest } from '../domain/entities';
+import type { DeletionRequest, Flow } from '../domain/entities';
 import { TamsError, toTamsError } from '../domain/errors';
 import { EMPTY, ETERNITY, TimeRange, formatTimeRange, intersection, parseTimeRange, range } from '../domain/timerange';
 import type { MetadataStore } from '../ports/metadata-store';
 import type { Clock } from '../ports/clock';
 import type { PageCursorCodec } from './page-cursor';
 import type { CursorPage, FlowService, ListOptions } from './flow-service';
+import type { RequestContext } from './request-context';
+import { enforce, requireAdmin } from './access-policy';
 
 /** How long a finished (or abandoned) deletion request stays visible. */
 const REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -17,6 +19,22 @@ export type DeletionSort = 'created' | 'expiry';
 
 /** A delete either finished within the request, or continues as a deletion request. */
 export type DeletionOutcome = { done: true } | { done: false; request: DeletionRequest };
+
+/**
+ * A deletion request as stored: with the auth classes its flow had when it was made, so
+ * who may read it is still known once the flow is gone (AppNote 0016: delete permission on
+ * the request's flow). Never shown to clients.
+ */
+interface StoredDeletionRequest extends DeletionRequest {
+  flow_auth_classes?: string[];
+}
+
+/** The request as clients see it (deletion-request.json). */
+function publicRequest(request: DeletionRequest): DeletionRequest {
+  const copy: StoredDeletionRequest = { ...request };
+  delete copy.flow_auth_classes;
+  return copy;
+}
 
 function badCursor(): TamsError {
   return new TamsError('bad_cursor', 'Invalid page cursor');
@@ -44,14 +62,14 @@ export class DeletionService {
     return Math.min(MAX_BATCH, Math.max(1, this.asyncThreshold));
   }
 
-  /** DELETE /flows/{id}: the flow, its segments, and its source when nobody else uses it. */
-  async deleteFlow(flowId: string): Promise<DeletionOutcome> {
-    await this.flows.writableFlow(flowId);
+  /** DELETE /flows/{id}: the flow, its segments, and its source when nobody else uses it. Needs delete on the flow. */
+  async deleteFlow(ctx: RequestContext, flowId: string): Promise<DeletionOutcome> {
+    const flow = await this.flows.writableFlow(ctx, flowId, 'delete');
     if ((await this.store.countSegments(flowId)) <= this.asyncThreshold) {
       await this.flows.deleteFlow(flowId);
       return { done: true };
     }
-    return { done: false, request: await this.startRequest(flowId, ETERNITY, true) };
+    return { done: false, request: await this.startRequest(flow, ETERNITY, true) };
   }
 
   /**
@@ -59,31 +77,43 @@ export class DeletionService {
    * `objectId`). A deletion request cannot describe an object filter, so that form always
    * runs within the request.
    */
-  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined): Promise<DeletionOutcome> {
-    await this.flows.writableFlow(flowId);
+  async deleteSegments(ctx: RequestContext, flowId: string, timerange: TimeRange, objectId: string | undefined): Promise<DeletionOutcome> {
+    const flow = await this.flows.writableFlow(ctx, flowId, 'delete');
     if (objectId !== undefined || timerange.empty || (await this.store.countSegments(flowId)) <= this.asyncThreshold) {
       await this.store.deleteSegments(flowId, timerange, objectId, this.now());
       return { done: true };
     }
-    return { done: false, request: await this.startRequest(flowId, timerange, false) };
+    return { done: false, request: await this.startRequest(flow, timerange, false) };
   }
 
-  async getRequest(id: string): Promise<DeletionRequest> {
-    const request = await this.store.getDeletionRequest(id);
+  /**
+   * GET /flow-delete-requests/{id}: admin, or delete permission on the request's flow (its
+   * classes now, or those it had when the request was made once it is gone); 404 when the
+   * request has no permission on that flow at all.
+   */
+  async getRequest(ctx: RequestContext, id: string): Promise<DeletionRequest> {
+    const request: StoredDeletionRequest | undefined = await this.store.getDeletionRequest(id);
     if (!request) throw new TamsError('not_found', `Flow delete request ${id} does not exist`);
-    return request;
+    const access = this.flows.access;
+    if (!access.unrestricted(ctx.principal)) {
+      const flow = await this.store.getFlow(request.flow_id);
+      const classes = flow === undefined ? request.flow_auth_classes : await access.classesOfFlow(flow);
+      enforce(access.policy.decide(ctx.principal, 'delete', classes), `Flow delete request ${id}`, 'delete');
+    }
+    return publicRequest(request);
   }
 
   /**
    * Newest first by `created` (or by `expiry`), `reverse` for oldest first. The store keeps
    * the default order; other orders are built from a scan of the (short-lived) requests.
    */
-  async listRequests(sort: DeletionSort, reverse: boolean, options: ListOptions): Promise<CursorPage<DeletionRequest>> {
+  async listRequests(ctx: RequestContext, sort: DeletionSort, reverse: boolean, options: ListOptions): Promise<CursorPage<DeletionRequest>> {
+    requireAdmin(ctx.principal, 'Listing flow delete requests');
     if (sort === 'created' && !reverse) {
       const listing = 'delete-requests:created';
       const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
       const page = await this.store.listDeletionRequests({ limit: options.limit, ...(after === undefined ? {} : { after }) });
-      return { items: page.items, limit: options.limit, ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }) };
+      return { items: page.items.map(publicRequest), limit: options.limit, ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }) };
     }
     const listing = `delete-requests:${sort}:${reverse ? 1 : 0}`;
     const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
@@ -112,15 +142,16 @@ export class DeletionService {
     const items = ordered.slice(start, start + options.limit);
     const last = items[items.length - 1];
     const more = start + options.limit < ordered.length;
-    return { items, limit: options.limit, ...(more && last !== undefined ? { next: this.cursors.encode(listing, last.id) } : {}) };
+    return { items: items.map(publicRequest), limit: options.limit, ...(more && last !== undefined ? { next: this.cursors.encode(listing, last.id) } : {}) };
   }
 
-  private async startRequest(flowId: string, timerange: TimeRange, deleteFlow: boolean): Promise<DeletionRequest> {
+  private async startRequest(flow: Flow, timerange: TimeRange, deleteFlow: boolean): Promise<DeletionRequest> {
     const now = this.clock.nowMs();
     const text = formatTimeRange(timerange);
-    const request: DeletionRequest = {
+    const classes = await this.flows.access.classesOfFlow(flow);
+    const request: StoredDeletionRequest = {
       id: randomUUID(),
-      flow_id: flowId,
+      flow_id: flow.id,
       timerange_to_delete: text,
       timerange_remaining: text,
       delete_flow: deleteFlow,
@@ -128,11 +159,12 @@ export class DeletionService {
       created: new Date(now).toISOString(),
       updated: new Date(now).toISOString(),
       expiry: new Date(now + REQUEST_RETENTION_MS).toISOString(),
+      ...(classes === undefined ? {} : { flow_auth_classes: [...classes] }),
     };
     await this.store.putDeletionRequest(request);
     // Starts once the caller has had the chance to answer; run() records its own failures.
     setImmediate(() => void this.run(request));
-    return request;
+    return publicRequest(request);
   }
 
   /** Works a request to `done` (or `error`); never rejects. */

@@ -30,9 +30,11 @@ export class GetUrlBuilder {
     private readonly options: GetUrlOptions,
     private readonly baseUrl: string,
     private readonly expiresAtSec: number,
+    /** May the request read the controlled backend (its auth_classes, AppNote 0016)? Else its URLs are left out. */
+    backendReadable = true,
   ) {
     const backend = objects.backend;
-    this.controlledAllowed = this.allows(backend.label, backend.id, true, backend);
+    this.controlledAllowed = backendReadable && this.allows(backend.label, backend.id, true, backend);
     this.controlledTemplate = options.verbose ? verboseFields(backend) : { label: backend.label };
   }
 

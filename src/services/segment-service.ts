@@ -1,7 +1,7 @@
 import type { Flow, NewSegment, SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
-import type { MetadataStore, SegmentQuery } from '../ports/metadata-store';
+import type { MetadataStore, Page, SegmentQuery } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import type { Clock } from '../ports/clock';
 import type { FlowService, CursorPage } from './flow-service';
@@ -44,15 +44,57 @@ export class SegmentService {
     return new Date(this.clock.nowMs()).toISOString();
   }
 
-  /** Segments overlapping the query window; an unknown flow simply has none. */
+  /**
+   * Segments overlapping the query window; an unknown flow simply has none. A flow the
+   * request may not read is a 404 (no permission) or 403; get_urls only name storage
+   * backends it may read.
+   */
   async listSegments(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage> {
-    const listing = `segments:${flowId}:${query.reverse ? 1 : 0}`;
+    if (!this.flows.access.unrestricted(ctx.principal)) {
+      const flow = await this.store.getFlow(flowId);
+      if (flow !== undefined) await this.flows.access.checkFlow(ctx.principal, 'read', flow);
+    }
+    const listing = segmentListing(flowId, query);
     const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
     const page = await this.store.listSegments(flowId, query, { limit: options.limit, after });
-    const urls = new GetUrlBuilder(this.objects, options.getUrls, ctx.baseUrl, this.expiresAt());
+    const urls = this.urlBuilder(ctx, options.getUrls, [page]);
+    return this.toSegmentPage(listing, page, urls, options);
+  }
+
+  /**
+   * The first page of listSegments for each flow, in one store call (GraphQL loaders). Flows
+   * the request may not read have no segments here (GraphQL reaches them through a flow it
+   * could read).
+   */
+  async listFirstSegmentPages(
+    ctx: RequestContext,
+    flowIds: readonly string[],
+    query: SegmentQuery,
+    options: Omit<SegmentListOptions, 'page'>,
+  ): Promise<SegmentPage[]> {
+    const readable = await this.flows.access.readableFlowIds(ctx.principal, flowIds);
+    const pages = await this.store.listSegmentsBatch(flowIds, query, { limit: options.limit });
+    const shown = pages.map((page, i) => (readable.has(flowIds[i]!) ? page : { items: [] }));
+    const urls = this.urlBuilder(ctx, options.getUrls, shown);
+    return shown.map((page, i) => this.toSegmentPage(segmentListing(flowIds[i]!, query), page, urls, options));
+  }
+
+  /** A URL builder with every object of these pages signed in one go. */
+  private urlBuilder(ctx: RequestContext, getUrls: GetUrlOptions, pages: readonly Page<SegmentRecord>[]): GetUrlBuilder {
+    const readable = this.flows.access.canUseBackend(ctx.principal, 'read', this.objects.backend);
+    const urls = new GetUrlBuilder(this.objects, getUrls, ctx.baseUrl, this.expiresAt(), readable);
     const storages = [];
-    for (const s of page.items) storages.push(s.object_storage, s.init_object_storage);
+    for (const page of pages) for (const s of page.items) storages.push(s.object_storage, s.init_object_storage);
     urls.prepare(storages);
+    return urls;
+  }
+
+  private toSegmentPage(
+    listing: string,
+    page: Page<SegmentRecord>,
+    urls: GetUrlBuilder,
+    options: Omit<SegmentListOptions, 'page'>,
+  ): SegmentPage {
     let covered: TimeRange = EMPTY;
     const items = page.items.map((s) => {
       covered = span(covered, s.timerange);
@@ -89,13 +131,24 @@ export class SegmentService {
   /**
    * Registers segments. Each bad segment fails alone; the rest are stored. Returns the
    * failures (empty when all were stored).
+   *
+   * Access (AppNote 0016): write permission on the flow; a segment whose object (or init
+   * object) is already registered needs read permission on that object, else it fails alone
+   * with a 403, so nobody can pull someone else's media into a flow they control.
    */
-  async registerSegments(flowId: string, bodies: SegmentPostBody[]): Promise<FailedSegment[]> {
-    const flow = await this.flows.writableFlow(flowId);
+  async registerSegments(ctx: RequestContext, flowId: string, bodies: SegmentPostBody[]): Promise<FailedSegment[]> {
+    const flow = await this.flows.writableFlow(ctx, flowId);
     requireContainer(flow);
     const failed: FailedSegment[] = [];
     const accepted: NewSegment[] = [];
+    const unreadable = await this.unreadableObjects(ctx, bodies);
     for (const body of bodies) {
+      const denied = [body.object_id, body.init_object_id].find((id) => id !== undefined && unreadable.has(id));
+      if (denied !== undefined) {
+        const error = new TamsError('forbidden', `Object ${denied} is already registered and this request may not read it`);
+        failed.push({ object_id: body.object_id, timerange: body.timerange, error });
+        continue;
+      }
       const parsed = parseSegment(body);
       if (parsed instanceof TamsError) failed.push({ object_id: body.object_id, timerange: body.timerange, error: parsed });
       else accepted.push(parsed);
@@ -108,6 +161,29 @@ export class SegmentService {
     }
     return failed;
   }
+
+  /**
+   * Of the objects these segments name, those already registered (GET /objects/{id} would
+   * find them) that the request may not read. A first registration is always allowed.
+   */
+  private async unreadableObjects(ctx: RequestContext, bodies: readonly SegmentPostBody[]): Promise<Set<string>> {
+    const denied = new Set<string>();
+    if (this.flows.access.unrestricted(ctx.principal)) return denied;
+    const ids = [...new Set(bodies.flatMap((b) => (b.init_object_id === undefined ? [b.object_id] : [b.object_id, b.init_object_id])))];
+    const objects = await this.store.getObjects(ids);
+    await Promise.all(
+      objects.map(async (object) => {
+        if (object === undefined || !object.registered) return;
+        if ((await this.flows.access.decideOnObject(ctx.principal, 'read', object)) !== 'allow') denied.add(object.id);
+      }),
+    );
+    return denied;
+  }
+}
+
+/** The cursor namespace of one flow's segment listing (a cursor is valid only where it was made). */
+function segmentListing(flowId: string, query: SegmentQuery): string {
+  return `segments:${flowId}:${query.reverse ? 1 : 0}`;
 }
 
 /** Segment and storage writes need the flow's container (the media mime type); returns it. */

@@ -1,6 +1,8 @@
 import type { ServiceInfo, StorageBackend } from '../domain/entities';
 import type { MetadataStore } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
+import type { RequestContext } from './request-context';
+import { AccessPolicy, isAdmin, requireAdmin } from './access-policy';
 
 export interface ServiceDescription {
   name?: string;
@@ -26,6 +28,7 @@ export class ServiceInfoService {
     private readonly store: MetadataStore,
     private readonly objects: ObjectStore,
     private readonly options: ServiceInfoOptions,
+    private readonly policy: AccessPolicy = new AccessPolicy(),
   ) {}
 
   async describe(): Promise<ServiceDescription> {
@@ -44,11 +47,16 @@ export class ServiceInfoService {
     };
   }
 
-  async update(info: ServiceInfo): Promise<ServiceInfo> {
+  /** POST /service: admin only (AppNote 0016). */
+  async update(ctx: RequestContext, info: ServiceInfo): Promise<ServiceInfo> {
+    requireAdmin(ctx.principal, 'Changing the service description');
     return this.store.setServiceInfo(info);
   }
 
-  storageBackends(): StorageBackend[] {
-    return [this.objects.backend];
+  /** The storage backends the request has any permission on (their auth_classes tags, ADR 0055). */
+  storageBackends(ctx: RequestContext): StorageBackend[] {
+    const all = [this.objects.backend];
+    if (isAdmin(ctx.principal)) return all;
+    return all.filter((backend) => this.policy.canSeeStorageBackend(ctx.principal, backend));
   }
 }

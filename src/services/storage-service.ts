@@ -10,6 +10,7 @@ import { requireContainer } from './segment-service';
 import { GetUrlBuilder, GetUrlOptions } from './get-urls';
 import type { CursorPage } from './flow-service';
 import { matchesTags } from '../domain/tags';
+import { Permission, enforce } from './access-policy';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -53,8 +54,9 @@ export class StorageService {
     private readonly defaultLimit: number,
   ) {}
 
+  /** POST /flows/{id}/storage: needs write on the flow and on the storage backend (AppNote 0016). */
   async allocate(ctx: RequestContext, flowId: string, request: StorageRequest): Promise<MediaObjectAllocation[]> {
-    const flow = await this.flows.writableFlow(flowId);
+    const flow = await this.flows.writableFlow(ctx, flowId);
     const container = requireContainer(flow);
     if (request.limit !== undefined && request.object_ids !== undefined) {
       throw new TamsError('validation_failed', 'Give either limit or object_ids, not both');
@@ -62,6 +64,7 @@ export class StorageService {
     if (request.storage_id !== undefined && request.storage_id !== this.objects.backend.id) {
       throw new TamsError('validation_failed', `Unknown storage backend ${request.storage_id}`);
     }
+    this.flows.access.requireBackend(ctx.principal, 'write', this.objects.backend);
     if (request.presigned === false) {
       throw new TamsError('validation_failed', 'This storage backend only issues presigned URLs');
     }
@@ -95,12 +98,26 @@ export class StorageService {
   }
 
   /**
-   * GET /objects/{id}: 404 for unknown and for allocated-but-unregistered ids.
-   * `referenced_by_flows` is filtered by the flows' tags (flow_tag.*) and paged by flow id.
+   * The registered object the request may act on with `permission` (from the flows that
+   * reference it): 404 when unknown, only allocated, or the request has no permission on
+   * any of those flows; 403 when some but not enough.
+   */
+  private async permittedObject(ctx: RequestContext, id: string, permission: Permission): Promise<ObjectRecord> {
+    const object = await this.registeredObject(id);
+    enforce(await this.flows.access.decideOnObject(ctx.principal, permission, object), `Object ${id}`, permission);
+    return object;
+  }
+
+  /**
+   * GET /objects/{id}: 404 for unknown and for allocated-but-unregistered ids, and when the
+   * request may read none of the flows referencing it. `referenced_by_flows` lists the flows
+   * the request may read (possibly none), filtered by the flows' tags (flow_tag.*) and paged
+   * by flow id; get_urls only name storage backends it may read.
    */
   async getObject(ctx: RequestContext, id: string, getUrls: GetUrlOptions, query: ObjectQuery): Promise<ObjectPage> {
-    const object = await this.registeredObject(id);
-    let flows = [...object.referenced_by_flows].sort();
+    const object = await this.permittedObject(ctx, id, 'read');
+    const readable = await this.flows.access.readableFlowIds(ctx.principal, flowIdsOf(object));
+    let flows = object.referenced_by_flows.filter((flowId) => readable.has(flowId)).sort();
     if (query.flowTags !== undefined) {
       const tags = query.flowTags;
       const matches = await Promise.all(flows.map(async (flowId) => {
@@ -115,7 +132,7 @@ export class StorageService {
     }
     const shown = flows.slice(0, query.limit);
     const last = shown[shown.length - 1];
-    const body = await this.present(ctx, { ...object, referenced_by_flows: shown }, getUrls);
+    const body = await this.present(ctx, { ...withoutHiddenFirst(object, readable), referenced_by_flows: shown }, getUrls);
     return {
       body,
       limit: query.limit,
@@ -125,14 +142,42 @@ export class StorageService {
   }
 
   /**
+   * Many registered objects at once (GraphQL loaders), presented as GET /objects/{id} presents
+   * them but with every referencing flow the request may read: undefined for unknown or only
+   * allocated ids, and for objects the request may read through no flow. Unrestricted
+   * requests cost two store calls whatever the count: the objects, then their init objects.
+   */
+  async getObjects(ctx: RequestContext, ids: readonly string[], getUrls: GetUrlOptions): Promise<(Record<string, unknown> | undefined)[]> {
+    let found = (await this.store.getObjects(ids)).map((o) => (o?.registered ? o : undefined));
+    if (!this.flows.access.unrestricted(ctx.principal)) {
+      const readable = await this.flows.access.readableFlowIds(ctx.principal, [...new Set(found.flatMap((o) => (o === undefined ? [] : flowIdsOf(o))))]);
+      found = found.map((o) => {
+        if (o === undefined || !o.referenced_by_flows.some((f) => readable.has(f))) return undefined;
+        return { ...withoutHiddenFirst(o, readable), referenced_by_flows: o.referenced_by_flows.filter((f) => readable.has(f)) };
+      });
+    }
+    const initIds = [...new Set(found.flatMap((o) => (o?.init_object_id === undefined ? [] : [o.init_object_id])))];
+    const inits = new Map<string, ObjectRecord>();
+    if (initIds.length > 0) {
+      (await this.store.getObjects(initIds)).forEach((init, i) => {
+        if (init !== undefined) inits.set(initIds[i]!, init);
+      });
+    }
+    const urls = this.urlBuilder(ctx, getUrls);
+    return found.map((o) => (o === undefined ? undefined : this.presentWith(urls, o, o.init_object_id === undefined ? undefined : inits.get(o.init_object_id))));
+  }
+
+  /**
    * POST /objects/{id}/instances. Uncontrolled instances (url + label) are recorded; copies
    * to another storage backend need a backend to copy to, which this gateway does not have
    * yet, so a controlled request only succeeds when the backend already holds the object.
+   * Access: write on the object (every flow referencing it), and on the backend named.
    */
-  async addInstance(id: string, request: InstanceRequest): Promise<void> {
-    const object = await this.registeredObject(id);
+  async addInstance(ctx: RequestContext, id: string, request: InstanceRequest): Promise<void> {
+    const object = await this.permittedObject(ctx, id, 'write');
     const backend = this.objects.backend;
     if ('storage_id' in request) {
+      if (request.storage_id === backend.id) this.flows.access.requireBackend(ctx.principal, 'write', backend);
       if (object.storage?.storage_id === request.storage_id) return;
       if (request.storage_id !== backend.id) {
         throw new TamsError('validation_failed', `Unknown storage backend ${request.storage_id}`);
@@ -162,10 +207,11 @@ export class StorageService {
 
   /**
    * DELETE /objects/{id}/instances?storage_id=|label=. The last instance is never removed.
-   * A controlled instance may be named by its backend's label too.
+   * A controlled instance may be named by its backend's label too. Access: write on the
+   * object (every flow referencing it), and on the backend of a controlled instance.
    */
-  async removeInstance(id: string, selector: InstanceSelector): Promise<void> {
-    const object = await this.registeredObject(id);
+  async removeInstance(ctx: RequestContext, id: string, selector: InstanceSelector): Promise<void> {
+    const object = await this.permittedObject(ctx, id, 'write');
     const backend = this.objects.backend;
     const controlled =
       'storage_id' in selector
@@ -176,6 +222,7 @@ export class StorageService {
       const which = 'storage_id' in selector ? `on storage backend ${selector.storage_id}` : `labelled ${selector.label}`;
       throw new TamsError('not_found', `Object ${id} has no instance ${which}`);
     }
+    if (controlled) this.flows.access.requireBackend(ctx.principal, 'write', backend);
     const instances = (object.storage === null ? 0 : 1) + object.uncontrolled_urls.length;
     if (instances <= 1) {
       throw new TamsError('last_instance', `Cannot delete the last instance of object ${id}; delete the segments that use it instead`);
@@ -183,14 +230,22 @@ export class StorageService {
     await this.store.removeObjectInstance(id, controlled && object.storage !== null ? { storage_id: object.storage.storage_id } : selector);
   }
 
+  private urlBuilder(ctx: RequestContext, options: GetUrlOptions): GetUrlBuilder {
+    const readable = this.flows.access.canUseBackend(ctx.principal, 'read', this.objects.backend);
+    return new GetUrlBuilder(this.objects, options, ctx.baseUrl, Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec, readable);
+  }
+
   private async present(ctx: RequestContext, o: ObjectRecord, options: GetUrlOptions): Promise<Record<string, unknown>> {
-    const urls = new GetUrlBuilder(this.objects, options, ctx.baseUrl, Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec);
+    const init = o.init_object_id === undefined ? undefined : await this.store.getObject(o.init_object_id);
+    return this.presentWith(this.urlBuilder(ctx, options), o, init);
+  }
+
+  private presentWith(urls: GetUrlBuilder, o: ObjectRecord, init: ObjectRecord | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = { id: o.id, referenced_by_flows: o.referenced_by_flows };
     if (o.first_referenced_by_flow !== undefined) out.first_referenced_by_flow = o.first_referenced_by_flow;
     if (o.timerange !== undefined) out.timerange = o.timerange;
     if (o.key_frame_count !== undefined) out.key_frame_count = o.key_frame_count;
     if (o.init_object_id !== undefined) {
-      const init = await this.store.getObject(o.init_object_id);
       out.init_object = { id: o.init_object_id, get_urls: urls.build(init?.storage, init?.uncontrolled_urls) };
     }
     out.get_urls = urls.build(o.storage, o.uncontrolled_urls);
@@ -207,4 +262,18 @@ function decodeFlowCursor(cursor: string): string {
   const flowId = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!UUID_RE.test(flowId)) throw new TamsError('bad_cursor', 'Invalid page cursor');
   return flowId;
+}
+
+/** The flows an object names: those referencing it and the first that did. */
+function flowIdsOf(object: ObjectRecord): string[] {
+  const first = object.first_referenced_by_flow;
+  return first === undefined || object.referenced_by_flows.includes(first) ? object.referenced_by_flows : [...object.referenced_by_flows, first];
+}
+
+/** The object without first_referenced_by_flow when the request may not read that flow (it names a flow id). */
+function withoutHiddenFirst(object: ObjectRecord, readable: ReadonlySet<string>): ObjectRecord {
+  if (object.first_referenced_by_flow === undefined || readable.has(object.first_referenced_by_flow)) return object;
+  const copy = { ...object };
+  delete copy.first_referenced_by_flow;
+  return copy;
 }

@@ -4,8 +4,12 @@ import { TamsError } from '../domain/errors';
 import type { TamsEventType } from '../domain/events';
 import type { MetadataStore, TagFilter } from '../ports/metadata-store';
 import type { Clock } from '../ports/clock';
+import type { Principal, Scope } from '../domain/principal';
 import type { PageCursorCodec } from './page-cursor';
 import type { CursorPage, ListOptions } from './flow-service';
+import type { RequestContext } from './request-context';
+import { AccessPolicy, authClassesOf, enforce, requireAuthClassChange } from './access-policy';
+import { ResourceAccess } from './resource-access';
 
 /** The fields a client sets (webhook-post.json / webhook-put.json), schema-valid. */
 export type WebhookBody = Omit<Webhook, 'id' | 'events' | 'status' | 'error' | 'owner' | 'created'> & {
@@ -49,6 +53,45 @@ const RESERVED_HEADERS = new Set([
 ]);
 
 const REVERSE_SCAN_PAGE = 1000;
+/** Store pages a listing reads at most to fill one page for a request that may not read every webhook. */
+const SCAN_PAGES_PER_LIST = 10;
+
+/**
+ * A registration as stored: besides `owner` (the subject), what the owner was allowed when it
+ * last created or replaced the webhook. Events are checked one by one against these
+ * (AppNote 0016, `canSeeEvent`). Whoever replaces a webhook becomes its owner, so nobody can
+ * point someone else's webhook at their own receiver and get events they may not read.
+ */
+export interface StoredWebhook extends Webhook {
+  owner_scopes?: Scope[];
+  owner_auth_classes?: string[];
+  owner_authenticated?: boolean;
+}
+
+/**
+ * The principal a webhook's events are checked against (for the delivery worker and
+ * `canSeeEvent`). A registration without a recorded owner (made before authorization
+ * existed) gets a principal that may see nothing.
+ */
+export function webhookOwner(webhook: Webhook): Principal {
+  const stored = webhook as StoredWebhook;
+  return {
+    subject: webhook.owner ?? '',
+    scopes: stored.owner_scopes ?? [],
+    authClasses: stored.owner_auth_classes ?? [],
+    method: 'none',
+    authenticated: stored.owner_authenticated ?? false,
+  };
+}
+
+function ownedBy(principal: Principal): Pick<StoredWebhook, 'owner' | 'owner_scopes' | 'owner_auth_classes' | 'owner_authenticated'> {
+  return {
+    owner: principal.subject,
+    owner_scopes: [...principal.scopes],
+    owner_auth_classes: [...principal.authClasses],
+    owner_authenticated: principal.authenticated,
+  };
+}
 
 function bad(message: string): TamsError {
   return new TamsError('validation_failed', message);
@@ -110,18 +153,49 @@ function compareByUrl(a: Webhook, b: Webhook): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Webhook registrations (delivery is a later worker). */
+/**
+ * Webhook registrations (delivery is a later worker). Access (AppNote 0016): a webhook's
+ * own `auth_classes` tag decides who may read (list, get), write (replace) or delete it;
+ * filters on flows or sources need read permission on each of them; changing the webhook's
+ * `auth_classes` needs a grant on every class added or removed.
+ */
 export class WebhookService {
+  private readonly access: ResourceAccess;
+
   constructor(
     readonly store: MetadataStore,
     readonly clock: Clock,
     private readonly cursors: PageCursorCodec,
-  ) {}
+    access?: ResourceAccess,
+  ) {
+    this.access = access ?? new ResourceAccess(store, new AccessPolicy());
+  }
 
-  private async existing(id: string): Promise<Webhook> {
+  private async existing(ctx: RequestContext, id: string, permission: 'read' | 'write' | 'delete'): Promise<Webhook> {
     const webhook = await this.store.getWebhook(id);
     if (!webhook) throw new TamsError('not_found', `Webhook ${id} does not exist`);
+    if (!this.access.unrestricted(ctx.principal)) {
+      enforce(this.access.policy.decide(ctx.principal, permission, authClassesOf(webhook.tags)), `Webhook ${id}`, permission);
+    }
     return webhook;
+  }
+
+  private readable(ctx: RequestContext, webhooks: Webhook[]): Webhook[] {
+    if (this.access.unrestricted(ctx.principal)) return webhooks;
+    return webhooks.filter((w) => this.access.policy.can(ctx.principal, 'read', authClassesOf(w.tags)));
+  }
+
+  /** A webhook may only filter on flows and sources the request may read (unknown ids hide nothing). */
+  private async checkFilters(ctx: RequestContext, body: WebhookBody): Promise<void> {
+    if (this.access.unrestricted(ctx.principal)) return;
+    const flowIds = [...new Set([...(body.flow_ids ?? []), ...(body.flow_collected_by_ids ?? [])])];
+    const sourceIds = [...new Set([...(body.source_ids ?? []), ...(body.source_collected_by_ids ?? [])])];
+    for (const flow of await this.store.getFlows(flowIds)) {
+      if (flow !== undefined) await this.access.checkFlow(ctx.principal, 'read', flow);
+    }
+    for (const source of await this.store.getSources(sourceIds)) {
+      if (source !== undefined) this.access.checkSource(ctx.principal, 'read', source);
+    }
   }
 
   private static filters(body: WebhookBody): Partial<Webhook> {
@@ -132,66 +206,83 @@ export class WebhookService {
     return out;
   }
 
-  /** POST /service/webhooks: a new registration with a server-generated id. */
-  async create(body: WebhookBody): Promise<WebhookView> {
+  /** POST /service/webhooks: a new registration with a server-generated id, owned by the caller. */
+  async create(ctx: RequestContext, body: WebhookBody): Promise<WebhookView> {
     checkUrl(body.url);
     checkApiKey(body.api_key_name, body.api_key_value);
-    const webhook: Webhook = {
+    await this.checkFilters(ctx, body);
+    requireAuthClassChange(ctx.principal, undefined, authClassesOf(body.tags), 'a webhook');
+    const webhook: StoredWebhook = {
       id: randomUUID(),
       url: body.url,
       events: body.events,
       status: body.status ?? 'created',
       ...(body.api_key_name === undefined ? {} : { api_key_name: body.api_key_name, api_key_value: body.api_key_value }),
       ...WebhookService.filters(body),
+      ...ownedBy(ctx.principal),
       created: new Date(this.clock.nowMs()).toISOString(),
     };
     await this.store.putWebhook(webhook);
     return webhookView(webhook);
   }
 
-  async get(id: string): Promise<WebhookView> {
-    return webhookView(await this.existing(id));
+  async get(ctx: RequestContext, id: string): Promise<WebhookView> {
+    return webhookView(await this.existing(ctx, id, 'read'));
   }
 
   /**
    * PUT /service/webhooks/{id}: replaces the registration. An omitted api_key_value keeps
    * the stored one (clients never see it, so cannot send it back); an omitted api_key_name
-   * removes the key.
+   * removes the key. The caller becomes the owner.
    */
-  async update(id: string, body: WebhookBody): Promise<WebhookView> {
+  async update(ctx: RequestContext, id: string, body: WebhookBody): Promise<WebhookView> {
     if (body.id !== id) throw bad(`Webhook id in the body (${String(body.id)}) does not match the path (${id})`);
-    const current = await this.existing(id);
+    const current = await this.existing(ctx, id, 'write');
+    await this.checkFilters(ctx, body);
+    requireAuthClassChange(ctx.principal, authClassesOf(current.tags), authClassesOf(body.tags), `webhook ${id}`);
     checkUrl(body.url);
     const keyValue = body.api_key_name === undefined ? body.api_key_value : (body.api_key_value ?? current.api_key_value);
     checkApiKey(body.api_key_name, keyValue);
     const status = nextStatus(current.status, body.status ?? 'created');
-    const webhook: Webhook = {
+    const webhook: StoredWebhook = {
       id,
       url: body.url,
       events: body.events,
       status,
       ...(body.api_key_name === undefined ? {} : { api_key_name: body.api_key_name, api_key_value: keyValue }),
       ...WebhookService.filters(body),
-      ...(current.owner === undefined ? {} : { owner: current.owner }),
+      ...ownedBy(ctx.principal),
       ...(current.created === undefined ? {} : { created: current.created }),
     };
     await this.store.putWebhook(webhook);
     return webhookView(webhook);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(ctx: RequestContext, id: string): Promise<void> {
+    await this.existing(ctx, id, 'delete');
     if (!(await this.store.deleteWebhook(id))) throw new TamsError('not_found', `Webhook ${id} does not exist`);
   }
 
-  /** Sorted by url then id (ADR 0052), or the reverse. */
-  async list(filter: { tags?: TagFilter; reverse: boolean }, options: ListOptions): Promise<CursorPage<WebhookView>> {
+  /**
+   * Sorted by url then id (ADR 0052), or the reverse; only webhooks the request may read. A
+   * page of a restricted request may come back short (with a cursor to go on from).
+   */
+  async list(ctx: RequestContext, filter: { tags?: TagFilter; reverse: boolean }, options: ListOptions): Promise<CursorPage<WebhookView>> {
     const storeFilter = filter.tags === undefined ? {} : { tags: filter.tags };
     if (!filter.reverse) {
       const listing = 'webhooks:url';
-      const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
-      const page = await this.store.listWebhooks(storeFilter, { limit: options.limit, ...(after === undefined ? {} : { after }) });
+      let after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+      const scans = this.access.unrestricted(ctx.principal) ? 1 : SCAN_PAGES_PER_LIST;
+      const items: Webhook[] = [];
+      let page: { items: Webhook[]; next?: unknown } = { items: [] };
+      for (let scanned = 0; scanned < scans && items.length < options.limit; scanned++) {
+        page = await this.store.listWebhooks(storeFilter, { limit: options.limit - items.length, ...(after === undefined ? {} : { after }) });
+        items.push(...this.readable(ctx, page.items));
+        if (page.next === undefined) break;
+        after = page.next;
+      }
       return {
-        items: page.items.map(webhookView),
+        items: items.map(webhookView),
         limit: options.limit,
         ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }),
       };
@@ -205,7 +296,7 @@ export class WebhookService {
     let next: unknown;
     do {
       const page = await this.store.listWebhooks(storeFilter, { limit: REVERSE_SCAN_PAGE, ...(next === undefined ? {} : { after: next }) });
-      all.push(...page.items);
+      all.push(...this.readable(ctx, page.items));
       next = page.next;
     } while (next !== undefined);
     all.sort((a, b) => compareByUrl(b, a));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { runMetadataStoreContract } from './metadata-store.contract';
 import { runMetadataStoreUpdatesContract } from './metadata-store-updates.contract';
+import { runMetadataStoreBatchContract } from './metadata-store-batch.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
 let n = 0;
@@ -29,3 +30,10 @@ runMetadataStoreUpdatesContract('sqlite (file)', async () => {
 runMetadataStoreUpdatesContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));
 
 runMetadataStoreUpdatesContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
+
+runMetadataStoreBatchContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreBatchContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));

@@ -204,7 +204,7 @@ describe('GraphQL queries', () => {
   });
 
   it('masks unexpected errors and shows no stack trace', async () => {
-    const spy = jest.spyOn(h.gateway.store, 'getSource').mockRejectedValueOnce(new Error('secret detail'));
+    const spy = jest.spyOn(h.gateway.store, 'getSources').mockRejectedValueOnce(new Error('secret detail'));
     try {
       const res = await gql('query($id: ID!) { source(id: $id) { id } }', { id: sharedSource });
       expect(res.body.errors).toHaveLength(1);
@@ -222,7 +222,7 @@ describe('GraphQL queries', () => {
   });
 
   it('loads a source once per request, however many flows ask for it', async () => {
-    const spy = jest.spyOn(h.gateway.store, 'getSource');
+    const spy = jest.spyOn(h.gateway.store, 'getSources');
     try {
       const d = await data('query($s: ID) { flows(filter: { sourceId: $s }, first: 10) { nodes { source { id } } } }', { s: sharedSource });
       expect(d.flows.nodes).toHaveLength(10);

@@ -59,7 +59,8 @@ export function operationOf(method: string, pathname: string, basePath: string):
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
-  const config = loadConfig({ TAMS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...env });
+  // Authentication is on by default in the product; suites about other things opt out of it.
+  const config = loadConfig({ TAMS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', TAMS_AUTH: 'off', ...env });
   const gateway = await createGateway(config);
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.server.address();

@@ -373,6 +373,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return row ? toSource(row) : undefined;
   }
 
+  async getSources(ids: readonly string[]): Promise<(Source | undefined)[]> {
+    return ids.map((id) => {
+      const row = this.s.getSource.get(id) as SourceRow | undefined;
+      return row ? toSource(row) : undefined;
+    });
+  }
+
   async listSources(filter: SourceFilter, page: PageRequest): Promise<Page<Source>> {
     const sort = sortColumn(filter.sort_by, SOURCE_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
@@ -415,6 +422,21 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listFlows(filter: FlowFilter, page: PageRequest): Promise<Page<Flow>> {
+    return this.listFlowsNow(filter, page);
+  }
+
+  async listFlowsBatch(filters: readonly FlowFilter[], page: PageRequest): Promise<Page<Flow>[]> {
+    return filters.map((filter) => this.listFlowsNow(filter, page));
+  }
+
+  async getFlows(ids: readonly string[]): Promise<(Flow | undefined)[]> {
+    return ids.map((id) => {
+      const row = this.s.getFlow.get(id) as FlowRow | undefined;
+      return row ? toFlow(row) : undefined;
+    });
+  }
+
+  private listFlowsNow(filter: FlowFilter, page: PageRequest): Page<Flow> {
     const sort = sortColumn(filter.sort_by, FLOW_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
     const where = new WhereBuilder();
@@ -572,6 +594,9 @@ export class SqliteMetadataStore implements MetadataStore {
     const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
     if (flow.label !== undefined) source.label = flow.label;
     if (flow.description !== undefined) source.description = flow.description;
+    // AppNote 0016: a new source takes its permissions from the flow that creates it.
+    const authClasses = flow.tags?.auth_classes;
+    if (authClasses !== undefined) source.tags = { auth_classes: authClasses };
     this.s.insertSource.run(source.id, source.format, source.label ?? null, now, now, JSON.stringify(source));
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }
@@ -613,6 +638,14 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- segments ------------------------------------------------------------------------
 
   async listSegments(flowId: string, query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>> {
+    return this.listSegmentsNow(flowId, query, page);
+  }
+
+  async listSegmentsBatch(flowIds: readonly string[], query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>[]> {
+    return flowIds.map((flowId) => this.listSegmentsNow(flowId, query, page));
+  }
+
+  private listSegmentsNow(flowId: string, query: SegmentQuery, page: PageRequest): Page<SegmentRecord> {
     const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
     if (query.timerange.empty || page.limit <= 0) return { items: [] };
     const stmt = this.windowStatement(query);
@@ -823,6 +856,14 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getObject(id: string): Promise<ObjectRecord | undefined> {
+    return this.getObjectNow(id);
+  }
+
+  async getObjects(ids: readonly string[]): Promise<(ObjectRecord | undefined)[]> {
+    return ids.map((id) => this.getObjectNow(id));
+  }
+
+  private getObjectNow(id: string): ObjectRecord | undefined {
     const row = this.s.getObject.get(id) as ObjectRow | undefined;
     if (!row) return undefined;
     const record: ObjectRecord = {

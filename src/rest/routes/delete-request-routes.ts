@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeletionRequest } from '../../domain/entities';
 import type { DeletionOutcome, DeletionSort } from '../../services/deletion-service';
 import type { RestOptions, RestServices } from '../rest-context';
-import { publicBase } from '../rest-context';
+import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, enumValue, pageLimit } from '../query-params';
 import { pathUuid } from './path-params';
@@ -32,7 +32,7 @@ export function registerDeleteRequestRoutes(app: FastifyInstance, services: Rest
     const q = request.query as Query;
     const reverse = bool(q, 'reverse_order') ?? false;
     const sort = enumValue(q, 'sort_by', DELETION_SORTS) ?? 'created';
-    const page = await services.deletions.listRequests(sort, reverse, {
+    const page = await services.deletions.listRequests(requestContext(request, options), sort, reverse, {
       limit: pageLimit(q, options.pageLimitDefault, options.pageLimitMax),
       ...pageParam(q),
     });
@@ -41,6 +41,6 @@ export function registerDeleteRequestRoutes(app: FastifyInstance, services: Rest
   });
 
   app.get('/flow-delete-requests/:requestId', async (request) => {
-    return services.deletions.getRequest(pathUuid(request.params, 'requestId'));
+    return services.deletions.getRequest(requestContext(request, options), pathUuid(request.params, 'requestId'));
   });
 }

@@ -3,7 +3,7 @@ import type { Flow } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import type { FlowFilter, FlowSort } from '../../ports/metadata-store';
 import type { RestOptions, RestServices } from '../rest-context';
-import { publicBase } from '../rest-context';
+import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, enumValue, format, int, pageLimit, single, tagFilter, timerange, uuid, uuidList } from '../query-params';
 import { validateFlowPut } from '../schemas/validators';
@@ -49,7 +49,7 @@ export function registerFlowRoutes(app: FastifyInstance, services: RestServices,
   app.get('/flows', async (request, reply) => {
     const q = request.query as Query;
     const filter = flowFilter(q);
-    const page = await services.flows.listFlows(filter, {
+    const page = await services.flows.listFlows(requestContext(request, options), filter, {
       limit: pageLimit(q, options.pageLimitDefault, options.pageLimitMax),
       ...pageParam(q),
     });
@@ -62,20 +62,20 @@ export function registerFlowRoutes(app: FastifyInstance, services: RestServices,
     const q = request.query as Query;
     const includeTimerange = bool(q, 'include_timerange') ?? false;
     const within = timerange(q);
-    return services.flows.getFlow(id, { includeTimerange, ...(within === undefined ? {} : { within }) });
+    return services.flows.getFlow(requestContext(request, options), id, { includeTimerange, ...(within === undefined ? {} : { within }) });
   });
 
   app.put('/flows/:flowId', async (request, reply) => {
     const id = pathUuid(request.params, 'flowId');
     const problem = validateFlowPut(request.body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    const result = await services.flows.putFlow(id, request.body as Flow);
+    const result = await services.flows.putFlow(requestContext(request, options), id, request.body as Flow);
     if (result.created) return reply.code(201).send(result.flow);
     return reply.code(204).send();
   });
 
   app.delete('/flows/:flowId', async (request, reply) => {
     const id = pathUuid(request.params, 'flowId');
-    return answerDeletion(app, request, reply, options, await services.deletions.deleteFlow(id));
+    return answerDeletion(app, request, reply, options, await services.deletions.deleteFlow(requestContext(request, options), id));
   });
 }

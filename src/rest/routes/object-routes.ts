@@ -44,13 +44,13 @@ export function registerObjectRoutes(app: FastifyInstance, services: RestService
     const id = pathString(request.params, 'objectId');
     const problem = validateObjectInstancePost(request.body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    await services.storage.addInstance(id, request.body as InstanceRequest);
+    await services.storage.addInstance(requestContext(request, options), id, request.body as InstanceRequest);
     return reply.code(201).send();
   });
 
   app.delete('/objects/:objectId/instances', async (request, reply) => {
     const id = pathString(request.params, 'objectId');
-    await services.storage.removeInstance(id, instanceSelector(request.query as Query));
+    await services.storage.removeInstance(requestContext(request, options), id, instanceSelector(request.query as Query));
     return reply.code(204).send();
   });
 }

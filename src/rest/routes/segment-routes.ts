@@ -40,7 +40,7 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
     const single = !Array.isArray(request.body);
     const bodies = (single ? [request.body] : request.body) as SegmentPostBody[];
-    const failed = await services.segments.registerSegments(flowId, bodies);
+    const failed = await services.segments.registerSegments(requestContext(request, options), flowId, bodies);
     if (failed.length === 0) return reply.code(201).send();
     if (single) throw (failed[0] as { error: TamsError }).error;
     const now = new Date();
@@ -57,7 +57,7 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     const flowId = pathUuid(request.params, 'flowId');
     const q = request.query as Query;
     const tr = timerange(q) ?? ETERNITY;
-    const outcome = await services.deletions.deleteSegments(flowId, tr, single(q, 'object_id'));
+    const outcome = await services.deletions.deleteSegments(requestContext(request, options), flowId, tr, single(q, 'object_id'));
     return answerDeletion(app, request, reply, options, outcome);
   });
 

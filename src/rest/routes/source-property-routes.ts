@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TagValue } from '../../domain/entities';
 import type { SourceScalarProperty } from '../../services/flow-property-service';
 import type { RestOptions, RestServices } from '../rest-context';
+import { requestContext } from '../rest-context';
 import { validateDescription, validateLabel, validateTagValue } from '../schemas/property-validators';
 import { pathString, pathUuid } from './path-params';
 import { checkBody, sendJsonValue } from './flow-property-routes';
@@ -12,49 +13,49 @@ const SCALARS: readonly { property: SourceScalarProperty; validate: (body: unkno
 ];
 
 /** `/sources/{sourceId}/...` property endpoints; HEAD twins come from exposeHeadRoutes. */
-export function registerSourcePropertyRoutes(app: FastifyInstance, services: RestServices, _options: RestOptions): void {
+export function registerSourcePropertyRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
   const properties = services.flows.properties;
 
   app.get('/sources/:sourceId/tags', async (request, reply) => {
     const id = pathUuid(request.params, 'sourceId');
-    return sendJsonValue(reply, await properties.getSourceTags(id));
+    return sendJsonValue(reply, await properties.getSourceTags(requestContext(request, options), id));
   });
 
   app.get('/sources/:sourceId/tags/:name', async (request, reply) => {
     const id = pathUuid(request.params, 'sourceId');
-    return sendJsonValue(reply, await properties.getSourceTag(id, pathString(request.params, 'name')));
+    return sendJsonValue(reply, await properties.getSourceTag(requestContext(request, options), id, pathString(request.params, 'name')));
   });
 
   app.put('/sources/:sourceId/tags/:name', async (request, reply) => {
     const id = pathUuid(request.params, 'sourceId');
     const name = pathString(request.params, 'name');
     checkBody(validateTagValue(request.body));
-    await properties.putSourceTag(id, name, request.body as TagValue);
+    await properties.putSourceTag(requestContext(request, options), id, name, request.body as TagValue);
     return reply.code(204).send();
   });
 
   app.delete('/sources/:sourceId/tags/:name', async (request, reply) => {
     const id = pathUuid(request.params, 'sourceId');
-    await properties.deleteSourceTag(id, pathString(request.params, 'name'));
+    await properties.deleteSourceTag(requestContext(request, options), id, pathString(request.params, 'name'));
     return reply.code(204).send();
   });
 
   for (const { property, validate } of SCALARS) {
     app.get(`/sources/:sourceId/${property}`, async (request, reply) => {
       const id = pathUuid(request.params, 'sourceId');
-      return sendJsonValue(reply, await properties.getSourceProperty(id, property));
+      return sendJsonValue(reply, await properties.getSourceProperty(requestContext(request, options), id, property));
     });
 
     app.put(`/sources/:sourceId/${property}`, async (request, reply) => {
       const id = pathUuid(request.params, 'sourceId');
       checkBody(validate(request.body));
-      await properties.putSourceProperty(id, property, request.body as string);
+      await properties.putSourceProperty(requestContext(request, options), id, property, request.body as string);
       return reply.code(204).send();
     });
 
     app.delete(`/sources/:sourceId/${property}`, async (request, reply) => {
       const id = pathUuid(request.params, 'sourceId');
-      await properties.deleteSourceProperty(id, property);
+      await properties.deleteSourceProperty(requestContext(request, options), id, property);
       return reply.code(204).send();
     });
   }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SourceSort } from '../../ports/metadata-store';
 import type { RestOptions, RestServices } from '../rest-context';
-import { publicBase } from '../rest-context';
+import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, enumValue, format, pageLimit, single, tagFilter, uuidList } from '../query-params';
 import { pathUuid } from './path-params';
@@ -18,6 +18,7 @@ export function registerSourceRoutes(app: FastifyInstance, services: RestService
     const collectedBy = uuidList(q, 'collected_by_ids');
     const sortBy = enumValue(q, 'sort_by', SOURCE_SORTS);
     const page = await services.flows.listSources(
+      requestContext(request, options),
       {
         reverse,
         ...(label === undefined ? {} : { label }),
@@ -34,7 +35,7 @@ export function registerSourceRoutes(app: FastifyInstance, services: RestService
 
   app.get('/sources/:sourceId', async (request) => {
     const id = pathUuid(request.params, 'sourceId');
-    return services.flows.getSource(id);
+    return services.flows.getSource(requestContext(request, options), id);
   });
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TamsError } from '../../domain/errors';
 import type { RestOptions, RestServices } from '../rest-context';
-import { publicBase } from '../rest-context';
+import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, pageLimit, tagFilter } from '../query-params';
 import { validateWebhookPost, validateWebhookPut } from '../schemas/registration-validators';
@@ -15,6 +15,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: RestServic
     const reverse = bool(q, 'reverse_order') ?? false;
     const tags = tagFilter(q, 'tag');
     const page = await services.webhooks.list(
+      requestContext(request, options),
       { reverse, ...(tags === undefined ? {} : { tags }) },
       { limit: pageLimit(q, options.pageLimitDefault, options.pageLimitMax), ...pageParam(q) },
     );
@@ -25,22 +26,22 @@ export function registerWebhookRoutes(app: FastifyInstance, services: RestServic
   app.post('/service/webhooks', async (request, reply) => {
     const problem = validateWebhookPost(request.body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    return reply.code(201).send(await services.webhooks.create(request.body as WebhookBody));
+    return reply.code(201).send(await services.webhooks.create(requestContext(request, options), request.body as WebhookBody));
   });
 
   app.get('/service/webhooks/:webhookId', async (request) => {
-    return services.webhooks.get(pathUuid(request.params, 'webhookId'));
+    return services.webhooks.get(requestContext(request, options), pathUuid(request.params, 'webhookId'));
   });
 
   app.put('/service/webhooks/:webhookId', async (request, reply) => {
     const id = pathUuid(request.params, 'webhookId');
     const problem = validateWebhookPut(request.body);
     if (problem !== undefined) throw new TamsError('validation_failed', problem);
-    return reply.code(201).send(await services.webhooks.update(id, request.body as WebhookBody));
+    return reply.code(201).send(await services.webhooks.update(requestContext(request, options), id, request.body as WebhookBody));
   });
 
   app.delete('/service/webhooks/:webhookId', async (request, reply) => {
-    await services.webhooks.delete(pathUuid(request.params, 'webhookId'));
+    await services.webhooks.delete(requestContext(request, options), pathUuid(request.params, 'webhookId'));
     return reply.code(204).send();
   });
 }

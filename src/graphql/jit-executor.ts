@@ -1,0 +1,99 @@
+import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
+import {
+  GraphQLError,
+  GraphQLSchema,
+  OperationTypeNode,
+  execute,
+  getVariableValues,
+  isAbstractType,
+  printSchema,
+  type ExecutionResult,
+} from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+
+type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
+type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>['executor']>;
+type GatewayRequest = Parameters<GatewayExecutor>[0];
+
+export interface JitExecutorOptions {
+  /** Compiled operations kept (first in, first out beyond it). Default 1000. */
+  maxCompiled?: number;
+}
+
+/**
+ * Runs query operations as graphql-jit compiled functions, one per document text and
+ * operation name, compiled on first use. Resolvers, errors and their extensions are the same as
+ * with graphql-js execute; a query graphql-jit cannot compile, mutations and subscriptions go
+ * through graphql-js execute itself.
+ */
+export function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayExecutor {
+  const asyncResolveType = Object.values(schema.getTypeMap()).filter(
+    (type) => isAbstractType(type) && type.resolveType?.constructor.name === 'AsyncFunction',
+  );
+  // Compiled code takes resolveType's result as the type itself: a promise would fail every such field.
+  if (asyncResolveType.length > 0) {
+    throw new Error(`graphql-jit needs a synchronous resolveType on ${asyncResolveType.map((t) => t.name).join(', ')}`);
+  }
+  const maxCompiled = options.maxCompiled ?? 1000;
+  // `null`: graphql-jit refused the operation, so it runs through graphql-js.
+  const compiled = new Map<string, CompiledQuery | null>();
+
+  function compiledFor(request: GatewayRequest): CompiledQuery | null {
+    const key = `${request.request.operationName ?? ''}\n${request.source}`;
+    let query = compiled.get(key);
+    if (query === undefined) {
+      const result = compileQuery(schema, request.document, request.request.operationName);
+      query = isCompiledQuery(result) ? result : null;
+      if (compiled.size >= maxCompiled) compiled.delete(compiled.keys().next().value as string);
+      compiled.set(key, query);
+    }
+    return query;
+  }
+
+  return async (request): Promise<ExecutionResult> => {
+    const { document, operation, context } = request;
+    const variables = request.request.variables;
+    // Apollo calls the executor without an operation when none matches: graphql-js words that error.
+    const query = operation?.operation === OperationTypeNode.QUERY ? compiledFor(request) : null;
+    if (query === null) {
+      return execute({ schema, document, contextValue: context, variableValues: variables, operationName: request.request.operationName });
+    }
+    // graphql-js coerces first, so bad variables fail with its errors (Apollo's BAD_USER_INPUT needs their nodes).
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 50 });
+    if (coerced.errors !== undefined) return { errors: coerced.errors };
+    const result = await query.query(undefined, context, variables ?? {});
+    return result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphqlJsError) };
+  };
+}
+
+/**
+ * graphql-jit's errors lack parts of graphql-js's that Apollo relies on (an `extensions` object
+ * always, or Apollo masks the error before formatError sees it): each becomes the GraphQLError
+ * graphql-js would have made, same message, path, locations, original error and extensions.
+ */
+function asGraphqlJsError(error: GraphQLError): GraphQLError {
+  const rebuilt = new GraphQLError(error.message, {
+    ...(error.path === undefined ? {} : { path: error.path }),
+    ...(error.originalError === undefined ? {} : { originalError: error.originalError }),
+    ...(error.extensions === undefined ? {} : { extensions: error.extensions }),
+  });
+  // graphql-jit keeps the locations of the field's nodes, not the nodes themselves.
+  return Object.assign(rebuilt, { locations: error.locations });
+}
+
+/**
+ * Apollo's gateway interface over one fixed schema, executing through {@link jitExecutor}:
+ * Apollo still parses, validates, runs its plugins and formats errors; only execution changes.
+ */
+export function jitGateway(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayInterface {
+  return {
+    onSchemaLoadOrUpdate(callback) {
+      callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
+      return () => undefined;
+    },
+    async load() {
+      return { executor: jitExecutor(schema, options) };
+    },
+    async stop() {},
+  };
+}

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+
+/** The key Apollo uses for an operation: `apq:` and the SHA-256 of its text, in hex. */
+const PREFIX = 'apq:';
+
+export function operationHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Reads a persisted-queries file: a JSON array of operation texts, or an object of
+ * SHA-256 hash to operation text (hashes are checked against the texts).
+ */
+export function readPersistedQueries(file: string): Map<string, string> {
+  const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const entries: [string, string][] = [];
+  if (Array.isArray(parsed)) {
+    for (const text of parsed) {
+      if (typeof text !== 'string') throw new Error(`${file}: every entry must be an operation text`);
+      entries.push([operationHash(text), text]);
+    }
+  } else if (typeof parsed === 'object' && parsed !== null) {
+    for (const [hash, text] of Object.entries(parsed)) {
+      if (typeof text !== 'string' || operationHash(text) !== hash) {
+        throw new Error(`${file}: ${hash} is not the SHA-256 of its operation text`);
+      }
+      entries.push([hash, text]);
+    }
+  } else {
+    throw new Error(`${file}: must hold a JSON array of operations or an object of hash to operation`);
+  }
+  return new Map(entries);
+}
+
+/**
+ * Apollo's persisted-query cache: the operations of the file (always kept) and, unless only
+ * those are accepted, operations clients register by automatic persisted queries (the most
+ * recent `capacity` of them).
+ */
+export class PersistedQueryCache {
+  private readonly registered = new Map<string, string>();
+
+  constructor(
+    private readonly preloaded: ReadonlyMap<string, string>,
+    private readonly acceptRegistrations: boolean,
+    private readonly capacity = 10_000,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+    const fixed = this.preloaded.get(hash);
+    if (fixed !== undefined) return fixed;
+    const text = this.registered.get(hash);
+    if (text !== undefined) {
+      // Map order is insertion order: re-inserting marks it most recently used.
+      this.registered.delete(hash);
+      this.registered.set(hash, text);
+    }
+    return text;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    if (!this.acceptRegistrations) return;
+    const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+    if (this.preloaded.has(hash)) return;
+    this.registered.delete(hash);
+    this.registered.set(hash, value);
+    if (this.registered.size > this.capacity) {
+      const oldest = this.registered.keys().next().value;
+      if (oldest !== undefined) this.registered.delete(oldest);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+    return this.registered.delete(hash);
+  }
+}

@@ -1,0 +1,231 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  OperationTypeNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  createSourceEventStream,
+  execute,
+  getOperationAST,
+  parse,
+  validate,
+} from 'graphql';
+import type { ConnectionInitMessage } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { TamsError } from '../domain/errors';
+import type { OutboxEvent } from '../domain/events';
+import type { Principal } from '../domain/principal';
+import { ANONYMOUS_PRINCIPAL } from '../auth/authenticator';
+import { authenticateConnection } from '../auth/connection-auth';
+import { type GraphqlServices, createContext } from './context';
+import type { PageLimits } from './paging';
+import { operationHash } from './persisted-queries';
+import { type QueryLimits, checkQueryLimits } from './query-limits';
+import { type EventSource, type SubscriptionContext, SubscriptionEvents } from './subscription-events';
+
+export interface SubscriptionServerOptions {
+  /** The GraphQL path (Apollo's too): WebSocket upgrades anywhere else are refused. */
+  path: string;
+  /** The schema Apollo serves, so both transports expose the same operations. */
+  schema: GraphQLSchema;
+  /** Committed events (the outbox dispatcher). */
+  events: EventSource;
+  services: GraphqlServices;
+  limits: PageLimits;
+  /** Configured absolute public URL (no trailing slash), or undefined to derive it per connection. */
+  publicUrl: string | undefined;
+  /** The same depth, cost, alias and page-size limits as HTTP operations. */
+  queryLimits: QueryLimits;
+  /** GRAPHQL_MAX_TOKENS, as Apollo's parser gets it. */
+  maxTokens: number;
+  /** GRAPHQL_PERSISTED_ONLY: only these operations (by SHA-256 of their text) may subscribe. */
+  persistedOnly: ReadonlyMap<string, string> | undefined;
+  /** The error registry's GraphQL formatter, as Apollo uses it. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+}
+
+/** A graphql-ws message is a query document and its variables: far below this. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Each subscription holds a place in the hub and a queue: one socket may not hold thousands. */
+const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+/** How long shutdown waits for clients to answer the 1001 close before dropping them. */
+const CLOSE_GRACE_MS = 2000;
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, {
+    ...(error.nodes === undefined ? {} : { nodes: error.nodes }),
+    ...(error.source === undefined ? {} : { source: error.source }),
+    ...(error.positions === undefined ? {} : { positions: error.positions }),
+    ...(error.path === undefined ? {} : { path: error.path }),
+    ...(error.originalError === undefined ? {} : { originalError: error.originalError }),
+    extensions: { ...error.extensions, code },
+  });
+}
+
+function tamsGraphqlError(error: TamsError): GraphQLError {
+  return new GraphQLError(error.message, { originalError: error });
+}
+
+function baseUrlOf(request: IncomingMessage, publicUrl: string | undefined): string {
+  if (publicUrl !== undefined) return publicUrl;
+  const scheme = (request.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http';
+  return `${scheme}://${request.headers.host ?? 'localhost'}`;
+}
+
+/**
+ * graphql-js `subscribe`, with two differences for long-lived, widely shared subscriptions:
+ * - each event runs with fresh loaders: one loader cache for hours of events would serve the
+ *   first event's reads (a flow's source, say) to every later one;
+ * - subscribers of one event with the same document, variables and request context share one
+ *   execution of it, so an event costs an execution per distinct subscription, not per
+ *   subscriber (1,000 dashboards watching one flow execute once).
+ * `return()` reaches the event stream at once, so a completed subscription leaves the hub.
+ */
+function subscriptionExecutor(
+  services: GraphqlServices,
+  limits: PageLimits,
+): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  // Keyed by the event object the hub hands every subscriber: gone once they all have it.
+  const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  return async (args) => {
+    const stream = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in stream)) return stream;
+    const events = stream[Symbol.asyncIterator]();
+    const operation = args.contextValue as SubscriptionContext;
+    const query = args.document.loc?.source.body;
+    // Everything a result depends on besides the event; without the query text, nothing is shared.
+    const key = query === undefined ? undefined : JSON.stringify([query, args.operationName, args.variableValues, operation.request]);
+    const run = (event: OutboxEvent): Promise<ExecutionResult> => {
+      const contextValue: SubscriptionContext = { ...createContext(services, operation.request, limits), events: operation.events };
+      return Promise.resolve(execute({ ...args, rootValue: event, contextValue }));
+    };
+    const results: AsyncIterableIterator<ExecutionResult> = {
+      async next() {
+        const next = await events.next();
+        if (next.done === true) return { value: undefined, done: true };
+        const event = next.value as OutboxEvent;
+        if (key === undefined) return { value: await run(event), done: false };
+        let byKey = executions.get(event);
+        if (!byKey) executions.set(event, (byKey = new Map<string, Promise<ExecutionResult>>()));
+        let result = byKey.get(key);
+        if (!result) byKey.set(key, (result = run(event)));
+        return { value: await result, done: false };
+      },
+      async return() {
+        await events.return?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return results;
+      },
+    };
+    return results;
+  };
+}
+
+/**
+ * GraphQL subscriptions over graphql-ws on the HTTP server, at the GraphQL path (other upgrade
+ * paths are refused). Only subscription operations are served: queries and mutations go over HTTP,
+ * through Apollo and its plugins. On close the clients get 1001 (going away) before the HTTP
+ * server stops, which would otherwise wait for the upgraded sockets.
+ */
+export function registerSubscriptionServer(app: FastifyInstance, options: SubscriptionServerOptions): void {
+  const { schema, services, limits } = options;
+  const hub = new SubscriptionEvents(options.events);
+  const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const server = useServer<ConnectionInitMessage['payload'], { principal: Principal }>(
+    {
+      schema,
+      // Never an error text in a close reason (graphql-ws puts it there outside production).
+      isProd: true,
+      // The connection's caller, from connection_init (or its upgrade request): a refusal closes it with 4403.
+      onConnect: async (ctx) => {
+        const outcome = await authenticateConnection(app.authenticator, ctx.connectionParams, ctx.extra.request);
+        if (!outcome.ok) {
+          app.log.info({ authFailure: outcome.failure }, 'GraphQL WebSocket connection refused');
+          return false;
+        }
+        ctx.extra.principal = outcome.principal;
+        return true;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already counted this one in.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+          return [tamsGraphqlError(new TamsError('rate_limited', `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`))];
+        }
+        if (options.persistedOnly !== undefined && !options.persistedOnly.has(operationHash(payload.query))) {
+          return [tamsGraphqlError(new TamsError('persisted_query_required', 'Only the persisted operations are accepted'))];
+        }
+        let document;
+        try {
+          document = parse(payload.query, { maxTokens: options.maxTokens });
+        } catch (err) {
+          if (err instanceof GraphQLError && /contains more th(?:at|an) \d+ tokens/.test(err.message)) {
+            return [tamsGraphqlError(new TamsError('query_too_complex', err.message))];
+          }
+          if (err instanceof GraphQLError) return [withCode(err, 'GRAPHQL_PARSE_FAILED')];
+          throw err;
+        }
+        const invalid = validate(schema, document);
+        if (invalid.length > 0) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) {
+          return [new GraphQLError('Unable to identify the operation: name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        }
+        if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
+          return [tamsGraphqlError(new TamsError('method_not_allowed', `Only subscriptions are served over WebSocket; send a ${operation.operation} over HTTP`))];
+        }
+        try {
+          checkQueryLimits(document, operation, payload.variables ?? undefined, options.queryLimits);
+        } catch (err) {
+          if (err instanceof TamsError) return [tamsGraphqlError(err)];
+          throw err;
+        }
+        // graphql-ws takes no subscription before onConnect has accepted the connection.
+        const request = { baseUrl: baseUrlOf(ctx.extra.request, options.publicUrl), principal: ctx.extra.principal ?? ANONYMOUS_PRINCIPAL };
+        const contextValue: SubscriptionContext = {
+          ...createContext(services, request, limits),
+          events: hub,
+        };
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+      },
+      subscribe: subscriptionExecutor(services, limits),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (result.errors === undefined) return undefined;
+        // Errors without a path are graphql-js rejecting the variables: the client's input.
+        const errors = result.errors.map((e) => format(e.path === undefined && e.extensions.code === undefined ? withCode(e, 'BAD_USER_INPUT') : e));
+        return { ...result, errors };
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map(format),
+    },
+    wss,
+  );
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((request.url ?? '').split('?', 1)[0] !== options.path) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
+
+  app.addHook('preClose', async () => {
+    // A client that never answers the close handshake must not hold the shutdown.
+    const timer = setTimeout(() => {
+      for (const client of wss.clients) client.terminate();
+    }, CLOSE_GRACE_MS);
+    try {
+      await server.dispose();
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+}

@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_REGISTRY, TamsError } from '../domain/errors';
+import { DEVELOPMENT_PRINCIPAL, type Principal } from '../domain/principal';
+import { ANONYMOUS_PRINCIPAL, type AuthFailure, type Authenticator } from '../auth/authenticator';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's authenticator, for the WebSocket server (see src/auth/connection-auth.ts). */
+    authenticator: Authenticator;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+    /** Why authentication failed, or null: for logs and the audit trail, never the client. */
+    authFailure: AuthFailure | null;
+  }
+}
+
+/** Routes without credentials: probes, and media URLs, which carry their own signature. */
+const OPEN_ROUTES = new Set(['/livez', '/readyz', '/media/*']);
+
+export interface AuthenticationOptions {
+  /** Where GraphQL is served: its refusals take the GraphQL error shape. */
+  graphqlPath: string;
+}
+
+function accessTokenOf(query: Record<string, unknown>): string | string[] | undefined {
+  const value = query.access_token;
+  if (typeof value === 'string') return value;
+  return Array.isArray(value) ? value.map(String) : undefined;
+}
+
+/**
+ * Requests that are let through as anonymous: CORS preflights (browsers never send
+ * credentials on them) and a GET of the GraphQL landing page, which carries no operation.
+ */
+function needsNoCredentials(request: FastifyRequest, graphqlPath: string): boolean {
+  const route = request.routeOptions.url;
+  if (route !== undefined && OPEN_ROUTES.has(route)) return true;
+  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return true;
+  if (request.method !== 'GET' || route !== graphqlPath) return false;
+  const query = request.query as Record<string, unknown>;
+  return query.query === undefined && query.extensions === undefined;
+}
+
+/**
+ * Authenticates every request before any route runs (Bearer, `?access_token=`, Basic) and sets
+ * `request.principal`. Failures answer 401 with `WWW-Authenticate` and a generic message; the
+ * precise reason is logged with the request and left on `request.authFailure`.
+ */
+export function installAuthentication(app: FastifyInstance, authenticator: Authenticator, options: AuthenticationOptions): void {
+  app.decorate('authenticator', authenticator);
+  // Set by the hook on every request; fastify wants a shared-safe placeholder until then.
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('authFailure', null);
+
+  const refuse = async (request: FastifyRequest, reply: FastifyReply, error: TamsError): Promise<FastifyReply> => {
+    if (request.routeOptions.url !== options.graphqlPath) throw error;
+    return reply
+      .code(error.status)
+      .type('application/json')
+      .send({ errors: [{ message: error.message, extensions: { code: ERROR_REGISTRY[error.code].graphql } }] });
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!authenticator.enabled) {
+      request.principal = DEVELOPMENT_PRINCIPAL;
+      return;
+    }
+    if (needsNoCredentials(request, options.graphqlPath)) {
+      request.principal = ANONYMOUS_PRINCIPAL;
+      return;
+    }
+    const query = request.query as Record<string, unknown>;
+    const outcome = await authenticator.authenticate({ authorization: request.headers.authorization, accessToken: accessTokenOf(query) });
+    if (outcome.ok) {
+      request.principal = outcome.principal;
+      // Handlers copy the query into paging `Link` headers; the token must not travel there.
+      delete query.access_token;
+      return;
+    }
+    request.principal = ANONYMOUS_PRINCIPAL;
+    request.authFailure = outcome.failure;
+    request.log.warn({ reason: outcome.failure.reason, method: outcome.failure.method }, 'authentication failed');
+    if (outcome.failure.unavailable) return refuse(request, reply, new TamsError('unavailable', 'Authentication is temporarily unavailable'));
+    void reply.header('WWW-Authenticate', authenticator.challenges(outcome.failure));
+    return refuse(request, reply, new TamsError('unauthorized', 'Authentication required'));
+  });
+}

@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { createClient } from 'graphql-ws';
+import { startHarness, Harness } from '../support/gateway-harness';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
+type Json = any;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function post(base: string, body: unknown, url = '/graphql'): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Starts one subscription over a real WebSocket and returns the first error code it gets. */
+async function subscriptionErrorCode(base: string, query: string): Promise<unknown> {
+  const client = createClient({ url: `${base.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer to the subscription')), 5000);
+      client.subscribe(
+        { query },
+        {
+          next: () => undefined,
+          error: (err: unknown) => {
+            clearTimeout(timer);
+            resolve(Array.isArray(err) ? (err[0] as Json)?.extensions?.code : err);
+          },
+          complete: () => {
+            clearTimeout(timer);
+            resolve('completed');
+          },
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+function codeOf(body: Json): unknown {
+  return body.errors?.[0]?.extensions?.code;
+}
+
+describe('GraphQL limits (defaults: depth 12, 30 aliases, 5000 tokens)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ GRAPHQL_MAX_COST: '5000' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('refuses an operation over each limit before any resolver runs, with QUERY_TOO_COMPLEX and 400', async () => {
+    const spy = jest.spyOn(h.gateway.store, 'listFlows');
+    try {
+      const nested = 'flows(first: 1) { nodes { source { '.repeat(4) + 'id' + ' } } }'.repeat(4);
+      const cases = [
+        `{ ${nested} }`,
+        '{ flows(first: 100) { nodes { segments(first: 100) { nodes { objectId } } } } }',
+        `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: service { name }`).join(' ')} }`,
+        `{ service { ${'name '.repeat(6000)} } }`,
+        '{ flows(first: 1001) { nodes { id } } }',
+      ];
+      for (const query of cases) {
+        const res = await post(h.base, { query });
+        expect({ query: query.slice(0, 60), code: codeOf(res.body), status: res.status }).toEqual({
+          query: query.slice(0, 60),
+          code: 'QUERY_TOO_COMPLEX',
+          status: 400,
+        });
+        expect(res.body.data).toBeUndefined();
+      }
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('applies the same limits to subscriptions over WebSocket', async () => {
+    const deep = `subscription { flowCreated { ${'source { flows(first: 1) { nodes { '.repeat(4)}id${' } } }'.repeat(4)} } }`;
+    expect(await subscriptionErrorCode(h.base, deep)).toBe('QUERY_TOO_COMPLEX');
+    const wide = `subscription { flowCreated { ${'id '.repeat(6000)} } }`;
+    expect(await subscriptionErrorCode(h.base, wide)).toBe('QUERY_TOO_COMPLEX');
+    const page = 'subscription { flowCreated { source { flows(first: 5000) { nodes { id } } } } }';
+    expect(await subscriptionErrorCode(h.base, page)).toBe('QUERY_TOO_COMPLEX');
+  });
+
+  it('runs operations inside the limits', async () => {
+    const res = await post(h.base, { query: '{ flows(first: 10) { nodes { segments(first: 100) { nodes { objectId } } } } }' });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses bad arguments with BAD_USER_INPUT, never INTERNAL_SERVER_ERROR', async () => {
+    const bad = [
+      '{ flow(id: "x") { id } }',
+      '{ segments(flowId: "00000000-0000-4000-8000-000000000000", timerange: "[1:0_x") { nodes { objectId } } }',
+      '{ flows(first: 0) { nodes { id } } }',
+      '{ profiles(codec: "not a mime type") { nodes { id } } }',
+      '{ profile(id: "nope") { id } }',
+      '{ webhook(id: "nope") { id } }',
+      '{ deletionRequest(id: "nope") { id } }',
+      `{ object(id: "${'x'.repeat(1025)}") { id } }`,
+    ];
+    for (const query of bad) {
+      const res = await post(h.base, { query });
+      expect({ query, code: codeOf(res.body) }).toEqual({ query, code: 'BAD_USER_INPUT' });
+    }
+  });
+
+  it('answers automatic persisted queries: unknown hash, registration, then the hash alone', async () => {
+    const query = '{ service { name } }';
+    const persistedQuery = { version: 1, sha256Hash: sha256(query) };
+    const miss = await post(h.base, { extensions: { persistedQuery } });
+    expect(codeOf(miss.body)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const register = await post(h.base, { query, extensions: { persistedQuery } });
+    expect(register.body.data.service.name).toBeDefined();
+    const hit = await post(h.base, { extensions: { persistedQuery } });
+    expect(hit.body).toEqual(register.body);
+    const wrong = await post(h.base, { query: '{ me { subject } }', extensions: { persistedQuery } });
+    expect(wrong.status).toBe(400);
+  });
+
+  it('does not register an operation that breaks a limit', async () => {
+    const query = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: service { name }`).join(' ')} }`;
+    const persistedQuery = { version: 1, sha256Hash: sha256(query) };
+    expect(codeOf((await post(h.base, { query, extensions: { persistedQuery } })).body)).toBe('QUERY_TOO_COMPLEX');
+    expect(codeOf((await post(h.base, { extensions: { persistedQuery } })).body)).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
+  it('answers me with the caller (the development principal while authentication is off)', async () => {
+    const res = await post(h.base, { query: '{ me { subject scopes authClasses method authenticated } }' });
+    expect(res.body.data.me).toEqual({
+      subject: 'development',
+      scopes: ['read', 'write', 'delete', 'admin'],
+      authClasses: [],
+      method: 'none',
+      authenticated: false,
+    });
+  });
+});
+
+describe('GraphQL persisted-only mode', () => {
+  let h: Harness;
+  let dir: string;
+  const allowed = '{ service { name } }';
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-persisted-'));
+    const file = path.join(dir, 'operations.json');
+    fs.writeFileSync(file, JSON.stringify([allowed]));
+    h = await startHarness({ GRAPHQL_PERSISTED_ONLY: 'true', GRAPHQL_PERSISTED_QUERIES_FILE: file });
+  });
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a listed operation by its hash, over POST and GET', async () => {
+    const persistedQuery = { version: 1, sha256Hash: sha256(allowed) };
+    const res = await post(h.base, { extensions: { persistedQuery } });
+    expect(res.body.data.service.name).toBeDefined();
+    const get = await fetch(`${h.base}/graphql?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery }))}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(((await get.json()) as Json).data.service.name).toBeDefined();
+  });
+
+  it('refuses operation text, even of a listed operation, and unknown hashes', async () => {
+    for (const query of [allowed, '{ me { subject } }']) {
+      const res = await post(h.base, { query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } });
+      expect(res.status).toBe(400);
+      expect(codeOf(res.body)).toBe('PERSISTED_QUERY_REQUIRED');
+    }
+    const get = await fetch(`${h.base}/graphql?query=${encodeURIComponent(allowed)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(get.status).toBe(400);
+    const unknown = await post(h.base, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ me { subject } }') } } });
+    expect(codeOf(unknown.body)).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
+  it('refuses subscriptions that are not in the file', async () => {
+    expect(await subscriptionErrorCode(h.base, 'subscription { flowCreated { id } }')).toBe('PERSISTED_QUERY_REQUIRED');
+  });
+});
+
+describe('GraphQL configuration', () => {
+  const introspection = '{ __schema { queryType { name } } }';
+
+  it('turns introspection and the landing page off in production, and either back on by its own switch', async () => {
+    const prod = await startHarness({ NODE_ENV: 'production', TAMS_AUTH: 'on' });
+    try {
+      expect(codeOf((await post(prod.base, { query: introspection })).body)).toBe('GRAPHQL_VALIDATION_FAILED');
+      const page = await fetch(`${prod.base}/graphql`, { headers: { accept: 'text/html' } });
+      expect(await page.text()).not.toMatch(/<html/i);
+    } finally {
+      await prod.close();
+    }
+    const on = await startHarness({ NODE_ENV: 'production', TAMS_AUTH: 'on', GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'true' });
+    try {
+      expect((await post(on.base, { query: introspection })).body.data.__schema.queryType.name).toBe('Query');
+      const page = await fetch(`${on.base}/graphql`, { headers: { accept: 'text/html' } });
+      expect(await page.text()).toMatch(/<html/i);
+    } finally {
+      await on.close();
+    }
+    const dev = await startHarness({ GRAPHQL_INTROSPECTION: 'false' });
+    try {
+      expect(codeOf((await post(dev.base, { query: introspection })).body)).toBe('GRAPHQL_VALIDATION_FAILED');
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('serves GraphQL under TAMS_BASE_PATH only when GRAPHQL_UNDER_BASE_PATH is true', async () => {
+    const outside = await startHarness({ TAMS_BASE_PATH: '/tams/v8.2' });
+    try {
+      expect((await post(outside.base, { query: '{ service { name } }' })).status).toBe(200);
+      expect((await fetch(`${outside.base}/tams/v8.2/graphql`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await outside.close();
+    }
+    const under = await startHarness({ TAMS_BASE_PATH: '/tams/v8.2', GRAPHQL_UNDER_BASE_PATH: 'true' });
+    try {
+      const res = await post(under.base, { query: '{ service { name } }' }, '/tams/v8.2/graphql');
+      expect(res.body.data.service.name).toBeDefined();
+      expect((await fetch(`${under.base}/graphql`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await under.close();
+    }
+  });
+});

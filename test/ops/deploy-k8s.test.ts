@@ -1,0 +1,253 @@
+/**
+ * The Kubernetes manifests (k8s/), offline: each one valid against the Kubernetes API schemas
+ * and free of unknown fields, and all of them consistent with each other and with the gateway
+ * they deploy (the variables src/config.ts reads, the port, the routes the probes hit, the
+ * request limits, the public URL).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { startHarness } from '../support/gateway-harness';
+import { durationInSeconds, gatewayVariables, sizeInBytes } from './support/gateway-config';
+import { readRepoFile, readYaml, readYamlDocuments, Yaml } from './support/deploy-files';
+import { kindKey, schemaErrors, supportedKinds, unknownFields } from './support/k8s-schema';
+import { REPO_ROOT } from './support/nginx';
+
+const K8S_DIR = 'k8s';
+const kustomization = readYaml(`${K8S_DIR}/kustomization.yaml`);
+const manifestFiles = fs
+  .readdirSync(path.join(REPO_ROOT, K8S_DIR))
+  .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
+  .sort();
+const manifests: { file: string; doc: Yaml }[] = manifestFiles.flatMap((file) =>
+  readYamlDocuments(`${K8S_DIR}/${file}`)
+    .filter((doc) => doc !== null)
+    .map((doc) => ({ file, doc })),
+);
+
+function only(kind: string): Yaml {
+  const found = manifests.filter((m) => m.doc.kind === kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
+  return found[0]!.doc;
+}
+
+const namespace = only('Namespace');
+const configMap = only('ConfigMap');
+const secret = only('Secret');
+const service = only('Service');
+const statefulSet = only('StatefulSet');
+const ingress = only('Ingress');
+const pdb = only('PodDisruptionBudget');
+const networkPolicy = only('NetworkPolicy');
+const pod = statefulSet.spec.template.spec;
+const container = pod.containers.find((c: Yaml) => c.name === 'gateway');
+const packageJson = JSON.parse(readRepoFile('package.json')) as { version: string };
+
+/** What the container's environment holds: its ConfigMap and Secret, then its own `env`. */
+function containerEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef) {
+      expect(source.configMapRef.name).toBe(configMap.metadata.name);
+      Object.assign(env, configMap.data);
+    }
+    if (source.secretRef) {
+      expect(source.secretRef.name).toBe(secret.metadata.name);
+      Object.assign(env, secret.stringData, secret.data);
+    }
+  }
+  for (const e of container.env ?? []) env[e.name] = e.value;
+  return env;
+}
+
+function containerPort(nameOrNumber: string | number): number | undefined {
+  return container.ports.find((p: Yaml) => p.name === nameOrNumber || p.containerPort === nameOrNumber)?.containerPort;
+}
+
+function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+describe('Kubernetes manifests: schemas', () => {
+  it('covers every manifest kind with a validator', () => {
+    expect(manifests.map((m) => kindKey(m.doc)).filter((k) => !supportedKinds().includes(k))).toEqual([]);
+  });
+
+  it.each(manifestFiles)('%s is valid against the Kubernetes API schema, with no unknown field', (file) => {
+    for (const { doc } of manifests.filter((m) => m.file === file)) {
+      expect({ file, kind: doc.kind, schema: schemaErrors(doc), unknown: unknownFields(doc) }).toEqual({
+        file,
+        kind: doc.kind,
+        schema: [],
+        unknown: [],
+      });
+    }
+  });
+
+  it('the schema check catches what it must', () => {
+    const broken = structuredClone(statefulSet);
+    broken.spec.replicas = 'one';
+    broken.spec.template.spec.containers[0].readinesProbe = broken.spec.template.spec.containers[0].readinessProbe;
+    delete broken.spec.selector;
+    expect(schemaErrors(broken)).toEqual(expect.arrayContaining(['/spec/replicas must be integer', '/spec must have required property selector']));
+    expect(unknownFields(broken)).toEqual(['spec.template.spec.containers[0].readinesProbe']);
+  });
+
+  it('kustomization.yaml lists exactly the manifests, in the namespace of namespace.yaml', () => {
+    expect([...(kustomization.resources as string[])].sort()).toEqual(manifestFiles);
+    expect(kustomization.namespace).toBe(namespace.metadata.name);
+    for (const { file, doc } of manifests) {
+      expect([file, doc.metadata.namespace ?? kustomization.namespace]).toEqual([file, kustomization.namespace]);
+    }
+    const unknownKeys = Object.keys(kustomization).filter((k) => !['apiVersion', 'kind', 'namespace', 'resources', 'images', 'labels'].includes(k));
+    expect(unknownKeys).toEqual([]);
+    expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
+  });
+});
+
+describe('Kubernetes manifests: agreement with the gateway', () => {
+  const env = containerEnvironment();
+
+  it('sets only variables the gateway reads, and the gateway starts with them', () => {
+    const read = gatewayVariables();
+    expect(Object.keys(env).filter((name) => !read.has(name))).toEqual([]);
+    for (const value of Object.values(env)) expect(typeof value).toBe('string');
+    const config = loadConfig(env);
+    expect(config).toMatchObject({ host: '0.0.0.0', nodeEnv: 'production', auth: 'on' });
+  });
+
+  it('keeps no real secret in the Secret template', () => {
+    expect(secret.type).toBe('Opaque');
+    expect(secret.data).toBeUndefined();
+    expect(Object.entries(secret.stringData as Record<string, string>).filter(([, value]) => value !== '')).toEqual([]);
+    expect(Object.keys(secret.stringData as Record<string, string>).every((name) => name.startsWith('AUTH_'))).toBe(true);
+  });
+
+  it('exposes PORT on the container, the Service and the NetworkPolicy', () => {
+    const port = loadConfig(env).port;
+    expect(containerPort('http')).toBe(port);
+    const servicePort = service.spec.ports.find((p: Yaml) => p.name === 'http');
+    expect(containerPort(servicePort.targetPort)).toBe(port);
+    for (const rule of networkPolicy.spec.ingress) {
+      for (const p of rule.ports) expect(containerPort(p.port)).toBe(port);
+    }
+    const backend = ingress.spec.rules[0].http.paths[0].backend.service;
+    expect(backend.name).toBe(service.metadata.name);
+    expect(service.spec.ports.some((p: Yaml) => p.name === backend.port.name || p.port === backend.port.number)).toBe(true);
+  });
+
+  it('selects the gateway pods everywhere with the same labels', () => {
+    const labels = statefulSet.spec.template.metadata.labels as Record<string, string>;
+    expect(statefulSet.spec.selector.matchLabels).toEqual(service.spec.selector);
+    for (const selector of [statefulSet.spec.selector.matchLabels, service.spec.selector, pdb.spec.selector.matchLabels, networkPolicy.spec.podSelector.matchLabels]) {
+      expect(matches(selector, labels)).toBe(true);
+    }
+    expect(statefulSet.spec.serviceName).toBe(service.metadata.name);
+    expect(statefulSet.spec.replicas).toBe(1);
+  });
+
+  it('keeps TAMS_DATA_DIR on the PersistentVolumeClaim and /tmp writable under a read-only root', () => {
+    const dataDir = loadConfig(env).dataDir;
+    const claim = statefulSet.spec.volumeClaimTemplates[0];
+    const mount = (name: string): Yaml => container.volumeMounts.find((m: Yaml) => m.name === name);
+    expect(mount(claim.metadata.name).mountPath).toBe(dataDir);
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true });
+    expect(container.securityContext.capabilities.drop).toEqual(['ALL']);
+    const tmp = pod.volumes.find((v: Yaml) => v.name === 'tmp');
+    expect([mount('tmp').mountPath, Object.keys(tmp)]).toEqual(['/tmp', ['name', 'emptyDir']]);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+    expect(pod.enableServiceLinks).toBe(false);
+    expect(container.resources.requests).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
+    expect(container.resources.limits).toEqual(expect.objectContaining({ memory: expect.any(String) }));
+  });
+
+  it('runs the image compose builds, tagged with the package version', () => {
+    const compose = readYaml('docker-compose.yml');
+    expect(container.image).toBe(compose.services.gateway.image);
+    expect(container.image).toBe(`tams-gateway:${packageJson.version}`);
+    expect(kustomization.images).toEqual([{ name: 'tams-gateway', newTag: packageJson.version }]);
+  });
+
+  it('waits long enough for a graceful shutdown', () => {
+    const preStop = container.lifecycle.preStop.exec.command as string[];
+    expect(preStop[0]).toBe('sleep');
+    const pause = Number(preStop[1]);
+    // SHUTDOWN_GRACE_MS is set in the ConfigMap once graceful shutdown reads it; until then
+    // the planned value is written down there, commented.
+    const planned = /^\s*#?\s*-?\s*(?:graceful shutdown:\s*)?SHUTDOWN_GRACE_MS:\s*"(\d+)"/m.exec(readRepoFile(`${K8S_DIR}/configmap.yaml`));
+    const graceMs = Number(env.SHUTDOWN_GRACE_MS ?? planned?.[1]);
+    expect(graceMs).toBeGreaterThan(0);
+    expect(statefulSet.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(pause + graceMs / 1000 + 5);
+    const compose = readYaml('docker-compose.yml');
+    expect(durationInSeconds(compose.services.gateway.stop_grace_period as string)).toBe(statefulSet.spec.template.spec.terminationGracePeriodSeconds);
+  });
+
+  it('probes routes the gateway serves, without credentials, with auth on', async () => {
+    const probes = { startupProbe: '/livez', livenessProbe: '/livez', readinessProbe: '/readyz' } as const;
+    for (const [probe, expected] of Object.entries(probes)) {
+      expect([probe, container[probe].httpGet.path]).toEqual([probe, expected]);
+      expect(containerPort(container[probe].httpGet.port)).toBe(loadConfig(env).port);
+    }
+    // The manifests' own settings, on a loopback port and a temporary data directory.
+    const { HOST: _host, PORT: _port, TAMS_DATA_DIR: _dataDir, LOG_LEVEL: _logLevel, ...settings } = env;
+    for (const extra of [{}, { TAMS_BASE_PATH: '/tams/v8.2' }] as Record<string, string>[]) {
+      const h = await startHarness({ ...settings, ...extra });
+      try {
+        expect(h.gateway.config.auth).toBe('on');
+        for (const probe of Object.keys(probes) as (keyof typeof probes)[]) {
+          const res = await fetch(`${h.base}${container[probe].httpGet.path as string}`);
+          expect([probe, res.status]).toEqual([probe, 200]);
+        }
+        expect((await fetch(`${h.base}/flows`)).status).toBe(401);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+});
+
+describe('Kubernetes manifests: Ingress', () => {
+  const env = containerEnvironment();
+  const annotations = ingress.metadata.annotations as Record<string, string>;
+
+  it('terminates TLS with the secret tams-tls for the host of TAMS_PUBLIC_URL, redirecting HTTP', () => {
+    const publicUrl = new URL(loadConfig(env).publicUrl!);
+    expect(publicUrl.protocol).toBe('https:');
+    expect(ingress.spec.tls).toEqual([{ hosts: [publicUrl.hostname], secretName: 'tams-tls' }]);
+    expect(ingress.spec.rules.map((r: Yaml) => r.host)).toEqual([publicUrl.hostname]);
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(annotations['nginx.ingress.kubernetes.io/ssl-redirect']).toBe('true');
+    expect(annotations['ingress.kubernetes.io/ssl-redirect']).toBe('true');
+    const paths = ingress.spec.rules[0].http.paths;
+    expect(paths).toEqual([expect.objectContaining({ path: '/', pathType: 'Prefix' })]);
+  });
+
+  it('lets media uploads of TAMS_MAX_OBJECT_BYTES and JSON bodies of TAMS_MAX_BODY_BYTES through', () => {
+    const config = loadConfig(env);
+    for (const key of ['nginx.ingress.kubernetes.io/proxy-body-size', 'nginx.org/client-max-body-size']) {
+      expect([key, sizeInBytes(annotations[key]!) >= Math.max(config.maxObjectBytes, config.maxBodyBytes)]).toEqual([key, true]);
+    }
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
+  });
+
+  it('keeps WebSocket subscriptions open for an hour', () => {
+    for (const key of [
+      'nginx.ingress.kubernetes.io/proxy-read-timeout',
+      'nginx.ingress.kubernetes.io/proxy-send-timeout',
+      'nginx.org/proxy-read-timeout',
+      'nginx.org/proxy-send-timeout',
+    ]) {
+      expect([key, durationInSeconds(annotations[key]!)]).toEqual([key, 3600]);
+    }
+    expect(annotations['nginx.org/websocket-services']).toBe(service.metadata.name);
+  });
+
+  it('adds no header and rewrites no path: security headers and object ids belong to the gateway', () => {
+    expect(annotations['nginx.org/hsts']).toBe('false');
+    const forbidden = Object.keys(annotations).filter((key) =>
+      /(snippet|custom-headers|more-set-headers|add-headers|rewrite-target|use-regex|app-root|hsts)$/.test(key) && key !== 'nginx.org/hsts',
+    );
+    expect(forbidden).toEqual([]);
+  });
+});
