@@ -43,6 +43,25 @@ export interface Config {
   pageLimitMax: number;
   nodeEnv: string;
   graphql: GraphqlConfig;
+  /** Slow-client and oversized-input limits of the HTTP server, and CORS. */
+  http: HttpConfig;
+  /** TAMS_WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback, private, link-local and metadata addresses. */
+  webhookAllowPrivate: boolean;
+  /** AUDIT_LOG_FILE: where audit lines go (appended), or undefined for stdout. */
+  auditLogFile: string | undefined;
+}
+
+export interface HttpConfig {
+  /** CORS_ORIGINS: browser origins (`scheme://host[:port]`) allowed to call the API and media URLs. */
+  corsOrigins: string[];
+  /** TAMS_MAX_JSON_DEPTH: deepest nesting of arrays and objects in a JSON body. */
+  maxJsonDepth: number;
+  /** TAMS_HEADERS_TIMEOUT_MS: time a client has to send the request head. */
+  headersTimeoutMs: number;
+  /** TAMS_REQUEST_TIMEOUT_MS: time a client has to send the whole request (media uploads included). */
+  requestTimeoutMs: number;
+  /** TAMS_KEEP_ALIVE_TIMEOUT_MS: how long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
 }
 
 export interface GraphqlConfig {
@@ -188,6 +207,40 @@ function trustProxy(env: Env): boolean | string {
   throw new ConfigError('TRUST_PROXY', `must be true, false or a comma-separated list of addresses/CIDRs, got ${JSON.stringify(raw)}`);
 }
 
+function corsOrigins(env: Env): string[] {
+  const raw = str(env, 'CORS_ORIGINS', '');
+  const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    // Credentials are allowed for listed origins, so a wildcard would hand them to any site.
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', `must be a comma-separated list of origins like https://tools.example.com (no path, no *), got ${JSON.stringify(origin)}`);
+    }
+  }
+  return [...new Set(origins)];
+}
+
+function httpConfig(env: Env): HttpConfig {
+  const requestTimeoutMs = int(env, 'TAMS_REQUEST_TIMEOUT_MS', 15 * 60_000, 1_000, 24 * 3600_000);
+  const headersTimeoutMs = int(env, 'TAMS_HEADERS_TIMEOUT_MS', 30_000, 1_000, 600_000);
+  // node:http refuses a head timeout longer than the whole-request one.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('TAMS_HEADERS_TIMEOUT_MS', `must not exceed TAMS_REQUEST_TIMEOUT_MS (${requestTimeoutMs}), got ${headersTimeoutMs}`);
+  }
+  return {
+    corsOrigins: corsOrigins(env),
+    maxJsonDepth: int(env, 'TAMS_MAX_JSON_DEPTH', 64, 2, 10_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'TAMS_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
+  };
+}
+
 function jwksUrl(raw: string): string {
   let url: URL;
   try {
@@ -311,5 +364,8 @@ export function loadConfig(env: Env = process.env): Config {
     pageLimitMax,
     nodeEnv,
     graphql: graphqlConfig(env, nodeEnv === 'production', pageLimitMax),
+    http: httpConfig(env),
+    webhookAllowPrivate: bool(env, 'TAMS_WEBHOOK_ALLOW_PRIVATE', false),
+    auditLogFile: env.AUDIT_LOG_FILE ? path.resolve(env.AUDIT_LOG_FILE) : undefined,
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import {
@@ -26,6 +27,8 @@ export interface GraphqlOptions extends PageLimits {
   path: string;
   /** The GRAPHQL_* settings (introspection, landing page, limits, persisted queries). */
   graphql: GraphqlConfig;
+  /** The scheme and host a WebSocket upgrade came to, honouring TRUST_PROXY as HTTP requests do. */
+  originOf: (request: IncomingMessage) => string;
 }
 
 export interface GraphqlDependencies {
@@ -124,6 +127,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       services,
       limits,
       publicUrl: options.publicUrl,
+      originOf: options.originOf,
       formatError,
     });
     if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));

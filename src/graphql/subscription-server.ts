@@ -40,6 +40,8 @@ export interface SubscriptionServerOptions {
   limits: PageLimits;
   /** Configured absolute public URL (no trailing slash), or undefined to derive it per connection. */
   publicUrl: string | undefined;
+  /** The scheme and host the client used for an upgrade request (forwarded ones from trusted proxies). */
+  originOf: (request: IncomingMessage) => string;
   /** The same depth, cost, alias and page-size limits as HTTP operations. */
   queryLimits: QueryLimits;
   /** GRAPHQL_MAX_TOKENS, as Apollo's parser gets it. */
@@ -70,12 +72,6 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
 
 function tamsGraphqlError(error: TamsError): GraphQLError {
   return new GraphQLError(error.message, { originalError: error });
-}
-
-function baseUrlOf(request: IncomingMessage, publicUrl: string | undefined): string {
-  if (publicUrl !== undefined) return publicUrl;
-  const scheme = (request.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http';
-  return `${scheme}://${request.headers.host ?? 'localhost'}`;
 }
 
 /**
@@ -190,7 +186,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           throw err;
         }
         // graphql-ws takes no subscription before onConnect has accepted the connection.
-        const request = { baseUrl: baseUrlOf(ctx.extra.request, options.publicUrl), principal: ctx.extra.principal ?? ANONYMOUS_PRINCIPAL };
+        const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal: ctx.extra.principal ?? ANONYMOUS_PRINCIPAL };
         const contextValue: SubscriptionContext = {
           ...createContext(services, request, limits),
           events: hub,

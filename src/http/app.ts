@@ -7,6 +7,7 @@ import type { RestServices } from '../rest/rest-context';
 import { registerRestRoutes } from '../rest/register-rest-routes';
 import { registerGraphql } from '../graphql/register-graphql';
 import { installErrorHandling } from './error-handler';
+import { forwardedOrigin } from './forwarded-origin';
 import type { Authenticator } from '../auth/authenticator';
 import { installAuthentication } from './authentication-hook';
 import { serializeRequest } from './request-log-serializer';
@@ -63,6 +64,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       pageLimitDefault: config.pageLimitDefault,
       pageLimitMax: config.pageLimitMax,
       graphql: config.graphql,
+      originOf: forwardedOrigin(config.trustProxy),
     },
   });
   return app;

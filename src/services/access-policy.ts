@@ -166,10 +166,6 @@ export const ACTIONS = {
 
 export type AccessAction = keyof typeof ACTIONS;
 
-export function isAccessAction(name: string): name is AccessAction {
-  return Object.prototype.hasOwnProperty.call(ACTIONS, name);
-}
-
 /** The scopes that may perform `action` (any one of them suffices; admin always does). */
 export function requiredScopes(action: AccessAction): readonly Scope[] {
   return ACTIONS[action].scopes;
@@ -195,7 +191,7 @@ export function requireScopes(principal: Principal, action: AccessAction): void 
   throw new TamsError('forbidden', `This request needs scope ${needed}`);
 }
 
-/** The one rule of the note an edge cannot express in scopes: POST /service, GET /flow-delete-requests. */
+/** The note's admin-only rules (POST /service, GET /flow-delete-requests), which the services apply whatever the edge. */
 export function requireAdmin(principal: Principal, what: string): void {
   if (!isAdmin(principal)) throw new TamsError('forbidden', `${what} needs admin permissions`);
 }
@@ -335,14 +331,6 @@ export function canChangeAuthClasses(principal: Principal, before: ResourceClass
 export function requireAuthClassChange(principal: Principal, before: ResourceClasses, after: ResourceClasses, what: string): void {
   if (canChangeAuthClasses(principal, before, after)) return;
   throw new TamsError('forbidden', `Changing the auth_classes of ${what} needs a grant on every class added or removed`);
-}
-
-/** Did the `auth_classes` tag change between these tag sets (as sets of classes)? */
-export function authClassesChanged(before: Tags | undefined, after: Tags | undefined): boolean {
-  const a = authClassesOf(before);
-  const b = authClassesOf(after);
-  if (a === undefined || b === undefined) return a !== b;
-  return a.length !== b.length || a.some((c) => !b.includes(c));
 }
 
 // ---- events -----------------------------------------------------------------------------

@@ -49,9 +49,9 @@ export class ResourceAccess {
     return flows.map((f) => flowClasses(f, sources.get(f.source_id)));
   }
 
-  decideOnFlow(principal: Principal, permission: Permission, flow: Flow): Promise<Decision> {
-    if (this.unrestricted(principal)) return Promise.resolve('allow');
-    return this.classesOfFlow(flow).then((classes) => this.policy.decide(principal, permission, classes));
+  async decideOnFlow(principal: Principal, permission: Permission, flow: Flow): Promise<Decision> {
+    if (this.unrestricted(principal)) return 'allow';
+    return this.policy.decide(principal, permission, await this.classesOfFlow(flow));
   }
 
   /** Throws 404 / 403 unless the request has `permission` on the flow. */

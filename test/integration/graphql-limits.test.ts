@@ -5,6 +5,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { startHarness, Harness } from '../support/gateway-harness';
+import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -13,8 +14,8 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-async function post(base: string, body: unknown, url = '/graphql'): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(base: string, body: unknown, url = '/graphql', headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -189,22 +190,31 @@ describe('GraphQL persisted-only mode', () => {
   });
 });
 
+/** An authorization header with a read token signed by the gateway's own key. */
+async function bearer(h: Harness): Promise<Record<string, string>> {
+  const config = h.gateway.config;
+  const token = await issueToken(tokenSigner(config), { subject: 'limits-test', scopes: ['read'], ttlSec: 300 }, config);
+  return { authorization: `Bearer ${token}` };
+}
+
 describe('GraphQL configuration', () => {
   const introspection = '{ __schema { queryType { name } } }';
 
   it('turns introspection and the landing page off in production, and either back on by its own switch', async () => {
     const prod = await startHarness({ NODE_ENV: 'production', TAMS_AUTH: 'on' });
     try {
-      expect(codeOf((await post(prod.base, { query: introspection })).body)).toBe('GRAPHQL_VALIDATION_FAILED');
-      const page = await fetch(`${prod.base}/graphql`, { headers: { accept: 'text/html' } });
+      const auth = await bearer(prod);
+      expect(codeOf((await post(prod.base, { query: introspection }, '/graphql', auth)).body)).toBe('GRAPHQL_VALIDATION_FAILED');
+      const page = await fetch(`${prod.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
       expect(await page.text()).not.toMatch(/<html/i);
     } finally {
       await prod.close();
     }
     const on = await startHarness({ NODE_ENV: 'production', TAMS_AUTH: 'on', GRAPHQL_INTROSPECTION: 'true', GRAPHQL_LANDING_PAGE: 'true' });
     try {
-      expect((await post(on.base, { query: introspection })).body.data.__schema.queryType.name).toBe('Query');
-      const page = await fetch(`${on.base}/graphql`, { headers: { accept: 'text/html' } });
+      const auth = await bearer(on);
+      expect((await post(on.base, { query: introspection }, '/graphql', auth)).body.data.__schema.queryType.name).toBe('Query');
+      const page = await fetch(`${on.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
       expect(await page.text()).toMatch(/<html/i);
     } finally {
       await on.close();

@@ -90,12 +90,12 @@ describeWithNginx('NGINX in front of the gateway (TLS, URLs, WebSocket, client a
   // Everything started is stopped, even when a later start fails.
   const cleanups: (() => Promise<void>)[] = [];
   let plain: Stack; // URLs from forwarded headers, REST at the root
-  let prefixed: Stack; // TAMS_PUBLIC_URL on the certificate's extra host, REST under BASE_PATH
+  let prefixed: Stack; // TAMS_PUBLIC_URL on the certificate's extra host, REST under BASE_PATH, auth on
 
   async function startStack(name: string, env: (httpsPort: number) => Record<string, string>, host: string): Promise<Stack> {
     const httpsPort = await freePort();
     const httpPort = await freePort();
-    const settings = { LOG_LEVEL: 'info', TRUST_PROXY: PROXY_ADDRESS, ...env(httpsPort) };
+    const settings: Record<string, string> = { LOG_LEVEL: 'info', TRUST_PROXY: PROXY_ADDRESS, ...env(httpsPort) };
     const gateway = await startGatewayProcess(settings);
     cleanups.push(() => gateway.stop());
     // With authentication on, every request of the stack carries a token of the gateway's own.
@@ -372,12 +372,8 @@ describeWithNginx('NGINX in front of the gateway (TLS, URLs, WebSocket, client a
       expect(new URL(forwardedEventUrl).host).toBe(new URL(plain.origin).host);
     });
 
-    // Known defect, not of the edge: the subscription server builds its base URL from the
-    // socket's own scheme and the Host header (src/graphql/subscription-server.ts, baseUrlOf),
-    // not from the trusted X-Forwarded-Proto as REST and GraphQL over HTTP do, so behind TLS
-    // termination without TAMS_PUBLIC_URL its URLs say http://. When this starts passing,
-    // make it a plain `it`.
-    it.failing('gives those subscription URLs the https scheme the client used', () => {
+    // Upgrades honour the trusted X-Forwarded-Proto as HTTP requests do (src/http/forwarded-origin.ts).
+    it('gives those subscription URLs the https scheme the client used', () => {
       expect(forwardedEventUrl).toMatch(/^https:/);
     });
   });
