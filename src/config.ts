@@ -49,6 +49,29 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** AUDIT_LOG_FILE: where audit lines go (appended), or undefined for stdout. */
   auditLogFile: string | undefined;
+  /** Prometheus metrics: whether and where `/metrics` is served. */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces, or undefined (OTEL_EXPORTER_OTLP_ENDPOINT unset): no SDK is loaded. */
+  tracing: TracingConfig | undefined;
+  /** SHUTDOWN_GRACE_MS: how long a SIGTERM or SIGINT shutdown may take before the process exits anyway (code 1). */
+  shutdownGraceMs: number;
+}
+
+export interface MetricsConfig {
+  /** METRICS_TOKEN: the bearer token `/metrics` asks for, or undefined. */
+  token: string | undefined;
+  /**
+   * METRICS_PORT: `/metrics` on a listener of its own (on HOST) and not on PORT. Undefined: on
+   * PORT when a token is set, else nowhere (and nothing is collected).
+   */
+  port: number | undefined;
+}
+
+export interface TracingConfig {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's OTLP/HTTP base URL; spans go to `${endpoint}/v1/traces`. */
+  endpoint: string;
+  /** OTEL_SERVICE_NAME: the spans' `service.name`. */
+  serviceName: string;
 }
 
 export interface HttpConfig {
@@ -241,6 +264,35 @@ function httpConfig(env: Env): HttpConfig {
   };
 }
 
+function metricsConfig(env: Env, port: number): MetricsConfig {
+  const token = str(env, 'METRICS_TOKEN', '');
+  // Compared in constant time, but a short token can still be guessed by trying.
+  if (token !== '' && !/^[\x21-\x7e]{16,}$/.test(token)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 printable characters without spaces (a random secret)');
+  }
+  const metricsPort = env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined;
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): it is a listener of its own`);
+  }
+  return { token: token === '' ? undefined : token, port: metricsPort };
+}
+
+function tracingConfig(env: Env): TracingConfig | undefined {
+  const raw = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', '');
+  const serviceName = str(env, 'OTEL_SERVICE_NAME', 'tams-gateway');
+  if (raw === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT', `must be the http(s) base URL of an OTLP/HTTP collector, like http://otel-collector:4318, got ${JSON.stringify(raw)}`);
+  }
+  return { endpoint: raw.replace(/\/+$/, ''), serviceName };
+}
+
 function jwksUrl(raw: string): string {
   let url: URL;
   try {
@@ -340,8 +392,9 @@ export function loadConfig(env: Env = process.env): Config {
   const pageLimitMax = int(env, 'TAMS_PAGE_LIMIT_MAX', 1000, 1, 100_000);
   const host = str(env, 'HOST', '127.0.0.1');
   const dataDir = path.resolve(str(env, 'TAMS_DATA_DIR', './data'));
+  const port = int(env, 'PORT', 8000, 0, 65535);
   return {
-    port: int(env, 'PORT', 8000, 0, 65535),
+    port,
     host,
     dataDir,
     store: oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite'] as const),
@@ -367,5 +420,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: httpConfig(env),
     webhookAllowPrivate: bool(env, 'TAMS_WEBHOOK_ALLOW_PRIVATE', false),
     auditLogFile: env.AUDIT_LOG_FILE ? path.resolve(env.AUDIT_LOG_FILE) : undefined,
+    metrics: metricsConfig(env, port),
+    tracing: tracingConfig(env),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 1_000, 600_000),
   };
 }

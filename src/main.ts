@@ -20,12 +20,20 @@ import { ServiceInfoService } from './services/service-info-service';
 import { StorageService } from './services/storage-service';
 import { ProfileService } from './services/profile-service';
 import { WebhookService } from './services/webhook-service';
+import { WebhookUrlPolicy } from './services/webhook-url-policy';
+import { dnsHostResolver } from './adapters/dns/dns-host-resolver';
 import { DeletionService } from './services/deletion-service';
 import { AccessPolicy } from './services/access-policy';
 import { buildApp } from './http/app';
 import { authenticationWarnings, createAuthenticator } from './auth/authenticator';
 import { issueToken, tokenSigner } from './auth/token-issuer';
 import { SCOPES } from './domain/principal';
+import { instrumentStore } from './adapters/instrumented-store';
+import type { MetadataStore } from './ports/metadata-store';
+import { GatewayMetrics } from './http/metrics';
+import { listenForMetrics } from './http/metrics-routes';
+import { afterPendingReads, shutDownOnSignals } from './http/graceful-shutdown';
+import { storeSpans } from './telemetry/store-spans';
 
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
 function packageVersion(): string {
@@ -44,6 +52,15 @@ export interface Gateway {
   store: SqliteMetadataStore;
   objects: LocalObjectStore;
   events: EventDispatcher;
+  /** Prometheus metrics (METRICS_TOKEN or METRICS_PORT set), or undefined. */
+  metrics: GatewayMetrics | undefined;
+  /** The port of the `/metrics` listener (METRICS_PORT), or undefined. */
+  metricsPort: number | undefined;
+  /**
+   * Graceful shutdown: readiness fails, GraphQL WebSocket clients get 1001, the listener
+   * closes, requests already read are answered, background deletions finish, then the
+   * dispatcher and the stores stop and the last spans are sent.
+   */
   close(): Promise<void>;
 }
 
@@ -81,6 +98,13 @@ function localBackend(dataDir: string): StorageBackend {
   };
 }
 
+const WEBHOOK_DNS_TIMEOUT_MS = 3000;
+
+/** Webhook targets: private addresses refused unless TAMS_WEBHOOK_ALLOW_PRIVATE, names resolved at registration. */
+function webhookUrlPolicy(config: Config): WebhookUrlPolicy {
+  return new WebhookUrlPolicy({ allowPrivate: config.webhookAllowPrivate, resolve: dnsHostResolver(WEBHOOK_DNS_TIMEOUT_MS) });
+}
+
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const objectsDir = path.join(config.dataDir, 'objects');
@@ -89,8 +113,15 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   // Before the store opens: a bad key file stops the start with nothing half-built.
   const authenticator = createAuthenticator(config);
 
-  const store = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
-  await store.init();
+  // Collected only when someone may read them; traced only with a collector to send to.
+  const metrics = config.metrics.token !== undefined || config.metrics.port !== undefined ? new GatewayMetrics() : undefined;
+  const tracing = config.tracing === undefined ? undefined : (await import('./telemetry/tracing')).startTracing(config.tracing, SERVICE_VERSION);
+
+  const sqlite = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
+  await sqlite.init();
+  let store: MetadataStore = sqlite;
+  if (metrics !== undefined) store = instrumentStore(store, metrics.storeCalls);
+  if (tracing !== undefined) store = instrumentStore(store, storeSpans(tracing.tracer, 'sqlite'));
   const objects = new LocalObjectStore({
     rootDir: objectsDir,
     secret,
@@ -114,7 +145,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
     profiles: new ProfileService(store, clock, cursors),
-    webhooks: new WebhookService(store, clock, cursors, flows.access),
+    webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config)),
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
   };
 
@@ -132,21 +163,37 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       shuttingDown: () => shuttingDown,
     },
     authenticator,
+    metrics,
+    tracer: tracing?.tracer,
   });
   for (const warning of authenticationWarnings(config)) app.log.warn(warning);
+  if (metrics !== undefined) {
+    // Events are stamped with the clock as they are committed.
+    events.subscribe((event) => metrics.outboxLag.observe(Math.max(0, clock.nowMs() - Date.parse(event.event_timestamp)) / 1000));
+  }
   await events.start();
+  const metricsListener =
+    metrics !== undefined && config.metrics.port !== undefined
+      ? await listenForMetrics(metrics.registry, { host: config.host, port: config.metrics.port, token: config.metrics.token })
+      : undefined;
 
   return {
     config,
     app,
-    store,
+    store: sqlite,
     objects,
     events,
+    metrics,
+    metricsPort: metricsListener?.port,
     async close() {
       shuttingDown = true;
+      await afterPendingReads();
       await app.close();
+      await services.deletions.settled();
       await events.stop();
       await store.close();
+      await tracing?.shutdown();
+      await metricsListener?.close();
     },
   };
 }
@@ -197,21 +244,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let closing = false;
-  const shutdown = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    gateway.app.log.info({ signal }, 'shutting down');
-    gateway.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        gateway.app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  shutDownOnSignals({ close: () => gateway.close(), graceMs: config.shutdownGraceMs, log: gateway.app.log });
 }
 
 if (require.main === module) {

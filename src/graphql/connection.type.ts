@@ -15,7 +15,8 @@ export interface Connection<T> {
 /** A Relay connection type (`<Name>Connection` with `<Name>Edge`) over one node type. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql names node types by their class (interfaces included)
 export function connectionType(name: string, node: Function): new () => Connection<unknown> {
-  @ObjectType(`${name}Edge`)
+  // simpleResolvers: plain data, read by graphql's default resolver, not a type-graphql wrapper per field.
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType {
     @Field({ description: 'Opaque cursor: pass it as `after` to continue after this node.' })
     cursor!: string;
@@ -24,7 +25,7 @@ export function connectionType(name: string, node: Function): new () => Connecti
     node!: unknown;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionType {
     @Field(() => [EdgeType])
     edges!: EdgeType[];

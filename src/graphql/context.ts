@@ -1,6 +1,6 @@
 import type { ApplicationServices } from '../services/application-services';
 import type { RequestContext } from '../services/request-context';
-import { Loaders, createLoaders } from './loaders';
+import { BatchObserver, Loaders, createLoaders } from './loaders';
 import type { PageLimits } from './paging';
 
 /** The application services the resolvers use: the same instances REST uses. */
@@ -15,6 +15,6 @@ export interface GraphqlContext {
   limits: PageLimits;
 }
 
-export function createContext(services: GraphqlServices, request: RequestContext, limits: PageLimits): GraphqlContext {
-  return { services, loaders: createLoaders(services, request), request, limits };
+export function createContext(services: GraphqlServices, request: RequestContext, limits: PageLimits, observeBatch?: BatchObserver): GraphqlContext {
+  return { services, loaders: createLoaders(services, request, observeBatch), request, limits };
 }

@@ -2,7 +2,8 @@ import { Field, ID, Int, InterfaceType, ObjectType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { ContentFormat, Flow as FlowEntity, Tags } from '../domain/entities';
 
-@ObjectType({ description: 'A rational number (frame rates, aspect ratios).' })
+// simpleResolvers: fields without a field resolver are read by graphql's default resolver, not a type-graphql wrapper each.
+@ObjectType({ simpleResolvers: true, description: 'A rational number (frame rates, aspect ratios).' })
 export class Rational {
   @Field(() => Int)
   numerator!: number;
@@ -93,7 +94,7 @@ export abstract class Flow {
   collectionItems!: { id: string; role: string }[];
 }
 
-@ObjectType({ description: 'A member of a flow collection: another flow and the role it plays.' })
+@ObjectType({ simpleResolvers: true, description: 'A member of a flow collection: another flow and the role it plays.' })
 export class FlowCollectionItem {
   @Field(() => ID)
   flowId!: string;
@@ -102,7 +103,7 @@ export class FlowCollectionItem {
   role!: string;
 }
 
-@ObjectType({ implements: Flow, description: 'A video flow (urn:x-nmos:format:video).' })
+@ObjectType({ implements: Flow, simpleResolvers: true, description: 'A video flow (urn:x-nmos:format:video).' })
 export class VideoFlow extends Flow {
   @Field(() => Rational, { nullable: true })
   frameRate?: Rational;
@@ -141,7 +142,7 @@ export class VideoFlow extends Flow {
   vertChromaSubs?: number;
 }
 
-@ObjectType({ implements: Flow, description: 'An audio flow (urn:x-nmos:format:audio).' })
+@ObjectType({ implements: Flow, simpleResolvers: true, description: 'An audio flow (urn:x-nmos:format:audio).' })
 export class AudioFlow extends Flow {
   @Field(() => Int, { nullable: true })
   sampleRate?: number;
@@ -153,7 +154,7 @@ export class AudioFlow extends Flow {
   bitDepth?: number;
 }
 
-@ObjectType({ implements: Flow, description: 'An image flow (urn:x-tam:format:image).' })
+@ObjectType({ implements: Flow, simpleResolvers: true, description: 'An image flow (urn:x-tam:format:image).' })
 export class ImageFlow extends Flow {
   @Field(() => Int, { nullable: true })
   frameWidth?: number;
@@ -162,13 +163,13 @@ export class ImageFlow extends Flow {
   frameHeight?: number;
 }
 
-@ObjectType({ implements: Flow, description: 'A data flow (urn:x-nmos:format:data).' })
+@ObjectType({ implements: Flow, simpleResolvers: true, description: 'A data flow (urn:x-nmos:format:data).' })
 export class DataFlow extends Flow {
   @Field(() => String, { nullable: true })
   dataType?: string;
 }
 
-@ObjectType({ implements: Flow, description: 'A multi-essence flow (urn:x-nmos:format:multi).' })
+@ObjectType({ implements: Flow, simpleResolvers: true, description: 'A multi-essence flow (urn:x-nmos:format:multi).' })
 export class MultiFlow extends Flow {}
 
 /** Every concrete flow type, for the schema's orphanedTypes (they are reached through the interface). */

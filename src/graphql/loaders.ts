@@ -89,14 +89,24 @@ function segmentQueryKey(query: SegmentQuery): string {
   return `${formatTimeRange(query.timerange)}|${query.reverse === true ? 1 : 0}|${query.object_id ?? ''}`;
 }
 
-export function createLoaders(services: ApplicationServices, request: RequestContext): Loaders {
+/** Told the number of keys of each batch a loader sends (for the batch-size metric). */
+export type BatchObserver = (loader: keyof Loaders, size: number) => void;
+
+export function createLoaders(services: ApplicationServices, request: RequestContext, observeBatch?: BatchObserver): Loaders {
   const nulls = <T>(values: (T | undefined)[]): (T | null)[] => values.map((v) => v ?? null);
+  const observed = <K, R>(loader: keyof Loaders, batch: (keys: readonly K[]) => R): ((keys: readonly K[]) => R) =>
+    observeBatch === undefined
+      ? batch
+      : (keys) => {
+          observeBatch(loader, keys.length);
+          return batch(keys);
+        };
   return {
-    sources: new DataLoader<string, Source | null>(async (ids) => nulls(await services.flows.getSources(request, ids))),
-    flows: new DataLoader<string, Flow | null>(async (ids) => nulls(await services.flows.getFlows(request, ids))),
-    objects: new DataLoader(async (ids) => nulls(await services.storage.getObjects(request, ids, { verbose: true }))),
+    sources: new DataLoader<string, Source | null>(observed('sources', async (ids) => nulls(await services.flows.getSources(request, ids)))),
+    flows: new DataLoader<string, Flow | null>(observed('flows', async (ids) => nulls(await services.flows.getFlows(request, ids)))),
+    objects: new DataLoader(observed('objects', async (ids: readonly string[]) => nulls(await services.storage.getObjects(request, ids, { verbose: true })))),
     flowsOfSource: new DataLoader(
-      async (keys) =>
+      observed('flowsOfSource', async (keys: readonly FlowsOfSourceKey[]) =>
         batchedByGroup(
           keys,
           (k) => `${k.limit}|${k.sortBy ?? ''}|${k.reverse ? 1 : 0}`,
@@ -107,10 +117,11 @@ export function createLoaders(services: ApplicationServices, request: RequestCon
               group[0]!.limit,
             ),
         ),
+      ),
       { cacheKeyFn: (k) => `${k.sourceId}|${k.limit}|${k.sortBy ?? ''}|${k.reverse ? 1 : 0}` },
     ),
     segmentsOfFlow: new DataLoader(
-      async (keys) =>
+      observed('segmentsOfFlow', async (keys: readonly SegmentsOfFlowKey[]) =>
         batchedByGroup(
           keys,
           (k) => `${k.limit}|${segmentQueryKey(k.query)}`,
@@ -122,6 +133,7 @@ export function createLoaders(services: ApplicationServices, request: RequestCon
               { limit: group[0]!.limit, getUrls: { verbose: true }, includeObjectTimerange: false },
             ),
         ),
+      ),
       { cacheKeyFn: (k) => `${k.flowId}|${k.limit}|${segmentQueryKey(k.query)}` },
     ),
   };

@@ -1,5 +1,5 @@
 import { TamsError } from '../domain/errors';
-import type { Connection } from './connection.type';
+import type { Connection, Edge } from './connection.type';
 
 /** Page-size bounds (TAMS_PAGE_LIMIT_DEFAULT / TAMS_PAGE_LIMIT_MAX). */
 export interface PageLimits {
@@ -80,20 +80,21 @@ export async function paginate<T, N>(
   const page = await fetch(first, anchor);
   const nodes = page.items.map(toNode);
   const last = nodes.length - 1;
-  const edges = nodes.map((node, i) => ({
-    node,
-    cursor: encodeCursor(
-      i === last && page.next !== undefined ? { p: page.next, s: 0 } : { ...(anchor === undefined ? {} : { p: anchor }), s: i + 1 },
-    ),
-  }));
+  const cursorAt = (i: number): string =>
+    encodeCursor(i === last && page.next !== undefined ? { p: page.next, s: 0 } : { ...(anchor === undefined ? {} : { p: anchor }), s: i + 1 });
+  let edges: Edge<N>[] | undefined;
   return {
-    edges,
+    // Built on first read: a query selecting only `nodes` pays for no cursors.
+    get edges() {
+      edges ??= nodes.map((node, i) => ({ node, cursor: cursorAt(i) }));
+      return edges;
+    },
     nodes,
     // A filtered listing (what the caller may read) can answer an empty page that is not the
     // last: its end cursor then points past the page, so the client can go on.
     pageInfo: {
       hasNextPage: page.next !== undefined,
-      endCursor: edges[last]?.cursor ?? (page.next === undefined ? null : encodeCursor({ p: page.next, s: 0 })),
+      endCursor: last >= 0 ? cursorAt(last) : page.next === undefined ? null : encodeCursor({ p: page.next, s: 0 }),
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -12,11 +12,13 @@ import type { GraphqlConfig } from '../config';
 import { TamsError } from '../domain/errors';
 import type { EventDispatcher } from '../services/event-dispatcher';
 import { GraphqlContext, GraphqlServices, createContext } from './context';
+import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
 import { buildTamsSchema } from './schema';
 import { jitGateway } from './jit-executor';
 import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
 import { useQueryLimits } from './query-limits-plugin';
+import { auditedContext, useAuditLog } from './audit-plugin';
 import type { QueryLimits } from './query-limits';
 import { registerSubscriptionServer } from './subscription-server';
 
@@ -36,6 +38,12 @@ export interface GraphqlDependencies {
   /** Committed store events (the outbox), feeding subscriptions. */
   events: EventDispatcher;
   options: GraphqlOptions;
+  /** More Apollo plugins: operation metrics and traces. */
+  plugins?: ApolloServerPlugin<GraphqlContext>[];
+  /** Told the size of every DataLoader batch (HTTP operations and subscription events). */
+  observeBatch?: BatchObserver;
+  /** Given the count of open subscriptions, for a gauge. */
+  watchSubscriptions?: (active: () => number) => void;
 }
 
 const MASKED = 'Internal server error';
@@ -109,6 +117,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         ApolloServerPluginCacheControlDisabled(),
         config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
         useQueryLimits<GraphqlContext>(queryLimits),
+        useAuditLog<GraphqlContext>(app.audit, options.path),
+        ...(deps.plugins ?? []),
       ],
     });
     await apollo.start();
@@ -129,6 +139,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       publicUrl: options.publicUrl,
       originOf: options.originOf,
       formatError,
+      observeBatch: deps.observeBatch,
+      watchSubscriptions: deps.watchSubscriptions,
     });
     if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));
     scope.route({
@@ -136,10 +148,14 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       method: ['GET', 'POST', 'OPTIONS'],
       handler: fastifyApolloHandler(apollo, {
         context: async (request) =>
-          createContext(
-            services,
-            { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
-            limits,
+          auditedContext(
+            request,
+            createContext(
+              services,
+              { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+              limits,
+              deps.observeBatch,
+            ),
           ),
       }),
     });

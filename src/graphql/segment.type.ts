@@ -1,7 +1,8 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { TimeRangeScalar } from './time-range.scalar';
 
-@ObjectType({ description: 'Where a media object can be read from.' })
+// simpleResolvers: plain data, read by graphql's default resolver, not a type-graphql wrapper per field.
+@ObjectType({ simpleResolvers: true, description: 'Where a media object can be read from.' })
 export class GetUrl {
   @Field()
   url!: string;
@@ -19,7 +20,7 @@ export class GetUrl {
   controlled!: boolean;
 }
 
-@ObjectType({ description: 'A segment of a flow: one media object placed on the flow timeline.' })
+@ObjectType({ simpleResolvers: true, description: 'A segment of a flow: one media object placed on the flow timeline.' })
 export class FlowSegment {
   @Field()
   objectId!: string;

@@ -2,7 +2,8 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Source as SourceEntity, Tags } from '../domain/entities';
 
-@ObjectType({ description: 'A TAMS source: the abstract content its flows are renditions of.' })
+// simpleResolvers: fields without a field resolver are read by graphql's default resolver, not a type-graphql wrapper each.
+@ObjectType({ simpleResolvers: true, description: 'A TAMS source: the abstract content its flows are renditions of.' })
 export class Source {
   @Field(() => ID)
   id!: string;

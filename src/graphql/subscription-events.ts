@@ -124,6 +124,11 @@ export class SubscriptionEvents {
     private readonly options: SubscriptionEventsOptions = {},
   ) {}
 
+  /** Subscriptions open now. */
+  get size(): number {
+    return this.subscribers;
+  }
+
   /** Events committed from now on that `selector` wants, until the iterator is returned. */
   subscribe(selector: EventSelector): AsyncIterableIterator<OutboxEvent> {
     const types = [...new Set(selector.types)];

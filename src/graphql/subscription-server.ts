@@ -24,6 +24,7 @@ import type { Principal } from '../domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../auth/authenticator';
 import { authenticateConnection } from '../auth/connection-auth';
 import { type GraphqlServices, createContext } from './context';
+import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
 import { operationHash } from './persisted-queries';
 import { type QueryLimits, checkQueryLimits } from './query-limits';
@@ -50,6 +51,10 @@ export interface SubscriptionServerOptions {
   persistedOnly: ReadonlyMap<string, string> | undefined;
   /** The error registry's GraphQL formatter, as Apollo uses it. */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Told the size of every DataLoader batch. */
+  observeBatch?: BatchObserver;
+  /** Given the count of open subscriptions, for a gauge. */
+  watchSubscriptions?: (active: () => number) => void;
 }
 
 /** A graphql-ws message is a query document and its variables: far below this. */
@@ -86,6 +91,7 @@ function tamsGraphqlError(error: TamsError): GraphQLError {
 function subscriptionExecutor(
   services: GraphqlServices,
   limits: PageLimits,
+  observeBatch: BatchObserver | undefined,
 ): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   // Keyed by the event object the hub hands every subscriber: gone once they all have it.
   const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
@@ -98,7 +104,7 @@ function subscriptionExecutor(
     // Everything a result depends on besides the event; without the query text, nothing is shared.
     const key = query === undefined ? undefined : JSON.stringify([query, args.operationName, args.variableValues, operation.request]);
     const run = (event: OutboxEvent): Promise<ExecutionResult> => {
-      const contextValue: SubscriptionContext = { ...createContext(services, operation.request, limits), events: operation.events };
+      const contextValue: SubscriptionContext = { ...createContext(services, operation.request, limits, observeBatch), events: operation.events };
       return Promise.resolve(execute({ ...args, rootValue: event, contextValue }));
     };
     const results: AsyncIterableIterator<ExecutionResult> = {
@@ -134,6 +140,7 @@ function subscriptionExecutor(
 export function registerSubscriptionServer(app: FastifyInstance, options: SubscriptionServerOptions): void {
   const { schema, services, limits } = options;
   const hub = new SubscriptionEvents(options.events);
+  options.watchSubscriptions?.(() => hub.size);
   const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
@@ -188,12 +195,12 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         // graphql-ws takes no subscription before onConnect has accepted the connection.
         const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal: ctx.extra.principal ?? ANONYMOUS_PRINCIPAL };
         const contextValue: SubscriptionContext = {
-          ...createContext(services, request, limits),
+          ...createContext(services, request, limits, options.observeBatch),
           events: hub,
         };
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      subscribe: subscriptionExecutor(services, limits),
+      subscribe: subscriptionExecutor(services, limits, options.observeBatch),
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (result.errors === undefined) return undefined;
         // Errors without a path are graphql-js rejecting the variables: the client's input.

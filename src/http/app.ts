@@ -11,8 +11,24 @@ import { forwardedOrigin } from './forwarded-origin';
 import type { Authenticator } from '../auth/authenticator';
 import { installAuthentication } from './authentication-hook';
 import { serializeRequest } from './request-log-serializer';
-import { registerMediaRoutes } from './media-routes';
+import { MEDIA_ROUTE, registerMediaRoutes } from './media-routes';
 import { registerHealthRoutes, HealthChecks } from './health-routes';
+import { requestIdOptions, useRequestId } from './request-id';
+import { useSecurityHeaders } from './security-headers';
+import { useCors } from './cors';
+import { useJsonBody } from './json-body';
+import { useAuditLog } from './audit-log';
+import type { Tracer } from '@opentelemetry/api';
+import type { GraphqlContext } from '../graphql/context';
+import { useOperationMetrics } from '../graphql/metrics-plugin';
+import { useOperationTracing } from '../graphql/tracing-plugin';
+import { GatewayMetrics, useHttpMetrics } from './metrics';
+import { registerMetricsRoute } from './metrics-routes';
+import { useRequestTracing } from './tracing';
+import { useShutdownDrain } from './graceful-shutdown';
+
+/** Credentials that must never reach the log, should a log call ever include headers or a body. */
+const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.api_key_value', '*.password', '*.access_token'];
 
 export interface AppDependencies {
   config: Config;
@@ -24,24 +40,49 @@ export interface AppDependencies {
   events: EventDispatcher;
   /** Credentials -> Principal for every request (and for GraphQL WebSocket connections). */
   authenticator: Authenticator;
+  /** Prometheus metrics, or undefined when nobody may read them (no METRICS_TOKEN, no METRICS_PORT). */
+  metrics: GatewayMetrics | undefined;
+  /** Spans of requests, GraphQL operations and store calls, or undefined (no OTEL_EXPORTER_OTLP_ENDPOINT). */
+  tracer: Tracer | undefined;
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
-  const { config } = deps;
+  const { config, metrics } = deps;
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, serializers: { req: serializeRequest } },
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, serializers: { req: serializeRequest }, redact: LOG_REDACT },
+    ...requestIdOptions(),
     bodyLimit: config.maxBodyBytes,
+    // Slow clients: the head within headersTimeout, the whole request (a media upload
+    // included) within requestTimeout; idle keep-alive connections closed after keepAliveTimeout.
+    http: { headersTimeout: config.http.headersTimeoutMs },
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
     trustProxy: config.trustProxy,
     exposeHeadRoutes: true,
     routerOptions: { maxParamLength: 2048 },
-    return503OnClosing: true,
+    // Shutting down, a request already on an open connection is answered (with
+    // `Connection: close`), not refused: see graceful-shutdown.ts.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
+  // First: the request span covers every other hook, and handlers are wrapped as routes are added.
+  if (deps.tracer !== undefined) useRequestTracing(app, deps.tracer);
+  if (metrics !== undefined) useHttpMetrics(app, metrics);
+  useShutdownDrain(app, () => deps.health.shuttingDown());
   installErrorHandling(app);
   const graphqlPath = config.graphql.underBasePath ? `${config.basePath}/graphql` : '/graphql';
+  // Before authentication: its refusals get the headers too, and preflights need no credentials.
+  useRequestId(app);
+  useSecurityHeaders(app, { graphqlPath, landingPage: config.graphql.landingPage, mediaRoute: MEDIA_ROUTE });
+  useCors(app, { origins: config.http.corsOrigins, mediaPrefix: MEDIA_ROUTE.slice(0, -1) });
+  useJsonBody(app, { maxDepth: config.http.maxJsonDepth });
+  useAuditLog(app, { file: config.auditLogFile, basePath: config.basePath, graphqlPath, mediaRoute: MEDIA_ROUTE });
   installAuthentication(app, deps.authenticator, { graphqlPath });
   registerHealthRoutes(app, deps.health);
+  // With METRICS_PORT, /metrics has a listener of its own (main.ts) and is not served here.
+  const metricsToken = config.metrics.port === undefined ? config.metrics.token : undefined;
+  if (metrics !== undefined && metricsToken !== undefined) registerMetricsRoute(app, metrics.registry, metricsToken);
   registerMediaRoutes(app, deps.media, deps.clock, config.maxObjectBytes);
   void app.register(
     async (rest) => {
@@ -66,6 +107,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       graphql: config.graphql,
       originOf: forwardedOrigin(config.trustProxy),
     },
+    plugins: [
+      ...(metrics === undefined ? [] : [useOperationMetrics<GraphqlContext>({ duration: metrics.graphqlOperationDuration })]),
+      ...(deps.tracer === undefined ? [] : [useOperationTracing<GraphqlContext>(deps.tracer)]),
+    ],
+    observeBatch: metrics?.observeBatch,
+    watchSubscriptions: metrics === undefined ? undefined : (active) => metrics.watchSubscriptions(active),
   });
   return app;
 }

@@ -15,8 +15,8 @@ declare module 'fastify' {
   }
 }
 
-/** Routes without credentials: probes, and media URLs, which carry their own signature. */
-const OPEN_ROUTES = new Set(['/livez', '/readyz', '/media/*']);
+/** Routes without TAMS credentials: probes, media URLs and /metrics, which check their own (signature, METRICS_TOKEN). */
+const OPEN_ROUTES = new Set(['/livez', '/readyz', '/media/*', '/metrics']);
 
 export interface AuthenticationOptions {
   /** Where GraphQL is served: its refusals take the GraphQL error shape. */

@@ -55,6 +55,6 @@ export function useJsonBody(app: FastifyInstance, options: JsonBodyOptions): voi
       done(new TamsError('bad_request', `JSON body nests deeper than ${options.maxDepth} levels`), undefined);
       return;
     }
-    parse(request, text, done);
+    void parse(request, text, done);
   });
 }

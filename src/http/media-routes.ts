@@ -8,6 +8,9 @@ interface SignedQuery {
   sig?: string;
 }
 
+/** The route of the media URLs: outside TAMS_BASE_PATH, the storage key as the wildcard. */
+export const MEDIA_ROUTE = '/media/*';
+
 /**
  * The gateway's own media URLs for the local-directory object store: signed, expiring
  * PUT and GET (with Range) of object bytes, streamed to and from disk.
@@ -29,7 +32,7 @@ export function registerMediaRoutes(app: FastifyInstance, store: LocalObjectStor
       return key;
     };
 
-    media.put('/media/*', async (request, reply) => {
+    media.put(MEDIA_ROUTE, async (request, reply) => {
       const key = authorise(request, 'PUT');
       const declared = request.headers['content-length'];
       if (declared !== undefined && Number(declared) > maxObjectBytes) {
@@ -61,7 +64,7 @@ export function registerMediaRoutes(app: FastifyInstance, store: LocalObjectStor
       const opened = await store.openRead(key, range ?? undefined);
       return reply.send(opened.stream);
     };
-    media.get('/media/*', { exposeHeadRoute: false }, read);
-    media.head('/media/*', read);
+    media.get(MEDIA_ROUTE, { exposeHeadRoute: false }, read);
+    media.head(MEDIA_ROUTE, read);
   });
 }

@@ -14,10 +14,10 @@ function requestIdOf(raw: IncomingMessage): string {
   return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/** fastify options giving every request its id (`request.id`, logged as `requestId`). */
-export function requestIdOptions(): Pick<FastifyServerOptions, 'genReqId' | 'requestIdHeader' | 'requestIdLogLabel'> {
+/** fastify options giving every request its id (`request.id`, `reqId` in log lines). */
+export function requestIdOptions(): Pick<FastifyServerOptions, 'genReqId' | 'requestIdHeader'> {
   // requestIdHeader off: fastify would take any incoming value as is; genReqId checks it first.
-  return { genReqId: requestIdOf, requestIdHeader: false, requestIdLogLabel: 'requestId' };
+  return { genReqId: requestIdOf, requestIdHeader: false };
 }
 
 /** Returns the request id as `X-Request-Id` on every response, errors and 404s included. */

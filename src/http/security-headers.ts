@@ -79,7 +79,7 @@ function helmetHeaders(options: HelmetOptions): Record<string, string> {
   helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err?: unknown) => {
     failure = err;
   });
-  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error('helmet refused its options');
   return headers;
 }
 

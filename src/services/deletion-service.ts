@@ -54,6 +54,14 @@ export class DeletionService {
     private readonly cursors: PageCursorCodec,
   ) {}
 
+  /** Deletion requests working in the background, so a shutdown can let them finish. */
+  private readonly running = new Set<Promise<void>>();
+
+  /** Resolves once every deletion request started so far has finished (done or error). */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+
   private now(): string {
     return new Date(this.clock.nowMs()).toISOString();
   }
@@ -163,7 +171,10 @@ export class DeletionService {
     };
     await this.store.putDeletionRequest(request);
     // Starts once the caller has had the chance to answer; run() records its own failures.
-    setImmediate(() => void this.run(request));
+    const running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run(request))
+      .finally(() => this.running.delete(running));
+    this.running.add(running);
     return publicRequest(request);
   }
 

@@ -10,6 +10,7 @@ import type { CursorPage, ListOptions } from './flow-service';
 import type { RequestContext } from './request-context';
 import { AccessPolicy, authClassesOf, enforce, requireAuthClassChange } from './access-policy';
 import { ResourceAccess } from './resource-access';
+import { WebhookUrlPolicy } from './webhook-url-policy';
 
 /** The fields a client sets (webhook-post.json / webhook-put.json), schema-valid. */
 export type WebhookBody = Omit<Webhook, 'id' | 'events' | 'status' | 'error' | 'owner' | 'created'> & {
@@ -167,6 +168,8 @@ export class WebhookService {
     readonly clock: Clock,
     private readonly cursors: PageCursorCodec,
     access?: ResourceAccess,
+    /** Which addresses webhook URLs may target; by default literal private addresses and known names are refused. */
+    private readonly urlPolicy: WebhookUrlPolicy = new WebhookUrlPolicy({ allowPrivate: false }),
   ) {
     this.access = access ?? new ResourceAccess(store, new AccessPolicy());
   }
@@ -211,6 +214,7 @@ export class WebhookService {
     checkUrl(body.url);
     checkApiKey(body.api_key_name, body.api_key_value);
     await this.checkFilters(ctx, body);
+    await this.urlPolicy.check(body.url);
     requireAuthClassChange(ctx.principal, undefined, authClassesOf(body.tags), 'a webhook');
     const webhook: StoredWebhook = {
       id: randomUUID(),
@@ -241,6 +245,7 @@ export class WebhookService {
     await this.checkFilters(ctx, body);
     requireAuthClassChange(ctx.principal, authClassesOf(current.tags), authClassesOf(body.tags), `webhook ${id}`);
     checkUrl(body.url);
+    await this.urlPolicy.check(body.url);
     const keyValue = body.api_key_name === undefined ? body.api_key_value : (body.api_key_value ?? current.api_key_value);
     checkApiKey(body.api_key_name, keyValue);
     const status = nextStatus(current.status, body.status ?? 'created');

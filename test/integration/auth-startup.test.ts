@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '../..');
 
 interface Running {
   child: ChildProcess;
-  output(): string;
+  output: () => string;
   base: string;
 }
 
@@ -23,18 +23,24 @@ function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.Pr
   return { PATH: process.env.PATH, HOME: process.env.HOME, TAMS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', ...extra };
 }
 
+/** The first match of `re` in the output, waiting for it to be printed. */
+async function waitFor(child: ChildProcess, output: () => string, re: RegExp): Promise<RegExpExecArray> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const m = re.exec(output());
+    if (m) return m;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${String(re)} in the gateway's output:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function start(env: NodeJS.ProcessEnv): Promise<Running> {
   const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const deadline = Date.now() + 20_000;
-  // The banner is written in one piece once the server listens.
-  while (!/listening on [^\n]*:(\d+)\n[\s\S]*\n\n/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`gateway did not start:\n${out}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const port = /listening on [^\n]*:(\d+)\n/.exec(out)?.[1] as string;
+  const port = (await waitFor(child, () => out, /listening on [^\n]*:(\d+)\n/))[1] as string;
+  await waitFor(child, () => out, /\n {2}auth: {4}[^\n]*\n/);
   return { child, output: () => out, base: `http://127.0.0.1:${port}` };
 }
 
@@ -59,22 +65,26 @@ describe('the built gateway and CLI (authentication)', () => {
 
   beforeAll(() => {
     // As `npm start` does: build dist/ when a source is newer.
-    execFileSync(process.execPath, ['scripts/build-if-stale.js'], { cwd: ROOT, stdio: 'ignore', timeout: 300_000 });
+    try {
+      execFileSync(process.execPath, ['scripts/build-if-stale.js'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
+    } catch (err) {
+      const { stdout, stderr } = err as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`the build failed (npm start would too):\n${String(stdout ?? '')}${String(stderr ?? '')}`);
+    }
   }, 320_000);
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-start-'));
   });
   afterEach(async () => {
     for (const running of started.splice(0)) await stop(running);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // Unset when the build in beforeAll failed.
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('starts secure on a fresh data dir with a ready admin token, redacts access_token in logs and logs refusal reasons', async () => {
     const gateway = await start(baseEnv(dataDir));
     started.push(gateway);
-    const banner = gateway.output();
-    const token = /admin token[^\n]*:\n\s+(\S+)\n/.exec(banner)?.[1];
-    expect(token).toBeDefined();
+    const token = (await waitFor(gateway.child, gateway.output, /admin token[^\n]*:\n {4}(\S+)\n/))[1];
     const key = loadOrCreateEmbeddedKey(dataDir);
     expect(key.created).toBe(false);
     await expect(jwtVerify(token as string, key.publicKey)).resolves.toMatchObject({ payload: { sub: 'admin', scope: 'tams-api/read tams-api/write tams-api/delete tams-api/admin' } });

@@ -60,7 +60,16 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
   // Authentication is on by default in the product; suites about other things opt out of it.
-  const config = loadConfig({ TAMS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', TAMS_AUTH: 'off', ...env });
+  // Test webhooks point at loopback receivers; the audit trail goes to the temp dir, not the test output.
+  const config = loadConfig({
+    TAMS_DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    TAMS_AUTH: 'off',
+    TAMS_WEBHOOK_ALLOW_PRIVATE: 'true',
+    AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
+    ...env,
+  });
   const gateway = await createGateway(config);
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.server.address();

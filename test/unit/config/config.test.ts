@@ -11,7 +11,7 @@ describe('config', () => {
       store: 'sqlite',
       publicUrl: undefined,
       basePath: '',
-      auth: 'off',
+      auth: 'on',
       trustProxy: false,
       logLevel: 'info',
       minObjectTimeout: '600:0',
@@ -81,7 +81,7 @@ describe('config', () => {
   });
 
   it('refuses TAMS_AUTH=off in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('TAMS_AUTH: off is refused when NODE_ENV=production');
-    expect(loadConfig({ NODE_ENV: 'production', TAMS_AUTH: 'on' }).auth).toBe('on');
+    expect(() => loadConfig({ NODE_ENV: 'production', TAMS_AUTH: 'off' })).toThrow('TAMS_AUTH: off is refused when NODE_ENV=production');
+    expect(loadConfig({ NODE_ENV: 'production' }).auth).toBe('on');
   });
 });

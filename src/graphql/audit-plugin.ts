@@ -1,0 +1,125 @@
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { FastifyRequest } from 'fastify';
+import { Kind, OperationTypeNode, type FieldNode, type GraphQLFormattedError, type SelectionSetNode, type ValueNode, type FragmentDefinitionNode } from 'graphql';
+import { type AuditEntry, type AuditLog, auditRequestFields, isPermissionDenialError } from '../http/audit-log';
+
+/** GraphQL codes that refuse a caller (as 401 and 403 do in REST), and the rate limit's. */
+const DENIALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
+const RATE_LIMITED = 'RATE_LIMITED';
+
+/** The HTTP request behind each GraphQL context (set by auditedContext), so lines name the caller like REST's. */
+const requests = new WeakMap<object, FastifyRequest>();
+
+/** Registers `context` as belonging to `request` for the audit plugin; returns it unchanged. */
+export function auditedContext<C extends object>(request: FastifyRequest, context: C): C {
+  requests.set(context, request);
+  return context;
+}
+
+type Variables = Readonly<Record<string, unknown>> | undefined;
+
+function valueOf(node: ValueNode, variables: Variables): unknown {
+  if (node.kind === Kind.VARIABLE) return variables?.[node.name.value];
+  if (node.kind === Kind.STRING || node.kind === Kind.ENUM) return node.value;
+  if (node.kind === Kind.OBJECT) return Object.fromEntries(node.fields.map((f) => [f.name.value, true]));
+  if (node.kind === Kind.LIST) return node.values.map((v) => valueOf(v, variables));
+  return undefined;
+}
+
+/** Ids named by the field's arguments (`id`, `flowId`...), and the names of everything else it sends: never a value. */
+function describeField(field: FieldNode, variables: Variables): Pick<AuditEntry, 'resource' | 'changed'> {
+  const resource: Record<string, string> = {};
+  const fields = new Set<string>();
+  for (const argument of field.arguments ?? []) {
+    const name = argument.name.value;
+    const value = valueOf(argument.value, variables);
+    if ((name === 'id' || name.endsWith('Id')) && typeof value === 'string') resource[name] = value;
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) for (const key of Object.keys(value)) fields.add(key);
+    else fields.add(name);
+  }
+  return {
+    ...(Object.keys(resource).length === 0 ? {} : { resource }),
+    ...(fields.size === 0 ? {} : { changed: { fields: [...fields].sort() } }),
+  };
+}
+
+/** The root fields of an operation, through its fragments (as written: `@skip`/`@include` are not evaluated). */
+function rootFields(selections: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
+  return selections.selections.flatMap((s) => {
+    if (s.kind === Kind.FIELD) return [s];
+    if (s.kind === Kind.INLINE_FRAGMENT) return rootFields(s.selectionSet, fragments, seen);
+    const fragment = fragments.get(s.name.value);
+    if (fragment === undefined || seen.has(s.name.value)) return [];
+    seen.add(s.name.value);
+    return rootFields(fragment.selectionSet, fragments, seen);
+  });
+}
+
+function eventOf(code: string | undefined, permissionDenial: boolean): Pick<AuditEntry, 'event' | 'outcome'> {
+  if ((code !== undefined && DENIALS.has(code)) || permissionDenial) return { event: 'denied', outcome: 'denied' };
+  if (code === RATE_LIMITED) return { event: 'rate_limited', outcome: 'failure' };
+  return { event: 'write', outcome: code === undefined ? 'success' : 'failure' };
+}
+
+/**
+ * The GraphQL side of the audit trail (src/http/audit-log.ts has the REST side): one line per
+ * mutation field, with its outcome, the ids it named and the names of what it sent; and one
+ * line per denial or rate-limit error of any other operation. Queries without such errors
+ * write nothing.
+ */
+export function useAuditLog<C extends object>(audit: AuditLog, path: string): ApolloServerPlugin<C> {
+  const listener: GraphQLRequestListener<C> = {
+    async willSendResponse(rc) {
+      const request = requests.get(rc.contextValue);
+      if (request === undefined || rc.response.body.kind !== 'single') return;
+      const { data, errors: formatted = [] } = rc.response.body.singleResult;
+      const mutation = rc.operation?.operation === OperationTypeNode.MUTATION;
+      if (!mutation && formatted.length === 0) return;
+      const raw = rc.errors ?? [];
+      // formatError maps errors one to one, in order: the raw error says whether a 404 hides a resource.
+      const errors = formatted.map((error, i) => ({ error, permissionDenial: isPermissionDenialError(raw[i]) }));
+      const base = { ...auditRequestFields(request), route: path, status: rc.response.http.status ?? 200 };
+      const codeOf = (e: GraphQLFormattedError): string | undefined => (typeof e.extensions?.code === 'string' ? e.extensions.code : undefined);
+
+      if (mutation && rc.operation !== undefined) {
+        const fragments = new Map((rc.document?.definitions ?? []).filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+        for (const field of rootFields(rc.operation.selectionSet, fragments)) {
+          const key = field.alias?.value ?? field.name.value;
+          const result = data?.[key] as { id?: unknown } | null | undefined;
+          // A field with a result was done (an error deeper in what it answers changes nothing);
+          // an error without a path (limits, variables) concerns the whole operation.
+          const failed = result != null ? undefined : (errors.find((e) => e.error.path?.[0] === key) ?? errors.find((e) => e.error.path === undefined));
+          const code = failed === undefined ? undefined : codeOf(failed.error);
+          const created = field.name.value.startsWith('create') ? result?.id : undefined;
+          audit.write({
+            ...base,
+            ...eventOf(code, failed?.permissionDenial ?? false),
+            action: `graphql.${field.name.value}`,
+            ...describeField(field, rc.request.variables),
+            ...(code === undefined ? {} : { error: code }),
+            ...(typeof created === 'string' ? { created } : {}),
+            ...(failed?.permissionDenial === true ? { permissionDenial: true as const } : {}),
+          });
+        }
+        return;
+      }
+      for (const { error, permissionDenial } of errors) {
+        const code = codeOf(error);
+        if (!permissionDenial && (code === undefined || (!DENIALS.has(code) && code !== RATE_LIMITED))) continue;
+        const root = error.path?.[0];
+        audit.write({
+          ...base,
+          ...eventOf(code, permissionDenial),
+          ...(typeof root === 'string' ? { action: `graphql.${root}` } : {}),
+          ...(code === undefined ? {} : { error: code }),
+          ...(permissionDenial ? { permissionDenial: true as const } : {}),
+        });
+      }
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
+}

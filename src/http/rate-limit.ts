@@ -1,0 +1,61 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from '../domain/errors';
+import { actionOf } from '../rest/route-access';
+import { type RateLimitEdge, type RateLimitedError, type RateLimiter, rateLimitIdentity, restRuleOf } from '../services/rate-limiter';
+
+export interface RateLimitOptions {
+  /** TAMS_BASE_PATH, under which the REST routes are registered. */
+  basePath: string;
+  /** Where GraphQL is served: its refusals take the GraphQL error shape. */
+  graphqlPath: string;
+  /** Route patterns never limited: probes, metrics and signed media URLs. */
+  exemptRoutes: readonly string[];
+}
+
+/**
+ * Rate limits of the HTTP server (install before authentication):
+ * - an address that has had too many credentials refused gets 429 before its credentials are
+ *   even checked (a signature check, or an scrypt hash for Basic, is what a guesser costs us);
+ * - each TAMS REST operation spends its principal's `read` or `write` budget (see
+ *   `restRuleOf`), checked after authentication and before the body is read.
+ * GraphQL fields are limited by shield rules instead (src/graphql/rate-limit-rules.ts).
+ * Refusals are 429 with `Retry-After` and the TAMS error body.
+ */
+export function useRateLimits(app: FastifyInstance, limiter: RateLimiter, options: RateLimitOptions): void {
+  const exempt = new Set(options.exemptRoutes);
+  const edgeOf = (request: FastifyRequest): RateLimitEdge => (request.routeOptions.url === options.graphqlPath ? 'graphql' : 'rest');
+
+  const refuse = (request: FastifyRequest, reply: FastifyReply, refusal: RateLimitedError): FastifyReply => {
+    void reply.code(refusal.status).header('retry-after', String(refusal.retryAfterSec)).type('application/json');
+    if (edgeOf(request) === 'graphql') {
+      return reply.send({ errors: [{ message: refusal.message, extensions: { code: refusal.graphqlCode, retryAfter: refusal.retryAfterSec } }] });
+    }
+    return reply.send(errorBody(refusal));
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && exempt.has(route)) return;
+    const refusal = await limiter.exhausted(edgeOf(request), 'auth_failure', request.ip);
+    if (refusal !== undefined) return refuse(request, reply, refusal);
+  });
+
+  // Only credentials that were presented and refused count: a request without any is not a
+  // guess, and an unreachable key set is not the caller's fault.
+  app.addHook('onResponse', async (request) => {
+    const failure = request.authFailure;
+    if (failure === null || failure.unavailable || failure.method === 'none') return;
+    await limiter.record('auth_failure', request.ip);
+  });
+
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const route = request.routeOptions.url;
+    // Anything that is not a TAMS REST operation (GraphQL, probes, media, 404s) has no budget here.
+    const action = route === undefined ? undefined : actionOf(request.method, route, options.basePath);
+    if (action === undefined) return payload;
+    const refusal = await limiter.take('rest', restRuleOf(action), rateLimitIdentity(request.principal, request.ip));
+    // Once the reply is sent fastify stops here: the payload is never read.
+    if (refusal !== undefined) refuse(request, reply, refusal);
+    return payload;
+  });
+}
