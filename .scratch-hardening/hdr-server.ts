@@ -19,3 +19,4 @@ app.listen({ port: Number(process.argv[3] ?? 9911), host: '127.0.0.1' }).then(()
 let start = process.cpuUsage();
 app.get('/reset', async () => { start = process.cpuUsage(); return {}; });
 app.get('/cpu', async () => { const d = process.cpuUsage(start); return { us: d.user + d.system }; });
+app.get('/mem', async () => { (global as any).gc?.(); return { mb: Math.round(process.memoryUsage().heapUsed / 1e6) }; });

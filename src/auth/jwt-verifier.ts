@@ -56,7 +56,7 @@ export class JwtVerifier {
     this.cache = new VerifiedTokenCache(cacheSize);
   }
 
-  /** The algorithms accepted, for start-up logs. */
+  /** The algorithms accepted: AUTH_ALGORITHMS, or the key's family. */
   get algorithms(): readonly string[] {
     return this.options.algorithms ?? [];
   }

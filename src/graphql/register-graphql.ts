@@ -21,6 +21,9 @@ import { useQueryLimits } from './query-limits-plugin';
 import { auditedContext, useAuditLog } from './audit-plugin';
 import type { QueryLimits } from './query-limits';
 import { registerSubscriptionServer } from './subscription-server';
+import { applyShield } from './shield';
+import { withClientAddress } from './rate-limit-rules';
+import { RateLimitedError, type RateLimiter } from '../services/rate-limiter';
 
 export interface GraphqlOptions extends PageLimits {
   /** Configured absolute public URL (no trailing slash), or undefined to derive it per request. */
@@ -44,6 +47,8 @@ export interface GraphqlDependencies {
   observeBatch?: BatchObserver;
   /** Given the count of open subscriptions, for a gauge. */
   watchSubscriptions?: (active: () => number) => void;
+  /** List queries and mutations spend their principal's budget; undefined when RATE_LIMIT_ENABLED=false. */
+  rateLimiter?: RateLimiter | undefined;
 }
 
 const MASKED = 'Internal server error';
@@ -75,7 +80,9 @@ function errorFormatter(app: FastifyInstance): (formatted: GraphQLFormattedError
       app.log.error({ err: error }, 'GraphQL request failed');
       return { message: MASKED, ...where, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
     }
-    return { message: formatted.message, ...where, extensions: { code } };
+    // A rate-limit refusal also says when to retry (seconds), as REST's Retry-After does.
+    const retryAfter = tams instanceof RateLimitedError ? { retryAfter: tams.retryAfterSec } : {};
+    return { message: formatted.message, ...where, extensions: { code, ...retryAfter } };
   };
 }
 
@@ -100,9 +107,11 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     defaultPageSize: options.pageLimitDefault,
   };
   void app.register(async (scope) => {
+    // One schema for both transports: scope rules (and rate limits) on every root field.
+    const schema = applyShield(await buildTamsSchema(), { rateLimiter: deps.rateLimiter });
     const apollo = new ApolloServer<GraphqlContext>({
       // Queries run compiled (graphql-jit); parsing, validation, plugins and formatError stay Apollo's.
-      gateway: jitGateway(await buildTamsSchema()),
+      gateway: jitGateway(schema),
       csrfPrevention: true,
       introspection: config.introspection,
       includeStacktraceInErrorResponses: false,
@@ -132,7 +141,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       queryLimits,
       maxTokens: config.maxTokens,
       persistedOnly: config.persistedOnly ? persisted : undefined,
-      schema: await buildTamsSchema(),
+      schema,
       events: deps.events,
       services,
       limits,
@@ -150,11 +159,14 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         context: async (request) =>
           auditedContext(
             request,
-            createContext(
-              services,
-              { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
-              limits,
-              deps.observeBatch,
+            withClientAddress(
+              createContext(
+                services,
+                { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+                limits,
+                deps.observeBatch,
+              ),
+              request.ip,
             ),
           ),
       }),

@@ -49,7 +49,8 @@ function needsNoCredentials(request: FastifyRequest, graphqlPath: string): boole
  */
 export function installAuthentication(app: FastifyInstance, authenticator: Authenticator, options: AuthenticationOptions): void {
   app.decorate('authenticator', authenticator);
-  // Set by the hook on every request; fastify wants a shared-safe placeholder until then.
+  // null until the hook below sets it, first thing on every request (fastify refuses shared
+  // object values as request decorations, so no default principal here).
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('authFailure', null);
 

@@ -1,12 +1,14 @@
 /**
  * OpenTelemetry traces: a local HTTP server stands in for the OTLP collector (OTLP/HTTP, JSON)
  * and receives the spans of an HTTP request, a GraphQL operation and their store calls, in
- * one tree per request, continuing a caller's `traceparent`.
+ * one tree per request, continuing a caller's `traceparent`. The gateway runs as its own node
+ * process, as in production: the exporter loads node:http by dynamic import, which jest's
+ * module sandbox cannot do.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config';
-import { startHarness, Harness } from '../support/gateway-harness';
+import { startGatewayProcess } from '../ops/support/gateway-process';
 import { videoFlow } from '../fixtures/flows';
 
 interface OtlpSpan {
@@ -66,21 +68,27 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('sends spans of HTTP requests, GraphQL operations and store calls to the collector', async () => {
-    const h: Harness = await startHarness({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'tams-test' });
+    const gateway = await startGatewayProcess({ TAMS_AUTH: 'off', LOG_LEVEL: 'warn', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'tams-test' });
+    const base = `http://127.0.0.1:${gateway.port}`;
     const flow = videoFlow();
     const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpan = '00f067aa0ba902b7';
     try {
-      expect((await h.request('PUT', `/flows/${flow.id as string}`, flow, { traceparent: `00-${callerTrace}-${callerSpan}-01` })).status).toBe(201);
-      const res = await fetch(`${h.base}/graphql`, {
+      const put = await fetch(`${base}/flows/${flow.id as string}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', traceparent: `00-${callerTrace}-${callerSpan}-01` },
+        body: JSON.stringify(flow),
+      });
+      expect(put.status).toBe(201);
+      const res = await fetch(`${base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: 'query FlowList { flows { nodes { id source { id } } } }' }),
       });
       expect(((await res.json()) as { errors?: unknown }).errors).toBeUndefined();
     } finally {
-      // Shutdown sends the spans still batched.
-      await h.close();
+      // SIGTERM: the shutdown sends the spans still batched.
+      await gateway.stop();
     }
 
     expect(contentTypes.length).toBeGreaterThan(0);

@@ -16,6 +16,10 @@ export interface GatewayProcess {
   token(scopes: string): string;
   /** Every JSON log line printed so far (pino, one object per line). */
   logs(): Record<string, unknown>[];
+  /** Sends `signal` to the process (SIGTERM starts a graceful shutdown), without waiting. */
+  kill(signal: NodeJS.Signals): void;
+  /** The exit code, once the process has exited (null when a signal killed it). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -44,10 +48,10 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     stderr += chunk;
   });
   let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) =>
+  const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       exitCode = code;
-      resolve();
+      resolve(code);
     }),
   );
 
@@ -78,6 +82,8 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
+    kill: (signal) => child.kill(signal),
+    exited,
     async stop() {
       if (exitCode === undefined) {
         child.kill('SIGTERM');
