@@ -1,6 +1,9 @@
 /**
  * `npm run bench`: autocannon scenarios on loopback against the real gateway (in a child
- * process), each beside a bare node:http server serving the same bytes in the same run.
+ * process). rest-segments runs beside a bare node:http server serving the same bytes;
+ * graphql-segments asks GraphQL for the same windows and is compared with rest-segments;
+ * rest-ingest posts segment batches; graphql-graph lists 50 flows with their sources and first
+ * segments, counting store calls.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
@@ -131,15 +134,23 @@ function fmt(f: Figures): string {
   return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}`;
 }
 
-async function segmentWindows({ dataDir, flowId, segments }: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
+function restWindowLoad(port: number, { flowId, segments }: SegmentData): Promise<Figures> {
+  return load({
+    url: `http://127.0.0.1:${port}`,
+    connections: 32,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: windowPath(flowId, randomWindow(segments)) }) }],
+  });
+}
+
+async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
+  const { dataDir, flowId, segments } = data;
   const server = await startServer(['gateway', dataDir]);
-  const nextPath = (): string => windowPath(flowId, randomWindow(segments));
   let bare: { port: number; child: ChildProcess } | undefined;
   const gatewayRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
   let bodyBytes = 0;
   try {
-    const sample = await fetch(`http://127.0.0.1:${server.port}${nextPath()}`);
+    const sample = await fetch(`http://127.0.0.1:${server.port}${windowPath(flowId, randomWindow(segments))}`);
     const body = Buffer.from(await sample.arrayBuffer());
     if (sample.status !== 200 || (JSON.parse(body.toString()) as unknown[]).length !== 30) {
       throw new Error(`window query did not return 30 segments: ${sample.status} ${body.toString().slice(0, 200)}`);
@@ -149,13 +160,7 @@ async function segmentWindows({ dataDir, flowId, segments }: SegmentData): Promi
     bodyBytes = body.length;
     bare = await startServer(['bare', bodyFile]);
     for (let run = 0; run < RUNS; run++) {
-      gatewayRuns.push(
-        await load({
-          url: `http://127.0.0.1:${server.port}`,
-          connections: 32,
-          requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: nextPath() }) }],
-        }),
-      );
+      gatewayRuns.push(await restWindowLoad(server.port, data));
       bareRuns.push(await load({ url: `http://127.0.0.1:${bare.port}/`, connections: 32 }));
     }
   } finally {
@@ -287,10 +292,17 @@ async function graphqlSegments(restRps: number | undefined): Promise<void> {
   const data = await bigSegmentData();
   const server = await startServer(['gateway', data.dataDir]);
   const runs: Figures[] = [];
+  const restRuns: Figures[] = [];
+  const graphqlRun = (): Promise<Figures> =>
+    graphqlLoad(server.port, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }));
   try {
     await checkWindowAgainstRest(server.port, data);
+    // Each GraphQL run is paired with a REST run on the same server, in alternating order: on a
+    // shared machine the load of other work drifts between scenarios, much less within a pair.
     for (let run = 0; run < RUNS; run++) {
-      runs.push(await graphqlLoad(server.port, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) })));
+      if (run % 2 === 0) restRuns.push(await restWindowLoad(server.port, data));
+      runs.push(await graphqlRun());
+      if (run % 2 === 1) restRuns.push(await restWindowLoad(server.port, data));
     }
     // Load can only see statuses: a page still right afterwards shows the runs were not answered with errors.
     await checkWindowAgainstRest(server.port, data);
@@ -298,10 +310,13 @@ async function graphqlSegments(restRps: number | undefined): Promise<void> {
     await stopServer(server.child);
   }
   const figures = medianFigures(runs);
+  const paired = median(runs.map((r, i) => r.rps / (restRuns[i] as Figures).rps));
   process.stdout.write(`  gateway @ ${data.segments} segments   ${fmt(figures)}\n`);
+  process.stdout.write(`  paired REST windows, same server  ${fmt(medianFigures(restRuns))}\n`);
   if (restRps !== undefined) {
     process.stdout.write(`  ratio: ${((100 * figures.rps) / restRps).toFixed(1)}% of rest-segments req/s in this run (target >= 50%)\n`);
   }
+  process.stdout.write(`  paired ratio: ${(100 * paired).toFixed(1)}% (median of the runs' GraphQL / REST req/s)\n`);
 }
 
 const GRAPH_FLOWS = 50;

@@ -55,6 +55,22 @@ export interface Config {
   tracing: TracingConfig | undefined;
   /** SHUTDOWN_GRACE_MS: how long a SIGTERM or SIGINT shutdown may take before the process exits anyway (code 1). */
   shutdownGraceMs: number;
+  /** The RATE_LIMIT_* settings. */
+  rateLimit: RateLimitConfig;
+  /** REDIS_URL: rate-limit counters shared by every replica in this Redis; undefined keeps them in process. */
+  redisUrl: string | undefined;
+}
+
+/** Requests per minute and per principal (failed authentications: per client address). */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** RATE_LIMIT_WINDOW_SEC: counting window; each limit applies pro rata to it. */
+  windowSec: number;
+  readPerMinute: number;
+  writePerMinute: number;
+  graphqlListsPerMinute: number;
+  graphqlMutationsPerMinute: number;
+  authFailuresPerMinute: number;
 }
 
 export interface MetricsConfig {
@@ -277,6 +293,36 @@ function metricsConfig(env: Env, port: number): MetricsConfig {
   return { token: token === '' ? undefined : token, port: metricsPort };
 }
 
+function rateLimitConfig(env: Env): RateLimitConfig {
+  // High enough that no single honest client (nor `npm run bench`, ~3,000 req/s from one
+  // address) meets them: they stop runaway and abusive callers, not normal traffic.
+  const perMinute = (name: string, fallback: number): number => int(env, name, fallback, 1, 100_000_000);
+  return {
+    enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
+    windowSec: int(env, 'RATE_LIMIT_WINDOW_SEC', 60, 1, 3600),
+    readPerMinute: perMinute('RATE_LIMIT_READ_PER_MINUTE', 600_000),
+    writePerMinute: perMinute('RATE_LIMIT_WRITE_PER_MINUTE', 60_000),
+    graphqlListsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
+    graphqlMutationsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
+    authFailuresPerMinute: perMinute('RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 600),
+  };
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = str(env, 'REDIS_URL', '');
+  if (raw === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0');
+  }
+  return raw;
+}
+
 function tracingConfig(env: Env): TracingConfig | undefined {
   const raw = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', '');
   const serviceName = str(env, 'OTEL_SERVICE_NAME', 'tams-gateway');
@@ -423,5 +469,7 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: metricsConfig(env, port),
     tracing: tracingConfig(env),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 1_000, 600_000),
+    rateLimit: rateLimitConfig(env),
+    redisUrl: redisUrl(env),
   };
 }

@@ -34,6 +34,10 @@ import { GatewayMetrics } from './http/metrics';
 import { listenForMetrics } from './http/metrics-routes';
 import { afterPendingReads, shutDownOnSignals } from './http/graceful-shutdown';
 import { storeSpans } from './telemetry/store-spans';
+import type { RateLimitCounters } from './ports/rate-limit-counters';
+import { MemoryRateLimitCounters } from './adapters/memory/memory-rate-limit-counters';
+import { RedisRateLimitCounters } from './adapters/redis/redis-rate-limit-counters';
+import { RateLimiter, perWindowFromPerMinute } from './services/rate-limiter';
 
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
 function packageVersion(): string {
@@ -105,6 +109,40 @@ function webhookUrlPolicy(config: Config): WebhookUrlPolicy {
   return new WebhookUrlPolicy({ allowPrivate: config.webhookAllowPrivate, resolve: dnsHostResolver(WEBHOOK_DNS_TIMEOUT_MS) });
 }
 
+/**
+ * Rate-limit counters (in Redis with REDIS_URL, shared by every replica; else in process) and
+ * the limiter over them; none with RATE_LIMIT_ENABLED=false. `log` is called only once the
+ * app exists.
+ */
+async function createRateLimiter(
+  config: Config,
+  metrics: GatewayMetrics | undefined,
+  log: () => FastifyInstance['log'],
+): Promise<{ limiter: RateLimiter; counters: RateLimitCounters } | undefined> {
+  const settings = config.rateLimit;
+  if (!settings.enabled) return undefined;
+  const counters =
+    config.redisUrl === undefined
+      ? new MemoryRateLimitCounters()
+      : await RedisRateLimitCounters.connect(config.redisUrl, {
+          onConnectionChange: ({ up, error }) =>
+            up ? log().info('Redis is back: rate limits apply again') : log().warn({ err: error }, 'Redis unreachable: requests are not rate limited until it is back'),
+        });
+  const windowMs = settings.windowSec * 1000;
+  const perMinute = {
+    read: settings.readPerMinute,
+    write: settings.writePerMinute,
+    graphql_list: settings.graphqlListsPerMinute,
+    graphql_mutation: settings.graphqlMutationsPerMinute,
+    auth_failure: settings.authFailuresPerMinute,
+  };
+  const limiter = new RateLimiter(counters, { windowMs, perWindow: perWindowFromPerMinute(perMinute, windowMs) }, {
+    rejected: (edge, rule) => metrics?.rateLimitRejections.inc({ edge, rule }),
+    countersFailed: (err) => log().warn({ err }, 'rate-limit counters failed: requests are not rate limited meanwhile'),
+  });
+  return { limiter, counters };
+}
+
 export async function createGateway(config: Config, clock: Clock = systemClock): Promise<Gateway> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const objectsDir = path.join(config.dataDir, 'objects');
@@ -149,6 +187,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
   };
 
+  const rateLimits = await createRateLimiter(config, metrics, () => app.log);
   let shuttingDown = false;
   // onError runs only once the dispatcher is started, after `app` exists.
   const events = new EventDispatcher(store, { onError: (err) => app.log.error({ err }, 'event dispatch failed') });
@@ -165,6 +204,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     authenticator,
     metrics,
     tracer: tracing?.tracer,
+    rateLimiter: rateLimits?.limiter,
   });
   for (const warning of authenticationWarnings(config)) app.log.warn(warning);
   if (metrics !== undefined) {
@@ -189,6 +229,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       shuttingDown = true;
       await afterPendingReads();
       await app.close();
+      await rateLimits?.counters.close();
       await services.deletions.settled();
       await events.stop();
       await store.close();

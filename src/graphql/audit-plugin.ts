@@ -7,13 +7,20 @@ import { type AuditEntry, type AuditLog, auditRequestFields, isPermissionDenialE
 const DENIALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
 const RATE_LIMITED = 'RATE_LIMITED';
 
-/** The HTTP request behind each GraphQL context (set by auditedContext), so lines name the caller like REST's. */
-const requests = new WeakMap<object, FastifyRequest>();
+/**
+ * Where a GraphQL context keeps the HTTP request behind it, so lines name the caller like
+ * REST's. A symbol key: invisible to resolvers, and kept when Apollo shallow-copies the
+ * context for each operation.
+ */
+const HTTP_REQUEST = Symbol('audited HTTP request');
 
-/** Registers `context` as belonging to `request` for the audit plugin; returns it unchanged. */
+/** `context` with the request it serves attached for the audit plugin. */
 export function auditedContext<C extends object>(request: FastifyRequest, context: C): C {
-  requests.set(context, request);
-  return context;
+  return Object.assign(context, { [HTTP_REQUEST]: request });
+}
+
+function requestOf(context: object): FastifyRequest | undefined {
+  return (context as { [HTTP_REQUEST]?: FastifyRequest })[HTTP_REQUEST];
 }
 
 type Variables = Readonly<Record<string, unknown>> | undefined;
@@ -67,10 +74,10 @@ function eventOf(code: string | undefined, permissionDenial: boolean): Pick<Audi
  * line per denial or rate-limit error of any other operation. Queries without such errors
  * write nothing.
  */
-export function useAuditLog<C extends object>(audit: AuditLog, path: string): ApolloServerPlugin<C> {
+export function useGraphqlAudit<C extends object>(audit: AuditLog, path: string): ApolloServerPlugin<C> {
   const listener: GraphQLRequestListener<C> = {
     async willSendResponse(rc) {
-      const request = requests.get(rc.contextValue);
+      const request = requestOf(rc.contextValue);
       if (request === undefined || rc.response.body.kind !== 'single') return;
       const { data, errors: formatted = [] } = rc.response.body.singleResult;
       const mutation = rc.operation?.operation === OperationTypeNode.MUTATION;

@@ -9,7 +9,7 @@ import type { EventVisibility } from './subscription-events';
  * Reads what a decision about an event needs (the flow or source behind it). Unrestricted, so
  * the store's answer comes back as stored; it never serves a client.
  */
-const EVENT_READER: Principal = Object.freeze({
+const EVENT_READER = Object.freeze<Principal>({
   subject: 'subscription-event-access',
   scopes: ['admin'],
   authClasses: [],

@@ -18,7 +18,7 @@ import { buildTamsSchema } from './schema';
 import { jitGateway } from './jit-executor';
 import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
 import { useQueryLimits } from './query-limits-plugin';
-import { auditedContext, useAuditLog } from './audit-plugin';
+import { auditedContext, useGraphqlAudit } from './audit-plugin';
 import type { QueryLimits } from './query-limits';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
@@ -34,6 +34,8 @@ export interface GraphqlOptions extends PageLimits {
   graphql: GraphqlConfig;
   /** The scheme and host a WebSocket upgrade came to, honouring TRUST_PROXY as HTTP requests do. */
   originOf: (request: IncomingMessage) => string;
+  /** The client address of a WebSocket upgrade, honouring TRUST_PROXY as `request.ip` does. */
+  clientAddressOf: (request: IncomingMessage) => string;
 }
 
 export interface GraphqlDependencies {
@@ -126,7 +128,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         ApolloServerPluginCacheControlDisabled(),
         config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
         useQueryLimits<GraphqlContext>(queryLimits),
-        useAuditLog<GraphqlContext>(app.audit, options.path),
+        useGraphqlAudit<GraphqlContext>(app.audit, options.path),
         ...(deps.plugins ?? []),
       ],
     });
@@ -150,6 +152,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       formatError,
       observeBatch: deps.observeBatch,
       watchSubscriptions: deps.watchSubscriptions,
+      clientAddressOf: options.clientAddressOf,
+      rateLimiter: deps.rateLimiter,
     });
     if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));
     scope.route({

@@ -54,13 +54,11 @@ export class FlowSegment {
 }
 
 export function toGetUrl(u: Record<string, unknown>): GetUrl {
-  return {
-    url: u.url as string,
-    presigned: u.presigned === true,
-    ...(typeof u.label === 'string' ? { label: u.label } : {}),
-    ...(typeof u.storage_id === 'string' ? { storageId: u.storage_id } : {}),
-    controlled: u.controlled === true,
-  };
+  // Assignments, not conditional spreads: this runs for every URL of every segment listed.
+  const url: GetUrl = { url: u.url as string, presigned: u.presigned === true, controlled: u.controlled === true };
+  if (typeof u.label === 'string') url.label = u.label;
+  if (typeof u.storage_id === 'string') url.storageId = u.storage_id;
+  return url;
 }
 
 /** A segment as SegmentService presents it (the REST body, verbose get_urls). */

@@ -5,9 +5,10 @@
  * classes) stay in the services, as for REST.
  *
  * Only root fields are wrapped. graphql-shield wraps every field of every type it is given,
- * which made each nested field of a listing an extra async resolver (measured: see README,
- * "Authorization"); nested fields are reached only through a root field, whose check has
- * passed, and read through services that apply the auth classes.
+ * each nested field becoming an async resolver: measured on compiled execution, a listing of
+ * 50 flows with 8 fields each took 15-30% longer (about 1 µs per field), against 1-2 µs per
+ * request for root fields only. Nested fields are reached only through a root field, whose
+ * check has passed, and read through services that apply the auth classes.
  */
 import type { GraphQLSchema } from 'graphql';
 import { applyMiddleware, type IMiddlewareTypeMap } from 'graphql-middleware';
@@ -129,6 +130,11 @@ function isListing(action: AccessAction): boolean {
 export function applyShield(schema: GraphQLSchema, options: ShieldOptions = {}): GraphQLSchema {
   const scopesOf = scopeRules();
   const { rateLimiter } = options;
+  // One instance each: graphql-shield refuses two rules of the same name.
+  const limits =
+    rateLimiter === undefined
+      ? undefined
+      : { graphql_list: rateLimitRule(rateLimiter, 'graphql_list'), graphql_mutation: rateLimitRule(rateLimiter, 'graphql_mutation') };
   const ruleTree: Record<string, Record<string, IRule | ReturnType<typeof chain>>> = {};
   const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((t) => (t ? [t.name] : []));
   for (const type of roots) {
@@ -136,9 +142,9 @@ export function applyShield(schema: GraphQLSchema, options: ShieldOptions = {}):
     ruleTree[type] = Object.fromEntries(
       Object.entries(fields).map(([field, action]) => {
         const scopes = scopesOf(action);
-        const limit = rateLimiter === undefined ? undefined : type === 'Mutation' ? 'graphql_mutation' : isListing(action) ? 'graphql_list' : undefined;
+        const limit = type === 'Mutation' ? limits?.graphql_mutation : isListing(action) ? limits?.graphql_list : undefined;
         // chain: a caller without the scope spends nothing of its budget.
-        return [field, limit === undefined || rateLimiter === undefined ? scopes : chain(scopes, rateLimitRule(rateLimiter, limit))];
+        return [field, limit === undefined ? scopes : chain(scopes, limit)];
       }),
     );
   }

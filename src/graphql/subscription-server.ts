@@ -9,6 +9,9 @@ import {
   OperationTypeNode,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  type FragmentDefinitionNode,
+  Kind,
+  type SelectionSetNode,
   createSourceEventStream,
   execute,
   getOperationAST,
@@ -23,6 +26,10 @@ import type { OutboxEvent } from '../domain/events';
 import type { Principal } from '../domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../auth/authenticator';
 import { authenticateConnection } from '../auth/connection-auth';
+import { hasRequiredScopes } from '../services/access-policy';
+import type { RateLimiter } from '../services/rate-limiter';
+import { StoredEventVisibility } from './event-visibility';
+import { actionOfRootField } from './shield';
 import { type GraphqlServices, createContext } from './context';
 import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
@@ -55,6 +62,10 @@ export interface SubscriptionServerOptions {
   observeBatch?: BatchObserver;
   /** Given the count of open subscriptions, for a gauge. */
   watchSubscriptions?: (active: () => number) => void;
+  /** The client address of an upgrade request, honouring TRUST_PROXY as `request.ip` does. */
+  clientAddressOf: (request: IncomingMessage) => string;
+  /** Refuses connections from addresses with too many failed authentications; none when rate limits are off. */
+  rateLimiter?: RateLimiter | undefined;
 }
 
 /** A graphql-ws message is a query document and its variables: far below this. */
@@ -77,6 +88,26 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
 
 function tamsGraphqlError(error: TamsError): GraphQLError {
   return new GraphQLError(error.message, { originalError: error });
+}
+
+/** Close codes of refused connections and subscriptions (graphql-ws leaves 4400-4499 to the server's meaning). */
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+/** graphql-ws's own code for too many requests, here too many failed authentications from the address. */
+const CLOSE_TOO_MANY_REQUESTS = 4429;
+/** RFC 6455 "try again later": the credentials could not be checked (key set unreachable). */
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** The root fields an operation selects, through its fragments. */
+function rootFieldNames(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, seen = new Set<string>()): string[] {
+  return selectionSet.selections.flatMap((selection) => {
+    if (selection.kind === Kind.FIELD) return [selection.name.value];
+    if (selection.kind === Kind.INLINE_FRAGMENT) return rootFieldNames(selection.selectionSet, fragments, seen);
+    const fragment = fragments.get(selection.name.value);
+    if (fragment === undefined || seen.has(selection.name.value)) return [];
+    seen.add(selection.name.value);
+    return rootFieldNames(fragment.selectionSet, fragments, seen);
+  });
 }
 
 /**
@@ -139,7 +170,9 @@ function subscriptionExecutor(
  */
 export function registerSubscriptionServer(app: FastifyInstance, options: SubscriptionServerOptions): void {
   const { schema, services, limits } = options;
-  const hub = new SubscriptionEvents(options.events);
+  // Each event is checked against each subscriber's scopes and auth classes on delivery.
+  const hub = new SubscriptionEvents(options.events, { visibility: new StoredEventVisibility(services) });
+  const { rateLimiter } = options;
   options.watchSubscriptions?.(() => hub.size);
   const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);
 
@@ -149,11 +182,23 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
       schema,
       // Never an error text in a close reason (graphql-ws puts it there outside production).
       isProd: true,
-      // The connection's caller, from connection_init (or its upgrade request): a refusal closes it with 4403.
+      // The connection's caller, from connection_init (or its upgrade request). graphql-ws
+      // closes a refused connection with 4403; closing it first gives the refusal its own code
+      // (unauthenticated 4401), and graphql-ws's close then does nothing.
       onConnect: async (ctx) => {
-        const outcome = await authenticateConnection(app.authenticator, ctx.connectionParams, ctx.extra.request);
+        const { socket, request } = ctx.extra;
+        const address = options.clientAddressOf(request);
+        if ((await rateLimiter?.exhausted('graphql', 'auth_failure', address)) !== undefined) {
+          socket.close(CLOSE_TOO_MANY_REQUESTS, 'Too many requests');
+          return false;
+        }
+        const outcome = await authenticateConnection(app.authenticator, ctx.connectionParams, request);
         if (!outcome.ok) {
-          app.log.info({ authFailure: outcome.failure }, 'GraphQL WebSocket connection refused');
+          const { failure } = outcome;
+          app.log.info({ authFailure: failure }, 'GraphQL WebSocket connection refused');
+          socket.close(failure.unavailable ? CLOSE_TRY_AGAIN_LATER : CLOSE_UNAUTHORIZED, failure.unavailable ? 'Try again later' : 'Unauthorized');
+          // As over HTTP, only credentials presented and refused count as a failed authentication.
+          if (!failure.unavailable && failure.method !== 'none') await rateLimiter?.record('auth_failure', address);
           return false;
         }
         ctx.extra.principal = outcome.principal;
@@ -186,6 +231,20 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
           return [tamsGraphqlError(new TamsError('method_not_allowed', `Only subscriptions are served over WebSocket; send a ${operation.operation} over HTTP`))];
         }
+        // graphql-shield guards each event's resolver, not the start of a subscription: the
+        // scopes of the subscribed field are checked here. A refusal closes the socket (4403).
+        const principal = ctx.extra.principal ?? ANONYMOUS_PRINCIPAL;
+        const subscriptionType = schema.getSubscriptionType()?.name ?? 'Subscription';
+        const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+        const refused = rootFieldNames(operation.selectionSet, fragments).find((field) => {
+          const action = actionOfRootField(subscriptionType, field);
+          return action === undefined || !hasRequiredScopes(principal, action);
+        });
+        if (refused !== undefined) {
+          app.log.info({ subject: principal.subject, field: refused }, 'GraphQL subscription refused: missing scope');
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden');
+          return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${refused} needs the read scope`))];
+        }
         try {
           checkQueryLimits(document, operation, payload.variables ?? undefined, options.queryLimits);
         } catch (err) {
@@ -193,10 +252,10 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           throw err;
         }
         // graphql-ws takes no subscription before onConnect has accepted the connection.
-        const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal: ctx.extra.principal ?? ANONYMOUS_PRINCIPAL };
+        const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal };
         const contextValue: SubscriptionContext = {
           ...createContext(services, request, limits, options.observeBatch),
-          events: hub,
+          events: hub.forViewer(principal),
         };
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },

@@ -23,9 +23,11 @@ import type { GraphqlContext } from '../graphql/context';
 import { useOperationMetrics } from '../graphql/metrics-plugin';
 import { useOperationTracing } from '../graphql/tracing-plugin';
 import { GatewayMetrics, useHttpMetrics } from './metrics';
-import { registerMetricsRoute } from './metrics-routes';
+import { METRICS_PATH, registerMetricsRoute } from './metrics-routes';
 import { useRequestTracing } from './tracing';
 import { useShutdownDrain } from './graceful-shutdown';
+import type { RateLimiter } from '../services/rate-limiter';
+import { clientAddressResolver, useRateLimits } from './rate-limit';
 
 /** Credentials that must never reach the log, should a log call ever include headers or a body. */
 const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.api_key_value', '*.password', '*.access_token'];
@@ -44,6 +46,8 @@ export interface AppDependencies {
   metrics: GatewayMetrics | undefined;
   /** Spans of requests, GraphQL operations and store calls, or undefined (no OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracer: Tracer | undefined;
+  /** REST and GraphQL rate limits, or undefined (RATE_LIMIT_ENABLED=false). */
+  rateLimiter: RateLimiter | undefined;
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
@@ -55,7 +59,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     bodyLimit: config.maxBodyBytes,
     // Slow clients: the head within headersTimeout, the whole request (a media upload
     // included) within requestTimeout; idle keep-alive connections closed after keepAliveTimeout.
-    http: { headersTimeout: config.http.headersTimeoutMs },
+    // node checks the first two every connectionsCheckingInterval (30 s by default, which
+    // would let a slow client hold on that much longer).
+    http: { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(config.http.headersTimeoutMs / 2)) },
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     trustProxy: config.trustProxy,
@@ -78,6 +84,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   useCors(app, { origins: config.http.corsOrigins, mediaPrefix: MEDIA_ROUTE.slice(0, -1) });
   useJsonBody(app, { maxDepth: config.http.maxJsonDepth });
   useAuditLog(app, { file: config.auditLogFile, basePath: config.basePath, graphqlPath, mediaRoute: MEDIA_ROUTE });
+  // Before authentication: an address with too many failed authentications is refused unchecked.
+  if (deps.rateLimiter !== undefined) {
+    useRateLimits(app, deps.rateLimiter, { basePath: config.basePath, graphqlPath, exemptRoutes: ['/livez', '/readyz', METRICS_PATH, MEDIA_ROUTE] });
+  }
   installAuthentication(app, deps.authenticator, { graphqlPath });
   registerHealthRoutes(app, deps.health);
   // With METRICS_PORT, /metrics has a listener of its own (main.ts) and is not served here.
@@ -106,7 +116,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       pageLimitMax: config.pageLimitMax,
       graphql: config.graphql,
       originOf: forwardedOrigin(config.trustProxy),
+      clientAddressOf: clientAddressResolver(config.trustProxy),
     },
+    rateLimiter: deps.rateLimiter,
     plugins: [
       ...(metrics === undefined ? [] : [useOperationMetrics<GraphqlContext>({ duration: metrics.graphqlOperationDuration })]),
       ...(deps.tracer === undefined ? [] : [useOperationTracing<GraphqlContext>(deps.tracer)]),

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../domain/errors';
 import { actionOf } from '../rest/route-access';
@@ -58,4 +60,18 @@ export function useRateLimits(app: FastifyInstance, limiter: RateLimiter, option
     if (refusal !== undefined) refuse(request, reply, refusal);
     return payload;
   });
+}
+
+/**
+ * The client address of a request fastify never sees as a request (a WebSocket upgrade):
+ * the peer, or the address a TRUST_PROXY proxy forwarded, exactly as fastify's `request.ip`.
+ */
+export function clientAddressResolver(trustProxy: boolean | string): (request: IncomingMessage) => string {
+  const trusted: (address: string, hop: number) => boolean =
+    trustProxy === true
+      ? () => true
+      : trustProxy === false
+        ? () => false
+        : proxyAddr.compile(trustProxy.split(',').map((a) => a.trim()).filter((a) => a !== ''));
+  return (request) => proxyAddr(request, trusted);
 }

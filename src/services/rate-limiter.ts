@@ -62,11 +62,16 @@ export function restRuleOf(action: AccessAction): 'read' | 'write' {
 
 export interface RateLimiterHooks {
   rejected?: (edge: RateLimitEdge, rule: RateLimitRule) => void;
-  /** The counters failed (Redis away): the request goes through, unlimited, rather than fail. */
+  /**
+   * The counters failed (Redis away): requests go through unlimited rather than fail. Told at
+   * most once per window, not once per request.
+   */
   countersFailed?: (err: unknown) => void;
 }
 
 export class RateLimiter {
+  private lastFailureToldMs = -Infinity;
+
   constructor(
     private readonly counters: RateLimitCounters,
     readonly settings: RateLimitSettings,
@@ -79,7 +84,7 @@ export class RateLimiter {
       const window = await this.counters.hit(`${rule}:${identity}`, this.settings.windowMs);
       return window.count > this.settings.perWindow[rule] ? this.refuse(edge, rule, window.resetInMs) : undefined;
     } catch (err) {
-      this.hooks.countersFailed?.(err);
+      this.countersFailed(err);
       return undefined;
     }
   }
@@ -90,7 +95,7 @@ export class RateLimiter {
       const window = await this.counters.peek(`${rule}:${identity}`);
       return window.count >= this.settings.perWindow[rule] ? this.refuse(edge, rule, window.resetInMs) : undefined;
     } catch (err) {
-      this.hooks.countersFailed?.(err);
+      this.countersFailed(err);
       return undefined;
     }
   }
@@ -100,8 +105,15 @@ export class RateLimiter {
     try {
       await this.counters.hit(`${rule}:${identity}`, this.settings.windowMs);
     } catch (err) {
-      this.hooks.countersFailed?.(err);
+      this.countersFailed(err);
     }
+  }
+
+  private countersFailed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailureToldMs < this.settings.windowMs) return;
+    this.lastFailureToldMs = now;
+    this.hooks.countersFailed?.(err);
   }
 
   private refuse(edge: RateLimitEdge, rule: RateLimitRule, resetInMs: number): RateLimitedError {

@@ -408,7 +408,7 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(outcome).toBe('error');
   });
 
-  it('authenticates each connection: without credentials it is closed with 4403, with a bearer token it subscribes', async () => {
+  it('authenticates each connection: without credentials it is closed with 4401, with a bearer token it subscribes', async () => {
     const secured = await startHarness({ TAMS_AUTH: 'on', AUTH_HS256_SECRET: randomBytes(32).toString('hex') });
     try {
       const config = secured.gateway.config;
@@ -416,7 +416,7 @@ describe('GraphQL subscriptions over graphql-ws', () => {
       const closes: Json[] = [];
       const refused = await subscribe(connect(secured, closes), 'subscription { flowCreated { id } }');
       await waitFor(() => closes.length > 0, 'the refusal');
-      expect(closes[0].code).toBe(4403);
+      expect(closes[0].code).toBe(4401);
       expect(refused.stream).toBeUndefined();
 
       const feed = await subscribe(connect(secured, [], { authorization: `Bearer ${token}` }), 'subscription { flowCreated { id } }');

@@ -78,7 +78,7 @@ describe('/metrics exposure', () => {
       const anonymous = await fetch(`${h.base}/metrics`);
       expect(anonymous.status).toBe(401);
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
-      expect((await anonymous.json()) as unknown).toMatchObject({ type: 'Unauthorized' });
+      expect(await anonymous.json()).toMatchObject({ type: 'Unauthorized' });
       expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
       expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Basic ${TOKEN}` } })).status).toBe(401);
       const samples = await scrape(`${h.base}/metrics`);

@@ -54,14 +54,15 @@ export class RedisRateLimitCounters implements RateLimitCounters {
     });
     redis.defineCommand('rateLimitHit', { numberOfKeys: 1, lua: HIT });
     redis.defineCommand('rateLimitPeek', { numberOfKeys: 1, lua: PEEK });
-    let up = false;
+    // Changes are told from the first connection on; failures before it fail connect().
+    let up: boolean | undefined;
     redis.on('ready', () => {
-      if (!up) options.onConnectionChange?.({ up: true });
-      up = true;
+      if (up === false) options.onConnectionChange?.({ up: true });
+      if (up !== undefined) up = true;
     });
     redis.on('error', (error: Error) => {
-      if (up) options.onConnectionChange?.({ up: false, error });
-      up = false;
+      if (up === true) options.onConnectionChange?.({ up: false, error });
+      if (up !== undefined) up = false;
     });
     try {
       await redis.connect();
@@ -69,6 +70,7 @@ export class RedisRateLimitCounters implements RateLimitCounters {
       redis.disconnect();
       throw new Error(`cannot connect to Redis at ${redactedUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    up = true;
     return new RedisRateLimitCounters(redis as Redis & CounterScripts, options.keyPrefix ?? 'tams:ratelimit:');
   }
 
