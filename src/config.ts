@@ -295,7 +295,9 @@ function metricsConfig(env: Env, port: number): MetricsConfig {
 
 function rateLimitConfig(env: Env): RateLimitConfig {
   // High enough that no single honest client (nor `npm run bench`, ~3,000 req/s from one
-  // address) meets them: they stop runaway and abusive callers, not normal traffic.
+  // address) meets them: they stop runaway and abusive callers, not normal traffic. Failed
+  // authentications: 50 a second per address bounds guessing and the signature (or scrypt)
+  // work it costs us, without locking out at once a client retrying with an expired token.
   const perMinute = (name: string, fallback: number): number => int(env, name, fallback, 1, 100_000_000);
   return {
     enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
@@ -304,7 +306,7 @@ function rateLimitConfig(env: Env): RateLimitConfig {
     writePerMinute: perMinute('RATE_LIMIT_WRITE_PER_MINUTE', 60_000),
     graphqlListsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
     graphqlMutationsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
-    authFailuresPerMinute: perMinute('RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 600),
+    authFailuresPerMinute: perMinute('RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
   };
 }
 

@@ -153,6 +153,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
 
   // Collected only when someone may read them; traced only with a collector to send to.
   const metrics = config.metrics.token !== undefined || config.metrics.port !== undefined ? new GatewayMetrics() : undefined;
+  // Before the store opens too: an unreachable REDIS_URL stops the start with nothing half-built.
+  const rateLimits = await createRateLimiter(config, metrics, () => app.log);
   const tracing = config.tracing === undefined ? undefined : (await import('./telemetry/tracing')).startTracing(config.tracing, SERVICE_VERSION);
 
   const sqlite = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
@@ -187,7 +189,6 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
   };
 
-  const rateLimits = await createRateLimiter(config, metrics, () => app.log);
   let shuttingDown = false;
   // onError runs only once the dispatcher is started, after `app` exists.
   const events = new EventDispatcher(store, { onError: (err) => app.log.error({ err }, 'event dispatch failed') });
@@ -257,6 +258,17 @@ async function authBanner(config: Config): Promise<string[]> {
   return lines;
 }
 
+/** Where /metrics is served and where spans go. */
+function operationsBanner(config: Config, gateway: Gateway, shownHost: string, base: string): string[] {
+  const metrics =
+    gateway.metricsPort !== undefined
+      ? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${gateway.metricsPort}/metrics${config.metrics.token === undefined ? '' : ' (Bearer METRICS_TOKEN)'}`
+      : config.metrics.token !== undefined
+        ? `${base}/metrics (Bearer METRICS_TOKEN)`
+        : 'off (set METRICS_PORT or METRICS_TOKEN)';
+  return [`  metrics: ${metrics}`, `  traces:  ${config.tracing === undefined ? 'off' : `OTLP to ${config.tracing.endpoint}/v1/traces`}`];
+}
+
 async function main(): Promise<void> {
   let config: Config;
   let gateway: Gateway;
@@ -282,6 +294,7 @@ async function main(): Promise<void> {
       `  GraphQL: ${base}/graphql`,
       `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
       ...(await authBanner(config)),
+      ...operationsBanner(config, gateway, shownHost, base),
       '',
     ].join('\n'),
   );

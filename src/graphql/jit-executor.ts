@@ -1,14 +1,5 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
-import {
-  GraphQLError,
-  GraphQLSchema,
-  OperationTypeNode,
-  execute,
-  getVariableValues,
-  isAbstractType,
-  printSchema,
-  type ExecutionResult,
-} from 'graphql';
+import { GraphQLError, GraphQLSchema, OperationTypeNode, execute, isAbstractType, printSchema, type ExecutionResult } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
@@ -24,7 +15,8 @@ export interface JitExecutorOptions {
  * Runs query operations as graphql-jit compiled functions, one per document text and
  * operation name, compiled on first use. Resolvers, errors and their extensions are the same as
  * with graphql-js execute; a query graphql-jit cannot compile, mutations and subscriptions go
- * through graphql-js execute itself.
+ * through graphql-js execute itself. Compiled queries call the schema's resolvers directly, so
+ * an Apollo plugin's `willResolveField` would not see their fields (no plugin here has one).
  */
 export function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayExecutor {
   const asyncResolveType = Object.values(schema.getTypeMap()).filter(
@@ -53,15 +45,16 @@ export function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions =
   return async (request): Promise<ExecutionResult> => {
     const { document, operation, context } = request;
     const variables = request.request.variables;
+    const viaGraphqlJs = (): Promise<ExecutionResult> | ExecutionResult =>
+      execute({ schema, document, contextValue: context, variableValues: variables, operationName: request.request.operationName });
     // Apollo calls the executor without an operation when none matches: graphql-js words that error.
     const query = operation?.operation === OperationTypeNode.QUERY ? compiledFor(request) : null;
-    if (query === null) {
-      return execute({ schema, document, contextValue: context, variableValues: variables, operationName: request.request.operationName });
-    }
-    // graphql-js coerces first, so bad variables fail with its errors (Apollo's BAD_USER_INPUT needs their nodes).
-    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 50 });
-    if (coerced.errors !== undefined) return { errors: coerced.errors };
+    if (query === null) return viaGraphqlJs();
     const result = await query.query(undefined, context, variables ?? {});
+    // Only variables graphql-jit cannot coerce leave `data` out. It accepts what graphql-js
+    // accepts but words refusals its own way: graphql-js words them (with the AST nodes Apollo's
+    // BAD_USER_INPUT needs), failing the same way before any resolver runs.
+    if (!('data' in result)) return viaGraphqlJs();
     return result.errors === undefined ? result : { ...result, errors: result.errors.map(asGraphqlJsError) };
   };
 }

@@ -21,13 +21,14 @@ export class ProfileResolver {
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
   ): Promise<Connection<Profile>> {
-    if (codec !== null && !MIME_TYPE_RE.test(codec)) {
+    // An omitted argument arrives as undefined, not null.
+    if (codec != null && !MIME_TYPE_RE.test(codec)) {
       throw new TamsError('bad_request', 'Invalid argument codec: must be a MIME type such as video/h264');
     }
     const filter = {
-      ...(format === null ? {} : { format: formatArg(format) }),
-      ...(codec === null ? {} : { codec }),
-      ...(label === null ? {} : { label }),
+      ...(format == null ? {} : { format: formatArg(format) }),
+      ...(codec == null ? {} : { codec }),
+      ...(label == null ? {} : { label }),
     };
     return paginate(
       (limit, page) => ctx.services.profiles.listProfiles(filter, { limit, ...(page === undefined ? {} : { page }) }),

@@ -9,9 +9,14 @@
  * may find the listener closed (a connection error, never an HTTP error).
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { startGatewayProcess, type GatewayProcess } from '../ops/support/gateway-process';
+import { startHarness } from '../support/gateway-harness';
+import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { videoFlow } from '../fixtures/flows';
 
 const GRACE_MS = 10_000;
@@ -153,5 +158,62 @@ describe('graceful shutdown', () => {
     const messages = logs.map((l) => l.msg);
     expect(messages).toContain('shutting down');
     expect(messages).toContain('shut down');
+  });
+
+  it('lets a background deletion request finish before the store closes', async () => {
+    const h = await startHarness({ TAMS_DELETE_ASYNC_THRESHOLD: '10' });
+    let requestId: string;
+    try {
+      const flow = videoFlow();
+      expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+      const segments = Array.from({ length: 400 }, (_, t) => ({ object_id: randomUUID(), timerange: `[${t}:0_${t + 1}:0)` }));
+      expect((await h.request('POST', `/flows/${flow.id as string}/segments`, segments)).status).toBe(201);
+      // 40 batches of 10, each its own transaction: still running when the shutdown begins.
+      const res = await h.request('DELETE', `/flows/${flow.id as string}`);
+      expect(res.status).toBe(202);
+      requestId = res.body.id as string;
+    } finally {
+      await h.gateway.close();
+    }
+    const store = new SqliteMetadataStore({ filename: path.join(h.dataDir, 'tams.db') });
+    await store.init();
+    try {
+      expect(await store.getDeletionRequest(requestId)).toMatchObject({ status: 'done' });
+    } finally {
+      await store.close();
+      fs.rmSync(h.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 with a log line when the drain outlasts SHUTDOWN_GRACE_MS', async () => {
+    const slow = await startGatewayProcess({ TAMS_AUTH: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '1000' });
+    let upload: http.ClientRequest | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const base = `http://127.0.0.1:${slow.port}`;
+      const flow = videoFlow();
+      expect((await fetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
+      const storage = (await (await fetch(`${base}/flows/${flow.id as string}/storage`, json('POST', { limit: 1 }))).json()) as {
+        media_objects: { put_url: { url: string } }[];
+      };
+      // A media upload that trickles in far longer than the grace period.
+      const req = http.request(storage.media_objects[0]!.put_url.url, { method: 'PUT', headers: { 'content-type': 'video/mp2t', 'content-length': '100000' } });
+      upload = req;
+      req.on('error', () => undefined);
+      req.write(Buffer.alloc(1000));
+      timer = setInterval(() => req.write(Buffer.alloc(100)), 100);
+      await sleep(300);
+      const sigtermAt = performance.now();
+      slow.kill('SIGTERM');
+      expect(await slow.exited).toBe(1);
+      const took = performance.now() - sigtermAt;
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(5000);
+      expect(slow.logs().map((l) => l.msg)).toContain('shutdown outlasted SHUTDOWN_GRACE_MS: exiting with work still open');
+    } finally {
+      clearInterval(timer);
+      upload?.destroy();
+      await slow.stop();
+    }
   });
 });
