@@ -117,7 +117,7 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
     return this;
   }
 
-  /** Ends the subscription with an error, delivered after what is queued. */
+  /** Ends the subscription with an error (events still queued are dropped). */
   fail(cause: unknown): void {
     if (this.ended) return;
     const err = cause instanceof Error ? cause : new Error(String(cause));

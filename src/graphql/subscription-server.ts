@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import {
   type ExecutionArgs,
@@ -26,7 +25,7 @@ import type { OutboxEvent } from '../domain/events';
 import type { Principal } from '../domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../auth/authenticator';
 import { authenticateConnection } from '../auth/connection-auth';
-import { hasRequiredScopes } from '../services/access-policy';
+import { hasRequiredScopes, requiredScopes } from '../services/access-policy';
 import type { RateLimiter } from '../services/rate-limiter';
 import { StoredEventVisibility } from './event-visibility';
 import { actionOfRootField } from './shield';
@@ -188,7 +187,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
       onConnect: async (ctx) => {
         const { socket, request } = ctx.extra;
         const address = options.clientAddressOf(request);
-        if ((await rateLimiter?.exhausted('graphql', 'auth_failure', address)) !== undefined) {
+        if (app.authenticator.enabled && (await rateLimiter?.exhausted('graphql', 'auth_failure', address)) !== undefined) {
           socket.close(CLOSE_TOO_MANY_REQUESTS, 'Too many requests');
           return false;
         }
@@ -236,14 +235,13 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         const principal = ctx.extra.principal ?? ANONYMOUS_PRINCIPAL;
         const subscriptionType = schema.getSubscriptionType()?.name ?? 'Subscription';
         const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
-        const refused = rootFieldNames(operation.selectionSet, fragments).find((field) => {
+        for (const field of rootFieldNames(operation.selectionSet, fragments)) {
           const action = actionOfRootField(subscriptionType, field);
-          return action === undefined || !hasRequiredScopes(principal, action);
-        });
-        if (refused !== undefined) {
-          app.log.info({ subject: principal.subject, field: refused }, 'GraphQL subscription refused: missing scope');
+          if (action !== undefined && hasRequiredScopes(principal, action)) continue;
+          app.log.info({ subject: principal.subject, field }, 'GraphQL subscription refused: missing scope');
           ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden');
-          return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${refused} needs the read scope`))];
+          const needed = action === undefined ? 'an access rule' : `scope ${requiredScopes(action).join(' or ')}`;
+          return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${field} needs ${needed}`))];
         }
         try {
           checkQueryLimits(document, operation, payload.variables ?? undefined, options.queryLimits);

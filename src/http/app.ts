@@ -86,7 +86,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   useAuditLog(app, { file: config.auditLogFile, basePath: config.basePath, graphqlPath, mediaRoute: MEDIA_ROUTE });
   // Before authentication: an address with too many failed authentications is refused unchecked.
   if (deps.rateLimiter !== undefined) {
-    useRateLimits(app, deps.rateLimiter, { basePath: config.basePath, graphqlPath, exemptRoutes: ['/livez', '/readyz', METRICS_PATH, MEDIA_ROUTE] });
+    useRateLimits(app, deps.rateLimiter, {
+      basePath: config.basePath,
+      graphqlPath,
+      exemptRoutes: ['/livez', '/readyz', METRICS_PATH, MEDIA_ROUTE],
+      authenticating: deps.authenticator.enabled,
+    });
   }
   installAuthentication(app, deps.authenticator, { graphqlPath });
   registerHealthRoutes(app, deps.health);

@@ -12,6 +12,8 @@ export interface RateLimitOptions {
   graphqlPath: string;
   /** Route patterns never limited: probes, metrics and signed media URLs. */
   exemptRoutes: readonly string[];
+  /** False with TAMS_AUTH=off: no credentials are checked, so none can fail and nothing is counted. */
+  authenticating: boolean;
 }
 
 /**
@@ -35,20 +37,22 @@ export function useRateLimits(app: FastifyInstance, limiter: RateLimiter, option
     return reply.send(errorBody(refusal));
   };
 
-  app.addHook('onRequest', async (request, reply) => {
-    const route = request.routeOptions.url;
-    if (route !== undefined && exempt.has(route)) return;
-    const refusal = await limiter.exhausted(edgeOf(request), 'auth_failure', request.ip);
-    if (refusal !== undefined) return refuse(request, reply, refusal);
-  });
+  if (options.authenticating) {
+    app.addHook('onRequest', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (route !== undefined && exempt.has(route)) return;
+      const refusal = await limiter.exhausted(edgeOf(request), 'auth_failure', request.ip);
+      if (refusal !== undefined) return refuse(request, reply, refusal);
+    });
 
-  // Only credentials that were presented and refused count: a request without any is not a
-  // guess, and an unreachable key set is not the caller's fault.
-  app.addHook('onResponse', async (request) => {
-    const failure = request.authFailure;
-    if (failure === null || failure.unavailable || failure.method === 'none') return;
-    await limiter.record('auth_failure', request.ip);
-  });
+    // Only credentials that were presented and refused count: a request without any is not a
+    // guess, and an unreachable key set is not the caller's fault.
+    app.addHook('onResponse', async (request) => {
+      const failure = request.authFailure;
+      if (failure === null || failure.unavailable || failure.method === 'none') return;
+      await limiter.record('auth_failure', request.ip);
+    });
+  }
 
   app.addHook('preParsing', async (request, reply, payload) => {
     const route = request.routeOptions.url;

@@ -240,17 +240,17 @@ describe('GraphQL authorization (TAMS_AUTH=on, real tokens)', () => {
     tokens.sport = await token('sports-desk', ['read', 'write', 'delete'], ['sport']);
 
     // The news fixture: a flow (and its source), an object registered on it, a webhook, all of class news.
-    const put = await gql(tokens.newsroom!, {
+    const put = await gql(tokens.newsroom, {
       query: 'mutation($id: ID!, $input: PutFlowInput!) { putFlow(id: $id, input: $input) { created } }',
       variables: { id: news.flowId, input: videoInput(news.sourceId, { auth_classes: 'news' }) },
     });
     expect(put.body).toEqual({ data: { putFlow: { created: true } } });
-    const registered = await gql(tokens.newsroom!, {
+    const registered = await gql(tokens.newsroom, {
       query: 'mutation($f: ID!, $s: [FlowSegmentInput!]!) { registerSegments(flowId: $f, segments: $s) { registeredCount } }',
       variables: { f: news.flowId, s: [{ objectId: news.objectId, timerange: '[0:0_1:0)' }] },
     });
     expect(registered.body).toEqual({ data: { registerSegments: { registeredCount: 1 } } });
-    const webhook = await gql(tokens.newsroom!, {
+    const webhook = await gql(tokens.newsroom, {
       query: 'mutation($input: WebhookInput!) { createWebhook(input: $input) { id } }',
       variables: { input: { url: 'http://127.0.0.1:9/news', events: ['flows/created'], tags: { auth_classes: 'news' } } },
     });

@@ -27,6 +27,7 @@ const WINDOW_SEC = 2;
 const perWindow = (n: number): string => String((n * 60) / WINDOW_SEC);
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+const METRICS_TOKEN = 'rate-limit-test-metrics-token';
 
 interface Sent {
   status: number;
@@ -80,6 +81,7 @@ describe('rate limits (in-process counters)', () => {
       RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE: perWindow(2),
       RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE: perWindow(2),
       RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: perWindow(3),
+      METRICS_TOKEN,
     });
   });
 
@@ -108,6 +110,9 @@ describe('rate limits (in-process counters)', () => {
       expect((await send(h, 'GET', '/readyz')).status).toBe(200);
       expect((await send(h, 'GET', '/media/unknown?sig=x')).status).not.toBe(429);
     }
+
+    const metrics = await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(await metrics.text()).toMatch(/^tams_rate_limit_rejections_total\{edge="rest",rule="read"\} [1-9]/m);
 
     await waitRetryAfter(retryAfter);
     expect((await send(h, 'GET', '/flows', bearer(alice))).status).toBe(200);
