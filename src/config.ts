@@ -298,15 +298,15 @@ function rateLimitConfig(env: Env): RateLimitConfig {
   // address) meets them: they stop runaway and abusive callers, not normal traffic. Failed
   // authentications: 50 a second per address bounds guessing and the signature (or scrypt)
   // work it costs us, without locking out at once a client retrying with an expired token.
-  const perMinute = (name: string, fallback: number): number => int(env, name, fallback, 1, 100_000_000);
+  const perMinute = (source: Env, name: string, fallback: number): number => int(source, name, fallback, 1, 100_000_000);
   return {
     enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
     windowSec: int(env, 'RATE_LIMIT_WINDOW_SEC', 60, 1, 3600),
-    readPerMinute: perMinute('RATE_LIMIT_READ_PER_MINUTE', 600_000),
-    writePerMinute: perMinute('RATE_LIMIT_WRITE_PER_MINUTE', 60_000),
-    graphqlListsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
-    graphqlMutationsPerMinute: perMinute('RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
-    authFailuresPerMinute: perMinute('RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
+    readPerMinute: perMinute(env, 'RATE_LIMIT_READ_PER_MINUTE', 600_000),
+    writePerMinute: perMinute(env, 'RATE_LIMIT_WRITE_PER_MINUTE', 60_000),
+    graphqlListsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
+    graphqlMutationsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
+    authFailuresPerMinute: perMinute(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
   };
 }
 

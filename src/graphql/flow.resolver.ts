@@ -49,9 +49,11 @@ export class FlowResolver {
     return flow.tags?.[name] ?? null;
   }
 
+  // The root's id only (@Root('...')): with the whole root, type-graphql copies the flow into a new
+  // instance for every call, and source and segments run for every flow a query lists.
   @FieldResolver(() => Source, { nullable: true, description: 'The source this flow renders.' })
-  async source(@Root() flow: Flow, @Ctx() ctx: GraphqlContext): Promise<Source | null> {
-    const source = await ctx.loaders.sources.load(flow.sourceId);
+  async source(@Root('sourceId') sourceId: string, @Ctx() ctx: GraphqlContext): Promise<Source | null> {
+    const source = await ctx.loaders.sources.load(sourceId);
     return source === null ? null : toSource(source);
   }
 
@@ -67,14 +69,14 @@ export class FlowResolver {
 
   @FieldResolver(() => FlowSegmentConnection, { description: 'Segments overlapping `timerange` (all when omitted).' })
   async segments(
-    @Root() flow: Flow,
+    @Root('id') flowId: string,
     @Ctx() ctx: GraphqlContext,
     @Arg('timerange', () => TimeRangeScalar, { nullable: true }) timerange: TimeRange | null,
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('reverse', () => Boolean, { defaultValue: false }) reverse: boolean,
   ): Promise<Connection<FlowSegment>> {
-    return segmentConnection(ctx, flow.id, { timerange, first, after, reverse });
+    return segmentConnection(ctx, flowId, { timerange, first, after, reverse });
   }
 
   @FieldResolver(() => TimeRangeScalar, {

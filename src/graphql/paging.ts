@@ -1,5 +1,6 @@
 import { TamsError } from '../domain/errors';
 import type { Connection, Edge } from './connection.type';
+import type { PageInfo } from './page-info.type';
 
 /** Page-size bounds (TAMS_PAGE_LIMIT_DEFAULT / TAMS_PAGE_LIMIT_MAX). */
 export interface PageLimits {
@@ -83,18 +84,22 @@ export async function paginate<T, N>(
   const cursorAt = (i: number): string =>
     encodeCursor(i === last && page.next !== undefined ? { p: page.next, s: 0 } : { ...(anchor === undefined ? {} : { p: anchor }), s: i + 1 });
   let edges: Edge<N>[] | undefined;
+  let pageInfo: PageInfo | undefined;
   return {
-    // Built on first read: a query selecting only `nodes` pays for no cursors.
+    // Edges and page info are built on first read: a query selecting only `nodes` pays for no cursors.
     get edges() {
       edges ??= nodes.map((node, i) => ({ node, cursor: cursorAt(i) }));
       return edges;
     },
     nodes,
-    // A filtered listing (what the caller may read) can answer an empty page that is not the
-    // last: its end cursor then points past the page, so the client can go on.
-    pageInfo: {
-      hasNextPage: page.next !== undefined,
-      endCursor: last >= 0 ? cursorAt(last) : page.next === undefined ? null : encodeCursor({ p: page.next, s: 0 }),
+    get pageInfo() {
+      // A filtered listing (what the caller may read) can answer an empty page that is not the
+      // last: its end cursor then points past the page, so the client can go on.
+      pageInfo ??= {
+        hasNextPage: page.next !== undefined,
+        endCursor: last >= 0 ? cursorAt(last) : page.next === undefined ? null : encodeCursor({ p: page.next, s: 0 }),
+      };
+      return pageInfo;
     },
   };
 }

@@ -10,6 +10,7 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { GraphqlConfig } from '../config';
 import { TamsError } from '../domain/errors';
+import type { Principal } from '../domain/principal';
 import type { EventDispatcher } from '../services/event-dispatcher';
 import { GraphqlContext, GraphqlServices, createContext } from './context';
 import type { BatchObserver } from './loaders';
@@ -108,6 +109,15 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     maxPageSize: config.maxPageSize,
     defaultPageSize: options.pageLimitDefault,
   };
+  const inProcess: InProcessGraphql = {
+    server: undefined,
+    contextFor: (principal) =>
+      withClientAddress(
+        createContext(services, { baseUrl: options.publicUrl ?? 'http://in-process', principal }, limits, deps.observeBatch),
+        'in-process',
+      ),
+  };
+  app.decorate('graphql', inProcess);
   void app.register(async (scope) => {
     // One schema for both transports: scope rules (and rate limits) on every root field.
     const schema = applyShield(await buildTamsSchema(), { rateLimiter: deps.rateLimiter });
@@ -133,6 +143,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       ],
     });
     await apollo.start();
+    inProcess.server = apollo;
     // fastify drains HTTP connections itself on close (Apollo's drain plugin would call
     // fastify.close() again from inside the close under way and deadlock); Apollo stops after.
     scope.addHook('onClose', async () => {
@@ -176,6 +187,22 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       }),
     });
   });
+}
+
+/**
+ * The same Apollo server without HTTP, for operators' scripts and tests:
+ * `app.graphql.server.executeOperation({ query }, { contextValue: app.graphql.contextFor(principal) })`.
+ */
+export interface InProcessGraphql {
+  /** Set once the app is ready. */
+  server: ApolloServer<GraphqlContext> | undefined;
+  contextFor(principal: Principal): GraphqlContext;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    graphql: InProcessGraphql;
+  }
 }
 
 /**

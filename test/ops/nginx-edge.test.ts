@@ -409,14 +409,22 @@ describeWithNginx('NGINX in front of the gateway (TLS, URLs, WebSocket, client a
   });
 
   describe('headers and client address', () => {
-    it('adds no security header and drops none: the gateway owns them', async () => {
+    it('shows each security header exactly once, HSTS included over TLS, all from the gateway', async () => {
       const direct = (p: string): Promise<EdgeResponse> => edgeRequest(`http://127.0.0.1:${plain.gateway.port}${p}`);
       for (const p of ['/service', '/flows/not-a-flow', '/graphql?query=%7B__typename%7D']) {
         const viaNginx = await plain.request(p, p.startsWith('/graphql') ? { headers: { 'apollo-require-preflight': 'true' } } : {});
         const fromGateway = await direct(p);
         const count = (res: EdgeResponse, name: string): number => res.headerNames.filter((n) => n === name).length;
+        // nginx adds none and drops none: the same set as the gateway's own answer, except HSTS,
+        // which the gateway sends only for requests that arrived over TLS (X-Forwarded-Proto from
+        // the trusted nginx), never on its plain-HTTP port.
         for (const name of SECURITY_HEADERS) {
-          expect([p, name, count(viaNginx, name)]).toEqual([p, name, count(fromGateway, name)]);
+          const expected = name === 'strict-transport-security' ? 1 : count(fromGateway, name);
+          expect([p, name, count(viaNginx, name)]).toEqual([p, name, expected]);
+        }
+        expect([p, count(fromGateway, 'strict-transport-security')]).toEqual([p, 0]);
+        for (const name of ['strict-transport-security', 'content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy']) {
+          expect([p, name, count(viaNginx, name)]).toEqual([p, name, 1]);
         }
       }
       const redirect = await edgeRequest(`http://127.0.0.1:${plain.nginx.site.httpPort}/service`, { localAddress: CLIENT_ADDRESS });
