@@ -31,7 +31,7 @@ async function subscriptionErrorCode(base: string, query: string): Promise<unkno
           next: () => undefined,
           error: (err: unknown) => {
             clearTimeout(timer);
-            resolve(Array.isArray(err) ? (err[0] as Json)?.extensions?.code : err);
+            resolve(Array.isArray(err) ? (err[0])?.extensions?.code : err);
           },
           complete: () => {
             clearTimeout(timer);
