@@ -307,7 +307,8 @@ export function decideOnObject(
 /** Throws the TamsError for a refusal (404 hides the resource, 403 says what is missing). */
 export function enforce(result: Decision, what: string, permission: Permission): void {
   if (result === 'allow') return;
-  if (result === 'not_found') throw new TamsError('not_found', `${what} does not exist`);
+  // A 404 that hides a resource is still a denial: the audit log records it as one.
+  if (result === 'not_found') throw Object.assign(new TamsError('not_found', `${what} does not exist`), { permissionDenial: true });
   throw new TamsError('forbidden', `This request has no ${permission} permission on ${what}`);
 }
 

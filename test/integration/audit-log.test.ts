@@ -168,6 +168,23 @@ describe('audit log', () => {
     expect(linesOf(adminOnly.requestId)).toEqual([expect.objectContaining({ event: 'denied', status: 403 })]);
   });
 
+  it('records a 404 that hides a resource of another auth class as a denial, and a plain 404 not at all', async () => {
+    const flow = videoFlow({ tags: { auth_classes: ['news'] } });
+    const put = await send(h.base, 'PUT', `/flows/${flow.id as string}`, { token: admin, body: flow });
+    expect(put.status).toBe(201);
+    const tokens = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
+    const sport = await tokens.sign({ sub: 'sport-reader', scope: 'tams-api/read', auth_classes: ['sport'] });
+    secrets.push(sport);
+    const hidden = await send(h.base, 'GET', `/flows/${flow.id as string}`, { token: sport });
+    expect(hidden.status).toBe(404);
+    expect(linesOf(hidden.requestId)).toEqual([
+      expect.objectContaining({ event: 'denied', outcome: 'denied', status: 404, permissionDenial: true, principal: expect.objectContaining({ subject: 'sport-reader' }) }),
+    ]);
+    const missing = await send(h.base, 'GET', `/flows/${randomUUID()}`, { token: sport });
+    expect(missing.status).toBe(404);
+    expect(linesOf(missing.requestId)).toEqual([]);
+  });
+
   it('records Basic failures without the password', async () => {
     const io = { stdout: () => undefined, stderr: () => undefined, readStdin: async () => `${PASSWORD}\n`, env: { TAMS_DATA_DIR: h.dataDir } };
     expect(await runCli(['user', 'add', 'editor', '--scopes', 'read,write', '--password-stdin'], io)).toBe(0);
