@@ -8,7 +8,7 @@
  * address the gateway sees can be told apart from the proxy's.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { LookupFunction } from 'node:net';
 import os from 'node:os';
@@ -21,6 +21,8 @@ import { GatewayProcess, startGatewayProcess } from './support/gateway-process';
 import { CERT_SCRIPT, describeWithNginx, freePort, RunningNginx, startNginx } from './support/nginx';
 
 const CLIENT_ADDRESS = '127.0.0.2';
+/** A second client on loopback, for a bucket of its own. */
+const OTHER_CLIENT_ADDRESS = '127.0.0.3';
 const PROXY_ADDRESS = '127.0.0.1';
 const CERT_HOST = 'tams.test';
 const BASE_PATH = '/tams/v8.2';
@@ -444,5 +446,54 @@ describeWithNginx('NGINX in front of the gateway (TLS, URLs, WebSocket, client a
       const access = await eventually(() => plain.nginx.accessLog().find((line) => String(line.request).includes(marker)));
       expect(access).toMatchObject({ client: CLIENT_ADDRESS, x_forwarded_for: '203.0.113.66' });
     });
+
+    it('rate-limits failed authentications by the real client address even when the client forges X-Forwarded-For', async () => {
+      // A stack of its own, so the exhausted bucket cannot disturb the other tests: five refused
+      // credentials per minute per client address.
+      const limited = await startStack(
+        'rate-limited',
+        () => ({ TAMS_AUTH: 'on', RATE_LIMIT_WINDOW_SEC: '60', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '5' }),
+        '127.0.0.1',
+      );
+      try {
+        const badToken = { authorization: 'Bearer not-a-valid-token' };
+        const randomAddress = (): string => [randomInt(1, 224), randomInt(256), randomInt(256), randomInt(1, 255)].join('.');
+        // Each failure claims a different origin: were the forged header believed, every request
+        // would open a fresh bucket and 429 would never come.
+        const statuses: number[] = [];
+        const forged: string[] = [];
+        for (let i = 0; i < 12 && !statuses.includes(429); i++) {
+          const address = randomAddress();
+          forged.push(address);
+          statuses.push((await limited.request('/flows', { headers: { ...badToken, 'x-forwarded-for': address } })).status);
+        }
+        expect(new Set(forged).size).toBe(forged.length);
+        expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+        // The address stays refused, before its credentials are even checked: valid ones too.
+        const refused = await limited.request('/flows', { headers: { 'x-forwarded-for': randomAddress() } });
+        expect(refused.status).toBe(429);
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+
+        // Another client claiming to be the exhausted address keeps a bucket of its own: the key
+        // is the peer nginx reports, not what the client says.
+        const other = await limited.request('/flows', {
+          localAddress: OTHER_CLIENT_ADDRESS,
+          headers: { ...badToken, 'x-forwarded-for': CLIENT_ADDRESS },
+        });
+        expect(other.status).toBe(401);
+        const otherValid = await limited.request('/flows', { localAddress: OTHER_CLIENT_ADDRESS, headers: { 'x-forwarded-for': CLIENT_ADDRESS } });
+        expect(otherValid.status).toBe(200);
+
+        // nginx saw both peers as they are, the forged claims kept only as untrusted list entries.
+        const clients = await eventually(() => {
+          const lines = limited.nginx.accessLog().filter((line) => line.request === 'GET /flows HTTP/1.1');
+          return lines.length === statuses.length + 3 ? lines : undefined;
+        });
+        expect(clients?.map((line) => line.client)).toEqual([...statuses.map(() => CLIENT_ADDRESS), CLIENT_ADDRESS, OTHER_CLIENT_ADDRESS, OTHER_CLIENT_ADDRESS]);
+      } finally {
+        await limited.nginx.stop();
+        await limited.gateway.stop();
+      }
+    }, 120_000);
   });
 });
