@@ -3,11 +3,12 @@
  * process). rest-segments runs beside a bare node:http server serving the same bytes;
  * graphql-segments asks GraphQL for the same windows and is compared with rest-segments;
  * rest-ingest posts segment batches; graphql-graph lists 50 flows with their sources and first
- * segments, counting store calls.
+ * segments, counting store calls; subscriptions-fanout (bench/subscriptions-fanout.ts) delivers
+ * segment events to 1,000 graphql-ws subscribers (BENCH_FANOUT_DURATION, default 30 s).
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
- * rest-segments,rest-ingest,graphql-segments,graphql-graph).
+ * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,11 +19,12 @@ import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
 import { seedSegments } from '../src/adapters/sqlite/seed';
 import type { Flow } from '../src/domain/entities';
+import { subscriptionsFanoutScenario } from './subscriptions-fanout';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 
 interface Figures {
@@ -410,6 +412,7 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('graphql-segments')) await graphqlSegments(restRps);
     if (SCENARIOS.includes('rest-ingest')) await restIngest();
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
+    if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
   } finally {
     if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
  * gateway before the commit, so a slight overestimate) to its arrival at the subscriber.
  *
  * Standalone: `node dist/bench/subscriptions-fanout.js` starts a gateway in a child process
- * (bench/server-process.ts) on a fresh data dir. Environment: BENCH_DURATION (seconds,
+ * (bench/server-process.ts) on a fresh data dir. Environment: BENCH_FANOUT_DURATION (seconds,
  * default 30), BENCH_SUBSCRIBERS (default 1000), BENCH_RATE (registrations/s, default 5).
  */
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ export interface FanoutOptions {
   subscribers?: number;
   /** Segment registrations per second (default 5). */
   ratePerSec?: number;
-  /** Seconds of registrations (default BENCH_DURATION, else 30). */
+  /** Seconds of registrations (default BENCH_FANOUT_DURATION, else 30). */
   durationSec?: number;
   /** How long to wait for late deliveries after the last registration (default 10 s). */
   drainMs?: number;
@@ -80,7 +80,7 @@ async function post(base: string, headers: Record<string, string>, flowId: strin
 export async function subscriptionsFanout(base: string, opts: FanoutOptions = {}): Promise<FanoutResult> {
   const count = opts.subscribers ?? 1000;
   const rate = opts.ratePerSec ?? 5;
-  const durationSec = opts.durationSec ?? Number(process.env.BENCH_DURATION ?? 30);
+  const durationSec = opts.durationSec ?? Number(process.env.BENCH_FANOUT_DURATION ?? 30);
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -204,7 +204,8 @@ export async function subscriptionsFanout(base: string, opts: FanoutOptions = {}
 }
 
 /** Standalone run: a gateway in a child process on a fresh data dir, then the scenario. */
-async function main(): Promise<void> {
+/** The `subscriptions-fanout` scenario of `npm run bench`: its own gateway on a fresh data dir. */
+export async function subscriptionsFanoutScenario(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-fanout-'));
   // Unauthenticated unless TAMS_AUTH says otherwise: the scenario measures fan-out, not tokens.
   const env = { ...process.env, TAMS_AUTH: process.env.TAMS_AUTH ?? 'off' };
@@ -221,7 +222,7 @@ async function main(): Promise<void> {
     });
     const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
     const ratePerSec = Number(process.env.BENCH_RATE ?? 5);
-    const durationSec = Number(process.env.BENCH_DURATION ?? 30);
+    const durationSec = Number(process.env.BENCH_FANOUT_DURATION ?? 30);
     process.stdout.write(`subscriptions-fanout: ${subscribers} graphql-ws subscribers to flowSegmentsAdded, ${ratePerSec} registrations/s for ${durationSec} s\n`);
     const r = await subscriptionsFanout(`http://127.0.0.1:${port}`, { subscribers, ratePerSec, durationSec });
     process.stdout.write(
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
+  subscriptionsFanoutScenario().catch((err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });

@@ -18,7 +18,7 @@ export interface JitExecutorOptions {
  * through graphql-js execute itself. Compiled queries call the schema's resolvers directly, so
  * an Apollo plugin's `willResolveField` would not see their fields (no plugin here has one).
  */
-export function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayExecutor {
+function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayExecutor {
   const asyncResolveType = Object.values(schema.getTypeMap()).filter(
     (type) => isAbstractType(type) && type.resolveType?.constructor.name === 'AsyncFunction',
   );
