@@ -1,12 +1,13 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { CollectionItem, TagValue } from '../../domain/entities';
-import { TamsError } from '../../domain/errors';
+import type { FastifyInstance } from 'fastify';
+import type { CollectionItem } from '../../domain/entities';
 import type { FlowScalarProperty } from '../../services/flow-property-service';
 import type { RestOptions, RestServices } from '../rest-context';
 import { requestContext } from '../rest-context';
 import { validateFlowCollectionPut } from '../schemas/validators';
-import { validateBitRate, validateDescription, validateLabel, validateReadOnly, validateTagValue } from '../schemas/property-validators';
-import { pathString, pathUuid } from './path-params';
+import { validateBitRate, validateDescription, validateLabel, validateReadOnly } from '../schemas/property-validators';
+import { pathUuid } from './path-params';
+import { checkBody, sendJsonValue } from './property-responses';
+import { registerTagRoutes } from './tag-routes';
 
 const SCALARS: readonly { property: FlowScalarProperty; validate: (body: unknown) => string | undefined }[] = [
   { property: 'label', validate: validateLabel },
@@ -15,45 +16,22 @@ const SCALARS: readonly { property: FlowScalarProperty; validate: (body: unknown
   { property: 'avg_bit_rate', validate: validateBitRate },
 ];
 
-/**
- * Sends a bare JSON value. fastify would send a returned string as text/plain without
- * quotes; property endpoints answer JSON strings ("a label") like every other value.
- */
-export function sendJsonValue(reply: FastifyReply, value: unknown): FastifyReply {
-  return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(value));
-}
-
-export function checkBody(problem: string | undefined): void {
-  if (problem !== undefined) throw new TamsError('validation_failed', problem);
-}
-
 /** `/flows/{flowId}/...` property endpoints; HEAD twins come from exposeHeadRoutes. */
 export function registerFlowPropertyRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
   const properties = services.flows.properties;
 
-  app.get('/flows/:flowId/tags', async (request, reply) => {
-    const id = pathUuid(request.params, 'flowId');
-    return sendJsonValue(reply, await properties.getFlowTags(requestContext(request, options), id));
-  });
-
-  app.get('/flows/:flowId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'flowId');
-    return sendJsonValue(reply, await properties.getFlowTag(requestContext(request, options), id, pathString(request.params, 'name')));
-  });
-
-  app.put('/flows/:flowId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'flowId');
-    const name = pathString(request.params, 'name');
-    checkBody(validateTagValue(request.body));
-    await properties.putFlowTag(requestContext(request, options), id, name, request.body as TagValue);
-    return reply.code(204).send();
-  });
-
-  app.delete('/flows/:flowId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'flowId');
-    await properties.deleteFlowTag(requestContext(request, options), id, pathString(request.params, 'name'));
-    return reply.code(204).send();
-  });
+  registerTagRoutes(
+    app,
+    'flows',
+    'flowId',
+    {
+      getAll: (ctx, id) => properties.getFlowTags(ctx, id),
+      get: (ctx, id, name) => properties.getFlowTag(ctx, id, name),
+      put: (ctx, id, name, value) => properties.putFlowTag(ctx, id, name, value),
+      delete: (ctx, id, name) => properties.deleteFlowTag(ctx, id, name),
+    },
+    options,
+  );
 
   for (const { property, validate } of SCALARS) {
     app.get(`/flows/:flowId/${property}`, async (request, reply) => {

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { TagValue } from '../../domain/entities';
 import type { SourceScalarProperty } from '../../services/flow-property-service';
 import type { RestOptions, RestServices } from '../rest-context';
 import { requestContext } from '../rest-context';
-import { validateDescription, validateLabel, validateTagValue } from '../schemas/property-validators';
-import { pathString, pathUuid } from './path-params';
-import { checkBody, sendJsonValue } from './flow-property-routes';
+import { validateDescription, validateLabel } from '../schemas/property-validators';
+import { pathUuid } from './path-params';
+import { checkBody, sendJsonValue } from './property-responses';
+import { registerTagRoutes } from './tag-routes';
 
 const SCALARS: readonly { property: SourceScalarProperty; validate: (body: unknown) => string | undefined }[] = [
   { property: 'label', validate: validateLabel },
@@ -16,29 +16,18 @@ const SCALARS: readonly { property: SourceScalarProperty; validate: (body: unkno
 export function registerSourcePropertyRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
   const properties = services.flows.properties;
 
-  app.get('/sources/:sourceId/tags', async (request, reply) => {
-    const id = pathUuid(request.params, 'sourceId');
-    return sendJsonValue(reply, await properties.getSourceTags(requestContext(request, options), id));
-  });
-
-  app.get('/sources/:sourceId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'sourceId');
-    return sendJsonValue(reply, await properties.getSourceTag(requestContext(request, options), id, pathString(request.params, 'name')));
-  });
-
-  app.put('/sources/:sourceId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'sourceId');
-    const name = pathString(request.params, 'name');
-    checkBody(validateTagValue(request.body));
-    await properties.putSourceTag(requestContext(request, options), id, name, request.body as TagValue);
-    return reply.code(204).send();
-  });
-
-  app.delete('/sources/:sourceId/tags/:name', async (request, reply) => {
-    const id = pathUuid(request.params, 'sourceId');
-    await properties.deleteSourceTag(requestContext(request, options), id, pathString(request.params, 'name'));
-    return reply.code(204).send();
-  });
+  registerTagRoutes(
+    app,
+    'sources',
+    'sourceId',
+    {
+      getAll: (ctx, id) => properties.getSourceTags(ctx, id),
+      get: (ctx, id, name) => properties.getSourceTag(ctx, id, name),
+      put: (ctx, id, name, value) => properties.putSourceTag(ctx, id, name, value),
+      delete: (ctx, id, name) => properties.deleteSourceTag(ctx, id, name),
+    },
+    options,
+  );
 
   for (const { property, validate } of SCALARS) {
     app.get(`/sources/:sourceId/${property}`, async (request, reply) => {
