@@ -108,6 +108,8 @@ export interface GraphqlConfig {
   underBasePath: boolean;
   introspection: boolean;
   landingPage: boolean;
+  /** Run queries Apollo has already validated straight from their compiled form (prepared-queries.ts). */
+  preparedQueries: boolean;
   maxDepth: number;
   maxCost: number;
   maxAliases: number;
@@ -228,6 +230,7 @@ function graphqlConfig(env: Env, production: boolean, pageLimitMax: number): Gra
     underBasePath: bool(env, 'GRAPHQL_UNDER_BASE_PATH', false),
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', !production),
     landingPage: bool(env, 'GRAPHQL_LANDING_PAGE', !production),
+    preparedQueries: bool(env, 'GRAPHQL_PREPARED_QUERIES', true),
     maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 12, 1, 100),
     maxCost: int(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
     maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 30, 0, 10_000),

@@ -1,6 +1,16 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { FastifyRequest } from 'fastify';
-import { Kind, OperationTypeNode, type FieldNode, type GraphQLFormattedError, type SelectionSetNode, type ValueNode, type FragmentDefinitionNode } from 'graphql';
+import {
+  Kind,
+  OperationTypeNode,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLFormattedError,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
 import { type AuditEntry, type AuditLog, auditRequestFields, isPermissionDenialError } from '../http/audit-log';
 
 /** GraphQL codes that refuse a caller (as 401 and 403 do in REST), and the rate limit's. */
@@ -68,60 +78,87 @@ function eventOf(code: string | undefined, permissionDenial: boolean): Pick<Audi
   return { event: 'write', outcome: code === undefined ? 'success' : 'failure' };
 }
 
+/** What the audit trail needs of one answered GraphQL operation. */
+export interface AuditedOperation {
+  operation: OperationDefinitionNode | undefined;
+  document: DocumentNode | undefined;
+  variables: Variables;
+  data: Record<string, unknown> | null | undefined;
+  /** The response's errors, as formatted. */
+  formatted: readonly GraphQLFormattedError[];
+  /** The same errors before formatting, one to one and in order. */
+  raw: readonly unknown[];
+  status: number;
+}
+
 /**
  * The GraphQL side of the audit trail (src/http/audit-log.ts has the REST side): one line per
  * mutation field, with its outcome, the ids it named and the names of what it sent; and one
  * line per denial or rate-limit error of any other operation. Queries without such errors
- * write nothing.
+ * write nothing. Called by {@link useGraphqlAudit} for Apollo's pipeline and by the
+ * prepared-query path.
  */
+export function auditOperation(audit: AuditLog, path: string, request: FastifyRequest, answered: AuditedOperation): void {
+  const { operation, data, formatted } = answered;
+  const mutation = operation?.operation === OperationTypeNode.MUTATION;
+  if (!mutation && formatted.length === 0) return;
+  // formatError maps errors one to one, in order: the raw error says whether a 404 hides a resource.
+  const errors = formatted.map((error, i) => ({ error, permissionDenial: isPermissionDenialError(answered.raw[i]) }));
+  const base = { ...auditRequestFields(request), route: path, status: answered.status };
+  const codeOf = (e: GraphQLFormattedError): string | undefined => (typeof e.extensions?.code === 'string' ? e.extensions.code : undefined);
+
+  if (mutation) {
+    const fragments = new Map((answered.document?.definitions ?? []).filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    for (const field of rootFields(operation.selectionSet, fragments)) {
+      const key = field.alias?.value ?? field.name.value;
+      const result = data?.[key] as { id?: unknown } | null | undefined;
+      // A field with a result was done (an error deeper in what it answers changes nothing);
+      // an error without a path (limits, variables) concerns the whole operation.
+      const failed = result != null ? undefined : (errors.find((e) => e.error.path?.[0] === key) ?? errors.find((e) => e.error.path === undefined));
+      const code = failed === undefined ? undefined : codeOf(failed.error);
+      const created = field.name.value.startsWith('create') ? result?.id : undefined;
+      audit.write({
+        ...base,
+        ...eventOf(code, failed?.permissionDenial ?? false),
+        action: `graphql.${field.name.value}`,
+        ...describeField(field, answered.variables),
+        ...(code === undefined ? {} : { error: code }),
+        ...(typeof created === 'string' ? { created } : {}),
+        ...(failed?.permissionDenial === true ? { permissionDenial: true as const } : {}),
+      });
+    }
+    return;
+  }
+  for (const { error, permissionDenial } of errors) {
+    const code = codeOf(error);
+    if (!permissionDenial && (code === undefined || (!DENIALS.has(code) && code !== RATE_LIMITED))) continue;
+    const root = error.path?.[0];
+    audit.write({
+      ...base,
+      ...eventOf(code, permissionDenial),
+      ...(typeof root === 'string' ? { action: `graphql.${root}` } : {}),
+      ...(code === undefined ? {} : { error: code }),
+      ...(permissionDenial ? { permissionDenial: true as const } : {}),
+    });
+  }
+}
+
+/** {@link auditOperation} for every operation Apollo answers over HTTP. */
 export function useGraphqlAudit<C extends object>(audit: AuditLog, path: string): ApolloServerPlugin<C> {
   const listener: GraphQLRequestListener<C> = {
     async willSendResponse(rc) {
       const request = requestOf(rc.contextValue);
       if (request === undefined || rc.response.body.kind !== 'single') return;
-      const { data, errors: formatted = [] } = rc.response.body.singleResult;
-      const mutation = rc.operation?.operation === OperationTypeNode.MUTATION;
-      if (!mutation && formatted.length === 0) return;
-      const raw = rc.errors ?? [];
-      // formatError maps errors one to one, in order: the raw error says whether a 404 hides a resource.
-      const errors = formatted.map((error, i) => ({ error, permissionDenial: isPermissionDenialError(raw[i]) }));
-      const base = { ...auditRequestFields(request), route: path, status: rc.response.http.status ?? 200 };
-      const codeOf = (e: GraphQLFormattedError): string | undefined => (typeof e.extensions?.code === 'string' ? e.extensions.code : undefined);
-
-      if (mutation && rc.operation !== undefined) {
-        const fragments = new Map((rc.document?.definitions ?? []).filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-        for (const field of rootFields(rc.operation.selectionSet, fragments)) {
-          const key = field.alias?.value ?? field.name.value;
-          const result = data?.[key] as { id?: unknown } | null | undefined;
-          // A field with a result was done (an error deeper in what it answers changes nothing);
-          // an error without a path (limits, variables) concerns the whole operation.
-          const failed = result != null ? undefined : (errors.find((e) => e.error.path?.[0] === key) ?? errors.find((e) => e.error.path === undefined));
-          const code = failed === undefined ? undefined : codeOf(failed.error);
-          const created = field.name.value.startsWith('create') ? result?.id : undefined;
-          audit.write({
-            ...base,
-            ...eventOf(code, failed?.permissionDenial ?? false),
-            action: `graphql.${field.name.value}`,
-            ...describeField(field, rc.request.variables),
-            ...(code === undefined ? {} : { error: code }),
-            ...(typeof created === 'string' ? { created } : {}),
-            ...(failed?.permissionDenial === true ? { permissionDenial: true as const } : {}),
-          });
-        }
-        return;
-      }
-      for (const { error, permissionDenial } of errors) {
-        const code = codeOf(error);
-        if (!permissionDenial && (code === undefined || (!DENIALS.has(code) && code !== RATE_LIMITED))) continue;
-        const root = error.path?.[0];
-        audit.write({
-          ...base,
-          ...eventOf(code, permissionDenial),
-          ...(typeof root === 'string' ? { action: `graphql.${root}` } : {}),
-          ...(code === undefined ? {} : { error: code }),
-          ...(permissionDenial ? { permissionDenial: true as const } : {}),
-        });
-      }
+      const { data, errors = [] } = rc.response.body.singleResult;
+      auditOperation(audit, path, request, {
+        operation: rc.operation,
+        document: rc.document,
+        variables: rc.request.variables,
+        data,
+        formatted: errors,
+        raw: rc.errors ?? [],
+        status: rc.response.http.status ?? 200,
+      });
     },
   };
   return {

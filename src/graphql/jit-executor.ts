@@ -1,10 +1,9 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
-import { GraphQLError, GraphQLSchema, OperationTypeNode, execute, isAbstractType, printSchema, type ExecutionResult } from 'graphql';
+import { GraphQLError, GraphQLSchema, OperationTypeNode, type DocumentNode, execute, isAbstractType, printSchema, type ExecutionResult } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
 type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>['executor']>;
-type GatewayRequest = Parameters<GatewayExecutor>[0];
 
 export interface JitExecutorOptions {
   /** Compiled operations kept (first in, first out beyond it). Default 1000. */
@@ -12,43 +11,58 @@ export interface JitExecutorOptions {
 }
 
 /**
- * Runs query operations as graphql-jit compiled functions, one per document text and
- * operation name, compiled on first use. Resolvers, errors and their extensions are the same as
- * with graphql-js execute; a query graphql-jit cannot compile, mutations and subscriptions go
- * through graphql-js execute itself. Compiled queries call the schema's resolvers directly, so
- * an Apollo plugin's `willResolveField` would not see their fields (no plugin here has one).
+ * graphql-jit's compiled form of each query operation, one per document text and operation
+ * name, compiled on first use and kept (first in, first out beyond `maxCompiled`). Shared by
+ * the executor Apollo calls and the prepared-query path (prepared-queries.ts).
  */
-function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayExecutor {
-  const asyncResolveType = Object.values(schema.getTypeMap()).filter(
-    (type) => isAbstractType(type) && type.resolveType?.constructor.name === 'AsyncFunction',
-  );
-  // Compiled code takes resolveType's result as the type itself: a promise would fail every such field.
-  if (asyncResolveType.length > 0) {
-    throw new Error(`graphql-jit needs a synchronous resolveType on ${asyncResolveType.map((t) => t.name).join(', ')}`);
-  }
-  const maxCompiled = options.maxCompiled ?? 1000;
+export class CompiledQueries {
+  private readonly maxCompiled: number;
   // `null`: graphql-jit refused the operation, so it runs through graphql-js.
-  const compiled = new Map<string, CompiledQuery | null>();
+  private readonly compiled = new Map<string, CompiledQuery | null>();
 
-  function compiledFor(request: GatewayRequest): CompiledQuery | null {
-    const key = `${request.request.operationName ?? ''}\n${request.source}`;
-    let query = compiled.get(key);
+  constructor(
+    private readonly schema: GraphQLSchema,
+    options: JitExecutorOptions = {},
+  ) {
+    const asyncResolveType = Object.values(schema.getTypeMap()).filter(
+      (type) => isAbstractType(type) && type.resolveType?.constructor.name === 'AsyncFunction',
+    );
+    // Compiled code takes resolveType's result as the type itself: a promise would fail every such field.
+    if (asyncResolveType.length > 0) {
+      throw new Error(`graphql-jit needs a synchronous resolveType on ${asyncResolveType.map((t) => t.name).join(', ')}`);
+    }
+    this.maxCompiled = options.maxCompiled ?? 1000;
+  }
+
+  /** The compiled operation `operationName` of `document` (parsed from `source`), or null when graphql-jit refuses it. */
+  get(source: string, document: DocumentNode, operationName: string | null | undefined): CompiledQuery | null {
+    const key = `${operationName ?? ''}\n${source}`;
+    let query = this.compiled.get(key);
     if (query === undefined) {
-      const result = compileQuery(schema, request.document, request.request.operationName);
+      const result = compileQuery(this.schema, document, operationName ?? undefined);
       query = isCompiledQuery(result) ? result : null;
-      if (compiled.size >= maxCompiled) compiled.delete(compiled.keys().next().value as string);
-      compiled.set(key, query);
+      if (this.compiled.size >= this.maxCompiled) this.compiled.delete(this.compiled.keys().next().value as string);
+      this.compiled.set(key, query);
     }
     return query;
   }
+}
 
+/**
+ * Runs query operations as graphql-jit compiled functions. Resolvers, errors and their
+ * extensions are the same as with graphql-js execute; a query graphql-jit cannot compile,
+ * mutations and subscriptions go through graphql-js execute itself. Compiled queries call the
+ * schema's resolvers directly, so an Apollo plugin's `willResolveField` would not see their
+ * fields (no plugin here has one).
+ */
+function jitExecutor(schema: GraphQLSchema, queries: CompiledQueries): GatewayExecutor {
   return async (request): Promise<ExecutionResult> => {
     const { document, operation, context } = request;
     const variables = request.request.variables;
     const viaGraphqlJs = (): Promise<ExecutionResult> | ExecutionResult =>
       execute({ schema, document, contextValue: context, variableValues: variables, operationName: request.request.operationName });
     // Apollo calls the executor without an operation when none matches: graphql-js words that error.
-    const query = operation?.operation === OperationTypeNode.QUERY ? compiledFor(request) : null;
+    const query = operation?.operation === OperationTypeNode.QUERY ? queries.get(request.source, document, request.request.operationName) : null;
     if (query === null) return viaGraphqlJs();
     const result = await query.query(undefined, context, variables ?? {});
     // Only variables graphql-jit cannot coerce leave `data` out. It accepts what graphql-js
@@ -64,7 +78,7 @@ function jitExecutor(schema: GraphQLSchema, options: JitExecutorOptions = {}): G
  * always, or Apollo masks the error before formatError sees it): each becomes the GraphQLError
  * graphql-js would have made, same message, path, locations, original error and extensions.
  */
-function asGraphqlJsError(error: GraphQLError): GraphQLError {
+export function asGraphqlJsError(error: GraphQLError): GraphQLError {
   const rebuilt = new GraphQLError(error.message, {
     ...(error.path === undefined ? {} : { path: error.path }),
     ...(error.originalError === undefined ? {} : { originalError: error.originalError }),
@@ -78,14 +92,14 @@ function asGraphqlJsError(error: GraphQLError): GraphQLError {
  * Apollo's gateway interface over one fixed schema, executing through {@link jitExecutor}:
  * Apollo still parses, validates, runs its plugins and formats errors; only execution changes.
  */
-export function jitGateway(schema: GraphQLSchema, options: JitExecutorOptions = {}): GatewayInterface {
+export function jitGateway(schema: GraphQLSchema, queries: CompiledQueries = new CompiledQueries(schema)): GatewayInterface {
   return {
     onSchemaLoadOrUpdate(callback) {
       callback({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
       return () => undefined;
     },
     async load() {
-      return { executor: jitExecutor(schema, options) };
+      return { executor: jitExecutor(schema, queries) };
     },
     async stop() {},
   };

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -7,7 +7,7 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { GraphqlConfig } from '../config';
 import { TamsError } from '../domain/errors';
 import type { Principal } from '../domain/principal';
@@ -16,10 +16,12 @@ import { GraphqlContext, GraphqlServices, createContext } from './context';
 import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
 import { buildTamsSchema } from './schema';
-import { jitGateway } from './jit-executor';
+import { CompiledQueries, jitGateway } from './jit-executor';
+import { PreparedQueries } from './prepared-queries';
+import { type OperationObserver, observerPlugin } from './operation-observer';
 import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
 import { useQueryLimits } from './query-limits-plugin';
-import { auditedContext, useGraphqlAudit } from './audit-plugin';
+import { auditOperation, auditedContext, useGraphqlAudit } from './audit-plugin';
 import type { QueryLimits } from './query-limits';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
@@ -44,8 +46,8 @@ export interface GraphqlDependencies {
   /** Committed store events (the outbox), feeding subscriptions. */
   events: EventDispatcher;
   options: GraphqlOptions;
-  /** More Apollo plugins: operation metrics and traces. */
-  plugins?: ApolloServerPlugin<GraphqlContext>[];
+  /** Operation metrics and traces, told of every operation over HTTP. */
+  observers?: OperationObserver[];
   /** Told the size of every DataLoader batch (HTTP operations and subscription events). */
   observeBatch?: BatchObserver;
   /** Given the count of open subscriptions, for a gauge. */
@@ -101,7 +103,11 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
   const config = options.graphql;
   const limits: PageLimits = { pageLimitDefault: options.pageLimitDefault, pageLimitMax: options.pageLimitMax };
   const persisted = config.persistedQueriesFile === undefined ? new Map<string, string>() : readPersistedQueries(config.persistedQueriesFile);
-  const formatError = errorFormatter(app);
+  const registryFormat = errorFormatter(app);
+  const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError =>
+    formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOO_MANY_TOKENS.test(formatted.message)
+      ? { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } }
+      : registryFormat(formatted, error);
   const queryLimits: QueryLimits = {
     maxDepth: config.maxDepth,
     maxCost: config.maxCost,
@@ -121,17 +127,39 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
   void app.register(async (scope) => {
     // One schema for both transports: scope rules (and rate limits) on every root field.
     const schema = applyShield(await buildTamsSchema(), { rateLimiter: deps.rateLimiter });
+    const compiled = new CompiledQueries(schema);
+    const observers = deps.observers ?? [];
+    const prepared = config.preparedQueries
+      ? new PreparedQueries<GraphqlContext>({
+          compiled,
+          limits: queryLimits,
+          observers,
+          formatError,
+          answered: (request, operation) => auditOperation(app.audit, options.path, request, operation),
+        })
+      : undefined;
+    inProcess.prepared = prepared;
+    const httpContext = (request: FastifyRequest): GraphqlContext =>
+      auditedContext(
+        request,
+        withClientAddress(
+          createContext(
+            services,
+            { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+            limits,
+            deps.observeBatch,
+          ),
+          request.ip,
+        ),
+      );
     const apollo = new ApolloServer<GraphqlContext>({
       // Queries run compiled (graphql-jit); parsing, validation, plugins and formatError stay Apollo's.
-      gateway: jitGateway(schema),
+      gateway: jitGateway(schema, compiled),
       csrfPrevention: true,
       introspection: config.introspection,
       includeStacktraceInErrorResponses: false,
       stopOnTerminationSignals: false,
-      formatError: (formatted, error) =>
-        formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOO_MANY_TOKENS.test(formatted.message)
-          ? { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } }
-          : formatError(formatted, error),
+      formatError,
       parseOptions: { maxTokens: config.maxTokens },
       persistedQueries: { cache: new PersistedQueryCache(persisted, !config.persistedOnly) },
       plugins: [
@@ -139,7 +167,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
         useQueryLimits<GraphqlContext>(queryLimits),
         useGraphqlAudit<GraphqlContext>(app.audit, options.path),
-        ...(deps.plugins ?? []),
+        ...observers.map((observer) => observerPlugin<GraphqlContext>(observer)),
+        ...(prepared === undefined ? [] : [prepared.plugin()]),
       ],
     });
     await apollo.start();
@@ -160,31 +189,21 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       limits,
       publicUrl: options.publicUrl,
       originOf: options.originOf,
-      formatError,
+      formatError: registryFormat,
       observeBatch: deps.observeBatch,
       watchSubscriptions: deps.watchSubscriptions,
       clientAddressOf: options.clientAddressOf,
       rateLimiter: deps.rateLimiter,
     });
     if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));
-    scope.route({
+    const viaApollo = fastifyApolloHandler(apollo, { context: async (request) => httpContext(request) });
+    scope.route<{ Reply: string }>({
       url: options.path,
       method: ['GET', 'POST', 'OPTIONS'],
-      handler: fastifyApolloHandler(apollo, {
-        context: async (request) =>
-          auditedContext(
-            request,
-            withClientAddress(
-              createContext(
-                services,
-                { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
-                limits,
-                deps.observeBatch,
-              ),
-              request.ip,
-            ),
-          ),
-      }),
+      handler: async function (request, reply) {
+        const body = prepared === undefined ? undefined : await prepared.serve(request, reply, httpContext);
+        return body ?? viaApollo.call(this, request, reply);
+      },
     });
   });
 }
@@ -196,6 +215,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
 export interface InProcessGraphql {
   /** Set once the app is ready. */
   server: ApolloServer<GraphqlContext> | undefined;
+  /** The prepared-query path (GRAPHQL_PREPARED_QUERIES), set once the app is ready. */
+  prepared?: PreparedQueries<GraphqlContext> | undefined;
   contextFor(principal: Principal): GraphqlContext;
 }
 

@@ -19,9 +19,8 @@ import { useCors } from './cors';
 import { useJsonBody } from './json-body';
 import { useAuditLog } from './audit-log';
 import type { Tracer } from '@opentelemetry/api';
-import type { GraphqlContext } from '../graphql/context';
-import { useOperationMetrics } from '../graphql/metrics-plugin';
-import { useOperationTracing } from '../graphql/tracing-plugin';
+import { useOperationMetrics } from '../graphql/operation-metrics';
+import { useOperationTracing } from '../graphql/operation-tracing';
 import { GatewayMetrics, useHttpMetrics } from './metrics';
 import { METRICS_PATH, registerMetricsRoute } from './metrics-routes';
 import { useRequestTracing } from './tracing';
@@ -124,9 +123,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       clientAddressOf: clientAddressResolver(config.trustProxy),
     },
     rateLimiter: deps.rateLimiter,
-    plugins: [
-      ...(metrics === undefined ? [] : [useOperationMetrics<GraphqlContext>({ duration: metrics.graphqlOperationDuration })]),
-      ...(deps.tracer === undefined ? [] : [useOperationTracing<GraphqlContext>(deps.tracer)]),
+    observers: [
+      ...(metrics === undefined ? [] : [useOperationMetrics({ duration: metrics.graphqlOperationDuration })]),
+      ...(deps.tracer === undefined ? [] : [useOperationTracing(deps.tracer)]),
     ],
     observeBatch: metrics?.observeBatch,
     watchSubscriptions: metrics === undefined ? undefined : (active) => metrics.watchSubscriptions(active),

@@ -1,0 +1,153 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OperationTypeNode, type DocumentNode, type GraphQLError, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
+import type { CompiledQuery } from 'graphql-jit';
+import type { AuditedOperation } from './audit-plugin';
+import { asGraphqlJsError, type CompiledQueries } from './jit-executor';
+import type { OperationObserver } from './operation-observer';
+import { checkQueryLimits, type QueryLimits } from './query-limits';
+
+/** A query Apollo has already parsed, validated and resolved once, with its compiled form. */
+interface PreparedQuery {
+  compiled: CompiledQuery;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  name: string | null;
+}
+
+export interface PreparedQueryOptions {
+  /** graphql-jit's compiled operations, shared with the executor Apollo calls. */
+  compiled: CompiledQueries;
+  limits: QueryLimits;
+  /** Operation metrics and traces: told of every operation answered here, as Apollo's plugins are. */
+  observers: readonly OperationObserver[];
+  /** Apollo's formatError, so errors read the same whichever way the operation went. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Told of every operation answered here (the audit trail). */
+  answered: (request: FastifyRequest, operation: AuditedOperation) => void;
+  /** Prepared queries kept (first in, first out beyond it). Default 1000. */
+  maxPrepared?: number;
+}
+
+const JSON_RESPONSE = 'application/json; charset=utf-8';
+/** Accept values for which Apollo answers `application/json; charset=utf-8` (anything else goes to Apollo). */
+const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
+
+/** `operationName` and text of an operation, as one map key. */
+function keyOf(query: string, operationName: string | null | undefined): string {
+  return `${operationName ?? ''}\n${query}`;
+}
+
+/**
+ * The prepared-query path: a POSTed query whose text (and operation name) Apollo has already
+ * parsed, validated and resolved is run straight from its graphql-jit compiled form, skipping
+ * Apollo's per-request pipeline (hashing the text, content negotiation, plugin hooks), which
+ * costs about as much CPU as the window query itself (bench/RESULTS.md).
+ *
+ * It answers exactly as Apollo would: the same limits (checked again, the cost depends on the
+ * variables), context, resolvers (graphql-shield rules included), error formatting, HTTP status,
+ * audit lines, metrics and spans, and byte-identical bodies (test/graphql/prepared-queries.test.ts
+ * compares both paths). Anything else goes to Apollo untouched: GET, batches, persisted-query
+ * extensions, other Accept or content types, mutations and subscriptions, operations
+ * graphql-jit cannot compile, variables over a limit, and variables the compiled query refuses
+ * (Apollo words that refusal; nothing has run by then).
+ */
+export class PreparedQueries<C extends object> {
+  private readonly entries = new Map<string, PreparedQuery>();
+  private readonly max: number;
+  /** Operations answered here (tests and diagnosis). */
+  served = 0;
+
+  constructor(private readonly options: PreparedQueryOptions) {
+    this.max = options.maxPrepared ?? 1000;
+  }
+
+  /** Remembers each query operation Apollo resolves (after its parse and validation passed). */
+  plugin(): ApolloServerPlugin<C> {
+    return {
+      requestDidStart: async () => ({
+        didResolveOperation: async ({ source, document, operation, request }) => {
+          if (operation === undefined || operation.operation !== OperationTypeNode.QUERY) return;
+          const key = keyOf(source, request.operationName);
+          if (this.entries.has(key)) return;
+          const compiled = this.options.compiled.get(source, document, request.operationName);
+          if (compiled === null) return;
+          if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
+          this.entries.set(key, { compiled, document, operation, name: operation.name?.value ?? null });
+        },
+      }),
+    };
+  }
+
+  /**
+   * Answers the request if it is a prepared query: sets status and content type and returns the
+   * body. Undefined: not answered, nothing was sent, and Apollo must take the request.
+   */
+  async serve(request: FastifyRequest, reply: FastifyReply, contextFor: (request: FastifyRequest) => C): Promise<string | undefined> {
+    const prepared = this.match(request);
+    if (prepared === undefined) return undefined;
+    const { entry, variables } = prepared;
+    try {
+      checkQueryLimits(entry.document, entry.operation, variables, this.options.limits);
+    } catch {
+      return undefined; // Apollo refuses it, with the same check.
+    }
+    const watches = this.options.observers.map((observe) => observe());
+    for (const watch of watches) watch.resolved(OperationTypeNode.QUERY, entry.name);
+    const result = await entry.compiled.query(undefined, contextFor(request), variables);
+    // Variables graphql-jit refused, before any resolver ran: Apollo words the refusal (and
+    // measures it; the watches begun here are dropped unfinished).
+    if (!('data' in result)) return undefined;
+    const raw: GraphQLError[] = result.errors === undefined ? [] : result.errors.map(asGraphqlJsError);
+    const { formatted, status } = result.errors === undefined ? { formatted: undefined, status: 200 } : this.formatErrors(raw);
+    this.options.answered(request, {
+      operation: entry.operation,
+      document: entry.document,
+      variables,
+      data: result.data,
+      formatted: formatted ?? [],
+      raw,
+      status,
+    });
+    for (const watch of watches) watch.finished(raw);
+    this.served++;
+    void reply.code(status).header('content-type', JSON_RESPONSE);
+    // Apollo's field order and trailing newline (runHttpQuery.ts).
+    return `${JSON.stringify({ errors: formatted, data: result.data, extensions: result.extensions })}\n`;
+  }
+
+  private match(request: FastifyRequest): { entry: PreparedQuery; variables: Record<string, unknown> } | undefined {
+    if (request.method !== 'POST') return undefined;
+    const accept = request.headers.accept;
+    if (accept !== undefined && accept !== '' && !JSON_ACCEPTS.has(accept)) return undefined;
+    if (!request.headers['content-type']?.startsWith('application/json')) return undefined;
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+    const { query, variables, operationName, extensions } = body as Record<string, unknown>;
+    if (typeof query !== 'string' || extensions !== undefined) return undefined;
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
+    if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+    const entry = this.entries.get(keyOf(query, operationName));
+    if (entry === undefined) return undefined;
+    return { entry, variables: (variables ?? {}) as Record<string, unknown> };
+  }
+
+  /** Apollo's normalizeAndFormatErrors for execution errors: a code always, `extensions.http` taken out as the status. */
+  private formatErrors(errors: readonly GraphQLError[]): { formatted: GraphQLFormattedError[]; status: number } {
+    let status = 200;
+    const formatted = errors.map((error) => {
+      const extensions: Record<string, unknown> = { ...error.extensions, code: error.extensions.code ?? 'INTERNAL_SERVER_ERROR' };
+      const http = extensions.http as { status?: unknown } | undefined;
+      if (http !== undefined) {
+        if (typeof http.status === 'number') status = http.status;
+        delete extensions.http;
+      }
+      try {
+        return this.options.formatError({ ...error.toJSON(), extensions }, error);
+      } catch {
+        return { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+      }
+    });
+    return { formatted, status };
+  }
+}

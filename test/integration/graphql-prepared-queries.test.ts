@@ -1,0 +1,203 @@
+/**
+ * The prepared-query path (src/graphql/prepared-queries.ts) over real HTTP: a query Apollo has
+ * answered once is answered again straight from its compiled form, and every answer must be
+ * the one Apollo gives: status, content type and body byte for byte, audit lines, metrics. Each
+ * case asks Apollo by sending the operation text with a trailing space (a text it has never
+ * seen, so it goes through the whole pipeline) and the prepared path with the text it has, and
+ * counts what the prepared path served, so a case cannot pass with the path unused.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { startHarness, type Harness } from '../support/gateway-harness';
+import { embeddedTokens } from '../support/auth-tokens';
+import { videoFlow } from '../fixtures/flows';
+
+const ISSUER = 'https://tams.test';
+const AUDIENCE = 'tams-gateway';
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef0123';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
+type Json = any;
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  text: string;
+}
+
+const WINDOW = `query Window($flowId: ID!, $timerange: TimeRange!, $first: Int) {
+  flow(id: $flowId) { id segments(timerange: $timerange, first: $first) { nodes { objectId timerange getUrls { url } } pageInfo { hasNextPage endCursor } } }
+}`;
+
+describe('GraphQL prepared queries', () => {
+  let h: Harness;
+  let admin: string;
+  let readerOnlyWrite: string;
+  let flowId: string;
+  let counter = 0;
+
+  /** A fresh operation text each test, so the first request of a test always goes through Apollo. */
+  function fresh(query: string): string {
+    counter++;
+    return `${query}\n# case ${counter}`;
+  }
+
+  async function post(body: unknown, token = admin, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await fetch(`${h.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
+  }
+
+  const served = (): number => h.gateway.app.graphql.prepared?.served ?? -1;
+
+  /** Sends `body` twice: Apollo answers the first (and prepares the text), the prepared path the second. */
+  async function bothWays(body: { query: string; [key: string]: unknown }, token = admin): Promise<{ apollo: Answer; prepared: Answer }> {
+    const before = served();
+    const apollo = await post(body, token);
+    expect(served()).toBe(before);
+    const prepared = await post(body, token);
+    expect(served()).toBe(before + 1);
+    return { apollo, prepared };
+  }
+
+  function auditLines(): Json[] {
+    const file = path.join(h.dataDir, 'audit.log');
+    if (!fs.existsSync(file)) return [];
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l));
+  }
+
+  async function operationCount(labels: Record<string, string>): Promise<number> {
+    const metric = await h.gateway.metrics!.graphqlOperationDuration.get();
+    const sample = metric.values.find(
+      (v) => v.metricName === 'tams_graphql_operation_duration_seconds_count' && Object.entries(labels).every(([k, value]) => (v.labels as Record<string, unknown>)[k] === value),
+    );
+    return sample?.value ?? 0;
+  }
+
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_AUTH: 'on', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, METRICS_TOKEN });
+    const tokens = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
+    admin = await tokens.sign();
+    readerOnlyWrite = await tokens.sign({ scope: 'tams-api/write' });
+    const flow = videoFlow();
+    flowId = flow.id as string;
+    expect((await h.request('PUT', `/flows/${flowId}`, flow, { authorization: `Bearer ${admin}` })).status).toBe(201);
+    const alloc = await h.request('POST', `/flows/${flowId}/storage`, { limit: 5 }, { authorization: `Bearer ${admin}` });
+    expect(alloc.status).toBe(201);
+    const segments = (alloc.body.media_objects as { object_id: string }[]).map((m, i) => ({ object_id: m.object_id, timerange: `[${i}:0_${i + 1}:0)` }));
+    expect((await h.request('POST', `/flows/${flowId}/segments`, segments, { authorization: `Bearer ${admin}` })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('answers a repeated query byte for byte as Apollo did, with other variables too', async () => {
+    const query = fresh(WINDOW);
+    const { apollo, prepared } = await bothWays({ query, variables: { flowId, timerange: '[0:0_3:0)', first: 2 } });
+    expect(apollo.status).toBe(200);
+    expect(JSON.parse(apollo.text).data.flow.segments.nodes).toHaveLength(2);
+    expect(prepared).toEqual(apollo);
+
+    // Other variables: the prepared text against a text Apollo has not seen.
+    const variables = { flowId, timerange: '[1:0_5:0)', first: 3 };
+    const before = served();
+    const viaApollo = await post({ query: `${query} `, variables });
+    const viaPrepared = await post({ query, variables });
+    expect(served()).toBe(before + 1);
+    expect(viaPrepared).toEqual(viaApollo);
+    expect(JSON.parse(viaPrepared.text).data.flow.segments.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('answers null for an unknown flow, and a resolver error (a bad cursor) as Apollo formats it', async () => {
+    const unknown = await bothWays({ query: fresh(WINDOW), variables: { flowId: randomUUID(), timerange: '_' } });
+    expect(JSON.parse(unknown.apollo.text)).toEqual({ data: { flow: null } });
+    expect(unknown.prepared).toEqual(unknown.apollo);
+
+    const cursorQuery = fresh('query($f: ID!, $a: String) { flow(id: $f) { segments(first: 1, after: $a) { nodes { objectId } } } }');
+    const bad = await bothWays({ query: cursorQuery, variables: { f: flowId, a: 'not-a-cursor' } });
+    expect(JSON.parse(bad.apollo.text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(bad.prepared).toEqual(bad.apollo);
+  });
+
+  it('answers a denial as Apollo does, and writes the same audit line', async () => {
+    const query = fresh('query($f: ID!) { flow(id: $f) { id label } }');
+    const before = auditLines().length;
+    const { apollo, prepared } = await bothWays({ query, variables: { f: flowId } }, readerOnlyWrite);
+    expect(JSON.parse(apollo.text).errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(prepared).toEqual(apollo);
+    const written = auditLines().slice(before);
+    expect(written).toHaveLength(2);
+    const strip = ({ time: _time, requestId: _requestId, ...rest }: Json): Json => rest;
+    expect(written[0]).toMatchObject({ event: 'denied', action: 'graphql.flow', error: 'FORBIDDEN', route: '/graphql' });
+    expect(strip(written[1])).toEqual(strip(written[0]));
+  });
+
+  it('counts prepared operations in the operation metrics as Apollo does', async () => {
+    const query = fresh(WINDOW.replace('query Window', 'query MeteredWindow'));
+    const labels = { operation: 'MeteredWindow', type: 'query', outcome: 'ok' };
+    expect(await operationCount(labels)).toBe(0);
+    await bothWays({ query, variables: { flowId, timerange: '_', first: 1 } });
+    expect(await operationCount(labels)).toBe(2);
+  });
+
+  it('leaves to Apollo variables the compiled query refuses, and variables over a limit', async () => {
+    const query = fresh(WINDOW);
+    await bothWays({ query, variables: { flowId, timerange: '_', first: 1 } });
+    const before = served();
+
+    const refused = await post({ query, variables: { flowId, timerange: 'garbage', first: 1 } });
+    const refusedByApollo = await post({ query: `${query} `, variables: { flowId, timerange: 'garbage', first: 1 } });
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(refused).toEqual(refusedByApollo);
+
+    const tooMany = await post({ query, variables: { flowId, timerange: '_', first: 1_000_000 } });
+    expect(tooMany.status).toBe(400);
+    expect(JSON.parse(tooMany.text).errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(served()).toBe(before);
+  });
+
+  it('leaves to Apollo what it does not prepare: other Accept types, GET, persisted-query extensions, mutations', async () => {
+    const query = fresh('query($f: ID!) { flow(id: $f) { id } }');
+    await bothWays({ query, variables: { f: flowId } });
+    const before = served();
+
+    const graphqlResponse = await post({ query, variables: { f: flowId } }, admin, { accept: 'application/graphql-response+json' });
+    expect(graphqlResponse.contentType).toBe('application/graphql-response+json; charset=utf-8');
+    const get = await fetch(`${h.base}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ f: flowId }))}`, {
+      headers: { authorization: `Bearer ${admin}`, 'apollo-require-preflight': 'true' },
+    });
+    expect(get.status).toBe(200);
+    const withExtensions = await post({ query, variables: { f: flowId }, extensions: {} });
+    expect(withExtensions.status).toBe(200);
+
+    const mutation = fresh('mutation($f: ID!, $l: String!) { setFlowLabel(flowId: $f, label: $l) { id label } }');
+    for (const label of ['one', 'two']) {
+      const answer = await post({ query: mutation, variables: { f: flowId, l: label } });
+      expect(JSON.parse(answer.text).data.setFlowLabel.label).toBe(label);
+    }
+    expect(served()).toBe(before);
+  });
+
+  it('is off with GRAPHQL_PREPARED_QUERIES=false', async () => {
+    const off = await startHarness({ GRAPHQL_PREPARED_QUERIES: 'false' });
+    try {
+      expect(off.gateway.app.graphql.prepared).toBeUndefined();
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${off.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ flows(first: 1) { nodes { id } } }' }) });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      await off.close();
+    }
+  });
+});
