@@ -7,7 +7,8 @@
  * segment events to 1,000 graphql-ws subscribers (BENCH_FANOUT_DURATION, default 30 s).
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
- * is reported), BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
+ * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
+ * BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
  * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout).
  */
 import fs from 'node:fs';
@@ -24,6 +25,11 @@ import { subscriptionsFanoutScenario } from './subscriptions-fanout';
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
+/**
+ * Seconds of unreported load on each new server before its measured runs: a fresh process has
+ * cold JIT code and, after seeding, unmapped database pages, which a gateway in service has not.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 
@@ -50,20 +56,29 @@ function medianFigures(runs: Figures[]): Figures {
   };
 }
 
-async function startServer(args: string[]): Promise<{ port: number; child: ChildProcess }> {
+interface Server {
+  port: number;
+  child: ChildProcess;
+  /** `authorization` for the gateway (a bearer token with every scope); none for the bare server. */
+  headers: Record<string, string>;
+}
+
+async function startServer(args: string[]): Promise<Server> {
   const script = path.join(__dirname, 'server-process.js');
   // The IPC channel carries the counted gateway's store-call counts.
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let token: string | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
+      token = /TOKEN (\S+)/.exec(out)?.[1];
       const m = /PORT (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { port, child };
+  return { port, child, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -72,8 +87,8 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function load(options: autocannon.Options): Promise<Figures> {
-  const result = await autocannon({ ...options, duration: DURATION });
+async function load(options: autocannon.Options, duration = DURATION): Promise<Figures> {
+  const result = await autocannon({ ...options, duration });
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
@@ -136,23 +151,24 @@ function fmt(f: Figures): string {
   return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}`;
 }
 
-function restWindowLoad(port: number, { flowId, segments }: SegmentData): Promise<Figures> {
+function restWindowLoad(server: Server, { flowId, segments }: SegmentData, duration = DURATION): Promise<Figures> {
   return load({
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
+    headers: server.headers,
     connections: 32,
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: windowPath(flowId, randomWindow(segments)) }) }],
-  });
+  }, duration);
 }
 
 async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
   const { dataDir, flowId, segments } = data;
   const server = await startServer(['gateway', dataDir]);
-  let bare: { port: number; child: ChildProcess } | undefined;
+  let bare: Server | undefined;
   const gatewayRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
   let bodyBytes = 0;
   try {
-    const sample = await fetch(`http://127.0.0.1:${server.port}${windowPath(flowId, randomWindow(segments))}`);
+    const sample = await fetch(`http://127.0.0.1:${server.port}${windowPath(flowId, randomWindow(segments))}`, { headers: server.headers });
     const body = Buffer.from(await sample.arrayBuffer());
     if (sample.status !== 200 || (JSON.parse(body.toString()) as unknown[]).length !== 30) {
       throw new Error(`window query did not return 30 segments: ${sample.status} ${body.toString().slice(0, 200)}`);
@@ -161,9 +177,14 @@ async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; ba
     fs.writeFileSync(bodyFile, body);
     bodyBytes = body.length;
     bare = await startServer(['bare', bodyFile]);
+    const bareUrl = `http://127.0.0.1:${bare.port}/`;
+    if (WARMUP > 0) {
+      await restWindowLoad(server, data, WARMUP);
+      await load({ url: bareUrl, connections: 32 }, WARMUP);
+    }
     for (let run = 0; run < RUNS; run++) {
-      gatewayRuns.push(await restWindowLoad(server.port, data));
-      bareRuns.push(await load({ url: `http://127.0.0.1:${bare.port}/`, connections: 32 }));
+      gatewayRuns.push(await restWindowLoad(server, data));
+      bareRuns.push(await load({ url: bareUrl, connections: 32 }));
     }
   } finally {
     await stopServer(server.child);
@@ -211,7 +232,7 @@ async function restIngest(): Promise<void> {
           {
             method: 'POST',
             path: `/flows/${flowId}/segments`,
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...server.headers },
             setupRequest: (req) => ({ ...req, body: body() }),
           },
         ],
@@ -239,27 +260,27 @@ function graphqlBody(query: string, variables: Record<string, unknown>): string 
   return JSON.stringify({ query, variables });
 }
 
-async function graphqlPost(port: number, body: string): Promise<GraphqlResponse> {
-  const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+async function graphqlPost(server: Server, body: string): Promise<GraphqlResponse> {
+  const res = await fetch(`http://127.0.0.1:${server.port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...server.headers }, body });
   const parsed = (await res.json()) as GraphqlResponse;
   if (res.status !== 200 || parsed.errors !== undefined) throw new Error(`GraphQL request failed: ${res.status} ${JSON.stringify(parsed).slice(0, 300)}`);
   return parsed;
 }
 
 /** Autocannon POSTing a fresh GraphQL body per request to /graphql. */
-function graphqlLoad(port: number, connections: number, nextBody: () => string): Promise<Figures> {
+function graphqlLoad(server: Server, connections: number, nextBody: () => string, duration = DURATION): Promise<Figures> {
   return load({
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     connections,
     requests: [
       {
         method: 'POST',
         path: '/graphql',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...server.headers },
         setupRequest: (req) => ({ ...req, body: nextBody() }),
       },
     ],
-  });
+  }, duration);
 }
 
 const WINDOW_QUERY = `query Window($flowId: ID!, $timerange: TimeRange) {
@@ -267,11 +288,11 @@ const WINDOW_QUERY = `query Window($flowId: ID!, $timerange: TimeRange) {
 }`;
 
 /** GraphQL's page of a window must be REST's page of the same window, field for field. */
-async function checkWindowAgainstRest(port: number, { flowId, segments }: SegmentData): Promise<void> {
+async function checkWindowAgainstRest(server: Server, { flowId, segments }: SegmentData): Promise<void> {
   const timerange = randomWindow(segments);
   const [gql, rest] = await Promise.all([
-    graphqlPost(port, graphqlBody(WINDOW_QUERY, { flowId, timerange })),
-    fetch(`http://127.0.0.1:${port}${windowPath(flowId, timerange)}`).then((r) => r.json()),
+    graphqlPost(server, graphqlBody(WINDOW_QUERY, { flowId, timerange })),
+    fetch(`http://127.0.0.1:${server.port}${windowPath(flowId, timerange)}`, { headers: server.headers }).then((r) => r.json()),
   ]);
   const asRest = (gql.data?.flow?.segments?.nodes as Json[] | undefined)?.map((n) => ({
     object_id: n.objectId,
@@ -296,18 +317,22 @@ async function graphqlSegments(restRps: number | undefined): Promise<void> {
   const runs: Figures[] = [];
   const restRuns: Figures[] = [];
   const graphqlRun = (): Promise<Figures> =>
-    graphqlLoad(server.port, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }));
+    graphqlLoad(server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }));
   try {
-    await checkWindowAgainstRest(server.port, data);
+    await checkWindowAgainstRest(server, data);
+    if (WARMUP > 0) {
+      await restWindowLoad(server, data, WARMUP);
+      await graphqlLoad(server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }), WARMUP);
+    }
     // Each GraphQL run is paired with a REST run on the same server, in alternating order: on a
     // shared machine the load of other work drifts between scenarios, much less within a pair.
     for (let run = 0; run < RUNS; run++) {
-      if (run % 2 === 0) restRuns.push(await restWindowLoad(server.port, data));
+      if (run % 2 === 0) restRuns.push(await restWindowLoad(server, data));
       runs.push(await graphqlRun());
-      if (run % 2 === 1) restRuns.push(await restWindowLoad(server.port, data));
+      if (run % 2 === 1) restRuns.push(await restWindowLoad(server, data));
     }
     // Load can only see statuses: a page still right afterwards shows the runs were not answered with errors.
-    await checkWindowAgainstRest(server.port, data);
+    await checkWindowAgainstRest(server, data);
   } finally {
     await stopServer(server.child);
   }
@@ -377,7 +402,7 @@ async function graphqlGraph(): Promise<void> {
   const body = graphqlBody(GRAPH_QUERY, { first: GRAPH_FLOWS });
   const runs: Figures[] = [];
   try {
-    const { data } = await graphqlPost(server.port, body);
+    const { data } = await graphqlPost(server, body);
     const nodes = (data?.flows?.nodes ?? []) as Json[];
     const complete = nodes.every((n) => n.source?.id === sources.get(n.id) && n.segments.nodes.length === 10 && n.segments.nodes[0].getUrls.length > 0);
     if (nodes.length !== GRAPH_FLOWS || !complete) throw new Error(`graphql-graph: unexpected answer ${JSON.stringify(data).slice(0, 300)}`);
@@ -385,7 +410,7 @@ async function graphqlGraph(): Promise<void> {
     // Counted one request at a time, so every call in the window belongs to a counted request.
     const samples = 100;
     const before = await storeCallCounts(server.child);
-    for (let i = 0; i < samples; i++) await graphqlPost(server.port, body);
+    for (let i = 0; i < samples; i++) await graphqlPost(server, body);
     const after = await storeCallCounts(server.child);
     const perRequest = Object.entries(after)
       .filter(([name]) => !TIMER_CALLS.has(name))
@@ -396,7 +421,7 @@ async function graphqlGraph(): Promise<void> {
       `  store calls per request: ${total.toFixed(2)} (${perRequest.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}; mean of ${samples} sequential requests)\n`,
     );
 
-    for (let run = 0; run < RUNS; run++) runs.push(await graphqlLoad(server.port, 32, () => body));
+    for (let run = 0; run < RUNS; run++) runs.push(await graphqlLoad(server, 32, () => body));
   } finally {
     await stopServer(server.child);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /**
  * A benchmark server in its own process, so load generator and server do not share a core:
- * `gateway <dataDir>` runs the real gateway on an existing data dir; `bare <bodyFile>` runs a
+ * `gateway <dataDir>` runs the real gateway on an existing data dir (printing a bearer token for it); `bare <bodyFile>` runs a
  * bare node:http server answering every request with the file's bytes. `gateway-counted
  * <dataDir>` is the gateway with its store calls counted, answering any IPC message with the
  * counts so far.
@@ -10,6 +10,8 @@ import http from 'node:http';
 import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
 import { countStoreCalls } from './store-call-counter';
+import { issueToken, tokenSigner } from '../src/auth/token-issuer';
+import { SCOPES } from '../src/domain/principal';
 
 // Exit normally on a signal, so --cpu-prof and similar flags can write their output.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
@@ -29,16 +31,18 @@ async function main(): Promise<void> {
     return;
   }
   if ((mode === 'gateway' || mode === 'gateway-counted') && arg) {
-    // Unauthenticated, as the integration harness runs it: the scenarios measure serving, not token checks.
-    const config = loadConfig({ ...process.env, TAMS_DATA_DIR: arg, LOG_LEVEL: 'silent', PORT: '0', TAMS_AUTH: 'off' });
+    // As deployed: authentication on (the embedded key), rate limits on; every request carries
+    // the bearer token printed here, so each one is verified (through the verified-token cache).
+    const config = loadConfig({ ...process.env, TAMS_DATA_DIR: arg, LOG_LEVEL: 'silent', PORT: '0' });
     const gateway = await createGateway(config);
+    const token = await issueToken(tokenSigner(config), { subject: 'bench', scopes: [...SCOPES], ttlSec: 3 * 3600 }, config);
     if (mode === 'gateway-counted') {
       const counts = countStoreCalls(gateway.store);
       process.on('message', () => process.send?.({ ...counts }));
     }
     await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     const address = gateway.app.server.address();
-    process.stdout.write(`PORT ${typeof address === 'object' && address ? address.port : 0}\n`);
+    process.stdout.write(`TOKEN ${token}\nPORT ${typeof address === 'object' && address ? address.port : 0}\n`);
     return;
   }
   throw new Error('usage: server-process gateway <dataDir> | gateway-counted <dataDir> | bare <bodyFile>');

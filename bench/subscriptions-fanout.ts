@@ -211,10 +211,12 @@ export async function subscriptionsFanoutScenario(): Promise<void> {
   const env = { ...process.env, TAMS_AUTH: process.env.TAMS_AUTH ?? 'off' };
   const child = spawn(process.execPath, [path.join(__dirname, 'server-process.js'), 'gateway', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
+    let token: string | undefined;
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();
+        token = /TOKEN (\S+)/.exec(out)?.[1];
         const m = /PORT (\d+)/.exec(out);
         if (m) resolve(Number(m[1]));
       });
@@ -224,7 +226,12 @@ export async function subscriptionsFanoutScenario(): Promise<void> {
     const ratePerSec = Number(process.env.BENCH_RATE ?? 5);
     const durationSec = Number(process.env.BENCH_FANOUT_DURATION ?? 30);
     process.stdout.write(`subscriptions-fanout: ${subscribers} graphql-ws subscribers to flowSegmentsAdded, ${ratePerSec} registrations/s for ${durationSec} s\n`);
-    const r = await subscriptionsFanout(`http://127.0.0.1:${port}`, { subscribers, ratePerSec, durationSec });
+    const r = await subscriptionsFanout(`http://127.0.0.1:${port}`, {
+      subscribers,
+      ratePerSec,
+      durationSec,
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    });
     process.stdout.write(
       `  delivered ${r.delivered}/${r.expected} (${r.registrations} registrations, ${r.failedPosts} failed, ${r.duplicates} duplicates)\n` +
         `  latency from commit: p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  max ${r.maxMs} ms (target: all delivered, p99 < 100 ms)\n`,

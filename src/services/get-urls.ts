@@ -65,7 +65,8 @@ export class GetUrlBuilder {
     const urls: GetUrl[] = [];
     if (storage && this.controlledAllowed && storage.storage_id === this.objects.backend.id) {
       const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
-      urls.push({ url, presigned: true, ...this.controlledTemplate });
+      // Written out for the usual (non-verbose) case: a spread per URL showed in profiles.
+      urls.push(this.options.verbose ? { url, presigned: true, ...this.controlledTemplate } : { url, presigned: true, label: this.objects.backend.label });
     }
     if (uncontrolled) {
       for (const u of uncontrolled) {
