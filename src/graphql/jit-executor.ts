@@ -36,7 +36,8 @@ export class CompiledQueries {
 
   /** The compiled operation `operationName` of `document` (parsed from `source`), or null when graphql-jit refuses it. */
   get(source: string, document: DocumentNode, operationName: string | null | undefined): CompiledQuery | null {
-    const key = `${operationName ?? ''}\n${source}`;
+    // No name and an empty name differ (graphql-js refuses the second).
+    const key = operationName === null || operationName === undefined ? `\n${source}` : `=${operationName}\n${source}`;
     let query = this.compiled.get(key);
     if (query === undefined) {
       const result = compileQuery(this.schema, document, operationName ?? undefined);

@@ -33,9 +33,12 @@ const JSON_RESPONSE = 'application/json; charset=utf-8';
 /** Accept values for which Apollo answers `application/json; charset=utf-8` (anything else goes to Apollo). */
 const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
 
-/** `operationName` and text of an operation, as one map key. */
+/**
+ * `operationName` and text of an operation, as one map key. No name (null or absent) and an
+ * empty name differ: graphql-js picks the only operation for the first and refuses the second.
+ */
 function keyOf(query: string, operationName: string | null | undefined): string {
-  return `${operationName ?? ''}\n${query}`;
+  return operationName === null || operationName === undefined ? `\n${query}` : `=${operationName}\n${query}`;
 }
 
 /**

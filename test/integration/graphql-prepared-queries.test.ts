@@ -188,6 +188,23 @@ describe('GraphQL prepared queries', () => {
     expect(served()).toBe(before);
   });
 
+  it('tells operations apart by name: no name, an empty name, and each operation of a document', async () => {
+    const single = fresh('query($f: ID!) { flow(id: $f) { id } }');
+    await bothWays({ query: single, variables: { f: flowId } });
+    const before = served();
+    // graphql-js refuses an empty name; the text prepared without a name must not answer it.
+    const emptyName = await post({ query: single, variables: { f: flowId }, operationName: '' });
+    expect(JSON.parse(emptyName.text).errors[0].message).toMatch(/Unknown operation named ""/);
+    expect(served()).toBe(before);
+
+    const two = fresh('query A($f: ID!) { flow(id: $f) { id } } query B($f: ID!) { flow(id: $f) { label } }');
+    const a = await bothWays({ query: two, variables: { f: flowId }, operationName: 'A' });
+    expect(JSON.parse(a.prepared.text)).toEqual({ data: { flow: { id: flowId } } });
+    const b = await bothWays({ query: two, variables: { f: flowId }, operationName: 'B' });
+    expect(Object.keys(JSON.parse(b.prepared.text).data.flow)).toEqual(['label']);
+    expect(b.prepared).toEqual(b.apollo);
+  });
+
   it('is off with GRAPHQL_PREPARED_QUERIES=false', async () => {
     const off = await startHarness({ GRAPHQL_PREPARED_QUERIES: 'false' });
     try {
