@@ -28,6 +28,7 @@ import { authenticateConnection } from '../auth/connection-auth';
 import { hasRequiredScopes, requiredScopes } from '../services/access-policy';
 import type { RateLimiter } from '../services/rate-limiter';
 import { StoredEventVisibility } from './event-visibility';
+import { auditRefusedConnection } from './connection-audit';
 import { actionOfRootField } from './shield';
 import { type GraphqlServices, createContext } from './context';
 import type { BatchObserver } from './loaders';
@@ -189,6 +190,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         const address = options.clientAddressOf(request);
         if (app.authenticator.enabled && (await rateLimiter?.exhausted('graphql', 'auth_failure', address)) !== undefined) {
           socket.close(CLOSE_TOO_MANY_REQUESTS, 'Too many requests');
+          auditRefusedConnection(app.audit, options.path, request, address, { status: 429 });
           return false;
         }
         const outcome = await authenticateConnection(app.authenticator, ctx.connectionParams, request);
@@ -196,6 +198,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           const { failure } = outcome;
           app.log.info({ authFailure: failure }, 'GraphQL WebSocket connection refused');
           socket.close(failure.unavailable ? CLOSE_TRY_AGAIN_LATER : CLOSE_UNAUTHORIZED, failure.unavailable ? 'Try again later' : 'Unauthorized');
+          if (!failure.unavailable) auditRefusedConnection(app.audit, options.path, request, address, { status: 401, reason: failure.reason });
           // As over HTTP, only credentials presented and refused count as a failed authentication.
           if (!failure.unavailable && failure.method !== 'none') await rateLimiter?.record('auth_failure', address);
           return false;
@@ -240,6 +243,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           if (action !== undefined && hasRequiredScopes(principal, action)) continue;
           app.log.info({ subject: principal.subject, field }, 'GraphQL subscription refused: missing scope');
           ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden');
+          auditRefusedConnection(app.audit, options.path, ctx.extra.request, options.clientAddressOf(ctx.extra.request), { status: 403, principal, field });
           const needed = action === undefined ? 'an access rule' : `scope ${requiredScopes(action).join(' or ')}`;
           return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${field} needs ${needed}`))];
         }
