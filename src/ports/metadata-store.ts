@@ -75,6 +75,11 @@ export interface SegmentQuery {
   timerange: TimeRange;
   object_id?: string;
   reverse?: boolean;
+  /**
+   * Also return each segment's `object_timerange_of_object` (default true). Listings that do
+   * not show it (include_object_timerange off, GraphQL) pass false: the store may read less.
+   */
+  object_timerange?: boolean;
 }
 
 /** Per-segment outcome of a registration: undefined error means it was stored. */

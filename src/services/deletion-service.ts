@@ -214,7 +214,7 @@ export class DeletionService {
    * later is cut). A batch shorter than the batch size was the last one.
    */
   private async step(flowId: string, remaining: TimeRange): Promise<TimeRange> {
-    const page = await this.store.listSegments(flowId, { timerange: remaining }, { limit: this.batchSize });
+    const page = await this.store.listSegments(flowId, { timerange: remaining, object_timerange: false }, { limit: this.batchSize });
     const lastSegment = page.items[page.items.length - 1];
     const end = lastSegment?.timerange.end ?? null;
     if (page.next === undefined || lastSegment === undefined || end === null) {

@@ -56,7 +56,7 @@ export class SegmentService {
     }
     const listing = segmentListing(flowId, query);
     const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
-    const page = await this.store.listSegments(flowId, query, { limit: options.limit, after });
+    const page = await this.store.listSegments(flowId, { ...query, object_timerange: options.includeObjectTimerange }, { limit: options.limit, after });
     const urls = this.urlBuilder(ctx, options.getUrls, [page]);
     return this.toSegmentPage(listing, page, urls, options);
   }
@@ -73,7 +73,7 @@ export class SegmentService {
     options: Omit<SegmentListOptions, 'page'>,
   ): Promise<SegmentPage[]> {
     const readable = await this.flows.access.readableFlowIds(ctx.principal, flowIds);
-    const pages = await this.store.listSegmentsBatch(flowIds, query, { limit: options.limit });
+    const pages = await this.store.listSegmentsBatch(flowIds, { ...query, object_timerange: options.includeObjectTimerange }, { limit: options.limit });
     const shown = pages.map((page, i) => (readable.has(flowIds[i]!) ? page : { items: [] }));
     const urls = this.urlBuilder(ctx, options.getUrls, shown);
     return shown.map((page, i) => this.toSegmentPage(segmentListing(flowIds[i]!, query), page, urls, options));

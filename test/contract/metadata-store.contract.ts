@@ -553,6 +553,40 @@ export function runMetadataStoreContract(
         expect(s!.object_timerange_of_object).toBe('[0:0_2:0)');
       });
 
+      it('leaves out only the objects\' own timeranges when a listing does not ask for them', async () => {
+        const f = await addFlow();
+        await store.allocateObjects(f.id, [
+          { id: 'lean-m1', storage_id: 'st', key: 'k/lean-m1' },
+          { id: 'lean-m2', storage_id: 'st', key: 'k/lean-m2' },
+          { id: 'lean-i1', storage_id: 'st', key: 'k/lean-i1' },
+        ], at(1));
+        const added = await store.addSegments(
+          f.id,
+          [
+            seg('lean-m1', '[0:0_2:0)', { key_frame_count: 1, init_object_id: 'lean-i1' }),
+            seg('lean-m2', '[2:0_4:0)', { init_object_id: 'lean-i1', ts_offset: '0:0' }),
+            seg('lean-plain', '[4:0_6:0)'),
+          ],
+          at(2),
+        );
+        expect(added.map((o) => o.error)).toEqual([undefined, undefined, undefined]);
+        for (const reverse of [false, true]) {
+          for (const object_id of [undefined, 'lean-m2']) {
+            const query = { timerange: parseTimeRange('_'), reverse, ...(object_id === undefined ? {} : { object_id }) };
+            const full = await store.listSegments(f.id, query, { limit: 10 });
+            const lean = await store.listSegments(f.id, { ...query, object_timerange: false }, { limit: 10 });
+            expect(full.items.filter((s) => s.object_id.startsWith('lean-m')).every((s) => typeof s.object_timerange_of_object === 'string')).toBe(true);
+            expect(lean.items).toEqual(full.items.map(({ object_timerange_of_object: _dropped, ...rest }) => rest));
+            // Each record its own copy of the (shared) init storage.
+            if (lean.items.length > 1 && lean.items[0]!.init_object_storage && lean.items[1]!.init_object_storage) {
+              expect(lean.items[0]!.init_object_storage).not.toBe(lean.items[1]!.init_object_storage);
+            }
+          }
+        }
+        const [first] = (await store.listSegments(f.id, { timerange: parseTimeRange('_'), object_timerange: false }, { limit: 1 })).items;
+        expect(first!.init_object_storage).toEqual({ storage_id: 'st', key: 'k/lean-i1' });
+      });
+
       it('refuses an unregistered object allocated for another flow', async () => {
         const owner = await addFlow();
         const other = await addFlow();

@@ -23,26 +23,21 @@ export interface SourceRow {
  * A window row, read raw (an array: much cheaper than an object per row) with safe integers
  * (only end_ns and start_ns are integers; BigInts are needed for them anyway):
  * [end_ns, start_ns, timerange_text, object_id, init_object_id, extra, object storage_id,
- * object storage_key, object timerange, init storage_id, init storage_key].
+ * object storage_key], then the object's own timerange when it was asked for. Every value
+ * costs (about 0.1 µs per row and column, a third of a segments request in all), so the
+ * init object's storage, the same for every segment naming that object, is looked up once per
+ * page ({@link InitStorageLookup}) rather than carried by every row.
  */
-export type SegmentRow = [
-  bigint,
-  bigint,
-  string,
-  string,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-];
+export type SegmentRow = [bigint, bigint, string, string, string | null, string | null, string | null, string | null, (string | null)?];
 
 /** The window columns: all in the segment row (migration 2), so no join. */
 export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id, s.extra,
-  s.object_storage_id, s.object_storage_key, s.object_own_timerange, s.init_storage_id, s.init_storage_key
-  FROM segments s`;
+  s.object_storage_id, s.object_storage_key`;
+/** The window columns with the object's own timerange (include_object_timerange). */
+export const SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE = `${SEGMENT_COLUMNS}, s.object_own_timerange`;
+
+/** The storage of an init object, from the row of a segment naming it (end_ns of that row). */
+export type InitStorageLookup = (endNs: bigint) => ObjectStorageRef | undefined;
 
 /** The optional flow-segment fields kept together in `segments.extra`. */
 export type SegmentExtra = Pick<
@@ -97,7 +92,7 @@ export function toSource(row: SourceRow): Source {
   return JSON.parse(row.doc) as Source;
 }
 
-function storageRef(id: string | null, key: string | null): ObjectStorageRef | undefined {
+export function storageRef(id: string | null, key: string | null): ObjectStorageRef | undefined {
   return id !== null && key !== null ? { storage_id: id, key } : undefined;
 }
 
@@ -126,9 +121,8 @@ class ExtraParser {
   }
 }
 
-function rowToSegment(flowId: string, row: SegmentRow, extras: ExtraParser): SegmentRecord {
-  const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange, initStorageId, initStorageKey] =
-    row;
+function rowToSegment(flowId: string, row: SegmentRow, extras: ExtraParser, initStorages: Map<string, ObjectStorageRef | undefined>, lookup: InitStorageLookup): SegmentRecord {
+  const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
   const seg: SegmentRecord = {
     flow_id: flowId,
     object_id: objectId,
@@ -139,16 +133,26 @@ function rowToSegment(flowId: string, row: SegmentRow, extras: ExtraParser): Seg
   if (extra !== null) Object.assign(seg, extras.parse(extra));
   const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
-  const initStorage = storageRef(initStorageId, initStorageKey);
-  if (initStorage) seg.init_object_storage = initStorage;
-  if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
+  if (initObjectId !== null) {
+    let initStorage = initStorages.get(initObjectId);
+    if (!initStorages.has(initObjectId)) {
+      initStorage = lookup(endNs);
+      initStorages.set(initObjectId, initStorage);
+    }
+    if (initStorage) seg.init_object_storage = { ...initStorage };
+  }
+  if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
   return seg;
 }
 
-/** The records of a page of window rows (each distinct run of `extra` parsed once). */
-export function toSegments(flowId: string, rows: readonly SegmentRow[]): SegmentRecord[] {
+/**
+ * The records of a page of window rows (each distinct run of `extra` parsed once, each init
+ * object's storage looked up once).
+ */
+export function toSegments(flowId: string, rows: readonly SegmentRow[], initStorage: InitStorageLookup): SegmentRecord[] {
   const extras = new ExtraParser();
-  return rows.map((row) => rowToSegment(flowId, row, extras));
+  const initStorages = new Map<string, ObjectStorageRef | undefined>();
+  return rows.map((row) => rowToSegment(flowId, row, extras, initStorages, initStorage));
 }
 
 export function toOutboxEvent(row: OutboxRow): OutboxEvent {

@@ -10,6 +10,7 @@ import type {
   ServiceInfo,
   Source,
   UncontrolledUrl,
+  ObjectStorageRef,
 } from '../../domain/entities';
 import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
@@ -51,6 +52,8 @@ import { MIGRATIONS } from './migrations';
 import {
   boundToNanos,
   SEGMENT_COLUMNS,
+  SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE,
+  storageRef,
   segmentExtra,
   toFlow,
   type SegmentExtra,
@@ -214,12 +217,13 @@ export class SqliteMetadataStore implements MetadataStore {
     // after @qe: bounding the range by it keeps the scan to the rows returned.
     const windowBound = `coalesce((SELECT b.end_ns FROM segments b WHERE b.flow_id = @flow AND b.end_ns >= @qe
       ORDER BY b.end_ns LIMIT 1), ${INT64_MAX})`;
-    const forward = (objectFilter: string): string => `SELECT ${SEGMENT_COLUMNS}
+    const forward = (objectFilter: string, columns = SEGMENT_COLUMNS): string => `SELECT ${columns} FROM segments s
       WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= ${windowBound} AND s.start_ns < @qe ${objectFilter}
       ORDER BY s.end_ns LIMIT @limit`;
-    const backward = (objectFilter: string): string => `SELECT ${SEGMENT_COLUMNS}
+    const backward = (objectFilter: string, columns = SEGMENT_COLUMNS): string => `SELECT ${columns} FROM segments s
       WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= min(${windowBound}, @hi) AND s.start_ns < @qe ${objectFilter}
       ORDER BY s.end_ns DESC LIMIT @limit`;
+    const withTimerange = SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE;
     return {
       getSetting: p('SELECT value FROM settings WHERE key = ?'),
       putSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -256,6 +260,11 @@ export class SqliteMetadataStore implements MetadataStore {
       windowBackward: rows64(backward('')),
       windowForwardObject: rows64(forward('AND s.object_id = @object')),
       windowBackwardObject: rows64(backward('AND s.object_id = @object')),
+      windowForwardTimerange: rows64(forward('', withTimerange)),
+      windowBackwardTimerange: rows64(backward('', withTimerange)),
+      windowForwardObjectTimerange: rows64(forward('AND s.object_id = @object', withTimerange)),
+      windowBackwardObjectTimerange: rows64(backward('AND s.object_id = @object', withTimerange)),
+      segmentInitStorage: p64('SELECT init_storage_id, init_storage_key FROM segments WHERE flow_id = ? AND end_ns = ?'),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
         AND start_ns >= @lo`),
@@ -652,7 +661,11 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = stmt.all(this.windowParams(flowId, query, after, page.limit + 1)) as SegmentRow[];
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
-    const result: Page<SegmentRecord> = { items: toSegments(flowId, shown) };
+    const initStorage = (endNs: bigint): ObjectStorageRef | undefined => {
+      const row = this.s.segmentInitStorage.get(flowId, endNs) as { init_storage_id: string | null; init_storage_key: string | null } | undefined;
+      return row === undefined ? undefined : storageRef(row.init_storage_id, row.init_storage_key);
+    };
+    const result: Page<SegmentRecord> = { items: toSegments(flowId, shown, initStorage) };
     const last = shown[shown.length - 1];
     if (more && last) result.next = segmentCursor(last[0]);
     return result;
@@ -670,8 +683,12 @@ export class SqliteMetadataStore implements MetadataStore {
 
   private windowStatement(query: SegmentQuery): Statement {
     const s = this.s;
-    if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObject : s.windowForwardObject;
-    return query.reverse ? s.windowBackward : s.windowForward;
+    if (query.object_timerange === false) {
+      if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObject : s.windowForwardObject;
+      return query.reverse ? s.windowBackward : s.windowForward;
+    }
+    if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObjectTimerange : s.windowForwardObjectTimerange;
+    return query.reverse ? s.windowBackwardTimerange : s.windowForwardTimerange;
   }
 
   private windowParams(
