@@ -121,7 +121,13 @@ class ExtraParser {
   }
 }
 
-function rowToSegment(flowId: string, row: SegmentRow, extras: ExtraParser, initStorages: Map<string, ObjectStorageRef | undefined>, lookup: InitStorageLookup): SegmentRecord {
+function rowToSegment(
+  flowId: string,
+  row: SegmentRow,
+  extras: ExtraParser,
+  initStorages: Map<string, ObjectStorageRef | undefined>,
+  lookup: InitStorageLookup,
+): SegmentRecord {
   const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
   const seg: SegmentRecord = {
     flow_id: flowId,
