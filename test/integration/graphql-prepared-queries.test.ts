@@ -188,6 +188,35 @@ describe('GraphQL prepared queries', () => {
     expect(served()).toBe(before);
   });
 
+  it('leaves malformed bodies around a prepared text to Apollo: a clear 400, nothing run', async () => {
+    const query = fresh('query($f: ID!) { flow(id: $f) { id } }');
+    await bothWays({ query, variables: { f: flowId } });
+    const before = served();
+    const auditBefore = auditLines().length;
+    for (const body of [
+      { query, variables: 'f' },
+      { query, variables: [flowId] },
+      { query, variables: { f: flowId }, operationName: 42 },
+      { query, variables: { f: flowId }, extensions: 'x' },
+      [{ query, variables: { f: flowId } }],
+    ]) {
+      const answer = await post(body);
+      expect({ body, status: answer.status }).toEqual({ body, status: 400 });
+      expect(JSON.parse(answer.text).errors[0].extensions.code).toEqual(expect.any(String));
+    }
+    const garbage = await fetch(`${h.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      body: `{"query": ${JSON.stringify(query)}, "variables": {`,
+    });
+    expect(garbage.status).toBe(400);
+    expect(served()).toBe(before);
+    expect(auditLines().length).toBe(auditBefore);
+    // The flow is untouched.
+    const flow = await h.request('GET', `/flows/${flowId}`, undefined, { authorization: `Bearer ${admin}` });
+    expect(flow.status).toBe(200);
+  });
+
   it('tells operations apart by name: no name, an empty name, and each operation of a document', async () => {
     const single = fresh('query($f: ID!) { flow(id: $f) { id } }');
     await bothWays({ query: single, variables: { f: flowId } });

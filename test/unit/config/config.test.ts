@@ -67,6 +67,7 @@ describe('config', () => {
     ['TAMS_AUTH', 'maybe'],
     ['TRUST_PROXY', 'yes please'],
     ['LOG_LEVEL', 'loud'],
+    ['GRAPHQL_PREPARED_QUERIES', 'sometimes'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {
