@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { startHarness, type Harness } from '../support/gateway-harness';
+import { readAuditLines, startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { startGatewayProcess, type GatewayProcess } from '../ops/support/gateway-process';
 import { videoFlow } from '../fixtures/flows';
@@ -47,12 +47,7 @@ async function send(base: string, method: string, url: string, options: { token?
 }
 
 function readLines(file: string): Line[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
+  return readAuditLines(file) as Line[];
 }
 
 describe('audit log', () => {
@@ -277,7 +272,7 @@ describe('audit log: rate-limit hits', () => {
   afterAll(async () => {
     await h.close();
   });
-  const lines = (): Line[] => readLines(path.join(h.dataDir, 'audit.log'));
+  const lines = (): Line[] => h.auditLines() as Line[];
 
   it('writes a rate_limited line for each 429 on REST and each RATE_LIMITED GraphQL mutation', async () => {
     const limited: string[] = [];

@@ -6,8 +6,6 @@
  * seen, so it goes through the whole pipeline) and the prepared path with the text it has, and
  * counts what the prepared path served, so a case cannot pass with the path unused.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
@@ -62,16 +60,6 @@ describe('GraphQL prepared queries', () => {
     const prepared = await post(body, token);
     expect(served()).toBe(before + 1);
     return { apollo, prepared };
-  }
-
-  function auditLines(): Json[] {
-    const file = path.join(h.dataDir, 'audit.log');
-    if (!fs.existsSync(file)) return [];
-    return fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l));
   }
 
   async function operationCount(labels: Record<string, string>): Promise<number> {
@@ -130,11 +118,11 @@ describe('GraphQL prepared queries', () => {
 
   it('answers a denial as Apollo does, and writes the same audit line', async () => {
     const query = fresh('query($f: ID!) { flow(id: $f) { id label } }');
-    const before = auditLines().length;
+    const before = h.auditLines().length;
     const { apollo, prepared } = await bothWays({ query, variables: { f: flowId } }, readerOnlyWrite);
     expect(JSON.parse(apollo.text).errors[0].extensions.code).toBe('FORBIDDEN');
     expect(prepared).toEqual(apollo);
-    const written = auditLines().slice(before);
+    const written = h.auditLines().slice(before);
     expect(written).toHaveLength(2);
     const strip = ({ time: _time, requestId: _requestId, ...rest }: Json): Json => rest;
     expect(written[0]).toMatchObject({ event: 'denied', action: 'graphql.flow', error: 'FORBIDDEN', route: '/graphql' });
@@ -192,7 +180,7 @@ describe('GraphQL prepared queries', () => {
     const query = fresh('query($f: ID!) { flow(id: $f) { id } }');
     await bothWays({ query, variables: { f: flowId } });
     const before = served();
-    const auditBefore = auditLines().length;
+    const auditBefore = h.auditLines().length;
     for (const body of [
       { query, variables: 'f' },
       { query, variables: [flowId] },
@@ -211,7 +199,7 @@ describe('GraphQL prepared queries', () => {
     });
     expect(garbage.status).toBe(400);
     expect(served()).toBe(before);
-    expect(auditLines().length).toBe(auditBefore);
+    expect(h.auditLines().length).toBe(auditBefore);
     // The flow is untouched.
     const flow = await h.request('GET', `/flows/${flowId}`, undefined, { authorization: `Bearer ${admin}` });
     expect(flow.status).toBe(200);

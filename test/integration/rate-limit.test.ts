@@ -196,12 +196,7 @@ describe('rate limits (in-process counters)', () => {
     await client?.dispose();
     expect(closeCode).toBe(4429);
     // ... and audits the refusal as REST audits a 429.
-    const refusals = fs
-      .readFileSync(path.join(h.dataDir, 'audit.log'), 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as { route?: string; method?: string; status?: number })
-      .filter((l) => l.route === '/graphql' && l.method === 'GET' && l.status === 429);
+    const refusals = h.auditLines().filter((l: { route?: string; method?: string; status?: number }) => l.route === '/graphql' && l.method === 'GET' && l.status === 429);
     expect(refusals).toEqual([expect.objectContaining({ event: 'rate_limited', outcome: 'failure', client: attacker, principal: null })]);
 
     await waitRetryAfter(retryAfter);

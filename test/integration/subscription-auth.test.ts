@@ -4,8 +4,6 @@
  * do not allow with 4403, and every event is checked against each subscriber's auth classes
  * when it is delivered (the classes of its flow or source looked up once per event).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
@@ -110,26 +108,16 @@ describe('GraphQL subscriptions: authentication, scopes and auth classes', () =>
     }
   });
 
-  function auditLines(): Json[] {
-    const file = path.join(h.dataDir, 'audit.log');
-    if (!fs.existsSync(file)) return [];
-    return fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l));
-  }
-
   it('writes an audit line for each refused connection and subscription, as REST does for 401 and 403', async () => {
-    const before = auditLines().length;
+    const before = h.auditLines().length;
     const stranger = connect({ authorization: 'Bearer not.a.jwt' });
     stranger.subscribe('subscription { flowCreated { id } }');
     const writer = connect({ authorization: `Bearer ${await token('audited-writer', ['write'])}` });
     writer.subscribe('subscription { flowCreated { id } }');
     // The client may close first (1000) once its only subscription has failed: the lines tell.
-    await waitFor(() => auditLines().length >= before + 2, 'the audit lines');
+    await waitFor(() => h.auditLines().length >= before + 2, 'the audit lines');
     expect(stranger.closeCode).toBe(4401);
-    const lines = auditLines().slice(before);
+    const lines = h.auditLines().slice(before);
     expect(lines).toHaveLength(2);
     const unauthenticated = lines.find((l) => l.status === 401);
     expect(unauthenticated).toMatchObject({

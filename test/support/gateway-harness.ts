@@ -24,7 +24,22 @@ export interface Harness {
   base: string;
   dataDir: string;
   request(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<TamsResponse>;
+  /** The audit trail written so far (AUDIT_LOG_FILE), one parsed object per line. */
+  auditLines(): AuditLine[];
   close(): Promise<void>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON lines
+export type AuditLine = any;
+
+/** The JSON lines of an audit file ([] while it does not exist). */
+export function readAuditLines(file: string): AuditLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l): AuditLine => JSON.parse(l));
 }
 
 /**
@@ -106,6 +121,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     base,
     dataDir,
     request,
+    auditLines: () => (config.auditLogFile === undefined ? [] : readAuditLines(config.auditLogFile)),
     async close() {
       await gateway.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
