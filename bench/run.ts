@@ -14,13 +14,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChildProcess, spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
 import { seedSegments } from '../src/adapters/sqlite/seed';
 import type { Flow } from '../src/domain/entities';
 import { subscriptionsFanoutScenario } from './subscriptions-fanout';
+import { type Server, startServer, stopServer } from './server-launch';
+import type { ChildProcess } from 'node:child_process';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -30,6 +31,7 @@ const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
  * cold JIT code and, after seeding, unmapped database pages, which a gateway in service has not.
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+if (!Number.isFinite(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be a number of seconds >= 0, not ${process.env.BENCH_WARMUP}`);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 
@@ -54,37 +56,6 @@ function medianFigures(runs: Figures[]): Figures {
     errors: runs.reduce((a, r) => a + r.errors, 0),
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
   };
-}
-
-interface Server {
-  port: number;
-  child: ChildProcess;
-  /** `authorization` for the gateway (a bearer token with every scope); none for the bare server. */
-  headers: Record<string, string>;
-}
-
-async function startServer(args: string[]): Promise<Server> {
-  const script = path.join(__dirname, 'server-process.js');
-  // The IPC channel carries the counted gateway's store-call counts.
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  let token: string | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      token = /TOKEN (\S+)/.exec(out)?.[1];
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port, child, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 async function load(options: autocannon.Options, duration = DURATION): Promise<Figures> {

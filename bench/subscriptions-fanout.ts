@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { Client, createClient } from 'graphql-ws';
+import { startServer, stopServer } from './server-launch';
 
 export interface FanoutOptions {
   /** Default 1000. */
@@ -203,43 +203,28 @@ export async function subscriptionsFanout(base: string, opts: FanoutOptions = {}
   };
 }
 
-/** Standalone run: a gateway in a child process on a fresh data dir, then the scenario. */
 /** The `subscriptions-fanout` scenario of `npm run bench`: its own gateway on a fresh data dir. */
 export async function subscriptionsFanoutScenario(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-fanout-'));
-  // Unauthenticated unless TAMS_AUTH says otherwise: the scenario measures fan-out, not tokens.
-  const env = { ...process.env, TAMS_AUTH: process.env.TAMS_AUTH ?? 'off' };
-  const child = spawn(process.execPath, [path.join(__dirname, 'server-process.js'), 'gateway', dataDir], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  // As deployed, like the other scenarios: subscribers and the writer send the server's token.
+  const server = await startServer(['gateway', dataDir]);
   try {
-    let token: string | undefined;
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        token = /TOKEN (\S+)/.exec(out)?.[1];
-        const m = /PORT (\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    });
     const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
     const ratePerSec = Number(process.env.BENCH_RATE ?? 5);
     const durationSec = Number(process.env.BENCH_FANOUT_DURATION ?? 30);
     process.stdout.write(`subscriptions-fanout: ${subscribers} graphql-ws subscribers to flowSegmentsAdded, ${ratePerSec} registrations/s for ${durationSec} s\n`);
-    const r = await subscriptionsFanout(`http://127.0.0.1:${port}`, {
+    const r = await subscriptionsFanout(`http://127.0.0.1:${server.port}`, {
       subscribers,
       ratePerSec,
       durationSec,
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(server.headers.authorization === undefined ? {} : { authorization: server.headers.authorization }),
     });
     process.stdout.write(
       `  delivered ${r.delivered}/${r.expected} (${r.registrations} registrations, ${r.failedPosts} failed, ${r.duplicates} duplicates)\n` +
         `  latency from commit: p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  max ${r.maxMs} ms (target: all delivered, p99 < 100 ms)\n`,
     );
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopServer(server.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
