@@ -11,6 +11,14 @@ export interface JitExecutorOptions {
 }
 
 /**
+ * An operation's text and name as one map key. No name (null or absent) and an empty name
+ * differ: graphql-js picks the only operation for the first and refuses the second.
+ */
+export function operationKey(source: string, operationName: string | null | undefined): string {
+  return operationName === null || operationName === undefined ? `\n${source}` : `=${operationName}\n${source}`;
+}
+
+/**
  * graphql-jit's compiled form of each query operation, one per document text and operation
  * name, compiled on first use and kept (first in, first out beyond `maxCompiled`). Shared by
  * the executor Apollo calls and the prepared-query path (prepared-queries.ts).
@@ -36,8 +44,7 @@ export class CompiledQueries {
 
   /** The compiled operation `operationName` of `document` (parsed from `source`), or null when graphql-jit refuses it. */
   get(source: string, document: DocumentNode, operationName: string | null | undefined): CompiledQuery | null {
-    // No name and an empty name differ (graphql-js refuses the second).
-    const key = operationName === null || operationName === undefined ? `\n${source}` : `=${operationName}\n${source}`;
+    const key = operationKey(source, operationName);
     let query = this.compiled.get(key);
     if (query === undefined) {
       const result = compileQuery(this.schema, document, operationName ?? undefined);

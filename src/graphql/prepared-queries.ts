@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OperationTypeNode, type DocumentNode, type GraphQLError, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import type { CompiledQuery } from 'graphql-jit';
 import type { AuditedOperation } from './audit-plugin';
-import { asGraphqlJsError, type CompiledQueries } from './jit-executor';
+import { asGraphqlJsError, operationKey, type CompiledQueries } from './jit-executor';
 import type { OperationObserver } from './operation-observer';
 import { checkQueryLimits, type QueryLimits } from './query-limits';
 
@@ -32,14 +32,6 @@ export interface PreparedQueryOptions {
 const JSON_RESPONSE = 'application/json; charset=utf-8';
 /** Accept values for which Apollo answers `application/json; charset=utf-8` (anything else goes to Apollo). */
 const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
-
-/**
- * `operationName` and text of an operation, as one map key. No name (null or absent) and an
- * empty name differ: graphql-js picks the only operation for the first and refuses the second.
- */
-function keyOf(query: string, operationName: string | null | undefined): string {
-  return operationName === null || operationName === undefined ? `\n${query}` : `=${operationName}\n${query}`;
-}
 
 /**
  * The prepared-query path: a POSTed query whose text (and operation name) Apollo has already
@@ -71,7 +63,7 @@ export class PreparedQueries<C extends object> {
       requestDidStart: async () => ({
         didResolveOperation: async ({ source, document, operation, request }) => {
           if (operation === undefined || operation.operation !== OperationTypeNode.QUERY) return;
-          const key = keyOf(source, request.operationName);
+          const key = operationKey(source, request.operationName);
           if (this.entries.has(key)) return;
           const compiled = this.options.compiled.get(source, document, request.operationName);
           if (compiled === null) return;
@@ -130,7 +122,7 @@ export class PreparedQueries<C extends object> {
     if (typeof query !== 'string' || extensions !== undefined) return undefined;
     if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
     if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
-    const entry = this.entries.get(keyOf(query, operationName));
+    const entry = this.entries.get(operationKey(query, operationName));
     if (entry === undefined) return undefined;
     return { entry, variables: (variables ?? {}) as Record<string, unknown> };
   }
