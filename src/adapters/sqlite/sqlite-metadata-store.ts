@@ -49,10 +49,10 @@ import {
 } from './cursors';
 import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } from './list-query';
 import { MIGRATIONS } from './migrations';
+import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
+import { StatementCache, limitClause } from './statement-cache';
 import {
   boundToNanos,
-  SEGMENT_COLUMNS,
-  SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE,
   storageRef,
   segmentExtra,
   toFlow,
@@ -154,7 +154,10 @@ function essenceNumber(flow: Flow, name: string): number | null {
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database;
   private prepared: ReturnType<SqliteMetadataStore['prepareAll']> | undefined;
-  private readonly dynamic = new Map<string, Statement>();
+  /** Statements built from request filters (list queries). */
+  private readonly dynamic: StatementCache;
+  /** Segment window statements, one per (kind, limit): see limitClause. */
+  private readonly windows: StatementCache;
   private readonly listeners = new Set<() => void>();
   private eventsInTransaction = 0;
   private pingStatement: Statement | undefined;
@@ -168,6 +171,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma(`cache_size = -${Math.round((options.cacheSizeMb ?? 256) * 1024)}`);
     this.db.pragma(`mmap_size = ${Math.round((options.mmapSizeMb ?? 4096) * 1024 * 1024)}`);
     this.db.pragma('temp_store = MEMORY');
+    this.dynamic = new StatementCache(this.db, 256);
+    this.windows = new StatementCache(this.db, 256, (stmt) => stmt.safeIntegers(true).raw(true));
   }
 
   /** The connection, for tooling inside this adapter (seeding, query plans). */
@@ -212,18 +217,6 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = this.db;
     const p = (sql: string): Statement => db.prepare(sql);
     const p64 = (sql: string): Statement => db.prepare(sql).safeIntegers(true);
-    const rows64 = (sql: string): Statement => db.prepare(sql).safeIntegers(true).raw(true);
-    // The last segment that can overlap a window ending at @qe is the first one ending at or
-    // after @qe: bounding the range by it keeps the scan to the rows returned.
-    const windowBound = `coalesce((SELECT b.end_ns FROM segments b WHERE b.flow_id = @flow AND b.end_ns >= @qe
-      ORDER BY b.end_ns LIMIT 1), ${INT64_MAX})`;
-    const forward = (objectFilter: string, columns = SEGMENT_COLUMNS): string => `SELECT ${columns} FROM segments s
-      WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= ${windowBound} AND s.start_ns < @qe ${objectFilter}
-      ORDER BY s.end_ns LIMIT @limit`;
-    const backward = (objectFilter: string, columns = SEGMENT_COLUMNS): string => `SELECT ${columns} FROM segments s
-      WHERE s.flow_id = @flow AND s.end_ns > @lo AND s.end_ns <= min(${windowBound}, @hi) AND s.start_ns < @qe ${objectFilter}
-      ORDER BY s.end_ns DESC LIMIT @limit`;
-    const withTimerange = SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE;
     return {
       getSetting: p('SELECT value FROM settings WHERE key = ?'),
       putSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -252,18 +245,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
       firstEndingAfter: p64('SELECT start_ns, end_ns FROM segments WHERE flow_id = ? AND end_ns > ? ORDER BY end_ns LIMIT 1'),
       lastStartingBefore: p64(`SELECT start_ns, end_ns FROM segments
-        WHERE flow_id = @flow AND end_ns <= ${windowBound} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
+        WHERE flow_id = @flow AND end_ns <= ${WINDOW_BOUND} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
       insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id, extra,
           object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      windowForward: rows64(forward('')),
-      windowBackward: rows64(backward('')),
-      windowForwardObject: rows64(forward('AND s.object_id = @object')),
-      windowBackwardObject: rows64(backward('AND s.object_id = @object')),
-      windowForwardTimerange: rows64(forward('', withTimerange)),
-      windowBackwardTimerange: rows64(backward('', withTimerange)),
-      windowForwardObjectTimerange: rows64(forward('AND s.object_id = @object', withTimerange)),
-      windowBackwardObjectTimerange: rows64(backward('AND s.object_id = @object', withTimerange)),
       segmentInitStorage: p64('SELECT init_storage_id, init_storage_key FROM segments WHERE flow_id = ? AND end_ns = ?'),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
@@ -309,8 +294,6 @@ export class SqliteMetadataStore implements MetadataStore {
       appendEvent: p(`INSERT INTO outbox (event_type, event_timestamp, payload, flow_id, source_id)
         VALUES (?, ?, ?, ?, ?)`),
       lastEventSeq: p('SELECT coalesce(max(seq), 0) AS seq FROM outbox'),
-      readEvents: p(`SELECT seq, event_type, event_timestamp, payload, flow_id, source_id FROM outbox
-        WHERE seq > ? ORDER BY seq LIMIT ?`),
     };
   }
 
@@ -349,12 +332,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private cached(sql: string): Statement {
-    let stmt = this.dynamic.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.dynamic.set(sql, stmt);
-    }
-    return stmt;
+    return this.dynamic.get(sql);
   }
 
   // ---- service -------------------------------------------------------------------------
@@ -398,8 +376,8 @@ export class SqliteMetadataStore implements MetadataStore {
     addTagFilters(where, 'x.doc', filter.tags);
     addCollectedByFilter(where, 'x.doc', filter.collected_by_ids);
     const orderBy = addKeysetOrder(where, `x.${sort}`, 'x.id', sort !== 'label', filter.reverse === true, cursor);
-    const sql = `SELECT x.id, x.format, x.doc, x.${sort} AS sort_key FROM sources x ${where.sql} ${orderBy} LIMIT ?`;
-    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (SourceRow & { sort_key: string | null })[];
+    const sql = `SELECT x.id, x.format, x.doc, x.${sort} AS sort_key FROM sources x ${where.sql} ${orderBy} ${limitClause(page.limit + 1)}`;
+    const rows = this.cached(sql).all(...where.params) as (SourceRow & { sort_key: string | null })[];
     return this.pageOf(rows, page.limit, sort, toSource);
   }
 
@@ -481,8 +459,8 @@ export class SqliteMetadataStore implements MetadataStore {
     addCollectedByFilter(where, 'x.doc', filter.collected_by_ids);
     const orderBy = addKeysetOrder(where, `x.${sort}`, 'x.id', sort !== 'label', filter.reverse === true, cursor);
     const sql = `SELECT x.id, x.source_id, x.segments_updated, x.created, x.doc, x.${sort} AS sort_key
-      FROM flows x ${where.sql} ${orderBy} LIMIT ?`;
-    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (FlowRow & { sort_key: string | null })[];
+      FROM flows x ${where.sql} ${orderBy} ${limitClause(page.limit + 1)}`;
+    const rows = this.cached(sql).all(...where.params) as (FlowRow & { sort_key: string | null })[];
     return this.pageOf(rows, page.limit, sort, toFlow);
   }
 
@@ -657,8 +635,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private listSegmentsNow(flowId: string, query: SegmentQuery, page: PageRequest): Page<SegmentRecord> {
     const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
     if (query.timerange.empty || page.limit <= 0) return { items: [] };
-    const stmt = this.windowStatement(query);
-    const rows = stmt.all(this.windowParams(flowId, query, after, page.limit + 1)) as SegmentRow[];
+    const stmt = this.windowStatement(query, page.limit + 1);
+    const rows = stmt.all(this.windowParams(flowId, query, after)) as SegmentRow[];
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     const initStorage = (endNs: bigint): ObjectStorageRef | undefined => {
@@ -674,31 +652,25 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The query plan of the window query listSegments would run (for tests and diagnosis). */
   explainListSegments(flowId: string, query: SegmentQuery, after?: unknown): string[] {
     const cursor = after === undefined ? undefined : parseSegmentCursor(after);
-    const sql = this.windowStatement(query).source;
-    const plan = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(this.windowParams(flowId, query, cursor, 1)) as {
+    const sql = this.windowStatement(query, 1).source;
+    const plan = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(this.windowParams(flowId, query, cursor)) as {
       detail: string;
     }[];
     return plan.map((row) => row.detail);
   }
 
-  private windowStatement(query: SegmentQuery): Statement {
-    const s = this.s;
-    if (query.object_timerange === false) {
-      if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObject : s.windowForwardObject;
-      return query.reverse ? s.windowBackward : s.windowForward;
-    }
-    if (query.object_id !== undefined) return query.reverse ? s.windowBackwardObjectTimerange : s.windowForwardObjectTimerange;
-    return query.reverse ? s.windowBackwardTimerange : s.windowForwardTimerange;
+  private windowStatement(query: SegmentQuery, limit: number): Statement {
+    const kind = windowKind(query);
+    return this.windows.keyed(`${kind}${limit}`, () => windowSql(kind, limit));
   }
 
   private windowParams(
     flowId: string,
     query: SegmentQuery,
     after: bigint | undefined,
-    limit: number,
   ): Record<string, unknown> {
     const { lo, hi } = bounds(query.timerange);
-    const params: Record<string, unknown> = { flow: flowId, qe: hi, limit };
+    const params: Record<string, unknown> = { flow: flowId, qe: hi };
     if (query.reverse) {
       params.lo = lo;
       params.hi = after === undefined ? INT64_MAX : after - 1n;
@@ -962,8 +934,8 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     if (filter.label !== undefined) where.add('x.label = ?', filter.label);
     addTagFilters(where, 'x.doc', filter.tags);
-    const sql = `SELECT x.id, x.doc, NULL AS sort_key FROM profiles x ${where.sql} ORDER BY x.id LIMIT ?`;
-    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: null })[];
+    const sql = `SELECT x.id, x.doc, NULL AS sort_key FROM profiles x ${where.sql} ORDER BY x.id ${limitClause(page.limit + 1)}`;
+    const rows = this.cached(sql).all(...where.params) as (DocRow & { sort_key: null })[];
     return this.pageOf(rows, page.limit, PROFILE_SORT, (row) => JSON.parse(row.doc) as Profile);
   }
 
@@ -989,8 +961,8 @@ export class SqliteMetadataStore implements MetadataStore {
     const where = new WhereBuilder();
     addTagFilters(where, 'x.doc', filter.tags);
     const orderBy = addKeysetOrder(where, 'x.url', 'x.id', false, false, cursor);
-    const sql = `SELECT x.id, x.doc, x.url AS sort_key FROM webhooks x ${where.sql} ${orderBy} LIMIT ?`;
-    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: string })[];
+    const sql = `SELECT x.id, x.doc, x.url AS sort_key FROM webhooks x ${where.sql} ${orderBy} ${limitClause(page.limit + 1)}`;
+    const rows = this.cached(sql).all(...where.params) as (DocRow & { sort_key: string })[];
     return this.pageOf(rows, page.limit, WEBHOOK_SORT, (row) => JSON.parse(row.doc) as Webhook);
   }
 
@@ -1092,8 +1064,8 @@ export class SqliteMetadataStore implements MetadataStore {
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, DELETION_SORT);
     const where = new WhereBuilder();
     const orderBy = addKeysetOrder(where, 'x.created', 'x.id', true, false, cursor);
-    const sql = `SELECT x.id, x.doc, x.created AS sort_key FROM deletion_requests x ${where.sql} ${orderBy} LIMIT ?`;
-    const rows = this.cached(sql).all(...where.params, page.limit + 1) as (DocRow & { sort_key: string | null })[];
+    const sql = `SELECT x.id, x.doc, x.created AS sort_key FROM deletion_requests x ${where.sql} ${orderBy} ${limitClause(page.limit + 1)}`;
+    const rows = this.cached(sql).all(...where.params) as (DocRow & { sort_key: string | null })[];
     return this.pageOf(rows, page.limit, DELETION_SORT, (row) => JSON.parse(row.doc) as DeletionRequest);
   }
 
@@ -1107,7 +1079,9 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- events --------------------------------------------------------------------------
 
   async readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]> {
-    const rows = this.s.readEvents.all(afterSeq, limit) as OutboxRow[];
+    const sql = `SELECT seq, event_type, event_timestamp, payload, flow_id, source_id FROM outbox
+      WHERE seq > ? ORDER BY seq ${limitClause(limit)}`;
+    const rows = this.cached(sql).all(afterSeq) as OutboxRow[];
     return rows.map(toOutboxEvent);
   }
 
