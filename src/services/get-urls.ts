@@ -50,13 +50,10 @@ export class GetUrlBuilder {
   /** Signs, in one batch, the URLs that `build` will be asked for (a page of segments). */
   prepare(storages: readonly (ObjectStorageRef | null | undefined)[]): void {
     if (!this.controlledAllowed) return;
+    const backendId = this.objects.backend.id;
     const keys: string[] = [];
-    for (const storage of storages) {
-      if (storage && storage.storage_id === this.objects.backend.id && !this.presigned.has(storage.key)) {
-        keys.push(storage.key);
-        this.presigned.set(storage.key, '');
-      }
-    }
+    // An object named twice on a page is simply signed twice: cheaper than checking each key.
+    for (const storage of storages) if (storage && storage.storage_id === backendId) keys.push(storage.key);
     const urls = this.objects.signGets(keys, this.baseUrl, this.expiresAtSec);
     for (let i = 0; i < keys.length; i++) this.presigned.set(keys[i] as string, urls[i] as string);
   }

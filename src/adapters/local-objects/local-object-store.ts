@@ -8,7 +8,7 @@ import type { StorageBackend } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import type { ObjectStore, SignedRequest } from '../../ports/object-store';
 import type { ByteRange } from './byte-range';
-import { isObjectKey, newObjectKey } from './object-key';
+import { hasObjectKeyLayout, isObjectKey, newObjectKey } from './object-key';
 import { UrlSigner, type SignedMethod } from './url-signer';
 
 // Routes need range parsing together with the store; one import serves both.
@@ -92,8 +92,10 @@ export class LocalObjectStore implements ObjectStore {
 
   /** A page of GET URLs signed in one cipher call (the segments hot path). */
   signGets(keys: readonly string[], baseUrl: string, expiresAtSec: number): string[] {
+    // The layout here, the hex digits in the signer (a RangeError for a page holding any other
+    // character): a signed URL can only carry [0-9a-fA-F/-] from a key.
     for (const key of keys) {
-      if (!isObjectKey(key)) throw new TamsError('internal', 'Not a local object store key');
+      if (!hasObjectKeyLayout(key)) throw new TamsError('internal', 'Not a local object store key');
     }
     const { exp, sigs } = this.signer.signMany('GET', keys, expiresAtSec);
     const prefix = `${baseUrl.replace(/\/+$/, '')}${this.mediaPath}/`;

@@ -12,11 +12,20 @@ export function newObjectKey(): string {
   return `${uuid.slice(0, 2)}/${uuid.slice(2, 4)}/${uuid}`;
 }
 
-/** True only for keys `newObjectKey` can produce (one canonical spelling per object). */
-export function isObjectKey(key: string): boolean {
-  // The directory digits are the uuid's first four: compared before the (costlier) pattern,
-  // which every URL of a segments page goes through.
+/**
+ * The layout of a key without the pattern: 42 characters, `/` and `-` where they belong,
+ * and the directory digits equal to the uuid's first four. What it leaves unchecked are the
+ * 32 uuid digits (hex, version 4): the URL signer's hex decode refuses any non-hex digit, so
+ * a page of URLs can be signed without running the pattern over every key.
+ */
+export function hasObjectKeyLayout(key: string): boolean {
   if (key.length !== 42 || key.charCodeAt(0) !== key.charCodeAt(6) || key.charCodeAt(1) !== key.charCodeAt(7)) return false;
   if (key.charCodeAt(3) !== key.charCodeAt(8) || key.charCodeAt(4) !== key.charCodeAt(9)) return false;
-  return OBJECT_KEY_RE.test(key);
+  return key[2] === '/' && key[5] === '/' && key[14] === '-' && key[19] === '-' && key[24] === '-' && key[29] === '-';
+}
+
+/** True only for keys `newObjectKey` can produce (one canonical spelling per object). */
+export function isObjectKey(key: string): boolean {
+  // The layout is compared before the (costlier) pattern.
+  return hasObjectKeyLayout(key) && OBJECT_KEY_RE.test(key);
 }

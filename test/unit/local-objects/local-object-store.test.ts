@@ -108,6 +108,25 @@ describe('LocalObjectStore (no I/O)', () => {
       expect(() => make().signGet('../x', 'http://h', 60)).toThrow(TamsError);
     });
 
+    it('signGets signs a page like signGet, key by key', () => {
+      const store = make();
+      const keys = [store.keyFor('a'), store.keyFor('b'), store.keyFor('c')];
+      expect(store.signGets(keys, 'http://h/', 600)).toEqual(keys.map((key) => store.signGet(key, 'http://h', 600)));
+    });
+
+    it.each([
+      ['../../../etc/passwd', 'a path'],
+      ['3f/a2/3fa2c0de-1234-4abc-8def-0123456789ab/', 'a trailing slash'],
+      ['3f/a2/3fa2c0de_1234-4abc-8def-0123456789ab', 'a separator out of place'],
+      ['00/00/3fa2c0de-1234-4abc-8def-0123456789ab', 'directories not matching the uuid'],
+      ['3f/a2/3fa2c0de-1234-4abc-8def-0123456789a?', 'a query character among the uuid digits'],
+      ['3f/a2/3fa2c0de-12#4-4abc-8def-0123456789ab', 'a fragment character among the uuid digits'],
+      ['3f/a2/3fa2c0de-1234-4abc-8def-01234567 9ab', 'a space among the uuid digits'],
+    ])('signGets refuses a page holding %j (%s): no such URL is made', (bad) => {
+      const store = make();
+      expect(() => store.signGets([store.keyFor('a'), bad], 'http://h', 600)).toThrow();
+    });
+
     it('verify accepts the raw query values of its own URLs', () => {
       const store = make();
       const key = store.keyFor('x');

@@ -1,4 +1,4 @@
-import { isObjectKey, newObjectKey } from '../../../src/adapters/local-objects/object-key';
+import { hasObjectKeyLayout, isObjectKey, newObjectKey } from '../../../src/adapters/local-objects/object-key';
 
 const good = '3f/a2/3fa2c0de-1234-4abc-8def-0123456789ab';
 
@@ -43,5 +43,24 @@ describe('object keys', () => {
     ['C:/a2/3fa2c0de-1234-4abc-8def-0123456789ab', 'drive letter'],
   ])('rejects %j (%s)', (key) => {
     expect(isObjectKey(key)).toBe(false);
+  });
+
+  it('hasObjectKeyLayout holds for every canonical key and leaves only the uuid digits to the signer', () => {
+    for (let i = 0; i < 200; i++) expect(hasObjectKeyLayout(newObjectKey())).toBe(true);
+    // Same layout, digits the pattern refuses: these are what the signer's hex decode catches.
+    expect(hasObjectKeyLayout('3f/a2/3fa2c0de-1234-4abc-8def-0123456789a?')).toBe(true);
+    expect(isObjectKey('3f/a2/3fa2c0de-1234-4abc-8def-0123456789a?')).toBe(false);
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['3fa2c0de-1234-4abc-8def-0123456789ab', 'no directories'],
+    ['00/00/3fa2c0de-1234-4abc-8def-0123456789ab', 'directories not matching the uuid'],
+    ['3f/a2/3fa2c0de-1234-4abc-8def-0123456789ab/', 'trailing slash'],
+    ['3f/a2/3fa2c0de/1234-4abc-8def-0123456789ab', 'a slash for a dash'],
+    ['3f-a2/3fa2c0de-1234-4abc-8def-0123456789ab', 'a dash for a slash'],
+    ['3f/a2/3fa2c0de-1234-4abc-8def0-123456789ab', 'a dash moved'],
+  ])('hasObjectKeyLayout rejects %j (%s)', (key) => {
+    expect(hasObjectKeyLayout(key)).toBe(false);
   });
 });
