@@ -131,7 +131,7 @@ function restWindowLoad(server: Server, { flowId, segments }: SegmentData, durat
   }, duration);
 }
 
-async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number }> {
+async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number; pairedRatios: number[] }> {
   const { dataDir, flowId, segments } = data;
   const server = await startServer(['gateway', dataDir]);
   let bare: Server | undefined;
@@ -161,7 +161,8 @@ async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; ba
     await stopServer(server.child);
     if (bare) await stopServer(bare.child);
   }
-  return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes };
+  const pairedRatios = gatewayRuns.map((g, i) => g.rps / (bareRuns[i] as Figures).rps);
+  return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes, pairedRatios };
 }
 
 /** Runs rest-segments; returns the gateway's req/s at BENCH_SEGMENTS, which graphql-segments is compared with. */
@@ -171,6 +172,10 @@ async function restSegments(): Promise<number> {
   process.stdout.write(`  gateway @ ${SEGMENTS} segments   ${fmt(big.gateway)}\n`);
   process.stdout.write(`  bare node:http (${big.bodyBytes} B)  ${fmt(big.bare)}\n`);
   process.stdout.write(`  ratio: ${((100 * big.gateway.rps) / big.bare.rps).toFixed(1)}% of bare (target >= 10%, moonshot 15%)\n`);
+  // Each gateway run is followed by a bare run: on a VM whose speed drifts, the ratio within a
+  // pair is steadier than the ratio of the medians.
+  const runRatios = big.pairedRatios.map((r) => `${(100 * r).toFixed(1)}%`).join(' / ');
+  process.stdout.write(`  paired ratio: ${(100 * median(big.pairedRatios)).toFixed(1)}% (median of the runs' gateway / bare req/s: ${runRatios})\n`);
   const smallData = await prepareDataDir(1000);
   try {
     const small = await segmentWindows(smallData);
