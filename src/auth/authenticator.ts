@@ -3,6 +3,7 @@
  * `Authorization`, the same JWT in `?access_token=`, and HTTP Basic against the users file.
  * Free of any HTTP framework: the fastify hook and the WebSocket server both call it.
  */
+import type { JWTPayload } from 'jose';
 import type { AuthConfig, Config } from '../config';
 import { DEVELOPMENT_PRINCIPAL, type Principal } from '../domain/principal';
 import { BasicUsers } from './basic-users';
@@ -58,6 +59,7 @@ const DEVELOPMENT: Authenticator = {
 
 class CredentialAuthenticator implements Authenticator {
   readonly enabled = true;
+  private readonly principals = new WeakMap<JWTPayload, Partial<Record<'bearer' | 'access_token', Principal | undefined>>>();
 
   constructor(
     private readonly verifier: JwtVerifier,
@@ -81,11 +83,30 @@ class CredentialAuthenticator implements Authenticator {
     return fail(`unsupported Authorization scheme ${JSON.stringify(m[1])}`, 'none');
   }
 
+  /**
+   * The principal of verified claims, worked out once per claims object: a token in the
+   * verified-token cache hands back the same claims on every request, so its repeat requests
+   * skip reading scopes and auth classes again. Entries go with their claims (a WeakMap).
+   * Principals are frozen, as they are shared between requests.
+   */
+  private principalOf(claims: JWTPayload, method: 'bearer' | 'access_token'): Principal | undefined {
+    let known = this.principals.get(claims);
+    if (known === undefined) {
+      known = {};
+      this.principals.set(claims, known);
+    }
+    if (!(method in known)) {
+      const principal = principalFromClaims(claims, this.config.claims, method);
+      known[method] = principal === undefined ? undefined : Object.freeze(principal);
+    }
+    return known[method];
+  }
+
   private async token(token: string, method: 'bearer' | 'access_token'): Promise<AuthOutcome> {
     if (token === '') return fail('empty token', method);
     const checked = await this.verifier.verify(token);
     if (!checked.ok) return fail(checked.reason, method, checked.unavailable);
-    const principal = principalFromClaims(checked.claims, this.config.claims, method);
+    const principal = this.principalOf(checked.claims, method);
     return principal === undefined ? fail('token has no sub claim', method) : { ok: true, principal };
   }
 

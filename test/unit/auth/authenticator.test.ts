@@ -40,6 +40,22 @@ describe('authenticator', () => {
     expect(await authenticator.authenticate({ accessToken: token })).toMatchObject({ ok: true, principal: { method: 'access_token' } });
   });
 
+  it('works a cached token\'s principal out once, per method, and shares it frozen', async () => {
+    const token = await tokens.sign({ sub: 'carol', scope: 'tams-api/read', auth_classes: ['sport'] });
+    const first = await authenticator.authenticate({ authorization: `Bearer ${token}` });
+    const again = await authenticator.authenticate({ authorization: `Bearer ${token}` });
+    const viaQuery = await authenticator.authenticate({ accessToken: token });
+    if (!first.ok || !again.ok || !viaQuery.ok) throw new Error('the token was refused');
+    expect(again.principal).toBe(first.principal);
+    expect(Object.isFrozen(first.principal)).toBe(true);
+    expect(viaQuery.principal).not.toBe(first.principal);
+    expect(viaQuery.principal).toEqual({ ...first.principal, method: 'access_token' });
+    // Another token of the same subject is its own principal, with its own scopes.
+    const other = await authenticator.authenticate({ authorization: `Bearer ${await tokens.sign({ sub: 'carol', scope: 'tams-api/admin' })}` });
+    expect(other).toMatchObject({ ok: true, principal: { subject: 'carol', authClasses: [] } });
+    expect(other.ok && other.principal.scopes).not.toEqual(first.principal.scopes);
+  });
+
   it('refuses missing, malformed, doubled and bad credentials with a precise reason', async () => {
     const token = await tokens.sign();
     const cases: [Parameters<Authenticator['authenticate']>[0], string][] = [
