@@ -7,9 +7,10 @@ import { validateFlowCollectionPut } from '../schemas/validators';
 import { validateBitRate, validateDescription, validateLabel, validateReadOnly } from '../schemas/property-validators';
 import { pathUuid } from './path-params';
 import { checkBody, sendJsonValue } from './property-responses';
+import { registerScalarPropertyRoutes, type ScalarProperty } from './scalar-property-routes';
 import { registerTagRoutes } from './tag-routes';
 
-const SCALARS: readonly { property: FlowScalarProperty; validate: (body: unknown) => string | undefined }[] = [
+const SCALARS: readonly ScalarProperty<FlowScalarProperty>[] = [
   { property: 'label', validate: validateLabel },
   { property: 'description', validate: validateDescription },
   { property: 'max_bit_rate', validate: validateBitRate },
@@ -33,25 +34,18 @@ export function registerFlowPropertyRoutes(app: FastifyInstance, services: RestS
     options,
   );
 
-  for (const { property, validate } of SCALARS) {
-    app.get(`/flows/:flowId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'flowId');
-      return sendJsonValue(reply, await properties.getFlowProperty(requestContext(request, options), id, property));
-    });
-
-    app.put(`/flows/:flowId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'flowId');
-      checkBody(validate(request.body));
-      await properties.putFlowProperty(requestContext(request, options), id, property, request.body as string | number);
-      return reply.code(204).send();
-    });
-
-    app.delete(`/flows/:flowId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'flowId');
-      await properties.deleteFlowProperty(requestContext(request, options), id, property);
-      return reply.code(204).send();
-    });
-  }
+  registerScalarPropertyRoutes<FlowScalarProperty, string | number>(
+    app,
+    'flows',
+    'flowId',
+    SCALARS,
+    {
+      get: (ctx, id, property) => properties.getFlowProperty(ctx, id, property),
+      put: (ctx, id, property, value) => properties.putFlowProperty(ctx, id, property, value),
+      delete: (ctx, id, property) => properties.deleteFlowProperty(ctx, id, property),
+    },
+    options,
+  );
 
   // read_only has no DELETE in the YAML: unset and false mean the same.
   app.get('/flows/:flowId/read_only', async (request, reply) => {

@@ -1,13 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { SourceScalarProperty } from '../../services/flow-property-service';
 import type { RestOptions, RestServices } from '../rest-context';
-import { requestContext } from '../rest-context';
 import { validateDescription, validateLabel } from '../schemas/property-validators';
-import { pathUuid } from './path-params';
-import { checkBody, sendJsonValue } from './property-responses';
+import { registerScalarPropertyRoutes, type ScalarProperty } from './scalar-property-routes';
 import { registerTagRoutes } from './tag-routes';
 
-const SCALARS: readonly { property: SourceScalarProperty; validate: (body: unknown) => string | undefined }[] = [
+const SCALARS: readonly ScalarProperty<SourceScalarProperty>[] = [
   { property: 'label', validate: validateLabel },
   { property: 'description', validate: validateDescription },
 ];
@@ -29,23 +27,16 @@ export function registerSourcePropertyRoutes(app: FastifyInstance, services: Res
     options,
   );
 
-  for (const { property, validate } of SCALARS) {
-    app.get(`/sources/:sourceId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'sourceId');
-      return sendJsonValue(reply, await properties.getSourceProperty(requestContext(request, options), id, property));
-    });
-
-    app.put(`/sources/:sourceId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'sourceId');
-      checkBody(validate(request.body));
-      await properties.putSourceProperty(requestContext(request, options), id, property, request.body as string);
-      return reply.code(204).send();
-    });
-
-    app.delete(`/sources/:sourceId/${property}`, async (request, reply) => {
-      const id = pathUuid(request.params, 'sourceId');
-      await properties.deleteSourceProperty(requestContext(request, options), id, property);
-      return reply.code(204).send();
-    });
-  }
+  registerScalarPropertyRoutes<SourceScalarProperty, string>(
+    app,
+    'sources',
+    'sourceId',
+    SCALARS,
+    {
+      get: (ctx, id, property) => properties.getSourceProperty(ctx, id, property),
+      put: (ctx, id, property, value) => properties.putSourceProperty(ctx, id, property, value),
+      delete: (ctx, id, property) => properties.deleteSourceProperty(ctx, id, property),
+    },
+    options,
+  );
 }
