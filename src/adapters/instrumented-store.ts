@@ -32,6 +32,7 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   getFlowTimerange: true,
   countSegments: true,
   listSegments: true,
+  listSegmentTexts: true,
   addSegments: true,
   deleteSegments: true,
   allocateObjects: true,

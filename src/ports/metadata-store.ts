@@ -3,6 +3,7 @@ import type {
   Flow,
   NewSegment,
   ObjectRecord,
+  ObjectStorageRef,
   Profile,
   SegmentRecord,
   ServiceInfo,
@@ -30,6 +31,30 @@ export interface Page<T> {
   items: T[];
   /** Key to pass as `after` for the next page; absent on the last page. */
   next?: unknown;
+}
+
+/**
+ * A listed segment with its stored scalar fields already JSON text (listSegmentTexts). Equal,
+ * field for field, to what listSegments returns for the same segment.
+ */
+export interface SegmentText {
+  /**
+   * JSON object members, without braces: `"object_id":…,"timerange":…`, then whichever of
+   * ts_offset, last_duration, object_timerange, sample_offset, sample_count and
+   * key_frame_count the segment has. object_timerange is the segment's own, else (when the
+   * query asked for `object_timerange`) its object's.
+   */
+  fields: string;
+  object_storage?: ObjectStorageRef;
+  init_object_id?: string;
+  init_object_storage?: ObjectStorageRef;
+  /** Uncontrolled URLs registered with the segment. */
+  get_urls?: UncontrolledUrl[];
+}
+
+export interface SegmentTextPage extends Page<SegmentText> {
+  /** Span of the items' timeranges (EMPTY when there are none). */
+  span: TimeRange;
 }
 
 export interface TagFilter {
@@ -159,6 +184,11 @@ export interface MetadataStore {
 
   /** Segments of a flow overlapping the query window, ordered by time (reverse if asked). */
   listSegments(flowId: string, query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>>;
+  /**
+   * The same page as listSegments, each segment's scalar fields as ready JSON text (what a
+   * REST listing writes out without building every segment as an object first).
+   */
+  listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage>;
   /**
    * Registers segments one by one in one transaction: each either stores or fails alone
    * (overlap with existing or earlier ones, object re-use rules). Writes one

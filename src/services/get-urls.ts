@@ -2,6 +2,7 @@ import type { ObjectStorageRef, StorageBackend, UncontrolledUrl } from '../domai
 import type { TagFilter } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import { matchesTags } from '../domain/tags';
+import { jsonString } from '../domain/json-text';
 
 /** The get_urls filters of segment and object listings (TAMS ADR 0023, 0054). */
 export interface GetUrlOptions {
@@ -23,6 +24,7 @@ export type GetUrl = Record<string, unknown> & { url: string };
 export class GetUrlBuilder {
   private readonly controlledAllowed: boolean;
   private readonly controlledTemplate: Record<string, unknown>;
+  private readonly labelJson: string;
   private readonly presigned = new Map<string, string>();
 
   constructor(
@@ -36,6 +38,7 @@ export class GetUrlBuilder {
     const backend = objects.backend;
     this.controlledAllowed = backendReadable && this.allows(backend.label, backend.id, true, backend);
     this.controlledTemplate = options.verbose ? verboseFields(backend) : { label: backend.label };
+    this.labelJson = JSON.stringify(backend.label);
   }
 
   private allows(label: string | undefined, storageId: string | undefined, presigned: boolean, backend?: StorageBackend): boolean {
@@ -56,6 +59,17 @@ export class GetUrlBuilder {
     for (const storage of storages) if (storage && storage.storage_id === backendId) keys.push(storage.key);
     const urls = this.objects.signGets(keys, this.baseUrl, this.expiresAtSec);
     for (let i = 0; i < keys.length; i++) this.presigned.set(keys[i] as string, urls[i] as string);
+  }
+
+  /**
+   * `build` as JSON text. The usual case (one signed URL of the controlled backend, not
+   * verbose) is written directly; anything else is `JSON.stringify(build(...))`.
+   */
+  json(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): string {
+    if (this.options.verbose || uncontrolled !== undefined) return JSON.stringify(this.build(storage, uncontrolled));
+    if (!storage || !this.controlledAllowed || storage.storage_id !== this.objects.backend.id) return '[]';
+    const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
+    return `[{"url":${jsonString(url)},"presigned":true,"label":${this.labelJson}}]`;
   }
 
   build(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {

@@ -8,6 +8,10 @@ import type { FlowService, CursorPage } from './flow-service';
 import type { PageCursorCodec } from './page-cursor';
 import type { RequestContext } from './request-context';
 import { GetUrlBuilder, GetUrlOptions } from './get-urls';
+import { jsonString } from '../domain/json-text';
+
+/** What the URL builder reads of a listed segment. */
+type SegmentStorages = Pick<SegmentRecord, 'object_storage' | 'init_object_storage'>;
 
 /** A segment as a client sent it, before parsing (flow-segment-post.json, schema-valid). */
 export type SegmentPostBody = Omit<NewSegment, 'timerange' | 'timerange_text'> & { timerange: string };
@@ -25,7 +29,7 @@ export interface SegmentListOptions {
   includeObjectTimerange: boolean;
 }
 
-export interface SegmentPage extends CursorPage<Record<string, unknown>> {
+export interface SegmentPage<T = Record<string, unknown>> extends CursorPage<T> {
   /** Span of the returned segments (`()` when none). */
   timerange: TimeRange;
 }
@@ -62,6 +66,35 @@ export class SegmentService {
   }
 
   /**
+   * listSegments with each segment as JSON text (a flow-segment object, equal to the
+   * JSON.stringify of the listSegments item): what REST writes out. Built from the store's
+   * ready field texts, so no segment is made an object and serialised again.
+   */
+  async listSegmentsJson(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage<string>> {
+    if (!this.flows.access.unrestricted(ctx.principal)) {
+      const flow = await this.store.getFlow(flowId);
+      if (flow !== undefined) await this.flows.access.checkFlow(ctx.principal, 'read', flow);
+    }
+    const listing = segmentListing(flowId, query);
+    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+    const page = await this.store.listSegmentTexts(flowId, { ...query, object_timerange: options.includeObjectTimerange }, { limit: options.limit, after });
+    const urls = this.urlBuilder(ctx, options.getUrls, [page]);
+    const items = page.items.map((s) => {
+      let json = `{${s.fields}`;
+      if (s.init_object_id !== undefined) {
+        json += `,"init_object":{"object_id":${jsonString(s.init_object_id)},"get_urls":${urls.json(s.init_object_storage, undefined)}}`;
+      }
+      return `${json},"get_urls":${urls.json(s.object_storage, s.get_urls)}}`;
+    });
+    return {
+      items,
+      limit: options.limit,
+      timerange: page.span,
+      ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }),
+    };
+  }
+
+  /**
    * The first page of listSegments for each flow, in one store call (GraphQL loaders). Flows
    * the request may not read have no segments here (GraphQL reaches them through a flow it
    * could read).
@@ -80,7 +113,7 @@ export class SegmentService {
   }
 
   /** A URL builder with every object of these pages signed in one go. */
-  private urlBuilder(ctx: RequestContext, getUrls: GetUrlOptions, pages: readonly Page<SegmentRecord>[]): GetUrlBuilder {
+  private urlBuilder(ctx: RequestContext, getUrls: GetUrlOptions, pages: readonly Page<SegmentStorages>[]): GetUrlBuilder {
     const readable = this.flows.access.canUseBackend(ctx.principal, 'read', this.objects.backend);
     const urls = new GetUrlBuilder(this.objects, getUrls, ctx.baseUrl, this.expiresAt(), readable);
     const storages = [];

@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { at, seg, storeFixtures } from './contract-fixtures';
-import { parseTimeRange } from '../../src/domain/timerange';
+import { EMPTY, formatTimeRange, parseTimeRange, span } from '../../src/domain/timerange';
+import type { SegmentRecord } from '../../src/domain/entities';
 import type { MetadataStore } from '../../src/ports/metadata-store';
 
 export function runMetadataStoreBatchContract(
@@ -74,6 +75,67 @@ export function runMetadataStoreBatchContract(
         const next = batch[0]?.next;
         const second = await store.listSegmentsBatch([a.id], query, { limit: 2, after: next });
         expect(second).toEqual([await store.listSegments(a.id, query, { limit: 2, after: next })]);
+      }
+    });
+
+    it('listSegmentTexts holds, as JSON text, exactly the segments listSegments returns', async () => {
+      const f = await addFlow({ container: 'video/mp2t' });
+      const init = `init-${run}`;
+      const media = `media-${run}`;
+      await store.allocateObjects(f.id, [
+        { id: init, storage_id: 'local', key: `k/${init}` },
+        { id: media, storage_id: 'local', key: `k/${media}` },
+      ], at(1));
+      const elsewhere = [{ url: 'https://elsewhere.example/a?b="c"', label: 'elsewhere \\ é' }];
+      await store.addSegments(f.id, [
+        seg(media, '[0:0_1:0)', { init_object_id: init, ts_offset: '0:5', key_frame_count: 1, object_timerange: '[0:0_2:0)' }),
+        // Re-uses the object: no object_timerange of its own, the object's is listed when asked.
+        seg(media, '[1:0_2:0)', { init_object_id: init, last_duration: '0:500', sample_offset: 3, sample_count: 25 }),
+        seg(`external "quoted" \\ ${run}`, '[2:0_3:0]', { get_urls: elsewhere, key_frame_count: 2 }),
+        seg(`plain-é-${run}`, '(3:0_4:0)'),
+        seg(`unbounded-${run}`, '[4:0_'),
+      ], at(2));
+      const expected = (r: SegmentRecord, withObjectTimerange: boolean): Record<string, unknown> => {
+        const fields: Record<string, unknown> = { object_id: r.object_id, timerange: r.timerange_text };
+        for (const k of ['ts_offset', 'last_duration', 'sample_offset', 'sample_count', 'key_frame_count'] as const) {
+          if (r[k] !== undefined) fields[k] = r[k];
+        }
+        const objectTimerange = r.object_timerange ?? (withObjectTimerange ? r.object_timerange_of_object : undefined);
+        if (objectTimerange !== undefined) fields.object_timerange = objectTimerange;
+        return {
+          fields,
+          ...(r.object_storage === undefined ? {} : { object_storage: r.object_storage }),
+          ...(r.init_object_id === undefined ? {} : { init_object_id: r.init_object_id }),
+          ...(r.init_object_storage === undefined ? {} : { init_object_storage: r.init_object_storage }),
+          ...(r.get_urls === undefined ? {} : { get_urls: r.get_urls }),
+        };
+      };
+      for (const query of [
+        { timerange: parseTimeRange('_') },
+        { timerange: parseTimeRange('_'), object_timerange: false },
+        { timerange: parseTimeRange('[0:500_4:500)'), reverse: true },
+        { timerange: parseTimeRange('_'), object_id: media },
+        { timerange: EMPTY },
+      ]) {
+        const withObjectTimerange = query.object_timerange !== false;
+        let after: unknown = undefined;
+        let pages = 0;
+        do {
+          const records = await store.listSegments(f.id, query, { limit: 2, after });
+          const texts = await store.listSegmentTexts(f.id, query, { limit: 2, after });
+          for (const t of texts.items) {
+            // JSON.parse keeps the last of two equal keys: check there are none.
+            const keys = [...t.fields.matchAll(/(?:^|,)"([a-z_]+)":/g)].map((m) => m[1]);
+            expect(new Set(keys).size).toBe(keys.length);
+          }
+          const parsed = texts.items.map((t) => ({ ...t, fields: JSON.parse(`{${t.fields}}`) as unknown }));
+          expect(parsed).toEqual(records.items.map((r) => expected(r, withObjectTimerange)));
+          expect(formatTimeRange(texts.span)).toBe(formatTimeRange(records.items.reduce((acc, r) => span(acc, r.timerange), EMPTY)));
+          expect(texts.next).toEqual(records.next);
+          after = records.next;
+          pages += 1;
+        } while (after !== undefined && pages < 10);
+        expect(pages).toBe(query.timerange === EMPTY ? 1 : query.object_id === undefined ? 3 : 1);
       }
     });
 

@@ -1,6 +1,8 @@
-import type { Flow, NewSegment, ObjectStorageRef, SegmentRecord, Source } from '../../domain/entities';
+import type { Flow, NewSegment, ObjectStorageRef, SegmentRecord, Source, UncontrolledUrl } from '../../domain/entities';
+import type { SegmentText } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
-import { range } from '../../domain/timerange';
+import { range, type TimeRange } from '../../domain/timerange';
+import { jsonString } from '../../domain/json-text';
 import { INT64_MAX, INT64_MIN } from './cursors';
 
 /** Row shapes as SQLite returns them, and their conversion to plain domain objects. */
@@ -121,6 +123,11 @@ class ExtraParser {
   }
 }
 
+/** The timerange of a window row, from its bounds. */
+export function rowTimerange(row: SegmentRow): TimeRange {
+  return range(boundToNanos(row[1], INT64_MIN), boundToNanos(row[0], INT64_MAX));
+}
+
 function rowToSegment(
   flowId: string,
   row: SegmentRow,
@@ -128,11 +135,11 @@ function rowToSegment(
   initStorages: Map<string, ObjectStorageRef | undefined>,
   lookup: InitStorageLookup,
 ): SegmentRecord {
-  const [endNs, startNs, text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
+  const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
   const seg: SegmentRecord = {
     flow_id: flowId,
     object_id: objectId,
-    timerange: range(boundToNanos(startNs, INT64_MIN), boundToNanos(endNs, INT64_MAX)),
+    timerange: rowTimerange(row),
     timerange_text: text,
   };
   if (initObjectId !== null) seg.init_object_id = initObjectId;
@@ -159,6 +166,74 @@ export function toSegments(flowId: string, rows: readonly SegmentRow[], initStor
   const extras = new ExtraParser();
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => rowToSegment(flowId, row, extras, initStorages, initStorage));
+}
+
+/** What a stored `extra` text adds to a segment's JSON: its members, minus get_urls (kept apart). */
+interface ExtraMembers {
+  /** `,"key_frame_count":1…`, or '' */
+  members: string;
+  hasObjectTimerange: boolean;
+  get_urls?: UncontrolledUrl[];
+}
+
+/**
+ * Turns `extra` texts into JSON members, remembering the last one (neighbouring segments
+ * mostly carry the same text). `extra` is written by {@link segmentExtra} only, as the
+ * JSON.stringify of an object, so without get_urls its members are the text inside the braces.
+ * A text holding get_urls is parsed afresh each time, so no two segments share those objects.
+ */
+class ExtraMembersParser {
+  private lastText: string | undefined;
+  private lastValue: ExtraMembers | undefined;
+
+  parse(text: string): ExtraMembers {
+    if (text === this.lastText && this.lastValue) return this.lastValue;
+    let value: ExtraMembers;
+    if (text.includes('"get_urls":')) {
+      const { get_urls, ...rest } = JSON.parse(text) as SegmentExtra;
+      const json = JSON.stringify(rest);
+      value = { members: json.length > 2 ? `,${json.slice(1, -1)}` : '', hasObjectTimerange: rest.object_timerange !== undefined };
+      if (get_urls !== undefined) value.get_urls = get_urls;
+      this.lastText = undefined;
+      return value;
+    }
+    value = { members: `,${text.slice(1, -1)}`, hasObjectTimerange: text.includes('"object_timerange":') };
+    this.lastText = text;
+    this.lastValue = value;
+    return value;
+  }
+}
+
+/**
+ * The texts of a page of window rows (listSegmentTexts): the same segments as
+ * {@link toSegments}, their scalar fields written as JSON members rather than parsed.
+ */
+export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
+  const extras = new ExtraMembersParser();
+  const initStorages = new Map<string, ObjectStorageRef | undefined>();
+  return rows.map((row) => {
+    const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
+    let fields = `"object_id":${jsonString(objectId)},"timerange":${jsonString(text)}`;
+    const members = extra === null ? undefined : extras.parse(extra);
+    if (members !== undefined) fields += members.members;
+    if (objectTimerange !== undefined && objectTimerange !== null && !members?.hasObjectTimerange) {
+      fields += `,"object_timerange":${jsonString(objectTimerange)}`;
+    }
+    const seg: SegmentText = { fields };
+    const objectStorage = storageRef(storageId, storageKey);
+    if (objectStorage) seg.object_storage = objectStorage;
+    if (initObjectId !== null) {
+      seg.init_object_id = initObjectId;
+      let initStorage = initStorages.get(initObjectId);
+      if (!initStorages.has(initObjectId)) {
+        initStorage = lookup(endNs);
+        initStorages.set(initObjectId, initStorage);
+      }
+      if (initStorage) seg.init_object_storage = { ...initStorage };
+    }
+    if (members?.get_urls !== undefined) seg.get_urls = members.get_urls;
+    return seg;
+  });
 }
 
 export function toOutboxEvent(row: OutboxRow): OutboxEvent {

@@ -20,6 +20,7 @@ import {
   formatTimeRange,
   isEternity,
   range,
+  span,
   tryParseTimeRange,
   type TimeRange,
 } from '../../domain/timerange';
@@ -35,6 +36,7 @@ import type {
   PutFlowResult,
   SegmentOutcome,
   SegmentQuery,
+  SegmentTextPage,
   SourceFilter,
   SourceSort,
   WebhookFilter,
@@ -58,8 +60,11 @@ import {
   toFlow,
   type SegmentExtra,
   toOutboxEvent,
+  rowTimerange,
   toSegments,
+  toSegmentTexts,
   toSource,
+  type InitStorageLookup,
   type FlowRow,
   type ObjectRow,
   type OutboxRow,
@@ -637,21 +642,39 @@ export class SqliteMetadataStore implements MetadataStore {
     return flowIds.map((flowId) => this.listSegmentsNow(flowId, query, page));
   }
 
+  async listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage> {
+    const window = this.readWindow(flowId, query, page);
+    const first = window.rows[0];
+    const last = window.rows[window.rows.length - 1];
+    const result: SegmentTextPage = {
+      items: toSegmentTexts(window.rows, window.initStorage),
+      span: first && last ? span(rowTimerange(first), rowTimerange(last)) : EMPTY,
+    };
+    if (window.next !== undefined) result.next = window.next;
+    return result;
+  }
+
   private listSegmentsNow(flowId: string, query: SegmentQuery, page: PageRequest): Page<SegmentRecord> {
+    const window = this.readWindow(flowId, query, page);
+    const result: Page<SegmentRecord> = { items: toSegments(flowId, window.rows, window.initStorage) };
+    if (window.next !== undefined) result.next = window.next;
+    return result;
+  }
+
+  /** The rows of one page of a segment window, the next page's key, and the init-storage lookup. */
+  private readWindow(flowId: string, query: SegmentQuery, page: PageRequest): { rows: SegmentRow[]; next?: unknown; initStorage: InitStorageLookup } {
     const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
-    if (query.timerange.empty || page.limit <= 0) return { items: [] };
-    const stmt = this.windowStatement(query, page.limit + 1);
-    const rows = stmt.all(this.windowParams(flowId, query, after)) as SegmentRow[];
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
     const initStorage = (endNs: bigint): ObjectStorageRef | undefined => {
       const row = this.s.segmentInitStorage.get(flowId, endNs) as { init_storage_id: string | null; init_storage_key: string | null } | undefined;
       return row === undefined ? undefined : storageRef(row.init_storage_id, row.init_storage_key);
     };
-    const result: Page<SegmentRecord> = { items: toSegments(flowId, shown, initStorage) };
+    if (query.timerange.empty || page.limit <= 0) return { rows: [], initStorage };
+    const stmt = this.windowStatement(query, page.limit + 1);
+    const rows = stmt.all(this.windowParams(flowId, query, after)) as SegmentRow[];
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
     const last = shown[shown.length - 1];
-    if (more && last) result.next = segmentCursor(last[0]);
-    return result;
+    return more && last ? { rows: shown, next: segmentCursor(last[0]), initStorage } : { rows: shown, initStorage };
   }
 
   /** The query plan of the window query listSegments would run (for tests and diagnosis). */

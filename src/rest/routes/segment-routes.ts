@@ -18,7 +18,7 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     const q = request.query as Query;
     const reverse = bool(q, 'reverse_order') ?? false;
     const objectId = single(q, 'object_id');
-    const page = await services.segments.listSegments(
+    const page = await services.segments.listSegmentsJson(
       requestContext(request, options),
       flowId,
       { timerange: timerange(q) ?? ETERNITY, reverse, ...(objectId === undefined ? {} : { object_id: objectId }) },
@@ -31,7 +31,7 @@ export function registerSegmentRoutes(app: FastifyInstance, services: RestServic
     );
     reply.header('X-Paging-Timerange', formatTimeRange(page.timerange));
     setPagingHeaders(request, reply, publicBase(request, options), page, { reverse });
-    return page.items;
+    return reply.type('application/json; charset=utf-8').send(`[${page.items.join(',')}]`);
   });
 
   app.post('/flows/:flowId/segments', async (request, reply) => {
