@@ -12,3 +12,8 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 export function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
+
+/** True when `"${s}"` is the JSON string of s (printable ASCII other than `"` and `\`). */
+export function isPlainJsonText(s: string): boolean {
+  return PLAIN.test(s);
+}

@@ -23,6 +23,12 @@ export interface ObjectStore {
   signGet(key: string, baseUrl: string, expiresAtSec: number): string;
   /** GET URLs for many keys at once (one per key, same order): a page of segments. */
   signGets(keys: readonly string[], baseUrl: string, expiresAtSec: number): string[];
+  /**
+   * True when every GET URL it signs is `baseUrl` followed only by printable ASCII other than
+   * `"` and `\`, so it needs JSON escaping only where `baseUrl` does (checked once per page
+   * instead of once per URL).
+   */
+  readonly getUrlsArePlainAfterBase?: boolean;
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** True when the store is reachable (readiness). */

@@ -2,7 +2,7 @@ import type { ObjectStorageRef, StorageBackend, UncontrolledUrl } from '../domai
 import type { TagFilter } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import { matchesTags } from '../domain/tags';
-import { jsonString } from '../domain/json-text';
+import { isPlainJsonText, jsonString } from '../domain/json-text';
 
 /** The get_urls filters of segment and object listings (TAMS ADR 0023, 0054). */
 export interface GetUrlOptions {
@@ -25,6 +25,8 @@ export class GetUrlBuilder {
   private readonly controlledAllowed: boolean;
   private readonly controlledTemplate: Record<string, unknown>;
   private readonly labelJson: string;
+  /** Signed URLs can be written into JSON as they are (see ObjectStore.getUrlsArePlainAfterBase). */
+  private readonly plainUrls: boolean;
   private readonly presigned = new Map<string, string>();
 
   constructor(
@@ -39,6 +41,7 @@ export class GetUrlBuilder {
     this.controlledAllowed = backendReadable && this.allows(backend.label, backend.id, true, backend);
     this.controlledTemplate = options.verbose ? verboseFields(backend) : { label: backend.label };
     this.labelJson = JSON.stringify(backend.label);
+    this.plainUrls = objects.getUrlsArePlainAfterBase === true && isPlainJsonText(baseUrl);
   }
 
   private allows(label: string | undefined, storageId: string | undefined, presigned: boolean, backend?: StorageBackend): boolean {
@@ -69,7 +72,7 @@ export class GetUrlBuilder {
     if (this.options.verbose || uncontrolled !== undefined) return JSON.stringify(this.build(storage, uncontrolled));
     if (!storage || !this.controlledAllowed || storage.storage_id !== this.objects.backend.id) return '[]';
     const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
-    return `[{"url":${jsonString(url)},"presigned":true,"label":${this.labelJson}}]`;
+    return `[{"url":${this.plainUrls ? `"${url}"` : jsonString(url)},"presigned":true,"label":${this.labelJson}}]`;
   }
 
   build(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {

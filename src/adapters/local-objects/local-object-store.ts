@@ -52,6 +52,8 @@ export interface ObjectRead {
 export class LocalObjectStore implements ObjectStore {
   readonly backend: StorageBackend;
   readonly mediaPath: string;
+  /** mediaPath is checked below, keys by layout, exp is digits and sig base64url. */
+  readonly getUrlsArePlainAfterBase = true;
   readonly maxObjectBytes: number;
   readonly rootDir: string;
   private readonly signer: UrlSigner;

@@ -213,7 +213,8 @@ export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageL
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => {
     const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
-    let fields = `"object_id":${jsonString(objectId)},"timerange":${jsonString(text)}`;
+    // timerange_text passed the strict timerange parser when stored: [0-9:_()[\]-] only.
+    let fields = `"object_id":${jsonString(objectId)},"timerange":"${text}"`;
     const members = extra === null ? undefined : extras.parse(extra);
     if (members !== undefined) fields += members.members;
     if (objectTimerange !== undefined && objectTimerange !== null && !members?.hasObjectTimerange) {
