@@ -2,6 +2,7 @@ import path from 'node:path';
 import { LocalObjectStore, parseByteRange } from '../../../src/adapters/local-objects/local-object-store';
 import type { StorageBackend } from '../../../src/domain/entities';
 import { TamsError } from '../../../src/domain/errors';
+import { isPlainJsonText } from '../../../src/domain/json-text';
 
 const backend: StorageBackend = {
   id: '2a4f5b6c-0000-4000-8000-000000000001',
@@ -112,6 +113,21 @@ describe('LocalObjectStore (no I/O)', () => {
       const store = make();
       const keys = [store.keyFor('a'), store.keyFor('b'), store.keyFor('c')];
       expect(store.signGets(keys, 'http://h/', 600)).toEqual(keys.map((key) => store.signGet(key, 'http://h', 600)));
+    });
+
+    it('keeps its promise that GET URLs are plain JSON text after the base URL (getUrlsArePlainAfterBase)', () => {
+      for (const mediaPath of ['/media', '/a.b_c~d-e/f9']) {
+        const store = make({ mediaPath });
+        expect(store.getUrlsArePlainAfterBase).toBe(true);
+        const keys = Array.from({ length: 200 }, (_, i) => store.keyFor(`object-${i}`));
+        const base = 'https://tams.example:8443/api';
+        const urls = [...store.signGets(keys, base, 1_900_000_000), store.signGet(keys[0] as string, base, 60)];
+        for (const url of urls) {
+          expect(url.startsWith(base)).toBe(true);
+          expect(isPlainJsonText(url.slice(base.length))).toBe(true);
+          expect(`"${url}"`).toBe(JSON.stringify(url));
+        }
+      }
     });
 
     it.each([
