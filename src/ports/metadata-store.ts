@@ -34,17 +34,24 @@ export interface Page<T> {
 }
 
 /**
- * A listed segment with its stored scalar fields already JSON text (listSegmentTexts). Equal,
- * field for field, to what listSegments returns for the same segment.
+ * A listed segment with its optional scalar fields still in their stored JSON text
+ * (listSegmentTexts): the same segment as listSegments returns, for a listing that writes JSON
+ * without building the segment as an object first.
  */
 export interface SegmentText {
+  object_id: string;
+  /** As registered (it passed the strict timerange parser). */
+  timerange_text: string;
   /**
-   * JSON object members, without braces: `"object_id":…,"timerange":…`, then whichever of
-   * ts_offset, last_duration, object_timerange, sample_offset, sample_count and
-   * key_frame_count the segment has. object_timerange is the segment's own, else (when the
-   * query asked for `object_timerange`) its object's.
+   * Whichever of ts_offset, last_duration, object_timerange, sample_offset, sample_count and
+   * key_frame_count the segment has, as JSON object members each preceded by a comma
+   * (`,"key_frame_count":1`); '' when it has none.
    */
-  fields: string;
+  fields_json: string;
+  /** fields_json holds the segment's own object_timerange. */
+  has_object_timerange: boolean;
+  /** As on SegmentRecord: the object's own timerange, when the query asked for it. */
+  object_timerange_of_object?: string;
   object_storage?: ObjectStorageRef;
   init_object_id?: string;
   init_object_storage?: ObjectStorageRef;
@@ -185,8 +192,8 @@ export interface MetadataStore {
   /** Segments of a flow overlapping the query window, ordered by time (reverse if asked). */
   listSegments(flowId: string, query: SegmentQuery, page: PageRequest): Promise<Page<SegmentRecord>>;
   /**
-   * The same page as listSegments, each segment's scalar fields as ready JSON text (what a
-   * REST listing writes out without building every segment as an object first).
+   * The same page as listSegments, each segment's optional scalar fields left as JSON text (what
+   * a REST listing writes out without building every segment as an object first).
    */
   listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage>;
   /**

@@ -1,7 +1,7 @@
 import type { Flow, NewSegment, SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
-import type { MetadataStore, Page, SegmentQuery } from '../ports/metadata-store';
+import type { MetadataStore, Page, PageRequest, SegmentQuery } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import type { Clock } from '../ports/clock';
 import type { FlowService, CursorPage } from './flow-service';
@@ -54,33 +54,25 @@ export class SegmentService {
    * backends it may read.
    */
   async listSegments(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage> {
-    if (!this.flows.access.unrestricted(ctx.principal)) {
-      const flow = await this.store.getFlow(flowId);
-      if (flow !== undefined) await this.flows.access.checkFlow(ctx.principal, 'read', flow);
-    }
-    const listing = segmentListing(flowId, query);
-    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
-    const page = await this.store.listSegments(flowId, { ...query, object_timerange: options.includeObjectTimerange }, { limit: options.limit, after });
-    const urls = this.urlBuilder(ctx, options.getUrls, [page]);
-    return this.toSegmentPage(listing, page, urls, options);
+    const { listing, storeQuery, page } = await this.segmentRead(ctx, flowId, query, options);
+    const records = await this.store.listSegments(flowId, storeQuery, page);
+    const urls = this.urlBuilder(ctx, options.getUrls, [records]);
+    return this.toSegmentPage(listing, records, urls, options);
   }
 
   /**
    * listSegments with each segment as JSON text (a flow-segment object, equal to the
    * JSON.stringify of the listSegments item): what REST writes out. Built from the store's
-   * ready field texts, so no segment is made an object and serialised again.
+   * field texts, so no segment is made an object and serialised again.
    */
   async listSegmentsJson(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage<string>> {
-    if (!this.flows.access.unrestricted(ctx.principal)) {
-      const flow = await this.store.getFlow(flowId);
-      if (flow !== undefined) await this.flows.access.checkFlow(ctx.principal, 'read', flow);
-    }
-    const listing = segmentListing(flowId, query);
-    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
-    const page = await this.store.listSegmentTexts(flowId, { ...query, object_timerange: options.includeObjectTimerange }, { limit: options.limit, after });
-    const urls = this.urlBuilder(ctx, options.getUrls, [page]);
-    const items = page.items.map((s) => {
-      let json = `{${s.fields}`;
+    const { listing, storeQuery, page } = await this.segmentRead(ctx, flowId, query, options);
+    const texts = await this.store.listSegmentTexts(flowId, storeQuery, page);
+    const urls = this.urlBuilder(ctx, options.getUrls, [texts]);
+    const items = texts.items.map((s) => {
+      let json = `{"object_id":${jsonString(s.object_id)},"timerange":${jsonString(s.timerange_text)}${s.fields_json}`;
+      const objectTimerange = s.has_object_timerange ? undefined : shownObjectTimerange(undefined, s.object_timerange_of_object, options.includeObjectTimerange);
+      if (objectTimerange !== undefined) json += `,"object_timerange":${jsonString(objectTimerange)}`;
       if (s.init_object_id !== undefined) {
         json += `,"init_object":{"object_id":${jsonString(s.init_object_id)},"get_urls":${urls.json(s.init_object_storage, undefined)}}`;
       }
@@ -89,9 +81,29 @@ export class SegmentService {
     return {
       items,
       limit: options.limit,
-      timerange: page.span,
-      ...(page.next === undefined ? {} : { next: this.cursors.encode(listing, page.next) }),
+      timerange: texts.span,
+      ...(texts.next === undefined ? {} : { next: this.cursors.encode(listing, texts.next) }),
     };
+  }
+
+  /**
+   * What listSegments and listSegmentsJson share: the access check (a flow the request may not
+   * read is a 404 or 403; an unknown flow simply has no segments), the cursor namespace and the
+   * store's query and page request.
+   */
+  private async segmentRead(
+    ctx: RequestContext,
+    flowId: string,
+    query: SegmentQuery,
+    options: SegmentListOptions,
+  ): Promise<{ listing: string; storeQuery: SegmentQuery; page: PageRequest }> {
+    if (!this.flows.access.unrestricted(ctx.principal)) {
+      const flow = await this.store.getFlow(flowId);
+      if (flow !== undefined) await this.flows.access.checkFlow(ctx.principal, 'read', flow);
+    }
+    const listing = segmentListing(flowId, query);
+    const after = options.page === undefined ? undefined : this.cursors.decode(listing, options.page);
+    return { listing, storeQuery: { ...query, object_timerange: options.includeObjectTimerange }, page: { limit: options.limit, after } };
   }
 
   /**
@@ -149,7 +161,7 @@ export class SegmentService {
     const out: Record<string, unknown> = { object_id: s.object_id, timerange: s.timerange_text };
     if (s.ts_offset !== undefined) out.ts_offset = s.ts_offset;
     if (s.last_duration !== undefined) out.last_duration = s.last_duration;
-    const objectTimerange = s.object_timerange ?? (includeObjectTimerange ? s.object_timerange_of_object : undefined);
+    const objectTimerange = shownObjectTimerange(s.object_timerange, s.object_timerange_of_object, includeObjectTimerange);
     if (objectTimerange !== undefined) out.object_timerange = objectTimerange;
     if (s.sample_offset !== undefined) out.sample_offset = s.sample_offset;
     if (s.sample_count !== undefined) out.sample_count = s.sample_count;
@@ -212,6 +224,11 @@ export class SegmentService {
     );
     return denied;
   }
+}
+
+/** A segment's object_timerange as listed: its own, else (include_object_timerange) its object's. */
+function shownObjectTimerange(own: string | undefined, ofObject: string | undefined, includeObjectTimerange: boolean): string | undefined {
+  return own ?? (includeObjectTimerange ? ofObject : undefined);
 }
 
 /** The cursor namespace of one flow's segment listing (a cursor is valid only where it was made). */

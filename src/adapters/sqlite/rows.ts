@@ -2,7 +2,6 @@ import type { Flow, NewSegment, ObjectStorageRef, SegmentRecord, Source, Uncontr
 import type { SegmentText } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { range, type TimeRange } from '../../domain/timerange';
-import { jsonString } from '../../domain/json-text';
 import { INT64_MAX, INT64_MIN } from './cursors';
 
 /** Row shapes as SQLite returns them, and their conversion to plain domain objects. */
@@ -176,11 +175,17 @@ interface ExtraMembers {
   get_urls?: UncontrolledUrl[];
 }
 
+/** `{"a":1,"b":2}` -> `,"a":1,"b":2`; `{}` -> '' */
+function membersOf(objectJson: string): string {
+  return objectJson.length > 2 ? `,${objectJson.slice(1, -1)}` : '';
+}
+
 /**
  * Turns `extra` texts into JSON members, remembering the last one (neighbouring segments
- * mostly carry the same text). `extra` is written by {@link segmentExtra} only, as the
- * JSON.stringify of an object, so without get_urls its members are the text inside the braces.
- * A text holding get_urls is parsed afresh each time, so no two segments share those objects.
+ * mostly carry the same text). `extra` is written by {@link segmentExtra} (and
+ * editSegmentUrls) only, as the JSON.stringify of a SegmentExtra, so without get_urls its
+ * members are the text inside the braces. A text holding get_urls is parsed afresh each time,
+ * so no two segments share those objects.
  */
 class ExtraMembersParser {
   private lastText: string | undefined;
@@ -188,16 +193,14 @@ class ExtraMembersParser {
 
   parse(text: string): ExtraMembers {
     if (text === this.lastText && this.lastValue) return this.lastValue;
-    let value: ExtraMembers;
     if (text.includes('"get_urls":')) {
       const { get_urls, ...rest } = JSON.parse(text) as SegmentExtra;
-      const json = JSON.stringify(rest);
-      value = { members: json.length > 2 ? `,${json.slice(1, -1)}` : '', hasObjectTimerange: rest.object_timerange !== undefined };
+      const value: ExtraMembers = { members: membersOf(JSON.stringify(rest)), hasObjectTimerange: rest.object_timerange !== undefined };
       if (get_urls !== undefined) value.get_urls = get_urls;
       this.lastText = undefined;
       return value;
     }
-    value = { members: `,${text.slice(1, -1)}`, hasObjectTimerange: text.includes('"object_timerange":') };
+    const value = { members: membersOf(text), hasObjectTimerange: text.includes('"object_timerange":') };
     this.lastText = text;
     this.lastValue = value;
     return value;
@@ -206,21 +209,21 @@ class ExtraMembersParser {
 
 /**
  * The texts of a page of window rows (listSegmentTexts): the same segments as
- * {@link toSegments}, their scalar fields written as JSON members rather than parsed.
+ * {@link toSegments}, their optional fields left as JSON members rather than parsed.
  */
 export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
   const extras = new ExtraMembersParser();
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => {
     const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
-    // timerange_text passed the strict timerange parser when stored: [0-9:_()[\]-] only.
-    let fields = `"object_id":${jsonString(objectId)},"timerange":"${text}"`;
     const members = extra === null ? undefined : extras.parse(extra);
-    if (members !== undefined) fields += members.members;
-    if (objectTimerange !== undefined && objectTimerange !== null && !members?.hasObjectTimerange) {
-      fields += `,"object_timerange":${jsonString(objectTimerange)}`;
-    }
-    const seg: SegmentText = { fields };
+    const seg: SegmentText = {
+      object_id: objectId,
+      timerange_text: text,
+      fields_json: members?.members ?? '',
+      has_object_timerange: members?.hasObjectTimerange ?? false,
+    };
+    if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
     const objectStorage = storageRef(storageId, storageKey);
     if (objectStorage) seg.object_storage = objectStorage;
     if (initObjectId !== null) {

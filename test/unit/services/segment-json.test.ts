@@ -35,7 +35,11 @@ describe('SegmentService.listSegmentsJson', () => {
   const clock = { nowMs: () => Date.parse(now) };
   const flows = new FlowService(store, cursors, clock);
   const segments = new SegmentService(store, objects, flows, cursors, clock, 3600);
-  const ctx = { baseUrl: 'https://tams.example/api', principal: DEVELOPMENT_PRINCIPAL };
+  const contexts = [
+    { baseUrl: 'https://tams.example/api', principal: DEVELOPMENT_PRINCIPAL },
+    // A base URL that needs escaping in JSON (a Host header can hold anything).
+    { baseUrl: 'https://tams.example/a"b\\c', principal: DEVELOPMENT_PRINCIPAL },
+  ];
   const flowId = randomUUID();
 
   beforeAll(async () => {
@@ -49,6 +53,11 @@ describe('SegmentService.listSegmentsJson', () => {
       seg('m2', '[2:0_3:0]', { get_urls: [{ url: 'https://cdn.example/m2?a="b"', label: 'cdn' }], key_frame_count: 2 }),
       seg('external é "x"', '(3:0_4:0)', { get_urls: [{ url: 'https://elsewhere.example/x', label: 'elsewhere' }] }),
       seg('plain', '[4:0_5:0)'),
+      // Neighbours with the same stored optional fields, with and without uncontrolled URLs.
+      seg('twin-1', '[5:0_6:0)', { get_urls: [{ url: 'https://cdn.example/t', label: 'cdn' }], key_frame_count: 3 }),
+      seg('twin-2', '[6:0_7:0)', { get_urls: [{ url: 'https://cdn.example/t', label: 'cdn' }], key_frame_count: 3 }),
+      seg('twin-3', '[7:0_8:0)', { key_frame_count: 3 }),
+      seg('twin-4', '[8:0_9:0)', { key_frame_count: 3 }),
     ], now);
   });
   afterAll(() => store.close());
@@ -70,13 +79,13 @@ describe('SegmentService.listSegmentsJson', () => {
     { timerange: parseTimeRange('[10:0_11:0)') },
   ];
 
-  for (const options of optionSets) {
+  for (const ctx of contexts) for (const options of optionSets) {
     for (const query of queries) {
-      it(`shows what listSegments shows: ${JSON.stringify(options)} ${formatTimeRange(query.timerange)}${query.reverse ? ' reversed' : ''}${query.object_id ? ` object ${query.object_id}` : ''}`, async () => {
+      it(`shows what listSegments shows: base ${ctx.baseUrl} ${JSON.stringify(options)} ${formatTimeRange(query.timerange)}${query.reverse ? ' reversed' : ''}${query.object_id ? ` object ${query.object_id}` : ''}`, async () => {
         let page: string | undefined;
         let pages = 0;
         do {
-          const request = { ...options, limit: 2, ...(page === undefined ? {} : { page }) };
+          const request = { ...options, limit: 3, ...(page === undefined ? {} : { page }) };
           const records = await segments.listSegments(ctx, flowId, query, request);
           const json = await segments.listSegmentsJson(ctx, flowId, query, request);
           expect(JSON.parse(`[${json.items.join(',')}]`)).toEqual(records.items);
