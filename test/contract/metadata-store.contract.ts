@@ -331,6 +331,41 @@ export function runMetadataStoreContract(
         expect(await store.countSegments(f.id)).toBe(4);
       });
 
+      it('checks a batch in time order against stored segments as a whole, still failing overlapping ones alone', async () => {
+        const f = await addFlow();
+        await store.addSegments(f.id, [seg('stored', '[10:0_11:0)')], at(1));
+        // In order and disjoint, but a stored segment lies inside the batch's span.
+        const around = [seg('o1', '[8:0_9:0)'), seg('o2', '[9:0_10:0)'), seg('o3', '[10:500_11:500)'), seg('o4', '[11:500_12:0)')];
+        expect((await store.addSegments(f.id, around, at(2))).map((o) => o.error?.code)).toEqual([undefined, undefined, 'segment_overlap', undefined]);
+        // In order, disjoint and clear of stored ones, touching them at both ends, the last unbounded.
+        const clear = [seg('p1', '[12:0_13:0)'), seg('p2', '[13:0_14:0]'), seg('p3', '(14:0_15:0)'), seg('p4', '[15:0_')];
+        expect((await store.addSegments(f.id, clear, at(3))).map((o) => o.error?.code)).toEqual([undefined, undefined, undefined, undefined]);
+        // In order but each overlapping the one before: only the first is stored.
+        const g = await addFlow();
+        const chained = [seg('q1', '[0:0_2:0)'), seg('q2', '[1:0_3:0)'), seg('q3', '[2:0_4:0)')];
+        expect((await store.addSegments(g.id, chained, at(4))).map((o) => o.error?.code)).toEqual([undefined, 'segment_overlap', undefined]);
+        expect(texts(await segments(f.id, '_'))).toEqual([
+          '[8:0_9:0)', '[9:0_10:0)', '[10:0_11:0)', '[11:500_12:0)', '[12:0_13:0)', '[13:0_14:0]', '(14:0_15:0)', '[15:0_',
+        ]);
+        expect(texts(await segments(g.id, '_'))).toEqual(['[0:0_2:0)', '[2:0_4:0)']);
+      });
+
+      it('applies the object re-use rules to objects registered earlier in the same batch', async () => {
+        const f = await addFlow();
+        const [m, i, n] = ['m', 'i', 'n'].map((x) => `${x}-${run}`) as [string, string, string];
+        const outcomes = await store.addSegments(f.id, [
+          seg(m, '[0:0_1:0)', { key_frame_count: 1, init_object_id: i }),
+          seg(m, '[1:0_2:0)', { key_frame_count: 2 }),
+          seg(m, '[2:0_3:0)', { key_frame_count: 1, init_object_id: i }),
+          seg(i, '[3:0_4:0)'),
+          seg(n, '[4:0_5:0)', { init_object_id: m }),
+        ], at(1));
+        expect(outcomes.map((o) => o.error?.code)).toEqual([undefined, 'object_reuse_conflict', undefined, 'object_reuse_conflict', 'object_reuse_conflict']);
+        expect(await store.getObject(m)).toMatchObject({ registered: true, role: 'media', key_frame_count: 1, init_object_id: i });
+        expect(await store.getObject(i)).toMatchObject({ registered: true, role: 'init' });
+        expect(await store.getObject(n)).toBeUndefined();
+      });
+
       it('writes no event and keeps segments_updated when nothing is stored', async () => {
         const f = await addFlow();
         await store.addSegments(f.id, [seg('x', '[0:0_10:0)')], at(1));

@@ -53,6 +53,7 @@ import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } fro
 import { MIGRATIONS } from './migrations';
 import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
+import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
 import {
   boundToNanos,
   storageRef,
@@ -267,6 +268,8 @@ export class SqliteMetadataStore implements MetadataStore {
         AND start_ns >= @lo AND object_id = @object`),
 
       getObject: p('SELECT * FROM objects WHERE id = ?'),
+      // The object rows of a batch of segments (a JSON array of ids): one statement, not one per segment.
+      getObjectsIn: p('SELECT * FROM objects WHERE id IN (SELECT value FROM json_each(?))'),
       insertAllocation: p(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, content_type, created)
         VALUES (?, ?, ?, ?, ?, ?)`),
       // Positional parameters: binding a named-parameter object costs about a third of an
@@ -715,8 +718,17 @@ export class SqliteMetadataStore implements MetadataStore {
       if (!flow) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
       const outcomes: SegmentOutcome[] = [];
       const stored: NewSegment[] = [];
+      const span = orderedBatchSpan(segments);
+      const next = span === undefined ? undefined : (this.s.firstEndingAfter.get(flowId, span.lo) as { start_ns: bigint } | undefined);
+      const overlapsChecked = span !== undefined && (next === undefined || next.start_ns >= span.hi);
+      const ids = objectIdsOf(segments);
+      const objects = new ObjectRowCache(
+        this.s.getObjectsIn.all(JSON.stringify([...ids])) as ObjectRow[],
+        ids,
+        (id) => this.s.getObject.get(id) as ObjectRow | undefined,
+      );
       for (const segment of segments) {
-        const error = this.registerSegment(flowId, segment, now);
+        const error = this.registerSegment(flowId, segment, now, objects, overlapsChecked);
         if (error) {
           outcomes.push({ segment, error });
         } else {
@@ -752,18 +764,23 @@ export class SqliteMetadataStore implements MetadataStore {
     else this.s.insertRegisteredObject.run(id, role, keyFrameCount, timerange, initObjectId, flowId, getUrls, now);
   }
 
-  /** Checks and stores one segment; returns why it was refused, if it was. */
-  private registerSegment(flowId: string, seg: NewSegment, now: string): TamsError | undefined {
+  /**
+   * Checks and stores one segment of a batch; returns why it was refused, if it was.
+   * `overlapsChecked`: the whole batch is known to overlap nothing (see orderedBatchSpan).
+   */
+  private registerSegment(flowId: string, seg: NewSegment, now: string, objects: ObjectRowCache, overlapsChecked: boolean): TamsError | undefined {
     if (seg.timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${seg.timerange_text} is empty`);
     const { lo, hi } = bounds(seg.timerange);
-    const next = this.s.firstEndingAfter.get(flowId, lo) as { start_ns: bigint } | undefined;
-    if (next && next.start_ns < hi) {
-      return new TamsError('segment_overlap', `Segment ${seg.timerange_text} overlaps an existing segment`);
+    if (!overlapsChecked) {
+      const next = this.s.firstEndingAfter.get(flowId, lo) as { start_ns: bigint } | undefined;
+      if (next && next.start_ns < hi) {
+        return new TamsError('segment_overlap', `Segment ${seg.timerange_text} overlaps an existing segment`);
+      }
     }
-    const object = this.s.getObject.get(seg.object_id) as ObjectRow | undefined;
+    const object = objects.get(seg.object_id);
     const objectError = this.checkMediaObject(flowId, seg, object);
     if (objectError) return objectError;
-    const init = seg.init_object_id === undefined ? undefined : (this.s.getObject.get(seg.init_object_id) as ObjectRow | undefined);
+    const init = seg.init_object_id === undefined ? undefined : objects.get(seg.init_object_id);
     if (seg.init_object_id !== undefined) {
       const initError = this.checkInitObject(flowId, seg.object_id, seg.init_object_id, init);
       if (initError) return initError;
@@ -790,9 +807,11 @@ export class SqliteMetadataStore implements MetadataStore {
 
     if (!object || !object.registered) {
       this.registerObjectRow(object, seg.object_id, 'media', seg.key_frame_count ?? null, objectTimerange, seg.init_object_id ?? null, flowId, JSON.stringify(seg.get_urls ?? []), now);
+      objects.forget(seg.object_id);
     }
     if (seg.init_object_id !== undefined && (!init || !init.registered)) {
       this.registerObjectRow(init, seg.init_object_id, 'init', null, null, null, flowId, '[]', now);
+      objects.forget(seg.init_object_id);
     }
     return undefined;
   }
