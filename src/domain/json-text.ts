@@ -10,7 +10,7 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
  * segments quotes about a hundred of them.
  */
 export function jsonString(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+  return isPlainJsonText(s) ? `"${s}"` : JSON.stringify(s);
 }
 
 /** True when `"${s}"` is the JSON string of s (printable ASCII other than `"` and `\`). */

@@ -122,6 +122,19 @@ class ExtraParser {
   }
 }
 
+/** An init object's storage, looked up once per page (`known` remembers it, absent or not). */
+function initStorageOf(
+  initObjectId: string,
+  endNs: bigint,
+  known: Map<string, ObjectStorageRef | undefined>,
+  lookup: InitStorageLookup,
+): ObjectStorageRef | undefined {
+  if (known.has(initObjectId)) return known.get(initObjectId);
+  const storage = lookup(endNs);
+  known.set(initObjectId, storage);
+  return storage;
+}
+
 /** The timerange of a window row, from its bounds. */
 export function rowTimerange(row: SegmentRow): TimeRange {
   return range(boundToNanos(row[1], INT64_MIN), boundToNanos(row[0], INT64_MAX));
@@ -146,11 +159,7 @@ function rowToSegment(
   const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
   if (initObjectId !== null) {
-    let initStorage = initStorages.get(initObjectId);
-    if (!initStorages.has(initObjectId)) {
-      initStorage = lookup(endNs);
-      initStorages.set(initObjectId, initStorage);
-    }
+    const initStorage = initStorageOf(initObjectId, endNs, initStorages, lookup);
     if (initStorage) seg.init_object_storage = { ...initStorage };
   }
   if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
@@ -228,11 +237,7 @@ export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageL
     if (objectStorage) seg.object_storage = objectStorage;
     if (initObjectId !== null) {
       seg.init_object_id = initObjectId;
-      let initStorage = initStorages.get(initObjectId);
-      if (!initStorages.has(initObjectId)) {
-        initStorage = lookup(endNs);
-        initStorages.set(initObjectId, initStorage);
-      }
+      const initStorage = initStorageOf(initObjectId, endNs, initStorages, lookup);
       if (initStorage) seg.init_object_storage = { ...initStorage };
     }
     if (members?.get_urls !== undefined) seg.get_urls = members.get_urls;
