@@ -39,16 +39,14 @@ export interface Page<T> {
  * without building the segment as an object first.
  */
 export interface SegmentText {
-  object_id: string;
-  /** As registered (it passed the strict timerange parser). */
-  timerange_text: string;
   /**
-   * Whichever of ts_offset, last_duration, object_timerange, sample_offset, sample_count and
-   * key_frame_count the segment has, as JSON object members each preceded by a comma
-   * (`,"key_frame_count":1`); '' when it has none.
+   * The segment as JSON up to its closing brace, get_urls left out: object_id, timerange (as
+   * registered), then whichever of ts_offset, last_duration, object_timerange, sample_offset,
+   * sample_count and key_frame_count it has, each once:
+   * `{"object_id":"o1","timerange":"[0:0_2:0)","key_frame_count":1`.
    */
-  fields_json: string;
-  /** fields_json holds the segment's own object_timerange. */
+  json_head: string;
+  /** json_head holds the segment's own object_timerange. */
   has_object_timerange: boolean;
   /** As on SegmentRecord: the object's own timerange, when the query asked for it. */
   object_timerange_of_object?: string;

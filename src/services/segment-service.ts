@@ -70,7 +70,7 @@ export class SegmentService {
     const texts = await this.store.listSegmentTexts(flowId, storeQuery, page);
     const urls = this.urlBuilder(ctx, options.getUrls, [texts]);
     const items = texts.items.map((s) => {
-      let json = `{"object_id":${jsonString(s.object_id)},"timerange":${jsonString(s.timerange_text)}${s.fields_json}`;
+      let json = s.json_head;
       const objectTimerange = s.has_object_timerange ? undefined : shownObjectTimerange(undefined, s.object_timerange_of_object, options.includeObjectTimerange);
       if (objectTimerange !== undefined) json += `,"object_timerange":${jsonString(objectTimerange)}`;
       if (s.init_object_id !== undefined) {

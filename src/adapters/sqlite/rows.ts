@@ -3,6 +3,7 @@ import type { SegmentText } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { range, type TimeRange } from '../../domain/timerange';
 import { INT64_MAX, INT64_MIN } from './cursors';
+import { jsonString } from '../../domain/json-text';
 
 /** Row shapes as SQLite returns them, and their conversion to plain domain objects. */
 
@@ -34,8 +35,30 @@ export type SegmentRow = [bigint, bigint, string, string, string | null, string 
 /** The window columns: all in the segment row (migration 2), so no join. */
 export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id, s.extra,
   s.object_storage_id, s.object_storage_key`;
-/** The window columns with the object's own timerange (include_object_timerange). */
-export const SEGMENT_COLUMNS_WITH_OBJECT_TIMERANGE = `${SEGMENT_COLUMNS}, s.object_own_timerange`;
+
+/**
+ * A window row for listSegmentTexts: [end_ns, start_ns, json_head, init_object_id, object
+ * storage_id, object storage_key], then the object's own timerange when it was asked for.
+ * json_head (migration 4) stands for timerange_text, object_id and extra: two values fewer
+ * per row, and the strings in it are quoted already.
+ */
+export type SegmentTextRow = [bigint, bigint, string, string | null, string | null, string | null, (string | null)?];
+
+/** The columns of a {@link SegmentTextRow}. */
+export const SEGMENT_TEXT_COLUMNS = 's.end_ns, s.start_ns, s.json_head, s.init_object_id, s.object_storage_id, s.object_storage_key';
+
+/** The get_urls member of a json_head: always its last (see segmentJsonHead). */
+const URLS_MEMBER = ',"get_urls":';
+
+/**
+ * The `json_head` of a segment row (migration 4): the segment as a JSON object without its
+ * closing brace, `{"object_id":…,"timerange":…` and then the members of its `extra` text
+ * (written by {@link segmentExtra} or editSegmentUrls, so get_urls, when there, comes last).
+ */
+export function segmentJsonHead(objectId: string, timerangeText: string, extra: string | null): string {
+  const head = `{"object_id":${jsonString(objectId)},"timerange":${jsonString(timerangeText)}`;
+  return extra === null || extra.length <= 2 ? head : `${head},${extra.slice(1, -1)}`;
+}
 
 /** The storage of an init object, from the row of a segment naming it (end_ns of that row). */
 export type InitStorageLookup = (endNs: bigint) => ObjectStorageRef | undefined;
@@ -136,7 +159,7 @@ function initStorageOf(
 }
 
 /** The timerange of a window row, from its bounds. */
-export function rowTimerange(row: SegmentRow): TimeRange {
+export function rowTimerange(row: readonly [bigint, bigint, ...unknown[]]): TimeRange {
   return range(boundToNanos(row[1], INT64_MIN), boundToNanos(row[0], INT64_MAX));
 }
 
@@ -176,62 +199,20 @@ export function toSegments(flowId: string, rows: readonly SegmentRow[], initStor
   return rows.map((row) => rowToSegment(flowId, row, extras, initStorages, initStorage));
 }
 
-/** What a stored `extra` text adds to a segment's JSON: its members, minus get_urls (kept apart). */
-interface ExtraMembers {
-  /** `,"key_frame_count":1…`, or '' */
-  members: string;
-  hasObjectTimerange: boolean;
-  get_urls?: UncontrolledUrl[];
-}
-
-/** `{"a":1,"b":2}` -> `,"a":1,"b":2`; `{}` -> '' */
-function membersOf(objectJson: string): string {
-  return objectJson.length > 2 ? `,${objectJson.slice(1, -1)}` : '';
-}
-
 /**
- * Turns `extra` texts into JSON members, remembering the last one (neighbouring segments
- * mostly carry the same text). `extra` is written by {@link segmentExtra} (and
- * editSegmentUrls) only, as the JSON.stringify of a SegmentExtra, so without get_urls its
- * members are the text inside the braces. A text holding get_urls is parsed afresh each time,
- * so no two segments share those objects.
+ * The texts of a page of text window rows (listSegmentTexts): the same segments as
+ * {@link toSegments}, each written out as far as its stored JSON goes. A `,"` never occurs
+ * inside a JSON string (a quote in one is escaped), and no member before get_urls holds an
+ * object, so the first `,"get_urls":` and `,"object_timerange":` found are the members.
+ * Stored get_urls are parsed for each segment, so no two share those objects.
  */
-class ExtraMembersParser {
-  private lastText: string | undefined;
-  private lastValue: ExtraMembers | undefined;
-
-  parse(text: string): ExtraMembers {
-    if (text === this.lastText && this.lastValue) return this.lastValue;
-    if (text.includes('"get_urls":')) {
-      const { get_urls, ...rest } = JSON.parse(text) as SegmentExtra;
-      const value: ExtraMembers = { members: membersOf(JSON.stringify(rest)), hasObjectTimerange: rest.object_timerange !== undefined };
-      if (get_urls !== undefined) value.get_urls = get_urls;
-      this.lastText = undefined;
-      return value;
-    }
-    const value = { members: membersOf(text), hasObjectTimerange: text.includes('"object_timerange":') };
-    this.lastText = text;
-    this.lastValue = value;
-    return value;
-  }
-}
-
-/**
- * The texts of a page of window rows (listSegmentTexts): the same segments as
- * {@link toSegments}, their optional fields left as JSON members rather than parsed.
- */
-export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
-  const extras = new ExtraMembersParser();
+export function toSegmentTexts(rows: readonly SegmentTextRow[], lookup: InitStorageLookup): SegmentText[] {
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => {
-    const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
-    const members = extra === null ? undefined : extras.parse(extra);
-    const seg: SegmentText = {
-      object_id: objectId,
-      timerange_text: text,
-      fields_json: members?.members ?? '',
-      has_object_timerange: members?.hasObjectTimerange ?? false,
-    };
+    const [endNs, , head, initObjectId, storageId, storageKey, objectTimerange] = row;
+    const urlsAt = head.indexOf(URLS_MEMBER);
+    const jsonHead = urlsAt < 0 ? head : head.slice(0, urlsAt);
+    const seg: SegmentText = { json_head: jsonHead, has_object_timerange: jsonHead.includes(',"object_timerange":') };
     if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
     const objectStorage = storageRef(storageId, storageKey);
     if (objectStorage) seg.object_storage = objectStorage;
@@ -240,7 +221,7 @@ export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageL
       const initStorage = initStorageOf(initObjectId, endNs, initStorages, lookup);
       if (initStorage) seg.init_object_storage = { ...initStorage };
     }
-    if (members?.get_urls !== undefined) seg.get_urls = members.get_urls;
+    if (urlsAt >= 0) seg.get_urls = JSON.parse(head.slice(urlsAt + URLS_MEMBER.length)) as UncontrolledUrl[];
     return seg;
   });
 }

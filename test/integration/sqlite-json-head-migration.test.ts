@@ -1,0 +1,89 @@
+/**
+ * Migration 4 gives every segment row its `json_head` (the segment's JSON up to its closing
+ * brace), which REST listings write out as it is. A database written at version 3 must come
+ * out of the migration with heads equal to what the store writes for the same segments today,
+ * for every kind of stored text: quotes, backslashes, control characters and non-ASCII in ids,
+ * optional fields, and uncontrolled get_urls (which listings keep apart).
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MIGRATIONS } from '../../src/adapters/sqlite/migrations';
+import { segmentJsonHead } from '../../src/adapters/sqlite/rows';
+import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { parseTimeRange } from '../../src/domain/timerange';
+
+const NOW = '2024-01-01T00:00:00.000Z';
+const flowId = 'c0ffee00-0000-4000-8000-000000000001';
+
+/** [object_id, timerange, extra] as version 3 stored them. */
+const ROWS: [string, string, string | null][] = [
+  ['plain', '[0:0_1:0)', null],
+  ['quoted "id" \\ with\nnewline\u0001', '[1:0_2:0)', '{"key_frame_count":3}'],
+  ['non-ascii é 日本 \u2028 \u007f', '[2:0_3:0]', '{"ts_offset":"0:5","object_timerange":"[2:0_4:0)","sample_count":25}'],
+  ['with-urls', '(3:0_4:0)', '{"key_frame_count":1,"get_urls":[{"url":"https://elsewhere.example/a?b=\\"c\\"","label":"e \\\\ é"}]}'],
+  ['only-urls', '[4:0_5:0)', '{"get_urls":[{"url":"https://elsewhere.example/b","label":"b"}]}'],
+];
+
+let dir: string;
+let filename: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-json-head-'));
+  filename = join(dir, 'v3.db');
+  const db = new Database(filename);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+  MIGRATIONS.slice(0, 3).forEach((sql, i) => {
+    db.exec(sql);
+    db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)').run(i + 1, NOW);
+  });
+  const flow = { id: flowId, source_id: 'c0ffee00-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:data', created: NOW };
+  db.prepare('INSERT INTO flows (id, source_id, format, created, doc) VALUES (?, ?, ?, ?, ?)').run(flowId, flow.source_id, flow.format, NOW, JSON.stringify(flow));
+  const insert = db.prepare('INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, extra) VALUES (?, ?, ?, ?, ?, ?)');
+  ROWS.forEach(([objectId, text, extra], i) => insert.run(flowId, BigInt(i + 1) * 1_000_000_000n, BigInt(i) * 1_000_000_000n, text, objectId, extra));
+  db.close();
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('migration 4: segment JSON heads', () => {
+  it('fills each existing row with the head the store writes for it', async () => {
+    const store = new SqliteMetadataStore({ filename });
+    try {
+      await store.init();
+      const heads = store.database.prepare('SELECT object_id, timerange_text, extra, json_head FROM segments ORDER BY end_ns').all() as {
+        object_id: string;
+        timerange_text: string;
+        extra: string | null;
+        json_head: string;
+      }[];
+      expect(heads).toHaveLength(ROWS.length);
+      for (const row of heads) expect(row.json_head).toBe(segmentJsonHead(row.object_id, row.timerange_text, row.extra));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lists the migrated rows as texts equal to their records', async () => {
+    const store = new SqliteMetadataStore({ filename });
+    try {
+      await store.init();
+      const query = { timerange: parseTimeRange('_') };
+      const records = await store.listSegments(flowId, query, { limit: 10 });
+      const texts = await store.listSegmentTexts(flowId, query, { limit: 10 });
+      expect(texts.items.map((t) => JSON.parse(`${t.json_head}}`) as unknown)).toEqual(
+        records.items.map((r) => {
+          const { flow_id: _f, timerange: _t, timerange_text, get_urls: _u, object_timerange_of_object: _o, ...fields } = r;
+          return { ...fields, timerange: timerange_text };
+        }),
+      );
+      expect(texts.items.map((t) => t.get_urls)).toEqual(records.items.map((r) => r.get_urls));
+      expect(texts.items.map((t) => t.has_object_timerange)).toEqual(records.items.map((r) => r.object_timerange !== undefined));
+    } finally {
+      await store.close();
+    }
+  });
+});
