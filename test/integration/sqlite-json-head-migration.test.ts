@@ -1,6 +1,7 @@
 /**
  * Migration 4 gives every segment row its `json_head` (the segment's JSON up to its closing
- * brace), which REST listings write out as it is. A database written at version 3 must come
+ * brace) in place of its timerange text and optional fields; REST listings write it out as it
+ * is, records are read back from it. A database written at version 3 must come
  * out of the migration with heads equal to what the store writes for the same segments today,
  * for every kind of stored text: quotes, backslashes, control characters and non-ASCII in ids,
  * optional fields, and uncontrolled get_urls (which listings keep apart).
@@ -10,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../src/adapters/sqlite/migrations';
-import { segmentJsonHead } from '../../src/adapters/sqlite/rows';
+import { jsonHeadParts, segmentJsonHead } from '../../src/adapters/sqlite/rows';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { parseTimeRange } from '../../src/domain/timerange';
 
@@ -50,20 +51,24 @@ afterEach(() => {
 });
 
 describe('migration 4: segment JSON heads', () => {
-  it('fills each existing row with the head the store writes for it', async () => {
+  it('fills each existing row with the head the store writes for it, in place of timerange_text and extra', async () => {
     const store = new SqliteMetadataStore({ filename });
     try {
       await store.init();
-      const heads = store.database.prepare('SELECT object_id, timerange_text, extra, json_head FROM segments ORDER BY end_ns').all() as {
-        object_id: string;
-        timerange_text: string;
-        extra: string | null;
-        json_head: string;
-      }[];
-      expect(heads).toHaveLength(ROWS.length);
-      for (const row of heads) expect(row.json_head).toBe(segmentJsonHead(row.object_id, row.timerange_text, row.extra));
+      const heads = store.database.prepare('SELECT json_head FROM segments ORDER BY end_ns').pluck().all();
+      expect(heads).toEqual(ROWS.map(([objectId, text, extra]) => segmentJsonHead(objectId, text, extra)));
+      const columns = store.database.prepare("SELECT name FROM pragma_table_info('segments')").pluck().all();
+      expect(columns).toContain('json_head');
+      expect(columns).not.toContain('extra');
+      expect(columns).not.toContain('timerange_text');
     } finally {
       await store.close();
+    }
+  });
+
+  it('reads back what the head was written from', () => {
+    for (const [objectId, text, extra] of ROWS) {
+      expect(jsonHeadParts(segmentJsonHead(objectId, text, extra))).toEqual({ objectId, timerangeText: text, optional: extra });
     }
   });
 

@@ -19,7 +19,7 @@ interface CopyRow {
   object_id: string;
   object_storage_id: string | null;
   init_storage_id: string | null;
-  extra: string | null;
+  json_head: string;
 }
 
 describe('object instances keep the segment copies in step', () => {
@@ -51,7 +51,7 @@ describe('object instances keep the segment copies in step', () => {
     expect((await store.addSegments(flowId, segs, NOW)).every((o) => o.error === undefined)).toBe(true);
     const rows = (): CopyRow[] =>
       store.database
-        .prepare('SELECT object_id, object_storage_id, init_storage_id, extra FROM segments ORDER BY end_ns')
+        .prepare('SELECT object_id, object_storage_id, init_storage_id, json_head FROM segments ORDER BY end_ns')
         .all() as CopyRow[];
 
     await store.addObjectInstance('m', { url: 'https://copy.example/m', label: 'copy' });
@@ -62,10 +62,15 @@ describe('object instances keep the segment copies in step', () => {
       expect(row.init_storage_id).toBeNull();
       if (row.object_id === 'm') {
         expect(row.object_storage_id).toBeNull();
-        expect(JSON.parse(row.extra!)).toEqual({ key_frame_count: 1, get_urls: [{ url: 'https://copy.example/m', label: 'copy' }] });
+        expect(JSON.parse(`${row.json_head}}`)).toEqual({
+          object_id: 'm',
+          timerange: expect.any(String) as unknown,
+          key_frame_count: 1,
+          get_urls: [{ url: 'https://copy.example/m', label: 'copy' }],
+        });
       } else {
         expect(row.object_storage_id).toBeNull(); // never allocated: external
-        expect(JSON.parse(row.extra!)).toEqual({ key_frame_count: 1 });
+        expect(JSON.parse(`${row.json_head}}`)).toEqual({ object_id: row.object_id, timerange: expect.any(String) as unknown, key_frame_count: 1 });
       }
     }
   });
@@ -73,7 +78,7 @@ describe('object instances keep the segment copies in step', () => {
   it('finds the rows to rewrite through the object indexes', () => {
     const plan = (sql: string): string =>
       (store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x') as { detail: string }[]).map((r) => r.detail).join('; ');
-    expect(plan('SELECT flow_id, end_ns, extra FROM segments WHERE object_id = ?')).toMatch(/USING (COVERING )?INDEX segments_object/);
+    expect(plan('SELECT flow_id, end_ns, json_head FROM segments WHERE object_id = ?')).toMatch(/USING (COVERING )?INDEX segments_object/);
     expect(plan('UPDATE segments SET object_storage_id = NULL, object_storage_key = NULL WHERE object_id = ?')).toMatch(
       /USING (COVERING )?INDEX segments_object/,
     );

@@ -152,16 +152,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deletion_requests_expiry ON deletion_requests(expiry, id);
   CREATE INDEX deletion_requests_flow ON deletion_requests(flow_id);
   `,
-  // Version 4: each segment row keeps its JSON text (`json_head`): the segment as a JSON
-  // object without its closing brace, `{"object_id":…,"timerange":…` followed by the members
-  // of `extra` in their order (get_urls, when there, is always the last). A REST listing
-  // writes it out as it is: one value per row to read instead of three, and no quoting per
-  // request. The store writes it with every segment and rewrites it with `extra`
-  // (editSegmentUrls); existing rows are filled here, json_quote standing in for the store's
-  // jsonString (the same JSON string either way).
+  // Version 4: each segment row keeps its JSON text (`json_head`) in place of `timerange_text`
+  // and `extra`: the segment as a JSON object without its closing brace,
+  // `{"object_id":…,"timerange":…` followed by its optional fields (ts_offset, last_duration,
+  // object_timerange, sample_offset, sample_count, key_frame_count, then get_urls, always last),
+  // as `extra` held them. A REST listing writes it out as it is, and a window row is read as 6
+  // values instead of 8 (each costs). editSegmentUrls rewrites it where it rewrote `extra`.
+  // Existing rows are filled here, json_quote standing in for the store's jsonString (the same
+  // JSON string either way); dropping the two columns rewrites the table once.
   `
   ALTER TABLE segments ADD COLUMN json_head TEXT NOT NULL DEFAULT '';
   UPDATE segments SET json_head = '{"object_id":' || json_quote(object_id) || ',"timerange":' || json_quote(timerange_text)
     || CASE WHEN extra IS NULL OR length(extra) <= 2 THEN '' ELSE ',' || substr(extra, 2, length(extra) - 2) END;
+  ALTER TABLE segments DROP COLUMN extra;
+  ALTER TABLE segments DROP COLUMN timerange_text;
   `,
 ];

@@ -23,62 +23,67 @@ export interface SourceRow {
 
 /**
  * A window row, read raw (an array: much cheaper than an object per row) with safe integers
- * (only end_ns and start_ns are integers; BigInts are needed for them anyway):
- * [end_ns, start_ns, timerange_text, object_id, init_object_id, extra, object storage_id,
- * object storage_key], then the object's own timerange when it was asked for. Every value
- * costs (about 0.1 µs per row and column, a third of a segments request in all), so the
- * init object's storage, the same for every segment naming that object, is looked up once per
- * page ({@link InitStorageLookup}) rather than carried by every row.
+ * (end_ns and start_ns; BigInts are needed for them anyway): [end_ns, start_ns, json_head,
+ * init_object_id, object storage_id, object storage_key], then the object's own timerange
+ * when it was asked for. Every value costs (better-sqlite3 sets each one into the row array),
+ * so the segment's own fields come as the one json_head text (see segmentJsonHead) and the
+ * init object's storage, the same for every segment naming that object, is looked up once
+ * per page ({@link InitStorageLookup}) rather than carried by every row.
  */
-export type SegmentRow = [bigint, bigint, string, string, string | null, string | null, string | null, string | null, (string | null)?];
+export type SegmentRow = [bigint, bigint, string, string | null, string | null, string | null, (string | null)?];
 
 /** The window columns: all in the segment row (migration 2), so no join. */
-export const SEGMENT_COLUMNS = `s.end_ns, s.start_ns, s.timerange_text, s.object_id, s.init_object_id, s.extra,
-  s.object_storage_id, s.object_storage_key`;
-
-/**
- * A window row for listSegmentTexts: [end_ns, start_ns, json_head, init_object_id, object
- * storage_id, object storage_key], then the object's own timerange when it was asked for.
- * json_head (migration 4) stands for timerange_text, object_id and extra: two values fewer
- * per row, and the strings in it are quoted already.
- */
-export type SegmentTextRow = [bigint, bigint, string, string | null, string | null, string | null, (string | null)?];
-
-/** The columns of a {@link SegmentTextRow}. */
-export const SEGMENT_TEXT_COLUMNS = 's.end_ns, s.start_ns, s.json_head, s.init_object_id, s.object_storage_id, s.object_storage_key';
+export const SEGMENT_COLUMNS = 's.end_ns, s.start_ns, s.json_head, s.init_object_id, s.object_storage_id, s.object_storage_key';
 
 /** The get_urls member of a json_head: always its last (see segmentJsonHead). */
 const URLS_MEMBER = ',"get_urls":';
+const OBJECT_ID_AT = '{"object_id":'.length;
+const TIMERANGE_MEMBER = ',"timerange":"';
 
 /**
  * The `json_head` of a segment row (migration 4): the segment as a JSON object without its
- * closing brace, `{"object_id":…,"timerange":…` and then the members of its `extra` text
- * (written by {@link segmentExtra} or editSegmentUrls, so get_urls, when there, comes last).
+ * closing brace, `{"object_id":…,"timerange":…` and then the members of its optional fields'
+ * JSON (`optional`, from {@link optionalFieldsJson}: get_urls, when there, comes last).
  */
-export function segmentJsonHead(objectId: string, timerangeText: string, extra: string | null): string {
+export function segmentJsonHead(objectId: string, timerangeText: string, optional: string | null): string {
   const head = `{"object_id":${jsonString(objectId)},"timerange":${jsonString(timerangeText)}`;
-  return extra === null || extra.length <= 2 ? head : `${head},${extra.slice(1, -1)}`;
+  return optional === null || optional.length <= 2 ? head : `${head},${optional.slice(1, -1)}`;
+}
+
+/**
+ * What {@link segmentJsonHead} was given, read back: the object id's JSON string runs to the
+ * first `,"timerange":"` (a `,"` never occurs inside a JSON string: its quotes are escaped),
+ * the timerange (a TAMS timerange has no quotes) to the next quote, and the members after it
+ * are the optional fields.
+ */
+export function jsonHeadParts(head: string): { objectId: string; timerangeText: string; optional: string | null } {
+  const at = head.indexOf(TIMERANGE_MEMBER, OBJECT_ID_AT);
+  const idJson = head.slice(OBJECT_ID_AT, at);
+  const objectId = idJson.includes('\\') ? (JSON.parse(idJson) as string) : idJson.slice(1, -1);
+  const from = at + TIMERANGE_MEMBER.length;
+  const to = head.indexOf('"', from);
+  return { objectId, timerangeText: head.slice(from, to), optional: head.length > to + 1 ? `{${head.slice(to + 2)}}` : null };
 }
 
 /** The storage of an init object, from the row of a segment naming it (end_ns of that row). */
 export type InitStorageLookup = (endNs: bigint) => ObjectStorageRef | undefined;
 
-/** The optional flow-segment fields kept together in `segments.extra`. */
-export type SegmentExtra = Pick<
+/** The optional flow-segment fields, kept as JSON members in `segments.json_head`. */
+export type OptionalSegmentFields = Pick<
   NewSegment,
   'ts_offset' | 'last_duration' | 'object_timerange' | 'sample_offset' | 'sample_count' | 'key_frame_count' | 'get_urls'
 >;
 
-export function segmentExtra(seg: NewSegment): string | null {
-  const extra: SegmentExtra = {};
-  if (seg.ts_offset !== undefined) extra.ts_offset = seg.ts_offset;
-  if (seg.last_duration !== undefined) extra.last_duration = seg.last_duration;
-  if (seg.object_timerange !== undefined) extra.object_timerange = seg.object_timerange;
-  if (seg.sample_offset !== undefined) extra.sample_offset = seg.sample_offset;
-  if (seg.sample_count !== undefined) extra.sample_count = seg.sample_count;
-  if (seg.key_frame_count !== undefined) extra.key_frame_count = seg.key_frame_count;
-  if (seg.get_urls !== undefined) extra.get_urls = seg.get_urls;
-  return Object.keys(extra).length === 0 ? null : JSON.stringify(extra);
+export function optionalFieldsJson(seg: NewSegment): string | null {
+  const fields: OptionalSegmentFields = {};
+  if (seg.ts_offset !== undefined) fields.ts_offset = seg.ts_offset;
+  if (seg.last_duration !== undefined) fields.last_duration = seg.last_duration;
+  if (seg.object_timerange !== undefined) fields.object_timerange = seg.object_timerange;
+  if (seg.sample_offset !== undefined) fields.sample_offset = seg.sample_offset;
+  if (seg.sample_count !== undefined) fields.sample_count = seg.sample_count;
+  if (seg.key_frame_count !== undefined) fields.key_frame_count = seg.key_frame_count;
+  if (seg.get_urls !== undefined) fields.get_urls = seg.get_urls;
+  return Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
 }
 
 export interface ObjectRow {
@@ -125,19 +130,19 @@ export function boundToNanos(ns: bigint, unbounded: bigint): bigint | null {
 }
 
 /**
- * Parses `extra` texts, remembering the last one. Neighbouring segments mostly carry the same
+ * Parses optional-field texts (see jsonHeadParts), remembering the last one. Neighbouring segments mostly carry the same
  * text (a fixed key_frame_count or ts_offset), and JSON.parse was the largest cost of turning
  * a window row into a record. A remembered value is only ever copied field by field into a
  * record, so it is kept only when every field is a primitive: a text holding get_urls
  * (objects) is parsed afresh each time and no two records share a mutable value.
  */
-class ExtraParser {
+class OptionalFieldsParser {
   private lastText: string | undefined;
-  private lastValue: SegmentExtra | undefined;
+  private lastValue: OptionalSegmentFields | undefined;
 
-  parse(text: string): SegmentExtra {
+  parse(text: string): OptionalSegmentFields {
     if (text === this.lastText && this.lastValue) return this.lastValue;
-    const value = JSON.parse(text) as SegmentExtra;
+    const value = JSON.parse(text) as OptionalSegmentFields;
     const primitive = Object.values(value).every((v) => typeof v !== 'object' || v === null);
     this.lastText = primitive ? text : undefined;
     this.lastValue = primitive ? value : undefined;
@@ -166,19 +171,20 @@ export function rowTimerange(row: readonly [bigint, bigint, ...unknown[]]): Time
 function rowToSegment(
   flowId: string,
   row: SegmentRow,
-  extras: ExtraParser,
+  optionals: OptionalFieldsParser,
   initStorages: Map<string, ObjectStorageRef | undefined>,
   lookup: InitStorageLookup,
 ): SegmentRecord {
-  const [endNs, , text, objectId, initObjectId, extra, storageId, storageKey, objectTimerange] = row;
+  const [endNs, , head, initObjectId, storageId, storageKey, objectTimerange] = row;
+  const { objectId, timerangeText, optional } = jsonHeadParts(head);
   const seg: SegmentRecord = {
     flow_id: flowId,
     object_id: objectId,
     timerange: rowTimerange(row),
-    timerange_text: text,
+    timerange_text: timerangeText,
   };
   if (initObjectId !== null) seg.init_object_id = initObjectId;
-  if (extra !== null) Object.assign(seg, extras.parse(extra));
+  if (optional !== null) Object.assign(seg, optionals.parse(optional));
   const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
   if (initObjectId !== null) {
@@ -190,23 +196,23 @@ function rowToSegment(
 }
 
 /**
- * The records of a page of window rows (each distinct run of `extra` parsed once, each init
+ * The records of a page of window rows (each distinct run of optional fields parsed once, each init
  * object's storage looked up once).
  */
 export function toSegments(flowId: string, rows: readonly SegmentRow[], initStorage: InitStorageLookup): SegmentRecord[] {
-  const extras = new ExtraParser();
+  const optionals = new OptionalFieldsParser();
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
-  return rows.map((row) => rowToSegment(flowId, row, extras, initStorages, initStorage));
+  return rows.map((row) => rowToSegment(flowId, row, optionals, initStorages, initStorage));
 }
 
 /**
- * The texts of a page of text window rows (listSegmentTexts): the same segments as
+ * The texts of a page of window rows (listSegmentTexts): the same segments as
  * {@link toSegments}, each written out as far as its stored JSON goes. A `,"` never occurs
  * inside a JSON string (a quote in one is escaped), and no member before get_urls holds an
  * object, so the first `,"get_urls":` and `,"object_timerange":` found are the members.
  * Stored get_urls are parsed for each segment, so no two share those objects.
  */
-export function toSegmentTexts(rows: readonly SegmentTextRow[], lookup: InitStorageLookup): SegmentText[] {
+export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => {
     const [endNs, , head, initObjectId, storageId, storageKey, objectTimerange] = row;

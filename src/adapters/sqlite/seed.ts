@@ -4,8 +4,8 @@ import { INT64_MAX } from './cursors';
 import type { SqliteMetadataStore } from './sqlite-metadata-store';
 import { segmentJsonHead } from './rows';
 
-/** Every seeded segment's optional fields, as `extra` stores them. */
-const EXTRA = '{"key_frame_count":1}';
+/** Every seeded segment's optional fields (see optionalFieldsJson). */
+const OPTIONAL = '{"key_frame_count":1}';
 
 export interface SeedOptions {
   /**
@@ -52,9 +52,9 @@ export async function seedSegments(
   const startNs = options.startNs ?? lastEnd?.end_ns ?? 0n;
 
   const insertSegment = db.prepare(
-    `INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, extra, json_head,
+    `INSERT INTO segments (flow_id, end_ns, start_ns, object_id, json_head,
         object_storage_id, object_storage_key, object_own_timerange)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const insertObject = db.prepare(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, role, registered,
       key_frame_count, timerange, first_referenced_by_flow, created)
@@ -71,7 +71,7 @@ export async function seedSegments(
       const objectId = `${flowId}/${start}`;
       const key = storageId === null ? null : keyFor(objectId);
       // The segment row carries copies of its object's storage and timerange (migration 2).
-      insertSegment.run(flowId, end, start, text, objectId, EXTRA, segmentJsonHead(objectId, text, EXTRA), storageId, key, text);
+      insertSegment.run(flowId, end, start, objectId, segmentJsonHead(objectId, text, OPTIONAL), storageId, key, text);
       insertObject.run(objectId, storageId, key, storageId === null ? null : flowId, text, flowId, now);
       start = end;
     }

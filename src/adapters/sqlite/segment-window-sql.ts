@@ -1,6 +1,6 @@
 import type { SegmentQuery } from '../../ports/metadata-store';
 import { INT64_MAX } from './cursors';
-import { SEGMENT_COLUMNS, SEGMENT_TEXT_COLUMNS } from './rows';
+import { SEGMENT_COLUMNS } from './rows';
 import { limitClause } from './statement-cache';
 
 /**
@@ -10,15 +10,9 @@ import { limitClause } from './statement-cache';
 export const WINDOW_BOUND = `coalesce((SELECT b.end_ns FROM segments b WHERE b.flow_id = @flow AND b.end_ns >= @qe
       ORDER BY b.end_ns LIMIT 1), ${INT64_MAX})`;
 
-/** Which row a window statement returns: a SegmentRow (records) or a SegmentTextRow (texts). */
-export type WindowLayout = 'records' | 'texts';
-
-/**
- * A short name for the window statement a query needs (forward or backward, object filter,
- * texts, object timerange).
- */
-export function windowKind(query: SegmentQuery, layout: WindowLayout = 'records'): string {
-  return `${query.reverse ? 'b' : 'f'}${query.object_id === undefined ? '' : 'o'}${layout === 'texts' ? 'x' : ''}${query.object_timerange === false ? '' : 't'}`;
+/** A short name for the window statement a query needs (forward or backward, object filter, object timerange). */
+export function windowKind(query: SegmentQuery): string {
+  return `${query.reverse ? 'b' : 'f'}${query.object_id === undefined ? '' : 'o'}${query.object_timerange === false ? '' : 't'}`;
 }
 
 /**
@@ -26,8 +20,7 @@ export function windowKind(query: SegmentQuery, layout: WindowLayout = 'records'
  * parameters @flow, @lo, @qe (and @hi backward, @object with an object filter).
  */
 export function windowSql(kind: string, limit: number): string {
-  const row = kind.includes('x') ? SEGMENT_TEXT_COLUMNS : SEGMENT_COLUMNS;
-  const columns = kind.endsWith('t') ? `${row}, s.object_own_timerange` : row;
+  const columns = kind.endsWith('t') ? `${SEGMENT_COLUMNS}, s.object_own_timerange` : SEGMENT_COLUMNS;
   const objectFilter = kind.includes('o') ? 'AND s.object_id = @object' : '';
   const upper = kind.startsWith('b') ? `min(${WINDOW_BOUND}, @hi)` : WINDOW_BOUND;
   return `SELECT ${columns} FROM segments s

@@ -51,15 +51,15 @@ import {
 } from './cursors';
 import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } from './list-query';
 import { MIGRATIONS } from './migrations';
-import { WINDOW_BOUND, type WindowLayout, windowKind, windowSql } from './segment-window-sql';
+import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
 import {
   boundToNanos,
   storageRef,
-  segmentExtra,
+  optionalFieldsJson,
   toFlow,
-  type SegmentExtra,
+  type OptionalSegmentFields,
   toOutboxEvent,
   rowTimerange,
   toSegments,
@@ -70,8 +70,8 @@ import {
   type ObjectRow,
   type OutboxRow,
   type SegmentRow,
-  type SegmentTextRow,
   segmentJsonHead,
+  jsonHeadParts,
   type SourceRow,
 } from './rows';
 
@@ -259,9 +259,9 @@ export class SqliteMetadataStore implements MetadataStore {
       firstEndingAfter: p64('SELECT start_ns, end_ns FROM segments WHERE flow_id = ? AND end_ns > ? ORDER BY end_ns LIMIT 1'),
       lastStartingBefore: p64(`SELECT start_ns, end_ns FROM segments
         WHERE flow_id = @flow AND end_ns <= ${WINDOW_BOUND} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
-      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, timerange_text, object_id, init_object_id, extra,
-          json_head, object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, object_id, init_object_id, json_head,
+          object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       segmentInitStorage: p64('SELECT init_storage_id, init_storage_key FROM segments WHERE flow_id = ? AND end_ns = ?'),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
@@ -288,8 +288,8 @@ export class SqliteMetadataStore implements MetadataStore {
         WHERE object_id = ?`),
       clearSegmentInitStorage: p(`UPDATE segments SET init_storage_id = NULL, init_storage_key = NULL
         WHERE init_object_id = ?`),
-      segmentExtrasOfObject: p64('SELECT flow_id, end_ns, timerange_text, extra FROM segments WHERE object_id = ?'),
-      setSegmentExtra: p64('UPDATE segments SET extra = ?, json_head = ? WHERE flow_id = ? AND end_ns = ?'),
+      segmentHeadsOfObject: p64('SELECT flow_id, end_ns, json_head FROM segments WHERE object_id = ?'),
+      setSegmentHead: p64('UPDATE segments SET json_head = ? WHERE flow_id = ? AND end_ns = ?'),
 
       getProfile: p('SELECT id, doc FROM profiles WHERE id = ?'),
       insertProfile: p(`INSERT INTO profiles (id, label, created, doc) VALUES (?, ?, ?, ?)
@@ -648,7 +648,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage> {
-    const window = this.readWindow<SegmentTextRow>(flowId, query, page, 'texts');
+    const window = this.readWindow(flowId, query, page);
     const first = window.rows[0];
     const last = window.rows[window.rows.length - 1];
     const result: SegmentTextPage = {
@@ -660,27 +660,22 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private listSegmentsNow(flowId: string, query: SegmentQuery, page: PageRequest): Page<SegmentRecord> {
-    const window = this.readWindow<SegmentRow>(flowId, query, page, 'records');
+    const window = this.readWindow(flowId, query, page);
     const result: Page<SegmentRecord> = { items: toSegments(flowId, window.rows, window.initStorage) };
     if (window.next !== undefined) result.next = window.next;
     return result;
   }
 
   /** The rows of one page of a segment window, the next page's key, and the init-storage lookup. */
-  private readWindow<Row extends SegmentRow | SegmentTextRow>(
-    flowId: string,
-    query: SegmentQuery,
-    page: PageRequest,
-    layout: WindowLayout,
-  ): { rows: Row[]; next?: unknown; initStorage: InitStorageLookup } {
+  private readWindow(flowId: string, query: SegmentQuery, page: PageRequest): { rows: SegmentRow[]; next?: unknown; initStorage: InitStorageLookup } {
     const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
     const initStorage = (endNs: bigint): ObjectStorageRef | undefined => {
       const row = this.s.segmentInitStorage.get(flowId, endNs) as { init_storage_id: string | null; init_storage_key: string | null } | undefined;
       return row === undefined ? undefined : storageRef(row.init_storage_id, row.init_storage_key);
     };
     if (query.timerange.empty || page.limit <= 0) return { rows: [], initStorage };
-    const stmt = this.windowStatement(query, page.limit + 1, layout);
-    const rows = stmt.all(this.windowParams(flowId, query, after)) as Row[];
+    const stmt = this.windowStatement(query, page.limit + 1);
+    const rows = stmt.all(this.windowParams(flowId, query, after)) as SegmentRow[];
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     const last = shown[shown.length - 1];
@@ -697,8 +692,8 @@ export class SqliteMetadataStore implements MetadataStore {
     return plan.map((row) => row.detail);
   }
 
-  private windowStatement(query: SegmentQuery, limit: number, layout: WindowLayout = 'records'): Statement {
-    const kind = windowKind(query, layout);
+  private windowStatement(query: SegmentQuery, limit: number): Statement {
+    const kind = windowKind(query);
     return this.windows.keyed(`${kind}${limit}`, () => windowSql(kind, limit));
   }
 
@@ -797,16 +792,13 @@ export class SqliteMetadataStore implements MetadataStore {
     // registration wins); storage comes from the allocation. Both are copied into the row
     // for the window query (see migration 2 for why the copy cannot go stale).
     const objectTimerange = object?.registered ? object.timerange : (seg.object_timerange ?? seg.timerange_text);
-    const extra = segmentExtra(seg);
     this.s.insertSegment.run(
       flowId,
       hi,
       lo,
-      seg.timerange_text,
       seg.object_id,
       seg.init_object_id ?? null,
-      extra,
-      segmentJsonHead(seg.object_id, seg.timerange_text, extra),
+      segmentJsonHead(seg.object_id, seg.timerange_text, optionalFieldsJson(seg)),
       object?.storage_id ?? null,
       object?.storage_key ?? null,
       objectTimerange,
@@ -1094,20 +1086,23 @@ export class SqliteMetadataStore implements MetadataStore {
     return row;
   }
 
-  /** Rewrites the get_urls copy in `extra` of every segment row of a media object. */
+  /** Rewrites the get_urls copy in `json_head` of every segment row of a media object. */
   private editSegmentUrls(objectId: string, edit: (urls: UncontrolledUrl[]) => UncontrolledUrl[]): void {
-    const rows = this.s.segmentExtrasOfObject.all(objectId) as { flow_id: string; end_ns: bigint; timerange_text: string; extra: string | null }[];
+    const rows = this.s.segmentHeadsOfObject.all(objectId) as { flow_id: string; end_ns: bigint; json_head: string }[];
     for (const row of rows) {
-      const extra = row.extra === null ? {} : (JSON.parse(row.extra) as SegmentExtra);
-      const before = extra.get_urls ?? [];
+      const { timerangeText, optional } = jsonHeadParts(row.json_head);
+      const fields = optional === null ? {} : (JSON.parse(optional) as OptionalSegmentFields);
+      const before = fields.get_urls ?? [];
       const after = edit(before);
       if (JSON.stringify(after) === JSON.stringify(before)) continue;
-      if (after.length > 0) extra.get_urls = after;
-      else delete extra.get_urls;
-      const text = Object.keys(extra).length === 0 ? null : JSON.stringify(extra);
-      this.s.setSegmentExtra.run(text, segmentJsonHead(objectId, row.timerange_text, text), row.flow_id, row.end_ns);
+      // Kept last (segmentJsonHead): deleted and set again rather than replaced in place.
+      delete fields.get_urls;
+      if (after.length > 0) fields.get_urls = after;
+      const text = Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
+      this.s.setSegmentHead.run(segmentJsonHead(objectId, timerangeText, text), row.flow_id, row.end_ns);
     }
   }
+
 
   // ---- deletion requests ---------------------------------------------------------------
 
