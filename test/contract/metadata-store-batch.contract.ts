@@ -82,9 +82,12 @@ export function runMetadataStoreBatchContract(
       const f = await addFlow({ container: 'video/mp2t' });
       const init = `init-${run}`;
       const media = `media-${run}`;
+      // Ids are client text: control characters (U+001E included), quotes and backslashes.
+      const oddInit = `init \u001e "odd" \\ \u001f ${run}`;
       await store.allocateObjects(f.id, [
         { id: init, storage_id: 'local', key: `k/${init}` },
         { id: media, storage_id: 'local', key: `k/${media}` },
+        { id: oddInit, storage_id: 'local', key: `k/odd-${run}` },
       ], at(1));
       const elsewhere = [{ url: 'https://elsewhere.example/a?b="c"', label: 'elsewhere \\ é' }];
       await store.addSegments(f.id, [
@@ -96,7 +99,8 @@ export function runMetadataStoreBatchContract(
         seg(`external-2-${run}`, '(3:0_3:500)', { get_urls: elsewhere, key_frame_count: 2 }),
         seg(`plain-é-${run}`, '[3:500_4:0)', { key_frame_count: 7 }),
         seg(`plain-2-${run}`, '[4:0_4:500)', { key_frame_count: 7 }),
-        seg(`unbounded-${run}`, '[4:500_'),
+        seg(`odd \u001e media ${run}`, '[4:500_4:700)', { init_object_id: oddInit }),
+        seg(`unbounded-${run}`, '[4:700_'),
       ], at(2));
       const optional = ['ts_offset', 'last_duration', 'object_timerange', 'sample_offset', 'sample_count', 'key_frame_count'] as const;
       const expected = (r: SegmentRecord): Record<string, unknown> => {

@@ -22,18 +22,63 @@ export interface SourceRow {
 }
 
 /**
- * A window row, read raw (an array: much cheaper than an object per row) with safe integers
- * (end_ns and start_ns; BigInts are needed for them anyway): [end_ns, start_ns, json_head,
- * init_object_id, object storage_id, object storage_key], then the object's own timerange
- * when it was asked for. Every value costs (better-sqlite3 sets each one into the row array),
- * so the segment's own fields come as the one json_head text (see segmentJsonHead) and the
- * init object's storage, the same for every segment naming that object, is looked up once
- * per page ({@link InitStorageLookup}) rather than carried by every row.
+ * A window row. better-sqlite3 on Node 20 sets every value of a raw row into its array one
+ * `v8::Object::Set` at a time, which cost more than SQLite's own work on a page, so the window
+ * statement returns each row as one text ({@link segmentRowSql}, read with `pluck`) and
+ * {@link readSegmentRow} takes it apart: end_ns and start_ns (decimal), the object's storage
+ * id and key, the object's own timerange, json_head (see segmentJsonHead), then the init object
+ * id. Fields are separated by U+001E, which none of them can hold but the last, which is read
+ * to the end: JSON strings escape it, storage ids are UUIDs and keys are minted by the object
+ * store (allocateObjects refuses others), timeranges passed the strict parser. The init
+ * object's storage, the same for every segment naming that object, is looked up once per page
+ * ({@link InitStorageLookup}) rather than carried by every row.
  */
-export type SegmentRow = [bigint, bigint, string, string | null, string | null, string | null, (string | null)?];
+export interface SegmentRow {
+  /** end_ns and start_ns as decimal text: most rows never need them as numbers. */
+  endNs: string;
+  startNs: string;
+  storageId: string | null;
+  storageKey: string | null;
+  /** The object's own timerange, when the statement was asked for it (object_own_timerange). */
+  objectTimerange: string | null;
+  head: string;
+  initObjectId: string | null;
+}
 
-/** The window columns: all in the segment row (migration 2), so no join. */
-export const SEGMENT_COLUMNS = 's.end_ns, s.start_ns, s.json_head, s.init_object_id, s.object_storage_id, s.object_storage_key';
+/** Between the fields of a window row's text. */
+const FIELD_SEPARATOR = '\x1e';
+
+/** The window row as one text (see {@link SegmentRow}): all in the segment row (migration 2), so no join. */
+export function segmentRowSql(withObjectTimerange: boolean): string {
+  const objectTimerange = withObjectTimerange ? "ifnull(s.object_own_timerange, '')" : "''";
+  return `s.end_ns || char(30) || s.start_ns || char(30) || ifnull(s.object_storage_id, '') || char(30)
+    || ifnull(s.object_storage_key, '') || char(30) || ${objectTimerange} || char(30) || s.json_head
+    || ifnull(char(30) || s.init_object_id, '')`;
+}
+
+/** True when a storage id or key can go into a window row's text (see {@link SegmentRow}). */
+export function fitsSegmentRow(storageText: string): boolean {
+  return !storageText.includes(FIELD_SEPARATOR);
+}
+
+/** A window row's text taken apart (see {@link SegmentRow}; empty fields are absent ones). */
+export function readSegmentRow(text: string): SegmentRow {
+  const a = text.indexOf(FIELD_SEPARATOR);
+  const b = text.indexOf(FIELD_SEPARATOR, a + 1);
+  const c = text.indexOf(FIELD_SEPARATOR, b + 1);
+  const d = text.indexOf(FIELD_SEPARATOR, c + 1);
+  const e = text.indexOf(FIELD_SEPARATOR, d + 1);
+  const f = text.indexOf(FIELD_SEPARATOR, e + 1);
+  return {
+    endNs: text.slice(0, a),
+    startNs: text.slice(a + 1, b),
+    storageId: b + 1 < c ? text.slice(b + 1, c) : null,
+    storageKey: c + 1 < d ? text.slice(c + 1, d) : null,
+    objectTimerange: d + 1 < e ? text.slice(d + 1, e) : null,
+    head: f < 0 ? text.slice(e + 1) : text.slice(e + 1, f),
+    initObjectId: f < 0 ? null : text.slice(f + 1),
+  };
+}
 
 /** The get_urls member of a json_head: always its last (see segmentJsonHead). */
 const URLS_MEMBER = ',"get_urls":';
@@ -153,19 +198,19 @@ class OptionalFieldsParser {
 /** An init object's storage, looked up once per page (`known` remembers it, absent or not). */
 function initStorageOf(
   initObjectId: string,
-  endNs: bigint,
+  row: SegmentRow,
   known: Map<string, ObjectStorageRef | undefined>,
   lookup: InitStorageLookup,
 ): ObjectStorageRef | undefined {
   if (known.has(initObjectId)) return known.get(initObjectId);
-  const storage = lookup(endNs);
+  const storage = lookup(BigInt(row.endNs));
   known.set(initObjectId, storage);
   return storage;
 }
 
 /** The timerange of a window row, from its bounds. */
-export function rowTimerange(row: readonly [bigint, bigint, ...unknown[]]): TimeRange {
-  return range(boundToNanos(row[1], INT64_MIN), boundToNanos(row[0], INT64_MAX));
+export function rowTimerange(row: SegmentRow): TimeRange {
+  return range(boundToNanos(BigInt(row.startNs), INT64_MIN), boundToNanos(BigInt(row.endNs), INT64_MAX));
 }
 
 function rowToSegment(
@@ -175,7 +220,7 @@ function rowToSegment(
   initStorages: Map<string, ObjectStorageRef | undefined>,
   lookup: InitStorageLookup,
 ): SegmentRecord {
-  const [endNs, , head, initObjectId, storageId, storageKey, objectTimerange] = row;
+  const { head, initObjectId, storageId, storageKey, objectTimerange } = row;
   const { objectId, timerangeText, optional } = jsonHeadParts(head);
   const seg: SegmentRecord = {
     flow_id: flowId,
@@ -188,10 +233,10 @@ function rowToSegment(
   const objectStorage = storageRef(storageId, storageKey);
   if (objectStorage) seg.object_storage = objectStorage;
   if (initObjectId !== null) {
-    const initStorage = initStorageOf(initObjectId, endNs, initStorages, lookup);
+    const initStorage = initStorageOf(initObjectId, row, initStorages, lookup);
     if (initStorage) seg.init_object_storage = { ...initStorage };
   }
-  if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
+  if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
   return seg;
 }
 
@@ -215,16 +260,16 @@ export function toSegments(flowId: string, rows: readonly SegmentRow[], initStor
 export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
   const initStorages = new Map<string, ObjectStorageRef | undefined>();
   return rows.map((row) => {
-    const [endNs, , head, initObjectId, storageId, storageKey, objectTimerange] = row;
+    const { head, initObjectId, storageId, storageKey, objectTimerange } = row;
     const urlsAt = head.indexOf(URLS_MEMBER);
     const jsonHead = urlsAt < 0 ? head : head.slice(0, urlsAt);
     const seg: SegmentText = { json_head: jsonHead, has_object_timerange: jsonHead.includes(',"object_timerange":') };
-    if (objectTimerange !== undefined && objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
+    if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
     const objectStorage = storageRef(storageId, storageKey);
     if (objectStorage) seg.object_storage = objectStorage;
     if (initObjectId !== null) {
       seg.init_object_id = initObjectId;
-      const initStorage = initStorageOf(initObjectId, endNs, initStorages, lookup);
+      const initStorage = initStorageOf(initObjectId, row, initStorages, lookup);
       if (initStorage) seg.init_object_storage = { ...initStorage };
     }
     if (urlsAt >= 0) seg.get_urls = JSON.parse(head.slice(urlsAt + URLS_MEMBER.length)) as UncontrolledUrl[];

@@ -1,6 +1,6 @@
 import type { SegmentQuery } from '../../ports/metadata-store';
 import { INT64_MAX } from './cursors';
-import { SEGMENT_COLUMNS } from './rows';
+import { segmentRowSql } from './rows';
 import { limitClause } from './statement-cache';
 
 /**
@@ -20,7 +20,7 @@ export function windowKind(query: SegmentQuery): string {
  * parameters @flow, @lo, @qe (and @hi backward, @object with an object filter).
  */
 export function windowSql(kind: string, limit: number): string {
-  const columns = kind.endsWith('t') ? `${SEGMENT_COLUMNS}, s.object_own_timerange` : SEGMENT_COLUMNS;
+  const columns = segmentRowSql(kind.endsWith('t'));
   const objectFilter = kind.includes('o') ? 'AND s.object_id = @object' : '';
   const upper = kind.startsWith('b') ? `min(${WINDOW_BOUND}, @hi)` : WINDOW_BOUND;
   return `SELECT ${columns} FROM segments s

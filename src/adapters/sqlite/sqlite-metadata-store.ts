@@ -71,6 +71,8 @@ import {
   type OutboxRow,
   type SegmentRow,
   segmentJsonHead,
+  readSegmentRow,
+  fitsSegmentRow,
   jsonHeadParts,
   type SourceRow,
 } from './rows';
@@ -185,7 +187,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma(`mmap_size = ${Math.round((options.mmapSizeMb ?? 4096) * 1024 * 1024)}`);
     this.db.pragma('temp_store = MEMORY');
     this.dynamic = new StatementCache(this.db, 256);
-    this.windows = new StatementCache(this.db, 256, (stmt) => stmt.safeIntegers(true).raw(true));
+    this.windows = new StatementCache(this.db, 256, (stmt) => stmt.pluck(true));
   }
 
   /** The connection, for tooling inside this adapter (seeding, query plans). */
@@ -675,11 +677,11 @@ export class SqliteMetadataStore implements MetadataStore {
     };
     if (query.timerange.empty || page.limit <= 0) return { rows: [], initStorage };
     const stmt = this.windowStatement(query, page.limit + 1);
-    const rows = stmt.all(this.windowParams(flowId, query, after)) as SegmentRow[];
+    const rows = (stmt.all(this.windowParams(flowId, query, after)) as string[]).map(readSegmentRow);
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     const last = shown[shown.length - 1];
-    return more && last ? { rows: shown, next: segmentCursor(last[0]), initStorage } : { rows: shown, initStorage };
+    return more && last ? { rows: shown, next: segmentCursor(BigInt(last.endNs)), initStorage } : { rows: shown, initStorage };
   }
 
   /** The query plan of the window query listSegments would run (for tests and diagnosis). */
@@ -887,6 +889,8 @@ export class SqliteMetadataStore implements MetadataStore {
           throw new TamsError('object_exists', `Object ${o.id} already exists`);
         }
         seen.add(o.id);
+        // Minted by the object store, never client text: a window row could not carry them (SegmentRow).
+        if (!fitsSegmentRow(o.storage_id) || !fitsSegmentRow(o.key)) throw new Error(`Storage id or key of object ${o.id} holds U+001E`);
         this.s.insertAllocation.run(o.id, o.storage_id, o.key, flowId, o.content_type ?? null, now);
       }
     });
