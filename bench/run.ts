@@ -41,6 +41,18 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Share of the machine's CPU time the hypervisor gave to others during the run (Linux), or undefined. */
+  steal?: number;
+}
+
+/** [steal, total] jiffies of all CPUs so far (/proc/stat), or undefined where there is none. */
+function cpuJiffies(): [number, number] | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return [fields[7] ?? 0, fields.reduce((a, b) => a + b, 0)];
+  } catch {
+    return undefined;
+  }
 }
 
 function median(values: number[]): number {
@@ -55,12 +67,24 @@ function medianFigures(runs: Figures[]): Figures {
     p99: median(runs.map((r) => r.p99)),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    ...(runs.every((r) => r.steal !== undefined) ? { steal: Math.max(...runs.map((r) => r.steal as number)) } : {}),
   };
 }
 
+/** `  CPU steal 3.1%` (the most of any run a figure comes from), or '' off Linux. */
+function stealText(steal: number | undefined): string {
+  return steal === undefined ? '' : `  CPU steal ${(100 * steal).toFixed(1)}%`;
+}
+
 async function load(options: autocannon.Options, duration = DURATION): Promise<Figures> {
+  const before = cpuJiffies();
   const result = await autocannon({ ...options, duration });
+  const after = cpuJiffies();
+  // On a VM, time the hypervisor ran other guests on our cores: a run with much of it is slow
+  // for reasons outside the code, whatever the code does.
+  const steal = before && after && after[1] > before[1] ? (after[0] - before[0]) / (after[1] - before[1]) : undefined;
   return {
+    ...(steal === undefined ? {} : { steal }),
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -119,7 +143,7 @@ function bigSegmentData(): Promise<SegmentData> {
 }
 
 function fmt(f: Figures): string {
-  return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}`;
+  return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${stealText(f.steal)}`;
 }
 
 function restWindowLoad(server: Server, { flowId, segments }: SegmentData, duration = DURATION): Promise<Figures> {
@@ -215,7 +239,7 @@ async function restIngest(): Promise<void> {
       });
       if (f.non2xx > 0 || f.errors > 0) process.stdout.write(`  warning: ${f.non2xx} non-2xx, ${f.errors} errors\n`);
       rates.push(f.rps * batch);
-      process.stdout.write(`  run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)\n`);
+      process.stdout.write(`  run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)${stealText(f.steal)}\n`);
     }
   } finally {
     await stopServer(server.child);
