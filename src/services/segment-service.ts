@@ -61,9 +61,9 @@ export class SegmentService {
   }
 
   /**
-   * listSegments with each segment as JSON text (a flow-segment object, equal to the
-   * JSON.stringify of the listSegments item): what REST writes out. Built from the store's
-   * field texts, so no segment is made an object and serialised again.
+   * listSegments with each segment as JSON text (a flow-segment object: the same JSON value as
+   * the listSegments item, its members perhaps in another order): what REST writes out. Built
+   * from the store's texts, so no segment is made an object and serialised again.
    */
   async listSegmentsJson(ctx: RequestContext, flowId: string, query: SegmentQuery, options: SegmentListOptions): Promise<SegmentPage<string>> {
     const { listing, storeQuery, page } = await this.segmentRead(ctx, flowId, query, options);

@@ -90,7 +90,7 @@ export function runMetadataStoreBatchContract(
         { id: oddInit, storage_id: 'local', key: `k/odd-${run}` },
       ], at(1));
       const elsewhere = [{ url: 'https://elsewhere.example/a?b="c"', label: 'elsewhere \\ é' }];
-      await store.addSegments(f.id, [
+      const registered = [
         seg(media, '[0:0_1:0)', { init_object_id: init, ts_offset: '0:5', key_frame_count: 1, object_timerange: '[0:0_2:0)' }),
         // Re-uses the object: no object_timerange of its own; the object's is there when asked.
         seg(media, '[1:0_2:0)', { init_object_id: init, last_duration: '0:500', sample_offset: 3, sample_count: 25 }),
@@ -101,7 +101,8 @@ export function runMetadataStoreBatchContract(
         seg(`plain-2-${run}`, '[4:0_4:500)', { key_frame_count: 7 }),
         seg(`odd \u001e media ${run}`, '[4:500_4:700)', { init_object_id: oddInit }),
         seg(`unbounded-${run}`, '[4:700_'),
-      ], at(2));
+      ];
+      await store.addSegments(f.id, registered, at(2));
       const optional = ['ts_offset', 'last_duration', 'object_timerange', 'sample_offset', 'sample_count', 'key_frame_count'] as const;
       const expected = (r: SegmentRecord): Record<string, unknown> => {
         const fields: Record<string, unknown> = {};
@@ -117,46 +118,65 @@ export function runMetadataStoreBatchContract(
         };
       };
       const compare = async (): Promise<void> => {
-      for (const query of [
-        { timerange: parseTimeRange('_') },
-        { timerange: parseTimeRange('_'), object_timerange: false },
-        { timerange: parseTimeRange('[0:500_4:200)'), reverse: true },
-        { timerange: parseTimeRange('_'), object_id: media },
-        { timerange: EMPTY },
-      ]) {
-        let after: unknown = undefined;
-        let pages = 0;
-        do {
-          const records = await store.listSegments(f.id, query, { limit: 4, after });
-          const texts = await store.listSegmentTexts(f.id, query, { limit: 4, after });
-          for (const t of texts.items) {
-            expect(t.json_head.startsWith('{"object_id":')).toBe(true);
-            // JSON.parse keeps the last of two equal keys: check there are none (`{"` and
-            // `,"` only occur between members: a quote inside a string is escaped).
-            const keys = [...t.json_head.matchAll(/[{,]"([a-z_]+)":/g)].map((m) => m[1]);
-            expect(new Set(keys).size).toBe(keys.length);
-          }
-          const parsed = texts.items.map(({ json_head, ...rest }) => ({ ...rest, json: JSON.parse(`${json_head}}`) as unknown }));
-          expect(parsed).toEqual(records.items.map(expected));
-          // No two segments share their get_urls objects.
-          const lists = texts.items.flatMap((t) => (t.get_urls === undefined ? [] : [t.get_urls]));
-          expect(new Set(lists).size).toBe(lists.length);
-          expect(formatTimeRange(texts.span)).toBe(formatTimeRange(records.items.reduce((acc, r) => span(acc, r.timerange), EMPTY)));
-          expect(texts.next).toEqual(records.next);
-          after = records.next;
-          pages += 1;
-        } while (after !== undefined && pages < 10);
-        expect(pages).toBe(query.timerange === EMPTY || query.object_id !== undefined ? 1 : 2);
-      }
+        for (const query of [
+          { timerange: parseTimeRange('_') },
+          { timerange: parseTimeRange('_'), object_timerange: false },
+          { timerange: parseTimeRange('[0:500_4:200)'), reverse: true },
+          { timerange: parseTimeRange('_'), object_id: media },
+          { timerange: EMPTY },
+        ]) {
+          let after: unknown = undefined;
+          let pages = 0;
+          do {
+            const records = await store.listSegments(f.id, query, { limit: 4, after });
+            const texts = await store.listSegmentTexts(f.id, query, { limit: 4, after });
+            for (const t of texts.items) {
+              expect(t.json_head.startsWith('{"object_id":')).toBe(true);
+              // JSON.parse keeps the last of two equal keys: check there are none (`{"` and
+              // `,"` only occur between members: a quote inside a string is escaped).
+              const keys = [...t.json_head.matchAll(/[{,]"([a-z_]+)":/g)].map((m) => m[1]);
+              expect(new Set(keys).size).toBe(keys.length);
+            }
+            const parsed = texts.items.map(({ json_head, ...rest }) => ({ ...rest, json: JSON.parse(`${json_head}}`) as unknown }));
+            expect(parsed).toEqual(records.items.map(expected));
+            // No two segments share their get_urls objects.
+            const lists = texts.items.flatMap((t) => (t.get_urls === undefined ? [] : [t.get_urls]));
+            expect(new Set(lists).size).toBe(lists.length);
+            expect(formatTimeRange(texts.span)).toBe(formatTimeRange(records.items.reduce((acc, r) => span(acc, r.timerange), EMPTY)));
+            expect(texts.next).toEqual(records.next);
+            after = records.next;
+            pages += 1;
+          } while (after !== undefined && pages < 10);
+          expect(pages).toBe(query.timerange === EMPTY || query.object_id !== undefined ? 1 : 2);
+        }
+      };
+      // The records hold what was registered (and the texts hold the records, above), get_urls
+      // as the object's uncontrolled instances stand: `urls` gives them by object id.
+      const holdsRegistered = async (urls: (objectId: string, registeredUrls: unknown) => unknown): Promise<void> => {
+        const all = await store.listSegments(f.id, { timerange: parseTimeRange('_') }, { limit: 100 });
+        expect(all.items.map((r) => {
+          const fields: Record<string, unknown> = { object_id: r.object_id, timerange: r.timerange_text, get_urls: r.get_urls };
+          for (const k of optional) if (r[k] !== undefined) fields[k] = r[k];
+          return fields;
+        })).toEqual(registered.map((g) => {
+          const fields: Record<string, unknown> = { object_id: g.object_id, timerange: g.timerange_text, get_urls: urls(g.object_id, g.get_urls) };
+          for (const k of optional) if (g[k] !== undefined) fields[k] = g[k];
+          return fields;
+        }));
       };
       await compare();
+      await holdsRegistered((_id, urls) => urls);
       // Instances added and removed after registration reach the texts as they reach the records.
-      await store.addObjectInstance(media, { url: 'https://mirror.example/m', label: 'mirror "1"' });
-      await store.addObjectInstance(`external-2-${run}`, { url: 'https://mirror.example/e', label: 'mirror' });
+      const mirrorM = { url: 'https://mirror.example/m', label: 'mirror "1"' };
+      const mirrorE = { url: 'https://mirror.example/e', label: 'mirror' };
+      await store.addObjectInstance(media, mirrorM);
+      await store.addObjectInstance(`external-2-${run}`, mirrorE);
       await compare();
+      await holdsRegistered((id, urls) => (id === media ? [mirrorM] : id === `external-2-${run}` ? [...elsewhere, mirrorE] : urls));
       await store.removeObjectInstance(media, { label: 'mirror "1"' });
       await store.removeObjectInstance(`external-2-${run}`, { label: 'elsewhere \\ é' });
       await compare();
+      await holdsRegistered((id, urls) => (id === media ? undefined : id === `external-2-${run}` ? [mirrorE] : urls));
     });
 
     it('listFlowsBatch answers listFlows per filter', async () => {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../src/adapters/sqlite/migrations';
-import { jsonHeadParts, segmentJsonHead } from '../../src/adapters/sqlite/rows';
+import { jsonHeadParts, segmentJsonHeadSql, segmentJsonTail } from '../../src/adapters/sqlite/rows';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { parseTimeRange } from '../../src/domain/timerange';
 
@@ -25,6 +25,9 @@ const ROWS: [string, string, string | null][] = [
   ['non-ascii é 日本 \u2028 \u007f', '[2:0_3:0]', '{"ts_offset":"0:5","object_timerange":"[2:0_4:0)","sample_count":25}'],
   ['with-urls', '(3:0_4:0)', '{"key_frame_count":1,"get_urls":[{"url":"https://elsewhere.example/a?b=\\"c\\"","label":"e \\\\ é"}]}'],
   ['only-urls', '[4:0_5:0)', '{"get_urls":[{"url":"https://elsewhere.example/b","label":"b"}]}'],
+  ['controls \t \b \f \r \u001e end', '[5:0_6:0)', '{}'],
+  // UTF-8 storage does not keep a lone surrogate as it came: the head must say what the column holds.
+  ['lone \ud800 surrogate', '[6:0_7:0)', null],
 ];
 
 let dir: string;
@@ -53,23 +56,54 @@ afterEach(() => {
 describe('migration 4: segment JSON heads', () => {
   it('fills each existing row with the head the store writes for it, in place of timerange_text and extra', async () => {
     const store = new SqliteMetadataStore({ filename });
+    // The same segments written today, through the store (get_urls as registered).
+    const fresh = new SqliteMetadataStore({ filename: ':memory:' });
     try {
       await store.init();
-      const heads = store.database.prepare('SELECT json_head FROM segments ORDER BY end_ns').pluck().all();
-      expect(heads).toEqual(ROWS.map(([objectId, text, extra]) => segmentJsonHead(objectId, text, extra)));
+      await fresh.init();
+      await fresh.putFlow({ id: flowId, source_id: 'c0ffee00-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:data', container: 'application/json' }, NOW);
+      const outcomes = await fresh.addSegments(
+        flowId,
+        ROWS.map(([objectId, text, extra]) => ({
+          object_id: objectId,
+          timerange: parseTimeRange(text),
+          timerange_text: text,
+          ...(extra === null ? {} : (JSON.parse(extra) as object)),
+        })),
+        NOW,
+      );
+      expect(outcomes.map((o) => o.error)).toEqual(ROWS.map(() => undefined));
+      const headsOf = (s: SqliteMetadataStore): unknown[] => s.database.prepare('SELECT json_head FROM segments ORDER BY end_ns').pluck().all();
+      const heads = headsOf(store);
+      expect(heads).toHaveLength(ROWS.length);
+      expect(heads).toEqual(headsOf(fresh));
+      // What the head says of the object is what its column holds (a lone surrogate included,
+      // which UTF-8 storage does not keep as it came).
+      const ids = store.database.prepare('SELECT object_id FROM segments ORDER BY end_ns').pluck().all();
+      expect(heads.map((h) => jsonHeadParts(h as string).objectId)).toEqual(ids);
+      expect(ids[ids.length - 1]).not.toBe(ROWS[ROWS.length - 1]![0]);
       const columns = store.database.prepare("SELECT name FROM pragma_table_info('segments')").pluck().all();
       expect(columns).toContain('json_head');
       expect(columns).not.toContain('extra');
       expect(columns).not.toContain('timerange_text');
     } finally {
       await store.close();
+      await fresh.close();
     }
   });
 
-  it('reads back what the head was written from', () => {
-    for (const [objectId, text, extra] of ROWS) {
-      expect(jsonHeadParts(segmentJsonHead(objectId, text, extra))).toEqual({ objectId, timerangeText: text, optional: extra });
+  it('reads back what a head was written from, and refuses a text that is not one', () => {
+    const db = new Database(':memory:');
+    try {
+      for (const [objectId, text, extra] of ROWS.slice(0, -1)) {
+        const head = db.prepare(`SELECT ${segmentJsonHeadSql('?', '?')}`).pluck().get(objectId, segmentJsonTail(text, extra)) as string;
+        expect(jsonHeadParts(head)).toEqual({ objectId, timerangeText: text, optional: extra === '{}' ? null : extra });
+      }
+    } finally {
+      db.close();
     }
+    expect(() => jsonHeadParts('')).toThrow(/json_head/);
+    expect(() => jsonHeadParts(',"get_urls":[]')).toThrow(/json_head/);
   });
 
   it('lists the migrated rows as texts equal to their records', async () => {

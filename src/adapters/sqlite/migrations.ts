@@ -122,9 +122,9 @@ export const MIGRATIONS: readonly string[] = [
   // registration, so the copies of migration 2 are kept up to date by the store instead:
   // - removing the controlled instance clears storage_id / storage_key on the object and the
   //   object_storage_* (or init_storage_*) copies on every segment row using it;
-  // - adding or removing an uncontrolled instance rewrites `get_urls` inside `extra` of every
-  //   segment row of the object (found through segments_object), so the window query stays
-  //   join-free. No schema change is needed for either.
+  // - adding or removing an uncontrolled instance rewrites `get_urls` inside `extra` (since
+  //   version 4: `json_head`) of every segment row of the object (found through
+  //   segments_object), so the window query stays join-free. No schema change is needed for either.
   `
   CREATE TABLE profiles (
     id      TEXT PRIMARY KEY,
@@ -156,10 +156,12 @@ export const MIGRATIONS: readonly string[] = [
   // and `extra`: the segment as a JSON object without its closing brace,
   // `{"object_id":…,"timerange":…` followed by its optional fields (ts_offset, last_duration,
   // object_timerange, sample_offset, sample_count, key_frame_count, then get_urls, always last),
-  // as `extra` held them. A REST listing writes it out as it is, and a window row is read as 6
-  // values instead of 8 (each costs). editSegmentUrls rewrites it where it rewrote `extra`.
-  // Existing rows are filled here, json_quote standing in for the store's jsonString (the same
-  // JSON string either way); dropping the two columns rewrites the table once.
+  // as `extra` held them. A REST listing writes it out as it is, records are read back from it,
+  // and the window row carries one text where it carried three. editSegmentUrls rewrites it
+  // where it rewrote `extra`. The object_id in it is always quoted by SQLite from the column
+  // (segmentJsonHeadSql), here as when the store writes a row. The UPDATE and each DROP COLUMN
+  // rewrite the table: three passes at first start on a large store, with a WAL about the
+  // size of the database, and a file that only shrinks back with a VACUUM.
   `
   ALTER TABLE segments ADD COLUMN json_head TEXT NOT NULL DEFAULT '';
   UPDATE segments SET json_head = '{"object_id":' || json_quote(object_id) || ',"timerange":' || json_quote(timerange_text)

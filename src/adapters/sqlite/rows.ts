@@ -26,10 +26,10 @@ export interface SourceRow {
  * `v8::Object::Set` at a time, which cost more than SQLite's own work on a page, so the window
  * statement returns each row as one text ({@link segmentRowSql}, read with `pluck`) and
  * {@link readSegmentRow} takes it apart: end_ns and start_ns (decimal), the object's storage
- * id and key, the object's own timerange, json_head (see segmentJsonHead), then the init object
+ * id and key, the object's own timerange, json_head (see segmentJsonHeadSql), then the init object
  * id. Fields are separated by U+001E, which none of them can hold but the last, which is read
- * to the end: JSON strings escape it, storage ids are UUIDs and keys are minted by the object
- * store (allocateObjects refuses others), timeranges passed the strict parser. The init
+ * to the end: JSON strings escape it, storage ids and keys carry none (allocateObjects refuses
+ * them, and empty ones), timeranges passed the strict parser. The init
  * object's storage, the same for every segment naming that object, is looked up once per page
  * ({@link InitStorageLookup}) rather than carried by every row.
  */
@@ -56,9 +56,9 @@ export function segmentRowSql(withObjectTimerange: boolean): string {
     || ifnull(char(30) || s.init_object_id, '')`;
 }
 
-/** True when a storage id or key can go into a window row's text (see {@link SegmentRow}). */
+/** True when a storage id or key can go into a window row's text (see {@link SegmentRow}): not empty (read as absent), no U+001E. */
 export function fitsSegmentRow(storageText: string): boolean {
-  return !storageText.includes(FIELD_SEPARATOR);
+  return storageText !== '' && !storageText.includes(FIELD_SEPARATOR);
 }
 
 /** A window row's text taken apart (see {@link SegmentRow}; empty fields are absent ones). */
@@ -80,33 +80,45 @@ export function readSegmentRow(text: string): SegmentRow {
   };
 }
 
-/** The get_urls member of a json_head: always its last (see segmentJsonHead). */
+/** The get_urls member of a json_head: always its last (see segmentJsonTail). */
 const URLS_MEMBER = ',"get_urls":';
-const OBJECT_ID_AT = '{"object_id":'.length;
+const OBJECT_ID_MEMBER = '{"object_id":';
+const OBJECT_ID_AT = OBJECT_ID_MEMBER.length;
 const TIMERANGE_MEMBER = ',"timerange":"';
 
 /**
- * The `json_head` of a segment row (migration 4): the segment as a JSON object without its
- * closing brace, `{"object_id":…,"timerange":…` and then the members of its optional fields'
- * JSON (`optional`, from {@link optionalFieldsJson}: get_urls, when there, comes last).
+ * The SQL of a row's `json_head` (migration 4): the segment as a JSON object without its closing
+ * brace, `{"object_id":…` quoted by SQLite from the object_id it stores (so the text always says
+ * what that column holds, odd Unicode included), then `tail` (see {@link segmentJsonTail}).
+ * `objectId` and `tail` are SQL expressions: parameters or columns.
  */
-export function segmentJsonHead(objectId: string, timerangeText: string, optional: string | null): string {
-  const head = `{"object_id":${jsonString(objectId)},"timerange":${jsonString(timerangeText)}`;
-  return optional === null || optional.length <= 2 ? head : `${head},${optional.slice(1, -1)}`;
+export function segmentJsonHeadSql(objectId: string, tail: string): string {
+  return `'{"object_id":' || json_quote(${objectId}) || ${tail}`;
 }
 
 /**
- * What {@link segmentJsonHead} was given, read back: the object id's JSON string runs to the
+ * The rest of a `json_head` after its object_id: `,"timerange":…` and the members of the
+ * optional fields' JSON (`optional`, from {@link optionalFieldsJson}: get_urls, when there,
+ * comes last).
+ */
+export function segmentJsonTail(timerangeText: string, optional: string | null): string {
+  const tail = `,"timerange":${jsonString(timerangeText)}`;
+  return optional === null || optional.length <= 2 ? tail : `${tail},${optional.slice(1, -1)}`;
+}
+
+/**
+ * What a `json_head` was written from, read back: the object id's JSON string runs to the
  * first `,"timerange":"` (a `,"` never occurs inside a JSON string: its quotes are escaped),
  * the timerange (a TAMS timerange has no quotes) to the next quote, and the members after it
  * are the optional fields.
  */
 export function jsonHeadParts(head: string): { objectId: string; timerangeText: string; optional: string | null } {
   const at = head.indexOf(TIMERANGE_MEMBER, OBJECT_ID_AT);
+  const from = at + TIMERANGE_MEMBER.length;
+  const to = at < 0 ? -1 : head.indexOf('"', from);
+  if (to < 0 || !head.startsWith(OBJECT_ID_MEMBER)) throw new Error(`Not a segment json_head: ${JSON.stringify(head.slice(0, 80))}`);
   const idJson = head.slice(OBJECT_ID_AT, at);
   const objectId = idJson.includes('\\') ? (JSON.parse(idJson) as string) : idJson.slice(1, -1);
-  const from = at + TIMERANGE_MEMBER.length;
-  const to = head.indexOf('"', from);
   return { objectId, timerangeText: head.slice(from, to), optional: head.length > to + 1 ? `{${head.slice(to + 2)}}` : null };
 }
 
@@ -241,8 +253,8 @@ function rowToSegment(
 }
 
 /**
- * The records of a page of window rows (each distinct run of optional fields parsed once, each init
- * object's storage looked up once).
+ * The records of a page of window rows (each distinct run of optional fields parsed once, each
+ * init object's storage looked up once).
  */
 export function toSegments(flowId: string, rows: readonly SegmentRow[], initStorage: InitStorageLookup): SegmentRecord[] {
   const optionals = new OptionalFieldsParser();

@@ -2,7 +2,7 @@ import { TamsError } from '../../domain/errors';
 import { formatTimeRange, range } from '../../domain/timerange';
 import { INT64_MAX } from './cursors';
 import type { SqliteMetadataStore } from './sqlite-metadata-store';
-import { segmentJsonHead } from './rows';
+import { segmentJsonHeadSql, segmentJsonTail } from './rows';
 
 /** Every seeded segment's optional fields (see optionalFieldsJson). */
 const OPTIONAL = '{"key_frame_count":1}';
@@ -54,7 +54,7 @@ export async function seedSegments(
   const insertSegment = db.prepare(
     `INSERT INTO segments (flow_id, end_ns, start_ns, object_id, json_head,
         object_storage_id, object_storage_key, object_own_timerange)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      VALUES (?, ?, ?, ?, ${segmentJsonHeadSql('?', '?')}, ?, ?, ?)`,
   );
   const insertObject = db.prepare(`INSERT INTO objects (id, storage_id, storage_key, allocated_for_flow, role, registered,
       key_frame_count, timerange, first_referenced_by_flow, created)
@@ -71,7 +71,7 @@ export async function seedSegments(
       const objectId = `${flowId}/${start}`;
       const key = storageId === null ? null : keyFor(objectId);
       // The segment row carries copies of its object's storage and timerange (migration 2).
-      insertSegment.run(flowId, end, start, objectId, segmentJsonHead(objectId, text, OPTIONAL), storageId, key, text);
+      insertSegment.run(flowId, end, start, objectId, objectId, segmentJsonTail(text, OPTIONAL), storageId, key, text);
       insertObject.run(objectId, storageId, key, storageId === null ? null : flowId, text, flowId, now);
       start = end;
     }

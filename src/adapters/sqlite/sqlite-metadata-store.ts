@@ -70,7 +70,8 @@ import {
   type ObjectRow,
   type OutboxRow,
   type SegmentRow,
-  segmentJsonHead,
+  segmentJsonHeadSql,
+  segmentJsonTail,
   readSegmentRow,
   fitsSegmentRow,
   jsonHeadParts,
@@ -263,7 +264,7 @@ export class SqliteMetadataStore implements MetadataStore {
         WHERE flow_id = @flow AND end_ns <= ${WINDOW_BOUND} AND start_ns < @qe ORDER BY end_ns DESC LIMIT 1`),
       insertSegment: p(`INSERT INTO segments (flow_id, end_ns, start_ns, object_id, init_object_id, json_head,
           object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        VALUES (?, ?, ?, ?, ?, ${segmentJsonHeadSql('?', '?')}, ?, ?, ?, ?, ?)`),
       segmentInitStorage: p64('SELECT init_storage_id, init_storage_key FROM segments WHERE flow_id = ? AND end_ns = ?'),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
@@ -291,7 +292,7 @@ export class SqliteMetadataStore implements MetadataStore {
       clearSegmentInitStorage: p(`UPDATE segments SET init_storage_id = NULL, init_storage_key = NULL
         WHERE init_object_id = ?`),
       segmentHeadsOfObject: p64('SELECT flow_id, end_ns, json_head FROM segments WHERE object_id = ?'),
-      setSegmentHead: p64('UPDATE segments SET json_head = ? WHERE flow_id = ? AND end_ns = ?'),
+      setSegmentHead: p64(`UPDATE segments SET json_head = ${segmentJsonHeadSql('object_id', '?')} WHERE flow_id = ? AND end_ns = ?`),
 
       getProfile: p('SELECT id, doc FROM profiles WHERE id = ?'),
       insertProfile: p(`INSERT INTO profiles (id, label, created, doc) VALUES (?, ?, ?, ?)
@@ -800,7 +801,8 @@ export class SqliteMetadataStore implements MetadataStore {
       lo,
       seg.object_id,
       seg.init_object_id ?? null,
-      segmentJsonHead(seg.object_id, seg.timerange_text, optionalFieldsJson(seg)),
+      seg.object_id, // quoted into json_head by SQLite, as the column holds it
+      segmentJsonTail(seg.timerange_text, optionalFieldsJson(seg)),
       object?.storage_id ?? null,
       object?.storage_key ?? null,
       objectTimerange,
@@ -890,7 +892,7 @@ export class SqliteMetadataStore implements MetadataStore {
         }
         seen.add(o.id);
         // Minted by the object store, never client text: a window row could not carry them (SegmentRow).
-        if (!fitsSegmentRow(o.storage_id) || !fitsSegmentRow(o.key)) throw new Error(`Storage id or key of object ${o.id} holds U+001E`);
+        if (!fitsSegmentRow(o.storage_id) || !fitsSegmentRow(o.key)) throw new Error(`Storage id or key of object ${o.id} is empty or holds U+001E`);
         this.s.insertAllocation.run(o.id, o.storage_id, o.key, flowId, o.content_type ?? null, now);
       }
     });
@@ -1099,14 +1101,13 @@ export class SqliteMetadataStore implements MetadataStore {
       const before = fields.get_urls ?? [];
       const after = edit(before);
       if (JSON.stringify(after) === JSON.stringify(before)) continue;
-      // Kept last (segmentJsonHead): deleted and set again rather than replaced in place.
+      // Kept last (segmentJsonTail): deleted and set again rather than replaced in place.
       delete fields.get_urls;
       if (after.length > 0) fields.get_urls = after;
       const text = Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
-      this.s.setSegmentHead.run(segmentJsonHead(objectId, timerangeText, text), row.flow_id, row.end_ns);
+      this.s.setSegmentHead.run(segmentJsonTail(timerangeText, text), row.flow_id, row.end_ns);
     }
   }
-
 
   // ---- deletion requests ---------------------------------------------------------------
 
