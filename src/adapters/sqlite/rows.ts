@@ -24,14 +24,14 @@ export interface SourceRow {
 /**
  * A window row. better-sqlite3 on Node 20 sets every value of a raw row into its array one
  * `v8::Object::Set` at a time, which cost more than SQLite's own work on a page, so the window
- * statement returns each row as one text ({@link segmentRowSql}, read with `pluck`) and
- * {@link readSegmentRow} takes it apart: end_ns and start_ns (decimal), the object's storage
- * id and key, the object's own timerange, json_head (see segmentJsonHeadSql), then the init object
- * id. Fields are separated by U+001E, which none of them can hold but the last, which is read
- * to the end: JSON strings escape it, storage ids and keys carry none (allocateObjects refuses
- * them, and empty ones), timeranges passed the strict parser. The init
- * object's storage, the same for every segment naming that object, is looked up once per page
- * ({@link InitStorageLookup}) rather than carried by every row.
+ * statement returns each row as one text ({@link segmentRowSql}, read with `pluck`) and {@link
+ * readSegmentRow} takes it apart: end_ns and start_ns (decimal), the object's storage id and
+ * key, the object's own timerange, json_head (see segmentJsonHeadSql), then the init object id.
+ * Fields are separated by U+001E, which none of them can hold but the last, which is read to
+ * the end: JSON strings escape it, storage ids and keys carry none (allocateObjects refuses
+ * them, and empty ones), timeranges passed the strict parser. The init object's storage, the
+ * same for every segment naming that object, is looked up once per page ({@link
+ * InitStorageLookup}) rather than carried by every row.
  */
 export interface SegmentRow {
   /** end_ns and start_ns as decimal text: most rows never need them as numbers. */
