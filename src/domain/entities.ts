@@ -90,6 +90,23 @@ export interface NewSegment {
   get_urls?: UncontrolledUrl[];
 }
 
+/** A segment's optional scalar fields (those besides ids, timerange and get_urls). */
+export type OptionalSegmentScalars = Pick<NewSegment, 'ts_offset' | 'last_duration' | 'object_timerange' | 'sample_offset' | 'sample_count' | 'key_frame_count'>;
+
+/**
+ * Copies the optional scalar fields `from` has onto `to`, in the one order the stored text and
+ * the events write them (ts_offset, last_duration, object_timerange, sample_offset,
+ * sample_count, key_frame_count). Written out, not looped: it runs for every ingested segment.
+ */
+export function copyOptionalScalars(from: OptionalSegmentScalars, to: OptionalSegmentScalars): void {
+  if (from.ts_offset !== undefined) to.ts_offset = from.ts_offset;
+  if (from.last_duration !== undefined) to.last_duration = from.last_duration;
+  if (from.object_timerange !== undefined) to.object_timerange = from.object_timerange;
+  if (from.sample_offset !== undefined) to.sample_offset = from.sample_offset;
+  if (from.sample_count !== undefined) to.sample_count = from.sample_count;
+  if (from.key_frame_count !== undefined) to.key_frame_count = from.key_frame_count;
+}
+
 /** A registered segment together with what the store knows of its objects. */
 export interface SegmentRecord extends NewSegment {
   flow_id: string;

@@ -1,4 +1,4 @@
-import type { Flow, NewSegment, SegmentRecord } from '../domain/entities';
+import { copyOptionalScalars, type Flow, type NewSegment, type SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
 import type { MetadataStore, Page, PageRequest, SegmentQuery } from '../ports/metadata-store';
@@ -267,12 +267,7 @@ function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
     timerange_text: body.timerange,
   };
   if (body.init_object_id !== undefined) segment.init_object_id = body.init_object_id;
-  if (body.ts_offset !== undefined) segment.ts_offset = body.ts_offset;
-  if (body.object_timerange !== undefined) segment.object_timerange = body.object_timerange;
-  if (body.last_duration !== undefined) segment.last_duration = body.last_duration;
-  if (body.sample_offset !== undefined) segment.sample_offset = body.sample_offset;
-  if (body.sample_count !== undefined) segment.sample_count = body.sample_count;
-  if (body.key_frame_count !== undefined) segment.key_frame_count = body.key_frame_count;
+  copyOptionalScalars(body, segment);
   if (body.get_urls !== undefined) segment.get_urls = body.get_urls.map((u) => ({ url: u.url, label: u.label }));
   return segment;
 }

@@ -1,4 +1,4 @@
-import type { Flow, NewSegment, ObjectStorageRef, SegmentRecord, Source, UncontrolledUrl } from '../../domain/entities';
+import { copyOptionalScalars, type OptionalSegmentScalars, type Flow, type NewSegment, type ObjectStorageRef, type SegmentRecord, type Source, type UncontrolledUrl } from '../../domain/entities';
 import type { SegmentText } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { range, type TimeRange } from '../../domain/timerange';
@@ -126,19 +126,11 @@ export function jsonHeadParts(head: string): { objectId: string; timerangeText: 
 export type InitStorageLookup = (endNs: bigint) => ObjectStorageRef | undefined;
 
 /** The optional flow-segment fields, kept as JSON members in `segments.json_head`. */
-export type OptionalSegmentFields = Pick<
-  NewSegment,
-  'ts_offset' | 'last_duration' | 'object_timerange' | 'sample_offset' | 'sample_count' | 'key_frame_count' | 'get_urls'
->;
+export type OptionalSegmentFields = OptionalSegmentScalars & Pick<NewSegment, 'get_urls'>;
 
 export function optionalFieldsJson(seg: NewSegment): string | null {
   const fields: OptionalSegmentFields = {};
-  if (seg.ts_offset !== undefined) fields.ts_offset = seg.ts_offset;
-  if (seg.last_duration !== undefined) fields.last_duration = seg.last_duration;
-  if (seg.object_timerange !== undefined) fields.object_timerange = seg.object_timerange;
-  if (seg.sample_offset !== undefined) fields.sample_offset = seg.sample_offset;
-  if (seg.sample_count !== undefined) fields.sample_count = seg.sample_count;
-  if (seg.key_frame_count !== undefined) fields.key_frame_count = seg.key_frame_count;
+  copyOptionalScalars(seg, fields);
   if (seg.get_urls !== undefined) fields.get_urls = seg.get_urls;
   return Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
 }

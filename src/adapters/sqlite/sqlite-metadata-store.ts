@@ -12,6 +12,7 @@ import type {
   UncontrolledUrl,
   ObjectStorageRef,
 } from '../../domain/entities';
+import { copyOptionalScalars } from '../../domain/entities';
 import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
 import {
@@ -118,12 +119,7 @@ function plain<T>(value: T): T {
 /** The flow-segment JSON carried by `flows/segments_added` (no get_urls). */
 function segmentEventJson(seg: NewSegment): Record<string, unknown> {
   const json: Record<string, unknown> = { object_id: seg.object_id, timerange: seg.timerange_text };
-  if (seg.ts_offset !== undefined) json.ts_offset = seg.ts_offset;
-  if (seg.last_duration !== undefined) json.last_duration = seg.last_duration;
-  if (seg.object_timerange !== undefined) json.object_timerange = seg.object_timerange;
-  if (seg.sample_offset !== undefined) json.sample_offset = seg.sample_offset;
-  if (seg.sample_count !== undefined) json.sample_count = seg.sample_count;
-  if (seg.key_frame_count !== undefined) json.key_frame_count = seg.key_frame_count;
+  copyOptionalScalars(seg, json);
   if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
   return json;
 }
