@@ -70,6 +70,8 @@ export interface RateLimitConfig {
   writePerMinute: number;
   graphqlListsPerMinute: number;
   graphqlMutationsPerMinute: number;
+  /** RATE_LIMIT_GRAPHQL_COST_PER_MINUTE: estimated cost units (GRAPHQL_MAX_COST's) a principal's GraphQL operations may spend. */
+  graphqlCostPerMinute: number;
   authFailuresPerMinute: number;
 }
 
@@ -113,7 +115,11 @@ export interface GraphqlConfig {
   maxDepth: number;
   maxCost: number;
   maxAliases: number;
+  /** Directives written in the document (`@include`, `@skip`...). */
+  maxDirectives: number;
   maxTokens: number;
+  /** Operation text longer than this is refused before it is parsed. */
+  maxCharacters: number;
   maxPageSize: number;
   /** Refuse operation text: only operations in the persisted-queries file run. */
   persistedOnly: boolean;
@@ -231,10 +237,14 @@ function graphqlConfig(env: Env, production: boolean, pageLimitMax: number): Gra
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', !production),
     landingPage: bool(env, 'GRAPHQL_LANDING_PAGE', !production),
     preparedQueries: bool(env, 'GRAPHQL_PREPARED_QUERIES', true),
-    maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 12, 1, 100),
-    maxCost: int(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
+    // 15: the standard introspection query (GraphiQL's, Apollo's) is 15 deep, and introspection counts.
+    maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, 1, 100),
+    // 100,000: the standard introspection query is estimated at about 51,000.
+    maxCost: int(env, 'GRAPHQL_MAX_COST', 100_000, 1, 100_000_000),
     maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 30, 0, 10_000),
+    maxDirectives: int(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
     maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
+    maxCharacters: int(env, 'GRAPHQL_MAX_CHARACTERS', 100_000, 100, 10_000_000),
     maxPageSize: Math.min(int(env, 'GRAPHQL_MAX_PAGE_SIZE', pageLimitMax, 1, 100_000), pageLimitMax),
     persistedOnly,
     persistedQueriesFile: persistedQueriesFile === undefined ? undefined : path.resolve(persistedQueriesFile),
@@ -309,6 +319,9 @@ function rateLimitConfig(env: Env): RateLimitConfig {
     writePerMinute: perMinute(env, 'RATE_LIMIT_WRITE_PER_MINUTE', 60_000),
     graphqlListsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
     graphqlMutationsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
+    // 10,000 operations of the largest cost allowed (GRAPHQL_MAX_COST 100,000) a minute; the
+    // graphql-* benchmark scenarios, one principal at full speed, spend under a third of it.
+    graphqlCostPerMinute: int(env, 'RATE_LIMIT_GRAPHQL_COST_PER_MINUTE', 1_000_000_000, 1, 1_000_000_000_000),
     authFailuresPerMinute: perMinute(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
   };
 }

@@ -134,6 +134,7 @@ async function createRateLimiter(
     write: settings.writePerMinute,
     graphql_list: settings.graphqlListsPerMinute,
     graphql_mutation: settings.graphqlMutationsPerMinute,
+    graphql_cost: settings.graphqlCostPerMinute,
     auth_failure: settings.authFailuresPerMinute,
   };
   const limiter = new RateLimiter(counters, { windowMs, perWindow: perWindowFromPerMinute(perMinute, windowMs) }, {

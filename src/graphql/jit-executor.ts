@@ -1,13 +1,32 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
-import { GraphQLError, GraphQLSchema, OperationTypeNode, type DocumentNode, execute, isAbstractType, printSchema, type ExecutionResult } from 'graphql';
+import { GraphQLError, GraphQLSchema, OperationTypeNode, type DocumentNode, execute, getOperationAST, isAbstractType, printSchema, type ExecutionResult } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { BoundedCache } from './bounded-cache';
+import { estimateCompiledFields } from './compile-estimate';
 
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
 type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>['executor']>;
 
 export interface JitExecutorOptions {
-  /** Compiled operations kept (first in, first out beyond it). Default 1000. */
-  maxCompiled?: number;
+  /** Operations remembered (compiled, refused, or seen once), oldest dropped first. Default 1000. */
+  maxOperations?: number;
+  /** Characters of operation text remembered in all. Default 4,000,000. */
+  maxTextCharacters?: number;
+  /** Estimated compiled fields ({@link estimateCompiledFields}) kept in all. Default 100,000. */
+  maxCompiledFields?: number;
+  /** An operation estimated above this many compiled fields is never compiled: it runs on graphql-js. Default 2,000. */
+  maxFieldsPerQuery?: number;
+  /** The run of an operation text at which it is compiled; earlier runs use graphql-js. Default 2. */
+  compileAtRun?: number;
+}
+
+/**
+ * An operation graphql-jit is asked for: how often, and its compiled form once decided
+ * (`null`: too large, or graphql-jit refused it; it runs through graphql-js).
+ */
+interface Tier {
+  runs: number;
+  compiled?: CompiledQuery | null;
 }
 
 /**
@@ -19,14 +38,22 @@ export function operationKey(source: string, operationName: string | null | unde
 }
 
 /**
- * graphql-jit's compiled form of each query operation, one per document text and operation
- * name, compiled on first use and kept (first in, first out beyond `maxCompiled`). Shared by
- * the executor Apollo calls and the prepared-query path (prepared-queries.ts).
+ * graphql-jit's compiled form of each query operation, shared by the executor Apollo calls
+ * and the prepared-query path (prepared-queries.ts). Compiling costs far more than running an
+ * operation once (milliseconds, and memory growing with the operation's size), so:
+ * - an operation text is compiled on its second run (`compileAtRun`); a text sent once, as a
+ *   flood of distinct operations is, runs on graphql-js and never compiles;
+ * - an operation whose compiled size is estimated over `maxFieldsPerQuery` is never compiled;
+ * - what is kept is bounded by count, by characters of text and by estimated compiled fields.
+ * Only operations that passed the limits and validation get here (the executor runs after them).
  */
 export class CompiledQueries {
-  private readonly maxCompiled: number;
-  // `null`: graphql-jit refused the operation, so it runs through graphql-js.
-  private readonly compiled = new Map<string, CompiledQuery | null>();
+  private readonly tiers: BoundedCache<Tier>;
+  private readonly compiledFields: BoundedCache<true>;
+  private readonly maxFieldsPerQuery: number;
+  private readonly compileAtRun: number;
+  /** Operations compiled so far (tests and diagnosis). */
+  compilations = 0;
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -39,20 +66,44 @@ export class CompiledQueries {
     if (asyncResolveType.length > 0) {
       throw new Error(`graphql-jit needs a synchronous resolveType on ${asyncResolveType.map((t) => t.name).join(', ')}`);
     }
-    this.maxCompiled = options.maxCompiled ?? 1000;
+    this.tiers = new BoundedCache(options.maxOperations ?? 1000, options.maxTextCharacters ?? 4_000_000);
+    // Compiled entries weigh their estimated fields here; dropping one here drops its compiled form.
+    this.compiledFields = new BoundedCache(options.maxOperations ?? 1000, options.maxCompiledFields ?? 100_000);
+    this.maxFieldsPerQuery = options.maxFieldsPerQuery ?? 2000;
+    this.compileAtRun = options.compileAtRun ?? 2;
   }
 
-  /** The compiled operation `operationName` of `document` (parsed from `source`), or null when graphql-jit refuses it. */
+  /**
+   * The compiled operation `operationName` of `document` (parsed from `source`) for this run,
+   * or null: run it through graphql-js (not compiled yet, too large, or refused by graphql-jit).
+   */
   get(source: string, document: DocumentNode, operationName: string | null | undefined): CompiledQuery | null {
     const key = operationKey(source, operationName);
-    let query = this.compiled.get(key);
-    if (query === undefined) {
-      const result = compileQuery(this.schema, document, operationName ?? undefined);
-      query = isCompiledQuery(result) ? result : null;
-      if (this.compiled.size >= this.maxCompiled) this.compiled.delete(this.compiled.keys().next().value as string);
-      this.compiled.set(key, query);
+    const tier = this.tiers.get(key) ?? { runs: 0 };
+    if (tier.compiled !== undefined && (tier.compiled === null || this.compiledFields.has(key))) return tier.compiled;
+    tier.runs++;
+    if (tier.runs >= this.compileAtRun) {
+      const operation = getOperationAST(document, operationName);
+      const fields = operation === null || operation === undefined ? Infinity : estimateCompiledFields(this.schema, document, operation);
+      tier.compiled = null;
+      if (fields <= this.maxFieldsPerQuery) {
+        const result = compileQuery(this.schema, document, operationName ?? undefined);
+        this.compilations++;
+        if (isCompiledQuery(result)) {
+          tier.compiled = result;
+          this.compiledFields.set(key, true, Math.max(fields, 1));
+        }
+      }
     }
-    return query;
+    this.tiers.set(key, tier, key.length);
+    return tier.compiled ?? null;
+  }
+
+  /** The compiled form of an operation if it has one now; compiles and counts nothing. */
+  peek(source: string, operationName: string | null | undefined): CompiledQuery | null {
+    const key = operationKey(source, operationName);
+    const compiled = this.tiers.get(key)?.compiled;
+    return compiled !== undefined && compiled !== null && this.compiledFields.has(key) ? compiled : null;
   }
 }
 

@@ -54,6 +54,19 @@ function decodeCursor(text: string, limits: PageLimits): NodeCursor {
   return p === undefined ? { s } : { p, s };
 }
 
+/**
+ * How many rows a listing reads past before its page because of `after` (the cursor's skip),
+ * for the cost limit; 0 for a cursor that does not decode (the listing refuses it anyway).
+ */
+export function cursorRowsSkipped(after: unknown, limits: PageLimits): number {
+  if (typeof after !== 'string') return 0;
+  try {
+    return decodeCursor(after, limits).s;
+  } catch {
+    return 0;
+  }
+}
+
 export function pageSize(first: number | null | undefined, limits: PageLimits): number {
   if (first === null || first === undefined) return limits.pageLimitDefault;
   if (first < 1 || first > limits.pageLimitMax) {

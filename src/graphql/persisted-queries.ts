@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { BoundedCache } from './bounded-cache';
 
 /** The key Apollo uses for an operation: `apq:` and the SHA-256 of its text, in hex. */
 const PREFIX = 'apq:';
@@ -36,40 +37,33 @@ export function readPersistedQueries(file: string): Map<string, string> {
 /**
  * Apollo's persisted-query cache: the operations of the file (always kept) and, unless only
  * those are accepted, operations clients register by automatic persisted queries (the most
- * recent `capacity` of them).
+ * recently used, at most `capacity` of them and `maxCharacters` of text in all).
  */
 export class PersistedQueryCache {
-  private readonly registered = new Map<string, string>();
+  private readonly registered: BoundedCache<string>;
 
   constructor(
     private readonly preloaded: ReadonlyMap<string, string>,
     private readonly acceptRegistrations: boolean,
-    private readonly capacity = 10_000,
-  ) {}
+    capacity = 10_000,
+    maxCharacters = 8_000_000,
+  ) {
+    this.registered = new BoundedCache(capacity, maxCharacters);
+  }
 
   async get(key: string): Promise<string | undefined> {
     const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
     const fixed = this.preloaded.get(hash);
     if (fixed !== undefined) return fixed;
-    const text = this.registered.get(hash);
-    if (text !== undefined) {
-      // Map order is insertion order: re-inserting marks it most recently used.
-      this.registered.delete(hash);
-      this.registered.set(hash, text);
-    }
-    return text;
+    this.registered.touch(hash);
+    return this.registered.get(hash);
   }
 
   async set(key: string, value: string): Promise<void> {
     if (!this.acceptRegistrations) return;
     const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
     if (this.preloaded.has(hash)) return;
-    this.registered.delete(hash);
-    this.registered.set(hash, value);
-    if (this.registered.size > this.capacity) {
-      const oldest = this.registered.keys().next().value;
-      if (oldest !== undefined) this.registered.delete(oldest);
-    }
+    this.registered.set(hash, value, value.length);
   }
 
   async delete(key: string): Promise<boolean> {

@@ -4,8 +4,8 @@ import { OperationTypeNode, type DocumentNode, type GraphQLError, type GraphQLFo
 import type { CompiledQuery } from 'graphql-jit';
 import type { AuditedOperation } from './audit-plugin';
 import { asGraphqlJsError, operationKey, type CompiledQueries } from './jit-executor';
+import { BoundedCache } from './bounded-cache';
 import type { OperationObserver } from './operation-observer';
-import { checkQueryLimits, type QueryLimits } from './query-limits';
 
 /** A query Apollo has already parsed, validated and resolved once, with its compiled form. */
 interface PreparedQuery {
@@ -18,15 +18,16 @@ interface PreparedQuery {
 export interface PreparedQueryOptions {
   /** graphql-jit's compiled operations, shared with the executor Apollo calls. */
   compiled: CompiledQueries;
-  limits: QueryLimits;
   /** Operation metrics and traces: told of every operation answered here, as Apollo's plugins are. */
   observers: readonly OperationObserver[];
   /** Apollo's formatError, so errors read the same whichever way the operation went. */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** Told of every operation answered here (the audit trail). */
   answered: (request: FastifyRequest, operation: AuditedOperation) => void;
-  /** Prepared queries kept (first in, first out beyond it). Default 1000. */
+  /** Prepared queries kept (first in, first out beyond either bound). Default 1000. */
   maxPrepared?: number;
+  /** Characters of operation text kept in all. Default 4,000,000. */
+  maxPreparedCharacters?: number;
 }
 
 const JSON_RESPONSE = 'application/json; charset=utf-8';
@@ -39,8 +40,8 @@ const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
  * Apollo's per-request pipeline (hashing the text, content negotiation, plugin hooks), which
  * costs about as much CPU as the window query itself (bench/RESULTS.md).
  *
- * It answers exactly as Apollo would: the same limits (checked again, the cost depends on the
- * variables), context, resolvers (graphql-shield rules included), error formatting, HTTP status,
+ * The operation guard (limits/operation-guard.ts) has checked the request before it gets here,
+ * with its variables. It answers exactly as Apollo would: the same context, resolvers (graphql-shield rules included), error formatting, HTTP status,
  * audit lines, metrics and spans, and byte-identical bodies (test/graphql/prepared-queries.test.ts
  * compares both paths). Anything else goes to Apollo untouched: GET, batches, persisted-query
  * extensions, other Accept or content types, mutations and subscriptions, operations
@@ -48,28 +49,31 @@ const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
  * (Apollo words that refusal; nothing has run by then).
  */
 export class PreparedQueries<C extends object> {
-  private readonly entries = new Map<string, PreparedQuery>();
-  private readonly max: number;
+  private readonly entries: BoundedCache<PreparedQuery>;
   /** Operations answered here (tests and diagnosis). */
   served = 0;
 
   constructor(private readonly options: PreparedQueryOptions) {
-    this.max = options.maxPrepared ?? 1000;
+    this.entries = new BoundedCache(options.maxPrepared ?? 1000, options.maxPreparedCharacters ?? 4_000_000);
   }
 
-  /** Remembers each query operation Apollo resolves (after its parse and validation passed). */
+  /**
+   * Remembers each query operation Apollo has run compiled: after its execution, so an
+   * operation a plugin refused (or that failed validation) is never compiled or kept here.
+   */
   plugin(): ApolloServerPlugin<C> {
     return {
       requestDidStart: async () => ({
-        didResolveOperation: async ({ source, document, operation, request }) => {
-          if (operation === undefined || operation.operation !== OperationTypeNode.QUERY) return;
-          const key = operationKey(source, request.operationName);
-          if (this.entries.has(key)) return;
-          const compiled = this.options.compiled.get(source, document, request.operationName);
-          if (compiled === null) return;
-          if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
-          this.entries.set(key, { compiled, document, operation, name: operation.name?.value ?? null });
-        },
+        executionDidStart: async ({ source, document, operation, request }) => ({
+          executionDidEnd: async () => {
+            if (operation === undefined || operation.operation !== OperationTypeNode.QUERY) return;
+            const key = operationKey(source, request.operationName);
+            if (this.entries.has(key)) return;
+            const compiled = this.options.compiled.peek(source, request.operationName);
+            if (compiled === null) return;
+            this.entries.set(key, { compiled, document, operation, name: operation.name?.value ?? null }, key.length);
+          },
+        }),
       }),
     };
   }
@@ -82,11 +86,6 @@ export class PreparedQueries<C extends object> {
     const prepared = this.match(request);
     if (prepared === undefined) return undefined;
     const { entry, variables } = prepared;
-    try {
-      checkQueryLimits(entry.document, entry.operation, variables, this.options.limits);
-    } catch {
-      return undefined; // Apollo refuses it, with the same check.
-    }
     const watches = this.options.observers.map((observe) => observe());
     for (const watch of watches) watch.resolved(OperationTypeNode.QUERY, entry.name);
     const result = await entry.compiled.query(undefined, contextFor(request), variables);

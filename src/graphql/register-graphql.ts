@@ -20,9 +20,12 @@ import { CompiledQueries, jitGateway } from './jit-executor';
 import { PreparedQueries } from './prepared-queries';
 import { type OperationObserver, observerPlugin } from './operation-observer';
 import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
-import { useQueryLimits } from './query-limits-plugin';
 import { auditOperation, auditedContext, useGraphqlAudit } from './audit-plugin';
-import type { QueryLimits } from './query-limits';
+import type { QueryLimits } from './limits/query-limits';
+import { OperationGuard } from './limits/operation-guard';
+import { guardHttpOperation } from './limits/http-guard';
+import { guardedContext, useInProcessGuard } from './limits/guard-plugin';
+import { cursorRowsSkipped } from './paging';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
 import { withClientAddress } from './rate-limit-rules';
@@ -112,8 +115,10 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     maxDepth: config.maxDepth,
     maxCost: config.maxCost,
     maxAliases: config.maxAliases,
+    maxDirectives: config.maxDirectives,
     maxPageSize: config.maxPageSize,
     defaultPageSize: options.pageLimitDefault,
+    rowsSkipped: (after) => cursorRowsSkipped(after, limits),
   };
   const inProcess: InProcessGraphql = {
     server: undefined,
@@ -127,12 +132,15 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
   void app.register(async (scope) => {
     // One schema for both transports: scope rules (and rate limits) on every root field.
     const schema = applyShield(await buildTamsSchema(), { rateLimiter: deps.rateLimiter });
+    const guard = new OperationGuard({ schema, limits: queryLimits, maxTokens: config.maxTokens, maxCharacters: config.maxCharacters });
     const compiled = new CompiledQueries(schema);
+    inProcess.guard = guard;
+    inProcess.compiled = compiled;
     const observers = deps.observers ?? [];
+    const persistedCache = new PersistedQueryCache(persisted, !config.persistedOnly);
     const prepared = config.preparedQueries
       ? new PreparedQueries<GraphqlContext>({
           compiled,
-          limits: queryLimits,
           observers,
           formatError,
           answered: (request, operation) => auditOperation(app.audit, options.path, request, operation),
@@ -140,16 +148,18 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       : undefined;
     inProcess.prepared = prepared;
     const httpContext = (request: FastifyRequest): GraphqlContext =>
-      auditedContext(
-        request,
-        withClientAddress(
-          createContext(
-            services,
-            { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
-            limits,
-            deps.observeBatch,
+      guardedContext(
+        auditedContext(
+          request,
+          withClientAddress(
+            createContext(
+              services,
+              { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+              limits,
+              deps.observeBatch,
+            ),
+            request.ip,
           ),
-          request.ip,
         ),
       );
     const apollo = new ApolloServer<GraphqlContext>({
@@ -158,14 +168,16 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       csrfPrevention: true,
       introspection: config.introspection,
       includeStacktraceInErrorResponses: false,
+      // With introspection off, validation errors must not name fields ("Did you mean ...?").
+      hideSchemaDetailsFromClientErrors: !config.introspection,
       stopOnTerminationSignals: false,
       formatError,
       parseOptions: { maxTokens: config.maxTokens },
-      persistedQueries: { cache: new PersistedQueryCache(persisted, !config.persistedOnly) },
+      persistedQueries: { cache: persistedCache },
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
         config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
-        useQueryLimits<GraphqlContext>(queryLimits),
+        useInProcessGuard<GraphqlContext>(guard),
         useGraphqlAudit<GraphqlContext>(app.audit, options.path),
         ...observers.map((observer) => observerPlugin<GraphqlContext>(observer)),
         ...(prepared === undefined ? [] : [prepared.plugin()]),
@@ -180,8 +192,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     });
     registerSubscriptionServer(scope, {
       path: options.path,
-      queryLimits,
-      maxTokens: config.maxTokens,
+      guard,
+      introspection: config.introspection,
       persistedOnly: config.persistedOnly ? persisted : undefined,
       schema,
       events: deps.events,
@@ -197,10 +209,34 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     });
     if (config.persistedOnly) scope.addHook('preHandler', refuseOperationText(options.path));
     const viaApollo = fastifyApolloHandler(apollo, { context: async (request) => httpContext(request) });
+    const guardOptions = {
+      guard,
+      persisted: (hash: string) => persistedCache.get(hash),
+      rateLimiter: deps.rateLimiter,
+      formatError,
+      refused: (request: FastifyRequest, error: TamsError, status: number) => {
+        for (const observe of observers) observe().finished([error]);
+        auditOperation(app.audit, options.path, request, {
+          operation: undefined,
+          document: undefined,
+          variables: undefined,
+          data: undefined,
+          formatted: [{ message: error.message, extensions: { code: error.graphqlCode } }],
+          raw: [error],
+          status,
+        });
+      },
+    };
     scope.route<{ Reply: string }>({
       url: options.path,
       method: ['GET', 'POST', 'OPTIONS'],
       handler: async function (request, reply) {
+        // Limits first: a refused operation is never validated, compiled or run.
+        const refusal = await guardHttpOperation(request, guardOptions);
+        if (refusal !== undefined) {
+          void reply.code(refusal.status).headers(refusal.headers);
+          return refusal.body;
+        }
         const body = prepared === undefined ? undefined : await prepared.serve(request, reply, httpContext);
         return body ?? viaApollo.call(this, request, reply);
       },
@@ -217,6 +253,10 @@ export interface InProcessGraphql {
   server: ApolloServer<GraphqlContext> | undefined;
   /** The prepared-query path (GRAPHQL_PREPARED_QUERIES), set once the app is ready. */
   prepared?: PreparedQueries<GraphqlContext> | undefined;
+  /** The limits every operation passes first, set once the app is ready. */
+  guard?: OperationGuard;
+  /** graphql-jit's compiled operations, set once the app is ready. */
+  compiled?: CompiledQueries;
   contextFor(principal: Principal): GraphqlContext;
 }
 

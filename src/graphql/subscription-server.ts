@@ -13,8 +13,6 @@ import {
   type SelectionSetNode,
   createSourceEventStream,
   execute,
-  getOperationAST,
-  parse,
   validate,
 } from 'graphql';
 import type { ConnectionInitMessage } from 'graphql-ws';
@@ -26,7 +24,7 @@ import type { Principal } from '../domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../auth/authenticator';
 import { authenticateConnection } from '../auth/connection-auth';
 import { hasRequiredScopes, requiredScopes } from '../services/access-policy';
-import type { RateLimiter } from '../services/rate-limiter';
+import { type RateLimiter, rateLimitIdentity } from '../services/rate-limiter';
 import { StoredEventVisibility } from './event-visibility';
 import { auditRefusedConnection } from './connection-audit';
 import { actionOfRootField } from './shield';
@@ -34,7 +32,8 @@ import { type GraphqlServices, createContext } from './context';
 import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
 import { operationHash } from './persisted-queries';
-import { type QueryLimits, checkQueryLimits } from './query-limits';
+import type { GuardedOperation, OperationGuard } from './limits/operation-guard';
+import { withoutSuggestions } from './limits/schema-hints';
 import { type EventSource, type SubscriptionContext, SubscriptionEvents } from './subscription-events';
 
 export interface SubscriptionServerOptions {
@@ -50,10 +49,10 @@ export interface SubscriptionServerOptions {
   publicUrl: string | undefined;
   /** The scheme and host the client used for an upgrade request (forwarded ones from trusted proxies). */
   originOf: (request: IncomingMessage) => string;
-  /** The same depth, cost, alias and page-size limits as HTTP operations. */
-  queryLimits: QueryLimits;
-  /** GRAPHQL_MAX_TOKENS, as Apollo's parser gets it. */
-  maxTokens: number;
+  /** The limits HTTP operations pass first, checked first here too. */
+  guard: OperationGuard;
+  /** GRAPHQL_INTROSPECTION: when off, validation errors name no fields ("Did you mean ...?"). */
+  introspection: boolean;
   /** GRAPHQL_PERSISTED_ONLY: only these operations (by SHA-256 of their text) may subscribe. */
   persistedOnly: ReadonlyMap<string, string> | undefined;
   /** The error registry's GraphQL formatter, as Apollo uses it. */
@@ -206,7 +205,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         ctx.extra.principal = outcome.principal;
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already counted this one in.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
           return [tamsGraphqlError(new TamsError('rate_limited', `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`))];
@@ -214,19 +213,26 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         if (options.persistedOnly !== undefined && !options.persistedOnly.has(operationHash(payload.query))) {
           return [tamsGraphqlError(new TamsError('persisted_query_required', 'Only the persisted operations are accepted'))];
         }
-        let document;
+        // Limits first: a refused operation is never validated or run.
+        let guarded: GuardedOperation;
         try {
-          document = parse(payload.query, { maxTokens: options.maxTokens });
+          guarded = options.guard.check(payload.query, payload.operationName, payload.variables ?? undefined);
         } catch (err) {
-          if (err instanceof GraphQLError && /contains more th(?:at|an) \d+ tokens/.test(err.message)) {
-            return [tamsGraphqlError(new TamsError('query_too_complex', err.message))];
-          }
+          if (err instanceof TamsError) return [tamsGraphqlError(err)];
           if (err instanceof GraphQLError) return [withCode(err, 'GRAPHQL_PARSE_FAILED')];
           throw err;
         }
+        const principal = ctx.extra.principal ?? ANONYMOUS_PRINCIPAL;
+        if (rateLimiter !== undefined && guarded.cost > 0) {
+          const identity = rateLimitIdentity(principal, options.clientAddressOf(ctx.extra.request));
+          const limited = await rateLimiter.take('graphql', 'graphql_cost', identity, Math.ceil(guarded.cost));
+          if (limited !== undefined) return [tamsGraphqlError(limited)];
+        }
+        const { document, operation } = guarded;
         const invalid = validate(schema, document);
-        if (invalid.length > 0) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
-        const operation = getOperationAST(document, payload.operationName);
+        if (invalid.length > 0) {
+          return invalid.map((e) => withCode(options.introspection ? e : withoutSuggestions(e), 'GRAPHQL_VALIDATION_FAILED'));
+        }
         if (!operation) {
           return [new GraphQLError('Unable to identify the operation: name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
         }
@@ -235,7 +241,6 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         }
         // graphql-shield guards each event's resolver, not the start of a subscription: the
         // scopes of the subscribed field are checked here. A refusal closes the socket (4403).
-        const principal = ctx.extra.principal ?? ANONYMOUS_PRINCIPAL;
         const subscriptionType = schema.getSubscriptionType()?.name ?? 'Subscription';
         const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
         for (const field of rootFieldNames(operation.selectionSet, fragments)) {
@@ -246,12 +251,6 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           auditRefusedConnection(app.audit, options.path, ctx.extra.request, options.clientAddressOf(ctx.extra.request), { status: 403, principal, field });
           const needed = action === undefined ? 'an access rule' : `scope ${requiredScopes(action).join(' or ')}`;
           return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${field} needs ${needed}`))];
-        }
-        try {
-          checkQueryLimits(document, operation, payload.variables ?? undefined, options.queryLimits);
-        } catch (err) {
-          if (err instanceof TamsError) return [tamsGraphqlError(err)];
-          throw err;
         }
         // graphql-ws takes no subscription before onConnect has accepted the connection.
         const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal };

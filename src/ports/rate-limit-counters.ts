@@ -12,8 +12,11 @@ export interface WindowCount {
  * `windowMs`; counting is atomic per key, so replicas never lose each other's hits.
  */
 export interface RateLimitCounters {
-  /** Counts one hit on `key` and answers the window's count, this hit included. */
-  hit(key: string, windowMs: number): Promise<WindowCount>;
+  /**
+   * Counts `amount` hits (default 1; a GraphQL operation counts its estimated cost) on `key`
+   * and answers the window's count, these hits included.
+   */
+  hit(key: string, windowMs: number, amount?: number): Promise<WindowCount>;
   /** The window's count without counting (0 when no window is open). */
   peek(key: string): Promise<WindowCount>;
   close(): Promise<void>;

@@ -12,9 +12,10 @@ import type { AccessAction } from './access-policy';
 /**
  * What is counted. `read` and `write`: REST operations per principal; `graphql_list`: GraphQL
  * list fields (the expensive ones) per principal; `graphql_mutation`: GraphQL mutation fields
- * per principal; `auth_failure`: rejected credentials per client address.
+ * per principal; `graphql_cost`: the estimated cost of each GraphQL operation, charged before
+ * it runs, per principal; `auth_failure`: rejected credentials per client address.
  */
-export const RATE_LIMIT_RULES = ['read', 'write', 'graphql_list', 'graphql_mutation', 'auth_failure'] as const;
+export const RATE_LIMIT_RULES = ['read', 'write', 'graphql_list', 'graphql_mutation', 'graphql_cost', 'auth_failure'] as const;
 export type RateLimitRule = (typeof RATE_LIMIT_RULES)[number];
 
 /** Where a refusal happened, for the metrics. */
@@ -37,6 +38,7 @@ const WHAT: Readonly<Record<RateLimitRule, string>> = {
   write: 'write requests',
   graphql_list: 'GraphQL list queries',
   graphql_mutation: 'GraphQL mutations',
+  graphql_cost: 'GraphQL operations for their cost',
   auth_failure: 'failed authentications from this address',
 };
 
@@ -78,10 +80,14 @@ export class RateLimiter {
     private readonly hooks: RateLimiterHooks = {},
   ) {}
 
-  /** Counts one request under `rule` for `identity`: the refusal when that goes over the limit. */
-  async take(edge: RateLimitEdge, rule: RateLimitRule, identity: string): Promise<RateLimitedError | undefined> {
+  /**
+   * Counts `amount` (one request, or a GraphQL operation's cost) under `rule` for `identity`:
+   * the refusal when that goes over the limit. What a refused request asked for is counted
+   * too, so a caller that keeps asking stays refused until the window ends.
+   */
+  async take(edge: RateLimitEdge, rule: RateLimitRule, identity: string, amount = 1): Promise<RateLimitedError | undefined> {
     try {
-      const window = await this.counters.hit(`${rule}:${identity}`, this.settings.windowMs);
+      const window = await this.counters.hit(`${rule}:${identity}`, this.settings.windowMs, amount);
       return window.count > this.settings.perWindow[rule] ? this.refuse(edge, rule, window.resetInMs) : undefined;
     } catch (err) {
       this.countersFailed(err);

@@ -93,7 +93,7 @@ describe('GraphQL in process (executeOperation)', () => {
   });
 
   it('applies the query limits and formats errors through the registry', async () => {
-    const deep = `{ ${'flows(first: 1) { nodes { source { '.repeat(4)}id${' } } }'.repeat(4)} }`;
+    const deep = `{ ${'flows(first: 1) { nodes { source { '.repeat(5)}id${' } } }'.repeat(5)} }`;
     expect((await run(deep)).errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
     expect((await run('{ flow(id: "bad") { id } }')).errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
   });

@@ -49,7 +49,7 @@ function codeOf(body: Json): unknown {
   return body.errors?.[0]?.extensions?.code;
 }
 
-describe('GraphQL limits (defaults: depth 12, 30 aliases, 5000 tokens)', () => {
+describe('GraphQL limits (defaults: depth 15, 30 aliases, 5000 tokens)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ GRAPHQL_MAX_COST: '5000' });
@@ -61,7 +61,7 @@ describe('GraphQL limits (defaults: depth 12, 30 aliases, 5000 tokens)', () => {
   it('refuses an operation over each limit before any resolver runs, with QUERY_TOO_COMPLEX and 400', async () => {
     const spy = jest.spyOn(h.gateway.store, 'listFlows');
     try {
-      const nested = 'flows(first: 1) { nodes { source { '.repeat(4) + 'id' + ' } } }'.repeat(4);
+      const nested = 'flows(first: 1) { nodes { source { '.repeat(5) + 'id' + ' } } }'.repeat(5);
       const cases = [
         `{ ${nested} }`,
         '{ flows(first: 100) { nodes { segments(first: 100) { nodes { objectId } } } } }',
@@ -85,7 +85,7 @@ describe('GraphQL limits (defaults: depth 12, 30 aliases, 5000 tokens)', () => {
   });
 
   it('applies the same limits to subscriptions over WebSocket', async () => {
-    const deep = `subscription { flowCreated { ${'source { flows(first: 1) { nodes { '.repeat(4)}id${' } } }'.repeat(4)} } }`;
+    const deep = `subscription { flowCreated { ${'source { flows(first: 1) { nodes { '.repeat(5)}id${' } } }'.repeat(5)} } }`;
     expect(await subscriptionErrorCode(h.base, deep)).toBe('QUERY_TOO_COMPLEX');
     const wide = `subscription { flowCreated { ${'id '.repeat(6000)} } }`;
     expect(await subscriptionErrorCode(h.base, wide)).toBe('QUERY_TOO_COMPLEX');

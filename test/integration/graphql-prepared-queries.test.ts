@@ -1,10 +1,11 @@
 /**
  * The prepared-query path (src/graphql/prepared-queries.ts) over real HTTP: a query Apollo has
- * answered once is answered again straight from its compiled form, and every answer must be
- * the one Apollo gives: status, content type and body byte for byte, audit lines, metrics. Each
- * case asks Apollo by sending the operation text with a trailing space (a text it has never
- * seen, so it goes through the whole pipeline) and the prepared path with the text it has, and
- * counts what the prepared path served, so a case cannot pass with the path unused.
+ * run compiled is answered again straight from its compiled form, and every answer must be the
+ * one Apollo gives on plain graphql-js execution (a text's first run) and compiled (its second):
+ * status, content type and body byte for byte, audit lines, metrics. Cases ask Apollo by sending
+ * the operation text with a trailing space (a text it has never seen, so it goes through the
+ * whole pipeline) and the prepared path with the text it has, and count what was compiled and
+ * what the prepared path served, so a case cannot pass with a path unused.
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
@@ -52,10 +53,21 @@ describe('GraphQL prepared queries', () => {
 
   const served = (): number => h.gateway.app.graphql.prepared?.served ?? -1;
 
-  /** Sends `body` twice: Apollo answers the first (and prepares the text), the prepared path the second. */
+  const compilations = (): number => h.gateway.app.graphql.compiled?.compilations ?? -1;
+
+  /**
+   * Sends `body` three times: Apollo answers the first on plain graphql-js execution (a text's
+   * first run is never compiled), the second compiled by graphql-jit (and prepares the text),
+   * the prepared path the third. All three must be the same, byte for byte.
+   */
   async function bothWays(body: { query: string; [key: string]: unknown }, token = admin): Promise<{ apollo: Answer; prepared: Answer }> {
     const before = served();
+    const compiledBefore = compilations();
     const apollo = await post(body, token);
+    expect(compilations()).toBe(compiledBefore);
+    const compiled = await post(body, token);
+    expect(compilations()).toBe(compiledBefore + 1);
+    expect(compiled).toEqual(apollo);
     expect(served()).toBe(before);
     const prepared = await post(body, token);
     expect(served()).toBe(before + 1);
@@ -123,10 +135,11 @@ describe('GraphQL prepared queries', () => {
     expect(JSON.parse(apollo.text).errors[0].extensions.code).toBe('FORBIDDEN');
     expect(prepared).toEqual(apollo);
     const written = h.auditLines().slice(before);
-    expect(written).toHaveLength(2);
+    expect(written).toHaveLength(3);
     const strip = ({ time: _time, requestId: _requestId, ...rest }: Json): Json => rest;
     expect(written[0]).toMatchObject({ event: 'denied', action: 'graphql.flow', error: 'FORBIDDEN', route: '/graphql' });
     expect(strip(written[1])).toEqual(strip(written[0]));
+    expect(strip(written[2])).toEqual(strip(written[0]));
   });
 
   it('counts prepared operations in the operation metrics as Apollo does', async () => {
@@ -134,7 +147,7 @@ describe('GraphQL prepared queries', () => {
     const labels = { operation: 'MeteredWindow', type: 'query', outcome: 'ok' };
     expect(await operationCount(labels)).toBe(0);
     await bothWays({ query, variables: { flowId, timerange: '_', first: 1 } });
-    expect(await operationCount(labels)).toBe(2);
+    expect(await operationCount(labels)).toBe(3);
   });
 
   it('leaves to Apollo variables the compiled query refuses, and variables over a limit', async () => {

@@ -15,14 +15,14 @@ export class MemoryRateLimitCounters implements RateLimitCounters {
     this.sweeper.unref();
   }
 
-  async hit(key: string, windowMs: number): Promise<WindowCount> {
+  async hit(key: string, windowMs: number, amount = 1): Promise<WindowCount> {
     const now = this.clock.nowMs();
     let window = this.windows.get(key);
     if (window === undefined || window.endsAtMs <= now) {
       window = { count: 0, endsAtMs: now + windowMs };
       this.windows.set(key, window);
     }
-    window.count += 1;
+    window.count += amount;
     return { count: window.count, resetInMs: window.endsAtMs - now };
   }
 

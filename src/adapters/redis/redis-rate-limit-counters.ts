@@ -6,7 +6,7 @@ import type { RateLimitCounters, WindowCount } from '../../ports/rate-limit-coun
  * their own count, and the window is timed by the Redis clock, the same for all of them.
  */
 const HIT = `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -22,7 +22,7 @@ return {tonumber(count), redis.call('PTTL', KEYS[1])}
 `;
 
 interface CounterScripts {
-  rateLimitHit(key: string, windowMs: number): Promise<[number, number]>;
+  rateLimitHit(key: string, windowMs: number, amount: number): Promise<[number, number]>;
   rateLimitPeek(key: string): Promise<[number, number]>;
 }
 
@@ -74,8 +74,8 @@ export class RedisRateLimitCounters implements RateLimitCounters {
     return new RedisRateLimitCounters(redis as Redis & CounterScripts, options.keyPrefix ?? 'tams:ratelimit:');
   }
 
-  async hit(key: string, windowMs: number): Promise<WindowCount> {
-    const [count, resetInMs] = await this.redis.rateLimitHit(this.keyPrefix + key, windowMs);
+  async hit(key: string, windowMs: number, amount = 1): Promise<WindowCount> {
+    const [count, resetInMs] = await this.redis.rateLimitHit(this.keyPrefix + key, windowMs, amount);
     return { count, resetInMs };
   }
 

@@ -10,6 +10,7 @@ describe('config: RATE_LIMIT_* and REDIS_URL', () => {
         writePerMinute: 60_000,
         graphqlListsPerMinute: 600_000,
         graphqlMutationsPerMinute: 60_000,
+        graphqlCostPerMinute: 1_000_000_000,
         authFailuresPerMinute: 3000,
       },
       redisUrl: undefined,
@@ -24,6 +25,7 @@ describe('config: RATE_LIMIT_* and REDIS_URL', () => {
       RATE_LIMIT_WRITE_PER_MINUTE: '50',
       RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE: '40',
       RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE: '30',
+      RATE_LIMIT_GRAPHQL_COST_PER_MINUTE: '5000000000',
       RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '20',
       REDIS_URL: 'rediss://user:pw@redis.internal:6380/2',
     });
@@ -34,6 +36,7 @@ describe('config: RATE_LIMIT_* and REDIS_URL', () => {
       writePerMinute: 50,
       graphqlListsPerMinute: 40,
       graphqlMutationsPerMinute: 30,
+      graphqlCostPerMinute: 5_000_000_000,
       authFailuresPerMinute: 20,
     });
     expect(c.redisUrl).toBe('rediss://user:pw@redis.internal:6380/2');
@@ -45,6 +48,7 @@ describe('config: RATE_LIMIT_* and REDIS_URL', () => {
     ['RATE_LIMIT_WINDOW_SEC', '3601'],
     ['RATE_LIMIT_READ_PER_MINUTE', '0'],
     ['RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 'many'],
+    ['RATE_LIMIT_GRAPHQL_COST_PER_MINUTE', '0'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', '127.0.0.1:6379'],
   ])('refuses %s=%s naming the variable', (name, value) => {

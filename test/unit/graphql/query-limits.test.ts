@@ -1,63 +1,142 @@
-import { Kind, OperationDefinitionNode, parse } from 'graphql';
-import { TamsError } from '../../../src/domain/errors';
-import { QueryLimits, checkQueryLimits } from '../../../src/graphql/query-limits';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GraphQLSchema, Kind, type OperationDefinitionNode, buildSchema, getIntrospectionQuery, parse } from 'graphql';
+import type { TamsError } from '../../../src/domain/errors';
+import { type DocumentCheck, MAX_SAME_FIELD, type QueryLimits, UNPAGED_LIST_SIZE, checkDocument } from '../../../src/graphql/limits/query-limits';
 
-const LIMITS: QueryLimits = { maxDepth: 5, maxCost: 1000, maxAliases: 3, maxPageSize: 200, defaultPageSize: 100 };
+const schema: GraphQLSchema = buildSchema(fs.readFileSync(path.join(__dirname, '../../../schema/schema.graphql'), 'utf8'));
 
-function check(text: string, variables?: Record<string, unknown>, limits: QueryLimits = LIMITS): { depth: number; cost: number } {
+const LIMITS: QueryLimits = {
+  maxDepth: 5,
+  maxCost: 1000,
+  maxAliases: 3,
+  maxDirectives: 4,
+  maxPageSize: 200,
+  defaultPageSize: 100,
+  rowsSkipped: (after) => (after === 'skip7' ? 7 : 0),
+};
+
+function run(text: string, variables?: Record<string, unknown>, limits: QueryLimits = LIMITS): DocumentCheck {
   const document = parse(text);
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  if (!operation) throw new Error('no operation');
-  return checkQueryLimits(document, operation, variables, limits);
+  return checkDocument(schema, document, operation, variables, limits);
+}
+
+function cost(text: string, variables?: Record<string, unknown>, limits?: QueryLimits): number {
+  const result = run(text, variables, limits);
+  if (result.refusal !== undefined) throw new Error(`refused: ${result.refusal.message}`);
+  return [...result.costs.values()][0] ?? NaN;
 }
 
 function refusal(text: string, variables?: Record<string, unknown>, limits?: QueryLimits): TamsError {
-  try {
-    check(text, variables, limits);
-  } catch (err) {
-    if (err instanceof TamsError) return err;
-    throw err;
-  }
-  throw new Error('accepted');
+  const result = run(text, variables, limits);
+  if (result.refusal === undefined) throw new Error(`accepted at cost ${[...result.costs.values()].join()}`);
+  return result.refusal;
 }
 
-describe('checkQueryLimits', () => {
-  it('measures depth and multiplies the cost of nested lists by their page sizes', () => {
-    expect(check('{ service { name } }')).toEqual({ depth: 2, cost: 2 });
-    // flows 10, then per flow: nodes, id, segments 5; then per segment: nodes, objectId.
-    expect(check('{ flows(first: 10) { nodes { id segments(first: 5) { nodes { objectId } } } } }')).toEqual({
-      depth: 5,
-      cost: 10 + (10 + 10 + 10 * 5) + (50 + 50),
-    });
+describe('checkDocument', () => {
+  it('costs each field 1, times the page sizes of the lists around it', () => {
+    expect(cost('{ service { name } }')).toBe(2);
+    // flows 10 x (1 + nodes (1 + id 1 + segments 5 x (1 + nodes (1 + objectId 1))))
+    expect(cost('{ flows(first: 10) { nodes { id segments(first: 5) { nodes { objectId } } } } }')).toBe(10 * (1 + (1 + 1 + 5 * (1 + (1 + 1)))));
   });
 
-  it('reads `first` from variables and takes the default page size when it is absent', () => {
-    const a = check('query($n: Int) { flows(first: $n) { nodes { id } } }', { n: 3 });
-    const b = check('{ flows { nodes { id } } }');
-    expect(a.cost).toBe(3 + 3 + 3);
-    expect(b.cost).toBe(100 + 100 + 100);
+  it('reads `first` from variables, then from the declared default, then the default page size', () => {
+    expect(cost('query($n: Int) { flows(first: $n) { nodes { id } } }', { n: 3 })).toBe(3 * 3);
+    expect(cost('query($n: Int = 7) { flows(first: $n) { nodes { id } } }')).toBe(7 * 3);
+    expect(cost('query($n: Int = 7) { flows(first: $n) { nodes { id } } }', { n: null })).toBe(100 * 3);
+    expect(cost('{ flows { nodes { id } } }')).toBe(100 * 3);
+    expect(run('query($n: Int = 7) { flows(first: $n) { nodes { id } } }').variableDependent).toBe(true);
+    expect(run('{ flows(first: 7) { nodes { id } } }').variableDependent).toBe(false);
   });
 
-  it('refuses too deep, too costly, too many aliases and too large pages with QUERY_TOO_COMPLEX', () => {
-    const deep = refusal('{ flows(first: 1) { nodes { source { flows(first: 1) { nodes { id } } } } } }');
-    expect(deep.code).toBe('query_too_complex');
-    expect(deep.graphqlCode).toBe('QUERY_TOO_COMPLEX');
-    expect(deep.message).toMatch(/depth/);
-    expect(refusal('{ flows(first: 200) { nodes { segments(first: 200) { nodes { objectId } } } } }').message).toMatch(/cost/);
+  it('refuses a page size over the maximum as a literal, a variable and a default', () => {
+    for (const [text, variables] of [
+      ['{ flows(first: 201) { nodes { id } } }', undefined],
+      ['query($n: Int) { flows(first: $n) { nodes { id } } }', { n: 201 }],
+      ['query($n: Int = 201) { flows(first: $n) { nodes { id } } }', undefined],
+    ] as const) {
+      const refused = refusal(text, variables);
+      expect(refused.graphqlCode).toBe('QUERY_TOO_COMPLEX');
+      expect(refused.message).toMatch(/maximum page size 200/);
+    }
+  });
+
+  it('refuses the cost a variable default hides (it was costed as the default page size before)', () => {
+    const limits = { ...LIMITS, maxPageSize: 1000, maxDepth: 10 };
+    const text = 'query($f: Int = 1000) { flows(first: $f) { nodes { segments(first: $f) { nodes { objectId } } } } }';
+    expect(refusal(text, undefined, limits).message).toMatch(/cost exceeds 1000/);
+    expect(refusal(text, { f: 1000 }, limits).message).toMatch(/cost exceeds/);
+    expect(cost(text, { f: 2 }, limits)).toBe(2 * (1 + (1 + 2 * (1 + (1 + 1)))));
+  });
+
+  it('refuses a page size whose value cannot be known with BAD_USER_INPUT', () => {
+    expect(refusal('{ flows(first: $undeclared) { nodes { id } } }').graphqlCode).toBe('BAD_USER_INPUT');
+    expect(refusal('query($n: Int) { flows(first: $n) { nodes { id } } }', { n: '5' }).graphqlCode).toBe('BAD_USER_INPUT');
+    expect(refusal('query($n: Int) { flows(first: $n) { nodes { id } } }', { n: 2.5 }).graphqlCode).toBe('BAD_USER_INPUT');
+    expect(refusal('{ flows(first: "5") { nodes { id } } }').graphqlCode).toBe('BAD_USER_INPUT');
+  });
+
+  it('counts the rows an `after` cursor skips', () => {
+    expect(cost('{ flows(first: 2, after: "skip7") { nodes { id } } }')).toBe((2 + 7) * 3);
+    expect(cost('query($a: String) { flows(first: 2, after: $a) { nodes { id } } }', { a: 'skip7' })).toBe((2 + 7) * 3);
+  });
+
+  it('counts the items of list inputs, literal or from variables, however deeply nested', () => {
+    const literal = 'mutation { setFlowCollection(flowId: "x", collection: [{flowId: "a", role: "r"}, {flowId: "b", role: "r"}]) { id } }';
+    expect(cost(literal)).toBe(2 + 1 + 1);
+    const variable = 'mutation($c: [FlowCollectionItemInput!]!) { setFlowCollection(flowId: "x", collection: $c) { id } }';
+    expect(cost(variable, { c: Array.from({ length: 500 }, () => ({ flowId: 'a', role: 'r' })) })).toBe(500 + 2);
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(cost(variable, { c: deep }, { ...LIMITS, maxCost: 1_000_000 })).toBe(100_000 + 2);
+  });
+
+  it('counts lists without paging as UNPAGED_LIST_SIZE items, and connection edges and nodes once', () => {
+    expect(cost('{ flow(id: "x") { collectedBy { id } } }')).toBe(1 + UNPAGED_LIST_SIZE * 2);
+    expect(cost('{ flows(first: 1) { edges { cursor node { id } } } }')).toBe(1 * (1 + (1 + 1 + (1 + 1))));
+  });
+
+  it('counts introspection fields like any other: deep introspection is refused', () => {
+    const limits = { ...LIMITS, maxDepth: 20, maxCost: 50_000 };
+    expect(refusal('{ __type(name: "Query") { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } }', undefined, limits).message).toMatch(/cost/);
+    expect(refusal('{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }').message).toMatch(/depth/);
+    expect(cost('{ __typename }')).toBe(1);
+  });
+
+  it('accepts the standard introspection query at the default limits (depth 15, cost 100,000)', () => {
+    const limits = { ...LIMITS, maxDepth: 15, maxCost: 100_000, maxAliases: 30, maxDirectives: 50 };
+    expect(cost(getIntrospectionQuery(), undefined, limits)).toBeLessThan(100_000);
+    expect(refusal(getIntrospectionQuery(), undefined, { ...limits, maxDepth: 14 }).message).toMatch(/depth/);
+  });
+
+  it('walks each fragment once: twelve fragments each spreading the one before three times are refused at once', () => {
+    const fragments = ['fragment F0 on Flow { id label }'];
+    for (let k = 1; k <= 11; k++) fragments.push(`fragment F${k} on Flow { ...F${k - 1} source { flows(first: 1) { nodes { ...F${k - 1} ...F${k - 1} } } } }`);
+    const text = `{ flows(first: 1) { nodes { ...F11 } } } ${fragments.join(' ')}`;
+    const started = process.hrtime.bigint();
+    const refused = refusal(text, undefined, { ...LIMITS, maxDepth: 1000 });
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(1000);
+    expect(refused.graphqlCode).toBe('QUERY_TOO_COMPLEX');
+  });
+
+  it('checks operations that are not selected and fragments no operation uses (validation reads them all)', () => {
+    const deepFragment = `fragment D on Flow { ${'source { flows(first: 1) { nodes { '.repeat(3)}id${' } } }'.repeat(3)} }`;
+    expect(refusal(`{ service { name } } ${deepFragment}`).message).toMatch(/depth/);
+    expect(refusal('query A { service { name } } query B { flows(first: 200) { nodes { segments(first: 200) { nodes { id } } } } }').message).toMatch(/cost/);
+  });
+
+  it('refuses too many aliases, directives, and copies of one field in a selection set', () => {
     expect(refusal('{ a: service { name } b: service { name } c: service { name } d: service { name } }').message).toMatch(/aliases/);
-    expect(refusal('query($n: Int) { flows(first: $n) { nodes { id } } }', { n: 201 }).message).toMatch(/maximum page size 200/);
-  });
-
-  it('follows fragments and inline fragments, and skips introspection fields', () => {
-    const text = `
-      query { flows(first: 2) { ...F } }
-      fragment F on FlowConnection { nodes { ... on VideoFlow { frameWidth } id } }`;
-    expect(check(text)).toEqual({ depth: 3, cost: 2 + 2 + 2 + 2 });
-    expect(() => check('{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }')).not.toThrow();
-    expect(refusal('query { flows(first: 1) { ...F } } fragment F on FlowConnection { nodes { source { flows(first: 1) { nodes { id } } } } }').message).toMatch(/depth/);
+    expect(refusal('{ service { name @include(if: true) @include(if: true) @skip(if: false) @skip(if: false) @skip(if: false) } }').message).toMatch(/directives/);
+    expect(refusal(`{ service { ${'name '.repeat(MAX_SAME_FIELD + 1)} } }`).message).toMatch(/selected more than/);
+    expect(cost(`{ service { ${'name '.repeat(MAX_SAME_FIELD)} } }`)).toBe(1 + MAX_SAME_FIELD);
+    // Through inline fragments and spreads too.
+    const viaFragments = `{ service { ...S ...S } } fragment S on Service { ${'name '.repeat(MAX_SAME_FIELD / 2 + 1)} }`;
+    expect(refusal(viaFragments).message).toMatch(/selected more than/);
   });
 
   it('does not loop on a fragment that spreads itself (validation refuses it later)', () => {
-    expect(check('query { service { ...S } } fragment S on Service { name ...S }').depth).toBe(2);
+    expect(cost('query { service { ...S } } fragment S on Service { name ...S }')).toBe(2);
   });
 });

@@ -79,7 +79,7 @@ describe('graphql-shield over the access policy', () => {
     const counters = new MemoryRateLimitCounters();
     const limiter = new RateLimiter(counters, {
       windowMs: 60_000,
-      perWindow: { read: 100, write: 100, graphql_list: 1, graphql_mutation: 100, auth_failure: 100 },
+      perWindow: { read: 100, write: 100, graphql_list: 1, graphql_mutation: 100, graphql_cost: 1000, auth_failure: 100 },
     });
     const limited = applyShield(base, { rateLimiter: limiter });
     const listing = '{ storageBackends { id } }';

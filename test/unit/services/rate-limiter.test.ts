@@ -16,7 +16,7 @@ function clock(start = 1_000_000): { nowMs: () => number; advance: (ms: number) 
   return { nowMs: () => now, advance: (ms) => (now += ms) };
 }
 
-const limits = { read: 3, write: 2, graphql_list: 3, graphql_mutation: 2, auth_failure: 2 };
+const limits = { read: 3, write: 2, graphql_list: 3, graphql_mutation: 2, graphql_cost: 1000, auth_failure: 2 };
 
 describe('MemoryRateLimitCounters', () => {
   it('counts hits in a fixed window that starts with the first hit, then starts again', async () => {
@@ -85,9 +85,9 @@ describe('RateLimiter', () => {
 
 describe('rate-limit rules and identities', () => {
   it('takes each limit per minute pro rata to the window, at least 1', () => {
-    const perMinute = { read: 600, write: 60, graphql_list: 30, graphql_mutation: 1, auth_failure: 120 };
+    const perMinute = { read: 600, write: 60, graphql_list: 30, graphql_mutation: 1, graphql_cost: 1000, auth_failure: 120 };
     expect(perWindowFromPerMinute(perMinute, 60_000)).toEqual(perMinute);
-    expect(perWindowFromPerMinute(perMinute, 1_000)).toEqual({ read: 10, write: 1, graphql_list: 1, graphql_mutation: 1, auth_failure: 2 });
+    expect(perWindowFromPerMinute(perMinute, 1_000)).toEqual({ read: 10, write: 1, graphql_list: 1, graphql_mutation: 1, graphql_cost: 17, auth_failure: 2 });
     expect(Object.keys(perWindowFromPerMinute(perMinute, 5_000)).sort()).toEqual([...RATE_LIMIT_RULES].sort());
   });
 

@@ -1,0 +1,290 @@
+import {
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValueNode,
+  type VariableDefinitionNode,
+  Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  TypeNameMetaFieldDef,
+  getNamedType,
+  getNullableType,
+  isInterfaceType,
+  isLeafType,
+  isListType,
+  isObjectType,
+  valueFromASTUntyped,
+} from 'graphql';
+import { TamsError } from '../../domain/errors';
+
+/** Bounds on one operation, checked before validation, compiling or any resolver (GRAPHQL_MAX_* settings). */
+export interface QueryLimits {
+  /** Deepest field nesting, introspection fields included. */
+  maxDepth: number;
+  /** Estimated cost: each field 1, times the page sizes of the lists around it; list inputs count their items. */
+  maxCost: number;
+  /** Aliases written in the document. */
+  maxAliases: number;
+  /** Directives written in the document. */
+  maxDirectives: number;
+  /** Largest `first` any list may ask for. */
+  maxPageSize: number;
+  /** The page size a list without `first` gets. */
+  defaultPageSize: number;
+  /** How many rows an `after` cursor makes a list read before its page (decoded from the cursor). */
+  rowsSkipped: (after: unknown) => number;
+}
+
+/**
+ * A list that takes no `first` (a flow's collection, `getUrls`, introspection's `types` and
+ * `fields`) is counted as this many items: its real length is not known before it runs.
+ */
+export const UNPAGED_LIST_SIZE = 10;
+
+interface Summary {
+  depth: number;
+  cost: number;
+  /** How often each response name is selected at this level, through inline fragments and spreads. */
+  names: ReadonlyMap<string, number>;
+}
+
+const NOTHING: Summary = { depth: 0, cost: 0, names: new Map() };
+
+/**
+ * The most times one response name may be selected in one selection set. graphql-js's
+ * validation compares every pair of same-named fields (OverlappingFieldsCanBeMerged): 3,000
+ * copies of one field take it 35 ms before it gives up, so such a document is refused here.
+ */
+export const MAX_SAME_FIELD = 50;
+
+export function tooComplex(message: string): TamsError {
+  return new TamsError('query_too_complex', message);
+}
+
+/** The items of every list in an input value (a JSON value from the variables), iteratively: nesting cannot overflow the stack. */
+function listItems(value: unknown): number {
+  let items = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (Array.isArray(next)) {
+      items += next.length;
+      for (const item of next) if (typeof item === 'object' && item !== null) pending.push(item);
+    } else if (typeof next === 'object' && next !== null) {
+      for (const item of Object.values(next)) if (typeof item === 'object' && item !== null) pending.push(item);
+    }
+  }
+  return items;
+}
+
+/**
+ * One walk over a whole document: every operation and every fragment definition (used or not:
+ * validation reads them all), each selection set once. A fragment's summary is computed the
+ * first time it is spread and reused after, so the walk is linear in the document's size
+ * however the fragments spread each other; the numbers it adds up may be exponential and are
+ * refused as such.
+ */
+class DocumentWalk {
+  aliases = 0;
+  directives = 0;
+  variableDependent = false;
+  private readonly fragments = new Map<string, FragmentDefinitionNode>();
+  private readonly fragmentSummaries = new Map<string, Summary | 'walking'>();
+  private readonly declared = new Map<string, VariableDefinitionNode>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    document: DocumentNode,
+    private readonly variables: Readonly<Record<string, unknown>>,
+    selected: OperationDefinitionNode | undefined,
+    private readonly limits: QueryLimits,
+  ) {
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) this.fragments.set(definition.name.value, definition);
+      // The selected operation's declarations win; fragments used by other operations still resolve.
+      if (definition.kind === Kind.OPERATION_DEFINITION && definition !== selected) this.declare(definition);
+    }
+    if (selected !== undefined) this.declare(selected);
+  }
+
+  operation(operation: OperationDefinitionNode): Summary {
+    this.directives += operation.directives?.length ?? 0;
+    for (const variable of operation.variableDefinitions ?? []) this.directives += variable.directives?.length ?? 0;
+    const root = this.schema.getRootType(operation.operation) ?? undefined;
+    return this.selectionSet(operation.selectionSet, root);
+  }
+
+  fragment(name: string): Summary {
+    const known = this.fragmentSummaries.get(name);
+    // A fragment inside itself is refused by validation; here it adds nothing.
+    if (known === 'walking') return NOTHING;
+    if (known !== undefined) return known;
+    const definition = this.fragments.get(name);
+    if (definition === undefined) return NOTHING;
+    this.fragmentSummaries.set(name, 'walking');
+    this.directives += definition.directives?.length ?? 0;
+    const summary = this.selectionSet(definition.selectionSet, this.schema.getType(definition.typeCondition.name.value));
+    this.fragmentSummaries.set(name, summary);
+    return summary;
+  }
+
+  private declare(operation: OperationDefinitionNode): void {
+    for (const variable of operation.variableDefinitions ?? []) this.declared.set(variable.variable.name.value, variable);
+  }
+
+  private selectionSet(set: SelectionSetNode, type: GraphQLNamedType | null | undefined): Summary {
+    let depth = 0;
+    let cost = 0;
+    const names = new Map<string, number>();
+    const count = (name: string, times: number): void => {
+      const total = (names.get(name) ?? 0) + times;
+      if (total > MAX_SAME_FIELD) throw tooComplex(`${name} is selected more than ${MAX_SAME_FIELD} times in one selection set`);
+      names.set(name, total);
+    };
+    for (const selection of set.selections) {
+      this.directives += selection.directives?.length ?? 0;
+      let summary: Summary;
+      if (selection.kind === Kind.FIELD) {
+        summary = this.field(selection, type);
+        count(selection.alias?.value ?? selection.name.value, 1);
+      } else {
+        if (selection.kind === Kind.INLINE_FRAGMENT) {
+          const condition = selection.typeCondition === undefined ? type : this.schema.getType(selection.typeCondition.name.value);
+          summary = this.selectionSet(selection.selectionSet, condition);
+        } else summary = this.fragment(selection.name.value);
+        for (const [name, times] of summary.names) count(name, times);
+      }
+      if (summary.depth > depth) depth = summary.depth;
+      cost += summary.cost;
+    }
+    return { depth, cost, names };
+  }
+
+  private field(node: FieldNode, parent: GraphQLNamedType | null | undefined): Summary {
+    if (node.alias !== undefined) this.aliases++;
+    const definition = fieldDefinition(parent, node.name.value);
+    const size = this.listSize(node, definition, parent);
+    let inputs = 0;
+    for (const argument of node.arguments ?? []) inputs += this.inputItems(argument.value);
+    const below = node.selectionSet === undefined ? NOTHING : this.selectionSet(node.selectionSet, definition === undefined ? undefined : getNamedType(definition.type));
+    return { depth: 1 + below.depth, cost: inputs + size * (1 + below.cost), names: NOTHING.names };
+  }
+
+  /** How many times the field's selection runs: its page for a paged list, an estimate for another list of objects, else 1. */
+  private listSize(node: FieldNode, definition: GraphQLField<unknown, unknown> | undefined, parent: GraphQLNamedType | null | undefined): number {
+    const paged = definition === undefined ? node.arguments?.some((a) => a.name.value === 'first') === true : definition.args.some((a) => a.name === 'first');
+    if (paged) {
+      const first = this.intArgument(node, 'first');
+      if (first !== undefined && first > this.limits.maxPageSize) {
+        throw tooComplex(`first: ${first} on ${node.name.value} is more than the maximum page size ${this.limits.maxPageSize}`);
+      }
+      const page = first === undefined ? this.limits.defaultPageSize : Math.max(first, 1);
+      return page + this.limits.rowsSkipped(this.argumentValue(node, 'after'));
+    }
+    if (definition === undefined) return 1;
+    const type = getNullableType(definition.type);
+    if (!isListType(type) || isLeafType(getNamedType(type))) return 1;
+    // A connection's `edges` and `nodes` are the page its field was already counted for.
+    if ((isObjectType(parent) || isInterfaceType(parent)) && 'pageInfo' in parent.getFields()) return 1;
+    return UNPAGED_LIST_SIZE;
+  }
+
+  /** The value an argument has once variables (and their defaults) are applied; undefined when omitted or null. */
+  private argumentValue(node: FieldNode, name: string): unknown {
+    const value = node.arguments?.find((a) => a.name.value === name)?.value;
+    return value === undefined ? undefined : this.valueOf(value, name, node);
+  }
+
+  private valueOf(value: ValueNode, argument: string, node: FieldNode): unknown {
+    if (value.kind !== Kind.VARIABLE) return valueFromASTUntyped(value) ?? undefined;
+    const name = value.name.value;
+    this.variableDependent = true;
+    if (Object.prototype.hasOwnProperty.call(this.variables, name)) return this.variables[name] ?? undefined;
+    const declaration = this.declared.get(name);
+    if (declaration === undefined) {
+      throw new TamsError('bad_request', `${argument} on ${node.name.value} uses $${name}, which no operation declares: its value cannot be known`);
+    }
+    return declaration.defaultValue === undefined ? undefined : (valueFromASTUntyped(declaration.defaultValue) ?? undefined);
+  }
+
+  private intArgument(node: FieldNode, name: string): number | undefined {
+    const value = this.argumentValue(node, name);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      throw new TamsError('bad_request', `${name} on ${node.name.value} must be an Int, not ${JSON.stringify(value)?.slice(0, 40)}`);
+    }
+    return value;
+  }
+
+  /** List items an argument sends (after variables): each is work for the field. */
+  private inputItems(value: ValueNode): number {
+    if (value.kind === Kind.VARIABLE) {
+      const name = value.name.value;
+      this.variableDependent = true;
+      if (Object.prototype.hasOwnProperty.call(this.variables, name)) return listItems(this.variables[name]);
+      const fallback = this.declared.get(name)?.defaultValue;
+      return fallback === undefined ? 0 : this.inputItems(fallback);
+    }
+    if (value.kind === Kind.LIST) return value.values.reduce((sum, item) => sum + this.inputItems(item), value.values.length);
+    if (value.kind === Kind.OBJECT) return value.fields.reduce((sum, field) => sum + this.inputItems(field.value), 0);
+    return 0;
+  }
+}
+
+/** The field `name` of `parent` as graphql-js resolves it, introspection's meta fields included. */
+function fieldDefinition(parent: GraphQLNamedType | null | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (name === '__typename') return TypeNameMetaFieldDef;
+  if (name === '__schema') return SchemaMetaFieldDef;
+  if (name === '__type') return TypeMetaFieldDef;
+  if (isObjectType(parent) || isInterfaceType(parent)) return parent.getFields()[name];
+  return undefined;
+}
+
+/**
+ * Checks every operation and fragment of `document` against `limits` (`variables` and the
+ * declared defaults give the page sizes) and answers each operation's cost, or the refusal:
+ * QUERY_TOO_COMPLEX when a limit is broken, BAD_USER_INPUT when a page size cannot be known.
+ * Runs on the parsed document before graphql-js validation: undefined fields and types cost 1
+ * and validation refuses them after. `variableDependent` false: the same answer holds for any
+ * variables (none was read before the answer was known).
+ */
+export function checkDocument(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  selected: OperationDefinitionNode | undefined,
+  variables: Readonly<Record<string, unknown>> | undefined,
+  limits: QueryLimits,
+): DocumentCheck {
+  const walk = new DocumentWalk(schema, document, variables ?? {}, selected, limits);
+  const costs = new Map<string, number>();
+  const check = (summary: Summary): void => {
+    if (summary.depth > limits.maxDepth) throw tooComplex(`Query depth exceeds ${limits.maxDepth}`);
+    if (summary.cost > limits.maxCost) throw tooComplex(`Query cost exceeds ${limits.maxCost} (each list costs its page size)`);
+  };
+  try {
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.OPERATION_DEFINITION) {
+        const summary = walk.operation(definition);
+        check(summary);
+        costs.set(definition.name?.value ?? '', summary.cost);
+      } else if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+        check(walk.fragment(definition.name.value));
+      }
+    }
+    if (walk.aliases > limits.maxAliases) throw tooComplex(`More than ${limits.maxAliases} aliases`);
+    if (walk.directives > limits.maxDirectives) throw tooComplex(`More than ${limits.maxDirectives} directives`);
+  } catch (err) {
+    if (err instanceof TamsError) return { refusal: err, variableDependent: walk.variableDependent };
+    throw err;
+  }
+  return { costs, variableDependent: walk.variableDependent };
+}
+
+/** What {@link checkDocument} found: each operation's cost (by name; '' for an anonymous one), or why the document is refused. */
+export type DocumentCheck = { costs: ReadonlyMap<string, number>; refusal?: undefined; variableDependent: boolean } | { costs?: undefined; refusal: TamsError; variableDependent: boolean };
