@@ -320,7 +320,7 @@ function rateLimitConfig(env: Env): RateLimitConfig {
     graphqlListsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE', 600_000),
     graphqlMutationsPerMinute: perMinute(env, 'RATE_LIMIT_GRAPHQL_MUTATIONS_PER_MINUTE', 60_000),
     // 10,000 operations of the largest cost allowed (GRAPHQL_MAX_COST 100,000) a minute; the
-    // graphql-* benchmark scenarios, one principal at full speed, spend under a third of it.
+    // graphql-* benchmark scenarios, one principal at full speed, spend at most ~300 million.
     graphqlCostPerMinute: int(env, 'RATE_LIMIT_GRAPHQL_COST_PER_MINUTE', 1_000_000_000, 1, 1_000_000_000_000),
     authFailuresPerMinute: perMinute(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
   };

@@ -26,6 +26,7 @@ import { OperationGuard } from './limits/operation-guard';
 import { guardHttpOperation } from './limits/http-guard';
 import { guardedContext, useInProcessGuard } from './limits/guard-plugin';
 import { cursorRowsSkipped } from './paging';
+import { stripSuggestion } from './limits/schema-hints';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
 import { withClientAddress } from './rate-limit-rules';
@@ -74,9 +75,10 @@ function tamsErrorOf(error: unknown): TamsError | undefined {
 /**
  * Errors go out through the one registry: a TamsError gets its `graphqlCode`, Apollo's own
  * (parse, validation, bad variables) keep theirs, anything else is logged and masked.
+ * `hideSuggestions`: graphql-js's "Did you mean ...?" is cut from every message.
  * Only message, locations, path and code leave: never a stack trace.
  */
-function errorFormatter(app: FastifyInstance): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+function errorFormatter(app: FastifyInstance, hideSuggestions: boolean): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
     const where = {
       ...(formatted.locations === undefined ? {} : { locations: formatted.locations }),
@@ -90,7 +92,8 @@ function errorFormatter(app: FastifyInstance): (formatted: GraphQLFormattedError
     }
     // A rate-limit refusal also says when to retry (seconds), as REST's Retry-After does.
     const retryAfter = tams instanceof RateLimitedError ? { retryAfter: tams.retryAfterSec } : {};
-    return { message: formatted.message, ...where, extensions: { code, ...retryAfter } };
+    const message = hideSuggestions ? stripSuggestion(formatted.message) : formatted.message;
+    return { message, ...where, extensions: { code, ...retryAfter } };
   };
 }
 
@@ -106,7 +109,9 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
   const config = options.graphql;
   const limits: PageLimits = { pageLimitDefault: options.pageLimitDefault, pageLimitMax: options.pageLimitMax };
   const persisted = config.persistedQueriesFile === undefined ? new Map<string, string>() : readPersistedQueries(config.persistedQueriesFile);
-  const registryFormat = errorFormatter(app);
+  // With introspection off, no message may name the schema's fields ("Did you mean ...?"):
+  // validation's, and variable coercion's (enum values) too, over HTTP and WebSocket alike.
+  const registryFormat = errorFormatter(app, !config.introspection);
   const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError =>
     formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOO_MANY_TOKENS.test(formatted.message)
       ? { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } }
@@ -168,8 +173,6 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       csrfPrevention: true,
       introspection: config.introspection,
       includeStacktraceInErrorResponses: false,
-      // With introspection off, validation errors must not name fields ("Did you mean ...?").
-      hideSchemaDetailsFromClientErrors: !config.introspection,
       stopOnTerminationSignals: false,
       formatError,
       parseOptions: { maxTokens: config.maxTokens },
@@ -193,7 +196,6 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     registerSubscriptionServer(scope, {
       path: options.path,
       guard,
-      introspection: config.introspection,
       persistedOnly: config.persistedOnly ? persisted : undefined,
       schema,
       events: deps.events,

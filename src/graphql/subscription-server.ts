@@ -33,7 +33,6 @@ import type { BatchObserver } from './loaders';
 import type { PageLimits } from './paging';
 import { operationHash } from './persisted-queries';
 import type { GuardedOperation, OperationGuard } from './limits/operation-guard';
-import { withoutSuggestions } from './limits/schema-hints';
 import { type EventSource, type SubscriptionContext, SubscriptionEvents } from './subscription-events';
 
 export interface SubscriptionServerOptions {
@@ -51,8 +50,6 @@ export interface SubscriptionServerOptions {
   originOf: (request: IncomingMessage) => string;
   /** The limits HTTP operations pass first, checked first here too. */
   guard: OperationGuard;
-  /** GRAPHQL_INTROSPECTION: when off, validation errors name no fields ("Did you mean ...?"). */
-  introspection: boolean;
   /** GRAPHQL_PERSISTED_ONLY: only these operations (by SHA-256 of their text) may subscribe. */
   persistedOnly: ReadonlyMap<string, string> | undefined;
   /** The error registry's GraphQL formatter, as Apollo uses it. */
@@ -230,9 +227,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         }
         const { document, operation } = guarded;
         const invalid = validate(schema, document);
-        if (invalid.length > 0) {
-          return invalid.map((e) => withCode(options.introspection ? e : withoutSuggestions(e), 'GRAPHQL_VALIDATION_FAILED'));
-        }
+        if (invalid.length > 0) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         if (!operation) {
           return [new GraphQLError('Unable to identify the operation: name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
         }

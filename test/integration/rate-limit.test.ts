@@ -267,6 +267,34 @@ describe('rate limits shared through Redis (REDIS_URL)', () => {
     }
   });
 
+  it('charges GraphQL operations their estimated cost in one Redis counter across two gateways', async () => {
+    if (!available) return;
+    const secret = randomBytes(32).toString('hex');
+    // 1,800 a minute is 300 per 10-second window; `flows(first: 50) { nodes { id } }` costs 50 x 3 = 150.
+    const env = { TAMS_AUTH: 'on', AUTH_HS256_SECRET: secret, REDIS_URL, RATE_LIMIT_WINDOW_SEC: '10', RATE_LIMIT_GRAPHQL_COST_PER_MINUTE: '1800' };
+    const [one, two] = [await startHarness(env), await startHarness(env)];
+    const redis = new Redis(REDIS_URL);
+    try {
+      const subject = `cost-${randomUUID()}`;
+      const token = await tokenFor(one, subject);
+      const list = { query: '{ flows(first: 50) { nodes { id } } }' };
+      expect((await send(one, 'POST', '/graphql', bearer(token), list)).body.errors).toBeUndefined();
+      expect(await redis.get(`tams:ratelimit:graphql_cost:sub:${subject}`)).toBe('150');
+      expect((await send(two, 'POST', '/graphql', bearer(token), list)).body.errors).toBeUndefined();
+      expect(await redis.get(`tams:ratelimit:graphql_cost:sub:${subject}`)).toBe('300');
+      const refused = await send(one, 'POST', '/graphql', bearer(token), list);
+      expect(refused.status).toBe(429);
+      expect(refused.body).toEqual({ errors: [{ message: expect.stringMatching(/^Too many GraphQL operations for their cost: retry in \d+ s$/), extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) } }] });
+      expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(10);
+      // A cheap operation is refused too: the budget is the principal's, spent.
+      expect((await send(two, 'POST', '/graphql', bearer(token), { query: '{ service { name } }' })).status).toBe(429);
+    } finally {
+      redis.disconnect();
+      await one.close();
+      await two.close();
+    }
+  });
+
   it('refuses to start when REDIS_URL cannot be reached', async () => {
     if (!available) return;
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-redis-'));

@@ -35,6 +35,26 @@ describe('MemoryRateLimitCounters', () => {
   });
 });
 
+describe('MemoryRateLimitCounters amounts', () => {
+  it('adds the amount of each hit (a GraphQL operation adds its cost)', async () => {
+    const counters = new MemoryRateLimitCounters(clock());
+    expect(await counters.hit('k', 1000, 150)).toEqual({ count: 150, resetInMs: 1000 });
+    expect(await counters.hit('k', 1000)).toEqual({ count: 151, resetInMs: 1000 });
+    expect(await counters.hit('k', 1000, 49)).toEqual({ count: 200, resetInMs: 1000 });
+    await counters.close();
+  });
+
+  it('refuses an operation whose cost takes the window over the limit, and what follows it', async () => {
+    const counters = new MemoryRateLimitCounters(clock());
+    const limiter = new RateLimiter(counters, { windowMs: 10_000, perWindow: limits });
+    expect(await limiter.take('graphql', 'graphql_cost', 'sub:a', 600)).toBeUndefined();
+    expect(await limiter.take('graphql', 'graphql_cost', 'sub:a', 400)).toBeUndefined();
+    expect(await limiter.take('graphql', 'graphql_cost', 'sub:a', 1)).toMatchObject({ rule: 'graphql_cost', status: 429 });
+    expect(await limiter.take('graphql', 'graphql_cost', 'sub:b', 1000)).toBeUndefined();
+    await counters.close();
+  });
+});
+
 describe('RateLimiter', () => {
   it('allows the limit per window and identity, then refuses with the seconds left in the window', async () => {
     const time = clock();
