@@ -1,37 +1,52 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
 import { TamsError } from '../domain/errors';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 /**
  * Opaque page cursors: the store's keyset position, bound to the listing it came from and
- * signed, so a tampered or foreign cursor is a clean 400 and never reaches a query.
+ * sealed with AES-256-GCM (authenticated encryption under a key derived from the installation
+ * secret). A tampered or foreign cursor is a clean 400 and never reaches a query, and a cursor
+ * reveals nothing: a listing filtered by what the caller may read scans past hidden items, and
+ * the key of the last one scanned (a hidden flow's label and id, a webhook's URL) must not be
+ * readable from the cursor handed out.
+ *
+ * The nonce is synthetic (an HMAC of the listing and the position, under a key of its own), so
+ * one position always gives the same cursor: a nonce is only ever reused for the very same
+ * plaintext, which GCM tolerates, and both edges write identical pages.
  */
 export class PageCursorCodec {
-  constructor(private readonly secret: Buffer) {}
+  private readonly key: Buffer;
+  private readonly nonceKey: Buffer;
 
-  private mac(payload: string): string {
-    return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 22);
+  constructor(secret: Buffer) {
+    this.key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'tams-gateway page cursor v2', 32));
+    this.nonceKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'tams-gateway page cursor v2 nonce', 32));
   }
 
   encode(listing: string, key: unknown): string {
-    const payload = Buffer.from(JSON.stringify({ l: listing, k: key })).toString('base64url');
-    return `${payload}.${this.mac(payload)}`;
+    const plain = JSON.stringify({ k: key });
+    const iv = createHmac('sha256', this.nonceKey).update(listing).update('\0').update(plain).digest().subarray(0, IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(listing));
+    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString('base64url');
   }
 
   decode(listing: string, cursor: string): unknown {
     const bad = (): TamsError => new TamsError('bad_cursor', 'Invalid page cursor');
-    const dot = cursor.indexOf('.');
-    if (dot <= 0 || cursor.length > 4096) throw bad();
-    const payload = cursor.slice(0, dot);
-    const given = Buffer.from(cursor.slice(dot + 1));
-    const expected = Buffer.from(this.mac(payload));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
-    let parsed: unknown;
+    if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
+    const bytes = Buffer.from(cursor, 'base64url');
+    if (bytes.length < IV_BYTES + TAG_BYTES) throw bad();
     try {
-      parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      const decipher = createDecipheriv('aes-256-gcm', this.key, bytes.subarray(0, IV_BYTES));
+      decipher.setAAD(Buffer.from(listing));
+      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+      const plain = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
+      return (JSON.parse(plain.toString('utf8')) as { k?: unknown }).k;
     } catch {
       throw bad();
     }
-    if (typeof parsed !== 'object' || parsed === null || (parsed as { l?: unknown }).l !== listing) throw bad();
-    return (parsed as { k?: unknown }).k;
   }
 }
