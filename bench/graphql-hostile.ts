@@ -330,34 +330,35 @@ async function measure(server: Server, shape: Shape, count: number, seconds: num
 // Data and the scenario.
 
 /**
- * Two sources: one with a flow of each of the five formats (the multi flow collecting the
- * video and audio ones), one with a video and an audio flow; every flow but the multi one
- * with 20 segments of registered objects.
+ * A source per format (a source has its flows' format): three video flows, two audio, one
+ * image, one data, and one multi flow collecting the first video and audio ones; every flow
+ * but the multi one with 20 segments of registered objects.
  */
 async function prepareData(): Promise<string> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-hostile-'));
   const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
   try {
     const now = new Date().toISOString();
-    const sourceA = randomUUID();
-    const sourceB = randomUUID();
-    const video = { format: 'urn:x-nmos:format:video', codec: 'video/h264', container: 'video/mp2t', essence_parameters: { frame_width: 1920, frame_height: 1080 } };
-    const audio = { format: 'urn:x-nmos:format:audio', codec: 'audio/aac', container: 'video/mp2t', essence_parameters: { sample_rate: 48000, channels: 2 } };
-    const image = { format: 'urn:x-nmos:format:image', codec: 'image/jpeg', essence_parameters: { frame_width: 1920, frame_height: 1080 } };
-    const data = { format: 'urn:x-nmos:format:data', codec: 'application/json', essence_parameters: { data_type: 'urn:x-tams:data:bench' } };
-    const flows: Flow[] = [];
-    for (const [i, [sourceId, kind]] of ([[sourceA, video], [sourceA, audio], [sourceA, image], [sourceA, data], [sourceB, video], [sourceB, audio]] as const).entries()) {
-      flows.push({ id: randomUUID(), source_id: sourceId, label: `hostile flow ${i}`, ...kind } as Flow);
-    }
+    const kinds: Record<'video' | 'audio' | 'image' | 'data', Pick<Flow, 'source_id' | 'format' | 'codec' | 'container' | 'essence_parameters'>> = {
+      video: { source_id: randomUUID(), format: 'urn:x-nmos:format:video', codec: 'video/h264', container: 'video/mp2t', essence_parameters: { frame_width: 1920, frame_height: 1080 } },
+      audio: { source_id: randomUUID(), format: 'urn:x-nmos:format:audio', codec: 'audio/aac', container: 'video/mp2t', essence_parameters: { sample_rate: 48000, channels: 2 } },
+      image: { source_id: randomUUID(), format: 'urn:x-tam:format:image', codec: 'image/jpeg', essence_parameters: { frame_width: 1920, frame_height: 1080 } },
+      data: { source_id: randomUUID(), format: 'urn:x-nmos:format:data', codec: 'application/json', essence_parameters: { data_type: 'urn:x-tams:data:bench' } },
+    };
+    const flows: Flow[] = (['video', 'video', 'video', 'audio', 'audio', 'image', 'data'] as const).map((kind, i) => ({
+      id: randomUUID(),
+      label: `hostile ${kind} flow ${i}`,
+      ...kinds[kind],
+    }));
     flows.push({
       id: randomUUID(),
-      source_id: sourceA,
+      source_id: randomUUID(),
       label: 'hostile multi flow',
       format: 'urn:x-nmos:format:multi',
       container: 'video/mp2t',
       flow_collection: [
         { id: flows[0]!.id, role: 'video' },
-        { id: flows[1]!.id, role: 'audio' },
+        { id: flows[3]!.id, role: 'audio' },
       ],
     });
     for (const flow of flows) {

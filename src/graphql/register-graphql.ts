@@ -27,6 +27,7 @@ import { guardHttpOperation } from './limits/http-guard';
 import { guardedContext, useInProcessGuard } from './limits/guard-plugin';
 import { cursorRowsSkipped } from './paging';
 import { stripSuggestion } from './limits/schema-hints';
+import { useMutationResultAccess } from './mutation-result-access';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
 import { withClientAddress } from './rate-limit-rules';
@@ -181,6 +182,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         ApolloServerPluginCacheControlDisabled(),
         config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
         useInProcessGuard<GraphqlContext>(guard),
+        useMutationResultAccess(schema),
         useGraphqlAudit<GraphqlContext>(app.audit, options.path),
         ...observers.map((observer) => observerPlugin<GraphqlContext>(observer)),
         ...(prepared === undefined ? [] : [prepared.plugin()]),

@@ -1,4 +1,5 @@
 import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
+import { TamsError } from '../domain/errors';
 import { ETERNITY, TimeRange } from '../domain/timerange';
 import { validateSegmentPost, validateStoragePost } from '../rest/schemas/validators';
 import type { SegmentPostBody } from '../services/segment-service';
@@ -30,6 +31,8 @@ export class SegmentMutationResolver {
     @Arg('segments', () => [FlowSegmentInput]) segments: FlowSegmentInput[],
   ): Promise<RegisterSegmentsResult> {
     const id = uuidArg('flowId', flowId);
+    // Registering nothing changes nothing: it would only be a way to read the flow back.
+    if (segments.length === 0) throw new TamsError('bad_request', 'segments must hold at least one segment');
     const bodies = segments.map(toSegmentPostBody);
     checkBody(validateSegmentPost(bodies));
     const failed = await ctx.services.segments.registerSegments(ctx.request, id, bodies as SegmentPostBody[]);
