@@ -152,6 +152,17 @@ export class FlowPropertyService {
    */
   async putFlowCollection(ctx: RequestContext, id: string, items: CollectionItem[]): Promise<void> {
     await this.checkWritable(ctx, id);
+    await this.checkCollectionMembers(ctx, id, items);
+    await this.updateFlow(ctx, id, (flow) => ({ ...flow, flow_collection: items }));
+  }
+
+  /**
+   * The checks on the members of a collection flow `id` is given, wherever it is given (this
+   * endpoint, a whole-flow PUT): other flows of this store, each once, that the request may
+   * read. A member it cannot see at all is as good as missing (its `collected_by` is not
+   * changed, nor is its existence told); one it sees but may not read is a 403.
+   */
+  async checkCollectionMembers(ctx: RequestContext, id: string, items: readonly CollectionItem[]): Promise<void> {
     const seen = new Set<string>();
     for (const item of items) {
       if (item.id === id) throw new TamsError('validation_failed', `Flow ${id} cannot collect itself`);
@@ -159,14 +170,12 @@ export class FlowPropertyService {
       seen.add(item.id);
     }
     const members = await Promise.all(items.map((item) => this.store.getFlow(item.id)));
-    // A member the request cannot see at all is as good as missing; one it sees but may not read is a 403.
     const decisions = await this.access.decideOnFlows(ctx.principal, 'read', members.filter((m): m is Flow => m !== undefined));
     const decisionOf = new Map(members.filter((m): m is Flow => m !== undefined).map((m, i) => [m.id, decisions[i]]));
     const missing = items.find((item, i) => members[i] === undefined || decisionOf.get(item.id) === 'not_found');
     if (missing) throw new TamsError('validation_failed', `Collection member flow ${missing.id} does not exist`);
     const unreadable = items.find((item) => decisionOf.get(item.id) === 'forbidden');
     if (unreadable) throw new TamsError('forbidden', `This request has no read permission on collection member flow ${unreadable.id}`);
-    await this.updateFlow(ctx, id, (flow) => ({ ...flow, flow_collection: items }));
   }
 
   async deleteFlowCollection(ctx: RequestContext, id: string): Promise<void> {

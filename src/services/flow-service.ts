@@ -208,6 +208,8 @@ export class FlowService {
     if (existing?.read_only === true && body.read_only !== false) {
       throw new TamsError('read_only', `Flow ${id} is read-only`);
     }
+    // The members' collected_by changes with it: the same checks as PUT .../flow_collection.
+    if (body.flow_collection !== undefined) await this.properties.checkCollectionMembers(ctx, id, body.flow_collection);
     let flow: Flow = { ...body };
     if (body.profile_id !== undefined && body.profile_id !== '') {
       flow = applyProfile(flow, await this.profileForFlow(body));
