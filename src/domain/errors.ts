@@ -24,6 +24,7 @@ export const ERROR_REGISTRY = {
   not_found: { status: 404, graphql: 'NOT_FOUND', type: 'NotFound' },
   invalid_path_id: { status: 404, graphql: 'NOT_FOUND', type: 'InvalidPathId' },
   method_not_allowed: { status: 405, graphql: 'BAD_REQUEST', type: 'MethodNotAllowed' },
+  media_exists: { status: 409, graphql: 'CONFLICT', type: 'MediaObjectExists' },
   payload_too_large: { status: 413, graphql: 'BAD_USER_INPUT', type: 'PayloadTooLarge' },
   unsupported_media_type: { status: 415, graphql: 'BAD_USER_INPUT', type: 'UnsupportedMediaType' },
   range_not_satisfiable: { status: 416, graphql: 'BAD_USER_INPUT', type: 'RangeNotSatisfiable' },

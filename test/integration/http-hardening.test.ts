@@ -261,8 +261,9 @@ describe('HTTP hardening', () => {
       expect(one(ranged, 'access-control-allow-origin')).toBe(ALLOWED);
       expect(exposed(ranged)).toEqual(expect.arrayContaining(['Content-Range', 'Accept-Ranges', 'Content-Length']));
 
+      // Media objects are write-once: the uploaded object refuses a second PUT, readably for allowed origins.
       const put = await raw(h.base, 'PUT', pathOf(media.putUrl), { origin: ALLOWED, 'content-type': 'application/octet-stream' }, media.bytes);
-      expect(put.status).toBe(200);
+      expect(put.status).toBe(409);
       expect(one(put, 'access-control-allow-origin')).toBe(ALLOWED);
 
       const other = await raw(h.base, 'GET', pathOf(media.getUrl), { origin: REFUSED, range: 'bytes=10-19' });

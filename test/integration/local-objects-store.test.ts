@@ -95,8 +95,20 @@ describe('LocalObjectStore on a real directory', () => {
     }
     await store.writeStream(key, gen());
     expect(await readFile(store.resolveKey(key), 'utf8')).toBe('hello world');
-    await store.writeStream(key, Readable.from(['strings ', 'too']));
-    expect(await readFile(store.resolveKey(key), 'utf8')).toBe('strings too');
+    const other = store.keyFor('y');
+    await store.writeStream(other, Readable.from(['strings ', 'too']));
+    expect(await readFile(store.resolveKey(other), 'utf8')).toBe('strings too');
+  });
+
+  it('is write-once: a second write to a key is refused (409) and the first bytes stay', async () => {
+    const key = store.keyFor('x');
+    await store.writeStream(key, Readable.from([Buffer.from('first')]));
+    const { body, pulled } = counted(1_000_000, 1000);
+    await expect(store.writeStream(key, body)).rejects.toMatchObject({ code: 'media_exists', status: 409 });
+    // Refused before the body was read.
+    expect(pulled()).toBe(0);
+    expect(await readFile(store.resolveKey(key), 'utf8')).toBe('first');
+    await expect(listFiles(rootDir)).resolves.toHaveLength(1);
   });
 
   it('stores an empty object and reads it back', async () => {
@@ -161,16 +173,19 @@ describe('LocalObjectStore on a real directory', () => {
     await expect(listFiles(rootDir)).resolves.toEqual([]);
   });
 
-  it('concurrent writes to one key leave one whole object', async () => {
+  it('concurrent writes to one key: one lands whole, the other is refused', async () => {
     const key = store.keyFor('x');
     const a = Buffer.alloc(20_000, 0x61);
     const b = Buffer.alloc(20_000, 0x62);
-    await Promise.all([
+    const outcomes = await Promise.allSettled([
       store.writeStream(key, Readable.from([a.subarray(0, 10_000), a.subarray(10_000)])),
       store.writeStream(key, Readable.from([b.subarray(0, 10_000), b.subarray(10_000)])),
     ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(refused?.reason).toMatchObject({ code: 'media_exists' });
     const stored = await readFile(store.resolveKey(key));
-    expect(stored.equals(a) || stored.equals(b)).toBe(true);
+    expect(stored.equals(outcomes[0]?.status === 'fulfilled' ? a : b)).toBe(true);
     await expect(listFiles(rootDir)).resolves.toHaveLength(1);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import type { ReadStream } from 'node:fs';
-import { access, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, open, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { StorageBackend } from '../../domain/entities';
@@ -134,7 +134,13 @@ export class LocalObjectStore implements ObjectStore {
    * readers see the old object or the whole new one, never a part. Over `maxBytes` the
    * temp file is removed and payload_too_large thrown; the body iterator is then closed,
    * which destroys an HTTP request stream, so routes should also check Content-Length first
-   * to answer 413 politely. A second PUT to a key replaces the object, as S3 does.
+   * to answer 413 politely.
+   *
+   * Media objects are write-once: a key that already holds bytes refuses another write
+   * (`media_exists`), checked before the body is read and again atomically when the temp file
+   * is linked into place, so two racing uploads cannot both land. Segments re-use objects
+   * across flows and tenants, and a PUT URL outlives the upload it was made for: replacing
+   * bytes would change media that other flows already serve.
    */
   async writeStream(
     key: string,
@@ -147,6 +153,7 @@ export class LocalObjectStore implements ObjectStore {
     const emitter = isEventEmitter(body) ? body : undefined;
     emitter?.on('error', ignoreError);
     try {
+      if ((await this.stat(key)) !== undefined) throw mediaExists();
       return await this.writeFile(file, body, maxBytes);
     } finally {
       emitter?.removeListener('error', ignoreError);
@@ -174,7 +181,14 @@ export class LocalObjectStore implements ObjectStore {
       // Durable before visible: after a crash the key holds a whole object or none.
       await handle.sync();
       await handle.close();
-      await rename(temp, file);
+      // link() fails when the key exists (rename() would replace it): the first upload wins.
+      try {
+        await link(temp, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw mediaExists();
+        throw err;
+      }
+      await unlink(temp);
     } catch (err) {
       await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
@@ -283,4 +297,8 @@ function isEventEmitter(body: unknown): body is NodeJS.EventEmitter {
 function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function mediaExists(): TamsError {
+  return new TamsError('media_exists', 'This media object has been uploaded already: media objects are write-once (allocate a new object to upload other bytes)');
 }

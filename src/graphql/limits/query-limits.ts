@@ -50,11 +50,21 @@ export const UNPAGED_LIST_SIZE = 10;
 interface Summary {
   depth: number;
   cost: number;
+  /** Introspection's type lists (`fields`, `interfaces`, `possibleTypes`, `inputFields`) nested on the deepest path. */
+  typeLists: number;
   /** How often each response name is selected at this level, through inline fragments and spreads. */
   names: ReadonlyMap<string, number>;
 }
 
-const NOTHING: Summary = { depth: 0, cost: 0, names: new Map() };
+const NOTHING: Summary = { depth: 0, cost: 0, typeLists: 0, names: new Map() };
+
+/**
+ * Introspection lists that lead from a type to more types. Nested three deep they fan out the
+ * whole schema at every level; graphql-js's validation refuses that (MaxIntrospectionDepthRule,
+ * the same three), and the guard refuses it first.
+ */
+const TYPE_LISTS: ReadonlySet<string> = new Set(['fields', 'interfaces', 'possibleTypes', 'inputFields']);
+export const MAX_TYPE_LISTS = 3;
 
 /**
  * The most times one response name may be selected in one selection set. graphql-js's
@@ -141,6 +151,7 @@ class DocumentWalk {
   private selectionSet(set: SelectionSetNode, type: GraphQLNamedType | null | undefined): Summary {
     let depth = 0;
     let cost = 0;
+    let typeLists = 0;
     const names = new Map<string, number>();
     const count = (name: string, times: number): void => {
       const total = (names.get(name) ?? 0) + times;
@@ -161,9 +172,10 @@ class DocumentWalk {
         for (const [name, times] of summary.names) count(name, times);
       }
       if (summary.depth > depth) depth = summary.depth;
+      if (summary.typeLists > typeLists) typeLists = summary.typeLists;
       cost += summary.cost;
     }
-    return { depth, cost, names };
+    return { depth, cost, typeLists, names };
   }
 
   private field(node: FieldNode, parent: GraphQLNamedType | null | undefined): Summary {
@@ -173,7 +185,8 @@ class DocumentWalk {
     let inputs = 0;
     for (const argument of node.arguments ?? []) inputs += this.inputItems(argument.value);
     const below = node.selectionSet === undefined ? NOTHING : this.selectionSet(node.selectionSet, definition === undefined ? undefined : getNamedType(definition.type));
-    return { depth: 1 + below.depth, cost: inputs + size * (1 + below.cost), names: NOTHING.names };
+    const typeList = parent?.name === '__Type' && TYPE_LISTS.has(node.name.value) ? 1 : 0;
+    return { depth: 1 + below.depth, cost: inputs + size * (1 + below.cost), typeLists: typeList + below.typeLists, names: NOTHING.names };
   }
 
   /** How many times the field's selection runs: its page for a paged list, an estimate for another list of objects, else 1. */
@@ -266,6 +279,9 @@ export function checkDocument(
   const check = (summary: Summary): void => {
     if (summary.depth > limits.maxDepth) throw tooComplex(`Query depth exceeds ${limits.maxDepth}`);
     if (summary.cost > limits.maxCost) throw tooComplex(`Query cost exceeds ${limits.maxCost} (each list costs its page size)`);
+    if (summary.typeLists >= MAX_TYPE_LISTS) {
+      throw tooComplex(`Introspection nests fields, interfaces, possibleTypes or inputFields ${MAX_TYPE_LISTS} deep`);
+    }
   };
   try {
     for (const definition of document.definitions) {

@@ -102,6 +102,11 @@ describe('checkDocument', () => {
     expect(refusal('{ __type(name: "Query") { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } }', undefined, limits).message).toMatch(/cost/);
     expect(refusal('{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }').message).toMatch(/depth/);
     expect(cost('{ __typename }')).toBe(1);
+    // Type lists three deep, as graphql-js's MaxIntrospectionDepthRule counts them, within depth and cost.
+    const threeLists = '{ __type(name: "Query") { fields { type { fields { type { fields { name } } } } } } }';
+    expect(refusal(threeLists, undefined, limits).message).toMatch(/Introspection nests/);
+    expect(cost('{ __type(name: "Query") { fields { type { fields { name } } } } }', undefined, limits)).toBeGreaterThan(0);
+    expect(refusal('{ __schema { types { interfaces { possibleTypes { fields { name } } } } } }', undefined, limits).message).toMatch(/Introspection nests/);
   });
 
   it('accepts the standard introspection query at the default limits (depth 15, cost 100,000)', () => {
