@@ -309,8 +309,9 @@ function metricsConfig(env: Env, port: number): MetricsConfig {
 function rateLimitConfig(env: Env): RateLimitConfig {
   // High enough that no single honest client (nor `npm run bench`, ~3,000 req/s from one
   // address) meets them: they stop runaway and abusive callers, not normal traffic. Failed
-  // authentications: 50 a second per address bounds guessing and the signature (or scrypt)
-  // work it costs us, without locking out at once a client retrying with an expired token.
+  // authentications: 5 a second per address bounds guessing and the signature (or scrypt, 80 ms
+  // of a pool thread each) work it costs us, without locking out at once a client retrying
+  // with an expired token.
   const perMinute = (source: Env, name: string, fallback: number): number => int(source, name, fallback, 1, 100_000_000);
   return {
     enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
@@ -322,7 +323,7 @@ function rateLimitConfig(env: Env): RateLimitConfig {
     // 10,000 operations of the largest cost allowed (GRAPHQL_MAX_COST 100,000) a minute; the
     // graphql-* benchmark scenarios, one principal at full speed, spend at most ~300 million.
     graphqlCostPerMinute: int(env, 'RATE_LIMIT_GRAPHQL_COST_PER_MINUTE', 1_000_000_000, 1, 1_000_000_000_000),
-    authFailuresPerMinute: perMinute(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 3000),
+    authFailuresPerMinute: perMinute(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', 300),
   };
 }
 

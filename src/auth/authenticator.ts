@@ -32,6 +32,12 @@ export interface Authenticator {
   /** False with TAMS_AUTH=off: every caller is the development principal. */
   readonly enabled: boolean;
   authenticate(credentials: Credentials): Promise<AuthOutcome>;
+  /**
+   * Whether a principal authenticated earlier still holds: its token has not expired, its
+   * Basic user is still in the users file. Long-lived connections (WebSocket subscriptions)
+   * ask before each delivery and periodically.
+   */
+  isCurrent(principal: Principal, nowMs?: number): boolean;
   /** The `WWW-Authenticate` challenges answering this failure. */
   challenges(failure: AuthFailure): string[];
 }
@@ -54,6 +60,7 @@ function fail(reason: string, method: Principal['method'], unavailable = false):
 const DEVELOPMENT: Authenticator = {
   enabled: false,
   authenticate: async () => ({ ok: true, principal: DEVELOPMENT_PRINCIPAL }),
+  isCurrent: () => true,
   challenges: () => [],
 };
 
@@ -116,9 +123,15 @@ class CredentialAuthenticator implements Authenticator {
     const colon = decoded.indexOf(':');
     if (colon <= 0) return fail('malformed Basic credentials', 'basic');
     const checked = await this.users.verify(decoded.slice(0, colon), decoded.slice(colon + 1));
-    if (!checked.ok) return fail(checked.reason, 'basic');
+    if (!checked.ok) return fail(checked.reason, 'basic', checked.busy === true);
     const { name, scopes, authClasses } = checked.user;
     return { ok: true, principal: { subject: name, scopes, authClasses, method: 'basic', authenticated: true } };
+  }
+
+  isCurrent(principal: Principal, nowMs: number = Date.now()): boolean {
+    if (principal.expiresAtMs !== undefined && nowMs >= principal.expiresAtMs) return false;
+    if (principal.method === 'basic') return this.users.exists(principal.subject);
+    return true;
   }
 
   challenges(failure: AuthFailure): string[] {

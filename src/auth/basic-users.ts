@@ -130,10 +130,20 @@ export function listUsers(file: string): BasicUser[] {
   return Object.entries(readUsersFile(file).users).map(([name, stored]) => toBasicUser(name, stored));
 }
 
-export type BasicCheck = { ok: true; user: BasicUser } | { ok: false; reason: string };
+/** `busy`: too many checks under way to start another (a 503 for the caller, not a wrong password). */
+export type BasicCheck = { ok: true; user: BasicUser } | { ok: false; reason: string; busy?: boolean };
 
 const RELOAD_CHECK_MS = 1000;
 const VERIFIED_TTL_MS = 5 * 60_000;
+/** A refused name and password are refused again without scrypt for this long. */
+const FAILED_TTL_MS = 60_000;
+/**
+ * scrypt runs in libuv's thread pool (4 threads by default), which file reads and DNS share:
+ * at most this many run at once, so Basic guesses cannot starve the rest of the gateway...
+ */
+const MAX_CONCURRENT_CHECKS = 2;
+/** ...and at most this many wait for a turn; more are refused at once as busy. */
+const MAX_WAITING_CHECKS = 32;
 
 /**
  * The users file as the gateway sees it: re-read when it changes (checked at most once a
@@ -147,6 +157,9 @@ export class BasicUsers {
   private checkedAtMs = -Infinity;
   private loadError: string | undefined;
   private verified = new VerifiedTokenCache<BasicUser>(1000);
+  private failed = new VerifiedTokenCache<true>(10_000);
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
   // A hash to check unknown names against, so a miss costs what a wrong password costs.
   private decoy: Promise<string> | undefined;
 
@@ -166,6 +179,7 @@ export class BasicUsers {
     if (version === this.fileVersion) return;
     this.fileVersion = version;
     this.verified = new VerifiedTokenCache<BasicUser>(1000);
+    this.failed = new VerifiedTokenCache<true>(10_000);
     try {
       this.users = new Map(Object.entries(readUsersFile(this.file).users));
       this.loadError = undefined;
@@ -182,23 +196,66 @@ export class BasicUsers {
     return this.users.size > 0;
   }
 
+  /** Whether `name` is (still) a user of the file. */
+  exists(name: string): boolean {
+    this.refresh();
+    return this.users.has(name);
+  }
+
+  /**
+   * Checks a name and password. Costs no scrypt when there are no users at all, for a pair
+   * refused in the last minute, or for a pair accepted in the last minutes; otherwise one
+   * scrypt (against a decoy hash for an unknown name, so a miss costs what a wrong password
+   * costs), at most MAX_CONCURRENT_CHECKS at once.
+   */
   async verify(name: string, password: string): Promise<BasicCheck> {
     this.refresh();
+    if (this.users.size === 0) return { ok: false, reason: this.loadError === undefined ? 'no Basic users configured' : `users file unusable: ${this.loadError}` };
     const key = createHash('sha256').update(name).update('\0').update(password).digest('base64');
     // Held across the awaits: if the file changes meanwhile, this result goes into the
-    // discarded cache, never the new one.
-    const verified = this.verified;
+    // discarded caches, never the new ones.
+    const { verified, failed } = this;
     const remembered = verified.get(key);
     if (remembered !== undefined) return { ok: true, user: remembered };
+    if (failed.get(key) !== undefined) return { ok: false, reason: 'wrong name or password (refused recently)' };
+    if (!(await this.turn())) return { ok: false, reason: 'too many Basic checks under way', busy: true };
+    let check: BasicCheck;
+    try {
+      check = await this.check(name, password);
+    } finally {
+      this.release();
+    }
+    if (check.ok) verified.set(key, check.user, Date.now() + VERIFIED_TTL_MS);
+    else failed.set(key, true, Date.now() + FAILED_TTL_MS);
+    return check;
+  }
+
+  private async check(name: string, password: string): Promise<BasicCheck> {
     const stored = this.users.get(name);
     if (stored === undefined) {
       this.decoy ??= hashPassword(randomBytes(16).toString('hex'));
       await verifyPassword(password, await this.decoy);
-      return { ok: false, reason: this.loadError === undefined ? 'unknown user' : `users file unusable: ${this.loadError}` };
+      return { ok: false, reason: 'unknown user' };
     }
     if (!(await verifyPassword(password, stored.password))) return { ok: false, reason: 'wrong password' };
-    const user = toBasicUser(name, stored);
-    verified.set(key, user, Date.now() + VERIFIED_TTL_MS);
-    return { ok: true, user };
+    return { ok: true, user: toBasicUser(name, stored) };
+  }
+
+  /** Waits for a free check slot; false when too many are waiting already. */
+  private async turn(): Promise<boolean> {
+    if (this.running < MAX_CONCURRENT_CHECKS) {
+      this.running++;
+      return true;
+    }
+    if (this.waiting.length >= MAX_WAITING_CHECKS) return false;
+    // release() hands its slot straight to the first waiter (running stays the same).
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return true;
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.running--;
   }
 }

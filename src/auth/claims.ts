@@ -69,6 +69,7 @@ export function principalFromClaims(claims: Claims, config: ClaimsConfig, method
     authClasses: authClassesFromClaims(claims, config),
     method,
     authenticated: true,
+    ...(typeof claims.exp === 'number' ? { expiresAtMs: claims.exp * 1000 } : {}),
   };
 }
 

@@ -12,6 +12,8 @@ export interface Principal {
   /** How the caller proved who they are. */
   method: 'none' | 'bearer' | 'access_token' | 'basic';
   authenticated: boolean;
+  /** When the credentials stop being valid (a token's `exp`), in ms since the epoch; undefined: no set end. */
+  expiresAtMs?: number;
 }
 
 /** TAMS_AUTH=off (development only): every request may do everything. */

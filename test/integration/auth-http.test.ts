@@ -72,7 +72,8 @@ describeWithSpec('authentication over HTTP (TAMS_AUTH=on)', () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness({ TAMS_AUTH: 'on', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE });
+    // Every case sends refused credentials from one address: more than the default failure limit.
+    h = await startHarness({ TAMS_AUTH: 'on', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000' });
     tokens = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
     admin = await tokens.sign();
   });

@@ -34,10 +34,21 @@ describe('authenticator', () => {
     const token = await tokens.sign({ sub: 'alice', scope: 'tams-api/read', roles: ['editor'], auth_classes: ['news'] });
     expect(await authenticator.authenticate({ authorization: `Bearer ${token}` })).toEqual({
       ok: true,
-      principal: { subject: 'alice', scopes: ['read', 'write'], authClasses: ['news'], method: 'bearer', authenticated: true },
+      principal: { subject: 'alice', scopes: ['read', 'write'], authClasses: ['news'], method: 'bearer', authenticated: true, expiresAtMs: expect.any(Number) },
     });
     expect(await authenticator.authenticate({ authorization: `bearer   ${token}` })).toMatchObject({ ok: true });
     expect(await authenticator.authenticate({ accessToken: token })).toMatchObject({ ok: true, principal: { method: 'access_token' } });
+  });
+
+  it('keeps the token\'s exp on the principal, and tells when it no longer holds', async () => {
+    const token = await tokens.sign({ sub: 'dora', scope: 'tams-api/read' });
+    const outcome = await authenticator.authenticate({ authorization: `Bearer ${token}` });
+    if (!outcome.ok) throw new Error('refused');
+    const { expiresAtMs } = outcome.principal;
+    expect(expiresAtMs).toBeGreaterThan(Date.now());
+    expect(authenticator.isCurrent(outcome.principal)).toBe(true);
+    expect(authenticator.isCurrent(outcome.principal, (expiresAtMs ?? 0) - 1)).toBe(true);
+    expect(authenticator.isCurrent(outcome.principal, expiresAtMs)).toBe(false);
   });
 
   it('works a cached token\'s principal out once, per method, and shares it frozen', async () => {

@@ -48,19 +48,38 @@ describe('Basic users file', () => {
   it('verifies users, tells wrong password from unknown user in its reason, and sees file changes', async () => {
     const users = new BasicUsers(file);
     expect(users.hasUsers()).toBe(false);
-    expect(await users.verify('alice', 'whatever')).toEqual({ ok: false, reason: 'unknown user' });
+    expect(await users.verify('alice', 'whatever')).toEqual({ ok: false, reason: 'no Basic users configured' });
 
     await addUser(file, { name: 'alice', scopes: ['read'], authClasses: [] }, 'alice-password');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(users.hasUsers()).toBe(true);
+    expect(users.exists('alice')).toBe(true);
+    expect(users.exists('bob')).toBe(false);
+    expect(await users.verify('bob', 'whatever')).toEqual({ ok: false, reason: 'unknown user' });
     expect(await users.verify('alice', 'alice-password')).toEqual({ ok: true, user: { name: 'alice', scopes: ['read'], authClasses: [] } });
     expect(await users.verify('alice', 'wrong-password')).toEqual({ ok: false, reason: 'wrong password' });
+    // The same refused pair again costs no scrypt for a minute.
+    expect(await users.verify('alice', 'wrong-password')).toEqual({ ok: false, reason: 'wrong name or password (refused recently)' });
 
     // A changed password forgets the remembered success.
     await addUser(file, { name: 'alice', scopes: ['read', 'write'], authClasses: [] }, 'new-password');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await users.verify('alice', 'alice-password')).toEqual({ ok: false, reason: 'wrong password' });
     expect(await users.verify('alice', 'new-password')).toMatchObject({ ok: true, user: { scopes: ['read', 'write'] } });
+  });
+
+  it('costs no scrypt without users, and runs at most two checks at once, 32 waiting, refusing more as busy', async () => {
+    const users = new BasicUsers(file);
+    const none = await Promise.all(Array.from({ length: 100 }, (_, i) => users.verify(`u${i}`, 'x')));
+    expect(none.every((c) => !c.ok && c.reason === 'no Basic users configured')).toBe(true);
+    await addUser(file, { name: 'alice', scopes: ['read'], authClasses: [] }, 'alice-password');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const checks = await Promise.all(Array.from({ length: 40 }, (_, i) => users.verify('alice', `guess-${i}`)));
+    const busy = checks.filter((c) => !c.ok && c.busy === true);
+    expect(busy).toHaveLength(40 - 2 - 32);
+    expect(checks.filter((c) => !c.ok && c.reason === 'wrong password')).toHaveLength(34);
+    // A slot is free again once they are done.
+    expect(await users.verify('alice', 'alice-password')).toMatchObject({ ok: true });
   });
 
   it('fails closed on a broken file', async () => {

@@ -11,7 +11,7 @@ describe('config: RATE_LIMIT_* and REDIS_URL', () => {
         graphqlListsPerMinute: 600_000,
         graphqlMutationsPerMinute: 60_000,
         graphqlCostPerMinute: 1_000_000_000,
-        authFailuresPerMinute: 3000,
+        authFailuresPerMinute: 300,
       },
       redisUrl: undefined,
     });
