@@ -52,6 +52,11 @@ export interface SubscriptionEventsOptions {
 /** What a subscription operation's resolvers get: the usual context and the caller's event feed. */
 export interface SubscriptionContext extends GraphqlContext {
   events: EventFeed;
+  /**
+   * Whether the connection's credentials still hold (token not expired, Basic user not
+   * removed); asked before each delivery. False also closes the connection (4401).
+   */
+  stillAuthenticated?: () => boolean;
 }
 
 const DEFAULT_MAX_QUEUE = 1000;

@@ -17,7 +17,7 @@ import {
 } from 'graphql';
 import type { ConnectionInitMessage } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { TamsError } from '../domain/errors';
 import type { OutboxEvent } from '../domain/events';
 import type { Principal } from '../domain/principal';
@@ -70,6 +70,8 @@ const MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 /** How long shutdown waits for clients to answer the 1001 close before dropping them. */
 const CLOSE_GRACE_MS = 2000;
+/** How often open connections are checked for expired tokens and removed Basic users. */
+const CREDENTIALS_SWEEP_MS = 1000;
 
 function withCode(error: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(error.message, {
@@ -138,6 +140,11 @@ function subscriptionExecutor(
       async next() {
         const next = await events.next();
         if (next.done === true) return { value: undefined, done: true };
+        // Credentials are checked before each delivery, not only when the subscription began.
+        if (operation.stillAuthenticated?.() === false) {
+          await events.return?.();
+          return { value: undefined, done: true };
+        }
         const event = next.value as OutboxEvent;
         if (key === undefined) return { value: await run(event), done: false };
         let byKey = executions.get(event);
@@ -173,6 +180,24 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
   const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+
+  // Each open connection's caller: a token expires, a Basic user is removed, and the
+  // connection (every subscription on it) must end then, not when the client leaves.
+  const callers = new Map<WebSocket, Principal>();
+  const expire = (socket: WebSocket, principal: Principal): void => {
+    if (!callers.delete(socket)) return;
+    app.log.info({ subject: principal.subject }, 'GraphQL WebSocket closed: credentials no longer valid');
+    socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized: credentials expired');
+  };
+  const current = (socket: WebSocket, principal: Principal): boolean => {
+    if (app.authenticator.isCurrent(principal)) return true;
+    expire(socket, principal);
+    return false;
+  };
+  const sweep = setInterval(() => {
+    for (const [socket, principal] of callers) current(socket, principal);
+  }, CREDENTIALS_SWEEP_MS);
+  sweep.unref();
   const server = useServer<ConnectionInitMessage['payload'], { principal: Principal }>(
     {
       schema,
@@ -200,9 +225,17 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           return false;
         }
         ctx.extra.principal = outcome.principal;
+        if (app.authenticator.enabled) {
+          callers.set(socket, outcome.principal);
+          socket.once('close', () => callers.delete(socket));
+        }
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        const caller = ctx.extra.principal;
+        if (caller !== undefined && !current(ctx.extra.socket, caller)) {
+          return [tamsGraphqlError(new TamsError('unauthorized', 'The connection\'s credentials have expired: connect again with new ones'))];
+        }
         // graphql-ws has already counted this one in.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
           return [tamsGraphqlError(new TamsError('rate_limited', `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`))];
@@ -249,9 +282,11 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         }
         // graphql-ws takes no subscription before onConnect has accepted the connection.
         const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal };
+        const socket = ctx.extra.socket;
         const contextValue: SubscriptionContext = {
           ...createContext(services, request, limits, options.observeBatch),
           events: hub.forViewer(principal),
+          stillAuthenticated: () => !app.authenticator.enabled || current(socket, principal),
         };
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
@@ -276,6 +311,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
   });
 
   app.addHook('preClose', async () => {
+    clearInterval(sweep);
     // A client that never answers the close handshake must not hold the shutdown.
     const timer = setTimeout(() => {
       for (const client of wss.clients) client.terminate();

@@ -236,8 +236,10 @@ export class WebhookService {
 
   /**
    * PUT /service/webhooks/{id}: replaces the registration. An omitted api_key_value keeps
-   * the stored one (clients never see it, so cannot send it back); an omitted api_key_name
-   * removes the key. The caller becomes the owner.
+   * the stored one (clients never see it, so cannot send it back) while the url stays on the
+   * same origin (scheme, host and port); moving the url elsewhere needs the key sent again,
+   * or whoever may PUT the webhook could have the owner's key delivered to an address of
+   * theirs. An omitted api_key_name removes the key. The caller becomes the owner.
    */
   async update(ctx: RequestContext, id: string, body: WebhookBody): Promise<WebhookView> {
     if (body.id !== id) throw bad(`Webhook id in the body (${String(body.id)}) does not match the path (${id})`);
@@ -246,7 +248,11 @@ export class WebhookService {
     requireAuthClassChange(ctx.principal, authClassesOf(current.tags), authClassesOf(body.tags), `webhook ${id}`);
     checkUrl(body.url);
     await this.urlPolicy.check(body.url);
-    const keyValue = body.api_key_name === undefined ? body.api_key_value : (body.api_key_value ?? current.api_key_value);
+    const kept = sameOrigin(current.url, body.url) ? current.api_key_value : undefined;
+    if (body.api_key_name !== undefined && body.api_key_value === undefined && kept === undefined && current.api_key_value !== undefined) {
+      throw bad('The webhook url moves to another origin: send api_key_value again (the stored key is never sent to a new address)');
+    }
+    const keyValue = body.api_key_name === undefined ? body.api_key_value : (body.api_key_value ?? kept);
     checkApiKey(body.api_key_name, keyValue);
     const status = nextStatus(current.status, body.status ?? 'created');
     const webhook: StoredWebhook = {
@@ -314,5 +320,14 @@ export class WebhookService {
       limit: options.limit,
       ...(more && last !== undefined ? { next: this.cursors.encode(listing, [last.url, last.id]) } : {}),
     };
+  }
+}
+
+/** Whether two webhook urls share scheme, host and port (the default port written or not). */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }

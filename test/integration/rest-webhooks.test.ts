@@ -75,6 +75,23 @@ describe('/service/webhooks', () => {
     expect(stored?.api_key_value).toBe(SECRET);
     expect((await call('GET', `/service/webhooks/${id}`)).body).toEqual(put.body);
 
+    // Moving the url to another scheme, host or port without sending the key again is refused:
+    // the stored key is never delivered to a new address.
+    const moves = ['https://attacker.example/v2', 'http://hook.example.com/v2', 'https://hook.example.com:8443/v2', 'https://hook.example.com.attacker.example/v2'];
+    for (const url of moves) {
+      const moved = await call('PUT', `/service/webhooks/${id}`, { id, url, api_key_name: 'X-Api-Key', events: ['flows/deleted'], status: 'created' });
+      expect({ url, status: moved.status, type: moved.body.type }).toEqual({ url, status: 400, type: 'ValidationError' });
+      expect(moved.body.summary).toMatch(/send api_key_value again/);
+      expect(await h.gateway.store.getWebhook(id)).toMatchObject({ url: 'https://hook.example.com/v2', api_key_value: SECRET });
+    }
+    // The default port written out is the same origin; a new key may go anywhere.
+    expect((await call('PUT', `/service/webhooks/${id}`, { id, url: 'https://hook.example.com:443/v3', api_key_name: 'X-Api-Key', events: [], status: 'created' })).status).toBe(201);
+    expect((await h.gateway.store.getWebhook(id))?.api_key_value).toBe(SECRET);
+    const rekeyed = await call('PUT', `/service/webhooks/${id}`, { id, url: 'https://other.example/v2', api_key_name: 'X-Api-Key', api_key_value: 'new-key', events: [], status: 'created' });
+    expect(rekeyed.status).toBe(201);
+    expect(await h.gateway.store.getWebhook(id)).toMatchObject({ url: 'https://other.example/v2', api_key_value: 'new-key' });
+    expect((await call('PUT', `/service/webhooks/${id}`, { ...put.body, id, url: 'https://hook.example.com/v2', api_key_name: 'X-Api-Key', api_key_value: SECRET })).status).toBe(201);
+
     // PUT without api_key_name drops the key.
     const noKey = await call('PUT', `/service/webhooks/${id}`, { id, url: 'https://hook.example.com/v2', events: [], status: 'created' });
     expect(noKey.status).toBe(201);
