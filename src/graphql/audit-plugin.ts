@@ -101,7 +101,8 @@ export interface AuditedOperation {
 export function auditOperation(audit: AuditLog, path: string, request: FastifyRequest, answered: AuditedOperation): void {
   const { operation, data, formatted } = answered;
   const mutation = operation?.operation === OperationTypeNode.MUTATION;
-  if (!mutation && formatted.length === 0) return;
+  const concealed = request.auditConcealed ?? undefined;
+  if (!mutation && formatted.length === 0 && concealed === undefined) return;
   // formatError maps errors one to one, in order: the raw error says whether a 404 hides a resource.
   const errors = formatted.map((error, i) => ({ error, permissionDenial: isPermissionDenialError(answered.raw[i]) }));
   const base = { ...auditRequestFields(request), route: path, status: answered.status };
@@ -125,9 +126,15 @@ export function auditOperation(audit: AuditLog, path: string, request: FastifyRe
         ...(code === undefined ? {} : { error: code }),
         ...(typeof created === 'string' ? { created } : {}),
         ...(failed?.permissionDenial === true ? { permissionDenial: true as const } : {}),
+        ...(concealed === undefined ? {} : { concealed }),
       });
     }
     return;
+  }
+  // A lookup of something the caller may not see answers null, as for an unknown id; REST's
+  // answer is a 404 marked as a denial, and this is the same denial.
+  if (concealed !== undefined) {
+    audit.write({ ...base, event: 'denied', outcome: 'denied', permissionDenial: true, concealed });
   }
   for (const { error, permissionDenial } of errors) {
     const code = codeOf(error);

@@ -33,7 +33,8 @@ export class DeletionRequestResolver {
 
   @Query(() => DeletionRequest, { nullable: true, description: 'One deletion request, or null when there is none with this id.' })
   async deletionRequest(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<DeletionRequest | null> {
-    const found = await orNull(ctx.services.deletions.getRequest(ctx.request, uuidArg('id', id)));
+    const requestId = uuidArg('id', id);
+    const found = await orNull(ctx.services.deletions.getRequest(ctx.request, requestId), () => ctx.request.concealed?.(`deletion_request:${requestId}`));
     return found === null ? null : toDeletionRequest(found);
   }
 }

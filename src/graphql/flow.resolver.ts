@@ -14,6 +14,7 @@ import { Source, toSource } from './source.type';
 import { TimeRangeScalar } from './time-range.scalar';
 import { uuidArg } from './arguments';
 import { loadVisible } from './loaders';
+import { recordIfHidden } from './not-found';
 
 @Resolver(() => Flow)
 export class FlowResolver {
@@ -40,8 +41,10 @@ export class FlowResolver {
 
   @Query(() => Flow, { nullable: true, description: 'One flow, or null when there is none with this id.' })
   async flow(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<Flow | null> {
-    const flow = await ctx.loaders.flows.load(uuidArg('id', id));
-    return flow === null ? null : toFlow(flow);
+    const flowId = uuidArg('id', id);
+    const flow = await ctx.loaders.flows.load(flowId);
+    if (flow === null) return recordIfHidden(ctx.services.flows.getFlow(ctx.request, flowId), () => ctx.request.concealed?.(`flow:${flowId}`));
+    return toFlow(flow);
   }
 
   @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'One tag: a string or a list of strings, null when absent.' })

@@ -6,6 +6,7 @@ import type { GraphqlContext } from './context';
 import { FlowConnection } from './connections.type';
 import { Flow, toFlow } from './flow.type';
 import { MediaObject, toMediaObject } from './media-object.type';
+import { recordIfHidden } from './not-found';
 import { paginate } from './paging';
 import { objectIdArg } from './arguments';
 import { loadVisible } from './loaders';
@@ -14,8 +15,10 @@ import { loadVisible } from './loaders';
 export class MediaObjectResolver {
   @Query(() => MediaObject, { nullable: true, description: 'One media object (GET /objects/{id}), or null when none is registered with this id.' })
   async object(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<MediaObject | null> {
-    const found = await ctx.loaders.objects.load(objectIdArg('id', id));
-    return found === null ? null : toMediaObject(found);
+    const objectId = objectIdArg('id', id);
+    const found = await ctx.loaders.objects.load(objectId);
+    if (found === null) return recordIfHidden(ctx.services.storage.checkReadable(ctx.request, objectId), () => ctx.request.concealed?.(`object:${objectId}`));
+    return toMediaObject(found);
   }
 
   @FieldResolver(() => FlowConnection, { description: 'The flows with a segment on this object, by id.' })

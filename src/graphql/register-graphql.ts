@@ -21,6 +21,7 @@ import { PreparedQueries } from './prepared-queries';
 import { type OperationObserver, observerPlugin } from './operation-observer';
 import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
 import { auditOperation, auditedContext, useGraphqlAudit } from './audit-plugin';
+import { markConcealed } from '../http/audit-log';
 import type { QueryLimits } from './limits/query-limits';
 import { OperationGuard } from './limits/operation-guard';
 import { guardHttpOperation } from './limits/http-guard';
@@ -160,7 +161,11 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
           withClientAddress(
             createContext(
               services,
-              { baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`, principal: request.principal },
+              {
+                baseUrl: options.publicUrl ?? `${request.protocol}://${request.host}`,
+                principal: request.principal,
+                concealed: (reference) => markConcealed(request, reference),
+              },
               limits,
               deps.observeBatch,
             ),

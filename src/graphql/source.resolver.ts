@@ -9,6 +9,7 @@ import { FlowSortBy, toFlowFilter } from './flow-filter.input';
 import { paginate } from './paging';
 import { SourceFilterInput, SourceSortBy, toSourceFilter } from './source-filter.input';
 import { Source, toSource } from './source.type';
+import { recordIfHidden } from './not-found';
 import { uuidArg } from './arguments';
 import { loadVisible } from './loaders';
 
@@ -37,8 +38,10 @@ export class SourceResolver {
 
   @Query(() => Source, { nullable: true, description: 'One source, or null when there is none with this id.' })
   async source(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<Source | null> {
-    const source = await ctx.loaders.sources.load(uuidArg('id', id));
-    return source === null ? null : toSource(source);
+    const sourceId = uuidArg('id', id);
+    const source = await ctx.loaders.sources.load(sourceId);
+    if (source === null) return recordIfHidden(ctx.services.flows.getSource(ctx.request, sourceId), () => ctx.request.concealed?.(`source:${sourceId}`));
+    return toSource(source);
   }
 
   @FieldResolver(() => GraphQLJSON, { nullable: true, description: 'One tag: a string or a list of strings, null when absent.' })

@@ -30,7 +30,8 @@ export class WebhookResolver {
 
   @Query(() => Webhook, { nullable: true, description: 'One webhook registration, or null when there is none with this id.' })
   async webhook(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string): Promise<Webhook | null> {
-    const found = await orNull(ctx.services.webhooks.get(ctx.request, uuidArg('id', id)));
+    const webhookId = uuidArg('id', id);
+    const found = await orNull(ctx.services.webhooks.get(ctx.request, webhookId), () => ctx.request.concealed?.(`webhook:${webhookId}`));
     return found === null ? null : toWebhook(found);
   }
 }

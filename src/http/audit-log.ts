@@ -43,6 +43,8 @@ export interface AuditEntry {
   reason?: string;
   /** A 404 the authorization layer answered to hide a resource the caller may not see. */
   permissionDenial?: true;
+  /** Resources the request named but may not see, answered as if they did not exist (`flow:<id>`...). */
+  concealed?: string[];
 }
 
 export interface AuditLog {
@@ -62,7 +64,14 @@ declare module 'fastify' {
     auditError: string | null;
     /** What a POST created (the `id` its answer starts with). */
     auditCreated: string | null;
+    /** Resources the request named but may not see (markConcealed). */
+    auditConcealed: string[] | null;
   }
+}
+
+/** Records that `request` named `reference`, a resource it may not see, answered as if it did not exist. */
+export function markConcealed(request: FastifyRequest, reference: string): void {
+  (request.auditConcealed ??= []).push(reference);
 }
 
 /**
@@ -165,6 +174,7 @@ export function useAuditLog(app: FastifyInstance, options: AuditOptions): void {
   app.decorateRequest('permissionDenial', false);
   app.decorateRequest('auditError', null);
   app.decorateRequest('auditCreated', null);
+  app.decorateRequest('auditConcealed', null);
   app.addHook('onClose', (_instance, done) => {
     audit.close();
     done();
@@ -202,7 +212,7 @@ export function useAuditLog(app: FastifyInstance, options: AuditOptions): void {
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const status = reply.statusCode;
     const route = request.routeOptions.url ?? null;
-    const denial = status === 401 || status === 403 || (status === 404 && request.permissionDenial);
+    const denial = status === 401 || status === 403 || (status === 404 && request.permissionDenial) || (request.auditConcealed !== null && READS.has(request.method));
     let event: AuditEvent;
     if (denial) event = 'denied';
     else if (status === 429) event = 'rate_limited';
@@ -227,6 +237,7 @@ export function useAuditLog(app: FastifyInstance, options: AuditOptions): void {
     if (request.auditError !== null) entry.error = request.auditError;
     if (status === 401 && request.authFailure) entry.reason = request.authFailure.reason;
     if (status === 404 && request.permissionDenial) entry.permissionDenial = true;
+    if (request.auditConcealed !== null) entry.concealed = request.auditConcealed;
     audit.write(entry);
     done();
   });

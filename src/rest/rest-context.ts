@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { ApplicationServices } from '../services/application-services';
 import type { RequestContext } from '../services/request-context';
+import { markConcealed } from '../http/audit-log';
 
 /** REST reaches the application services directly. */
 export type RestServices = ApplicationServices;
@@ -22,5 +23,5 @@ export function publicBase(request: FastifyRequest, options: RestOptions): strin
 }
 
 export function requestContext(request: FastifyRequest, options: RestOptions): RequestContext {
-  return { baseUrl: publicBase(request, options), principal: request.principal };
+  return { baseUrl: publicBase(request, options), principal: request.principal, concealed: (reference) => markConcealed(request, reference) };
 }

@@ -6,4 +6,9 @@ export interface RequestContext {
   baseUrl: string;
   /** The caller. */
   principal: Principal;
+  /**
+   * Told of each resource the request named but may not see, answered as if it did not exist
+   * (`flow:<id>`, `source:<id>`, `object:<id>`): the audit trail records the attempt.
+   */
+  concealed?: (reference: string) => void;
 }

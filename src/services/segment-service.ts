@@ -219,7 +219,11 @@ export class SegmentService {
     await Promise.all(
       objects.map(async (object) => {
         if (object === undefined || !object.registered) return;
-        if ((await this.flows.access.decideOnObject(ctx.principal, 'read', object)) !== 'allow') denied.add(object.id);
+        const decision = await this.flows.access.decideOnObject(ctx.principal, 'read', object);
+        if (decision === 'allow') return;
+        denied.add(object.id);
+        // Object ids are global: that a re-used id is taken cannot be hidden, but the attempt is recorded.
+        if (decision === 'not_found') ctx.concealed?.(`object:${object.id}`);
       }),
     );
     return denied;

@@ -70,6 +70,7 @@ export class StorageService {
     }
     const ids = request.object_ids ?? Array.from({ length: request.limit ?? this.defaultLimit }, () => randomUUID());
     if (new Set(ids).size !== ids.length) throw new TamsError('validation_failed', 'object_ids contains duplicates');
+    if (request.object_ids !== undefined) await this.recordHiddenIds(ctx, request.object_ids);
     const contentType = request.content_type ?? container;
     const allocations: NewObjectAllocation[] = ids.map((id) => ({
       id,
@@ -90,6 +91,18 @@ export class StorageService {
     });
   }
 
+  /**
+   * Object ids are global: allocating an id that is taken fails whoever holds it, so that it is
+   * taken cannot be hidden. An attempt on an object the request may not see is recorded.
+   */
+  private async recordHiddenIds(ctx: RequestContext, ids: readonly string[]): Promise<void> {
+    if (this.flows.access.unrestricted(ctx.principal) || ctx.concealed === undefined) return;
+    for (const object of await this.store.getObjects(ids)) {
+      if (object?.registered !== true) continue;
+      if ((await this.flows.access.decideOnObject(ctx.principal, 'read', object)) === 'not_found') ctx.concealed(`object:${object.id}`);
+    }
+  }
+
   /** The registered object, or not_found (also for allocated-but-unregistered ids). */
   private async registeredObject(id: string): Promise<ObjectRecord> {
     const object = await this.store.getObject(id);
@@ -106,6 +119,11 @@ export class StorageService {
     const object = await this.registeredObject(id);
     enforce(await this.flows.access.decideOnObject(ctx.principal, permission, object), `Object ${id}`, permission);
     return object;
+  }
+
+  /** Throws as GET /objects/{id} would (404 for unknown or hidden, 403) unless the request may read the object. */
+  async checkReadable(ctx: RequestContext, id: string): Promise<void> {
+    await this.permittedObject(ctx, id, 'read');
   }
 
   /**

@@ -189,15 +189,26 @@ export class WebhookService {
   }
 
   /** A webhook may only filter on flows and sources the request may read (unknown ids hide nothing). */
+  /**
+   * Filters may name flows and sources that do not exist (yet). One the request may not see is
+   * treated exactly as one that does not exist (accepted, its events never delivered to this
+   * caller, whose permissions are checked per event), so the answer tells nothing about it;
+   * the attempt is recorded. One it sees but may not read is a 403.
+   */
   private async checkFilters(ctx: RequestContext, body: WebhookBody): Promise<void> {
     if (this.access.unrestricted(ctx.principal)) return;
     const flowIds = [...new Set([...(body.flow_ids ?? []), ...(body.flow_collected_by_ids ?? [])])];
     const sourceIds = [...new Set([...(body.source_ids ?? []), ...(body.source_collected_by_ids ?? [])])];
     for (const flow of await this.store.getFlows(flowIds)) {
-      if (flow !== undefined) await this.access.checkFlow(ctx.principal, 'read', flow);
+      if (flow === undefined) continue;
+      const decision = await this.access.decideOnFlow(ctx.principal, 'read', flow);
+      if (decision === 'not_found') ctx.concealed?.(`flow:${flow.id}`);
+      else await this.access.checkFlow(ctx.principal, 'read', flow);
     }
     for (const source of await this.store.getSources(sourceIds)) {
-      if (source !== undefined) this.access.checkSource(ctx.principal, 'read', source);
+      if (source === undefined) continue;
+      if (this.access.decideOnSource(ctx.principal, 'read', source) === 'not_found') ctx.concealed?.(`source:${source.id}`);
+      else this.access.checkSource(ctx.principal, 'read', source);
     }
   }
 

@@ -217,8 +217,15 @@ describeWithSpec('authorization over HTTP (TAMS_AUTH=on, real tokens)', () => {
 
     it('webhooks: filters need read on the flows, webhooks carry their own classes, delete needs delete', async () => {
       const hook = (extra: Json = {}): Json => ({ url: 'https://hooks.example.com/in', events: ['flows/created'], ...extra });
-      expect((await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ flow_ids: [id(newsY)] }))).status).toBe(404);
-      expect((await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ source_ids: [source(newsY)] }))).status).toBe(404);
+      // A hidden flow or source in a filter is answered as an unknown one is (accepted: no
+      // existence oracle), and the attempt is in the audit trail; its events never reach sport.
+      const auditBefore = h.auditLines().length;
+      const unknownFlow = await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ flow_ids: [randomUUID()] }));
+      const hiddenFlow = await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ flow_ids: [id(newsY)] }));
+      const hiddenSource = await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ source_ids: [source(newsY)] }));
+      expect([unknownFlow.status, hiddenFlow.status, hiddenSource.status]).toEqual([201, 201, 201]);
+      const written = h.auditLines().slice(auditBefore);
+      expect(written.map((l: Json) => l.concealed)).toEqual([undefined, [`flow:${id(newsY)}`], [`source:${source(newsY)}`]]);
       expect((await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ tags: { auth_classes: 'news' } }))).status).toBe(403);
       const mine = await send(h, tokens.sport!, 'POST', '/service/webhooks', hook({ flow_ids: [id(newsX)], tags: { auth_classes: 'sport' } }));
       expect(mine.status).toBe(201);
