@@ -118,6 +118,8 @@ interface Shape {
   name: string;
   /** The operation text of the n-th request (distinct for each n, except the baseline's). */
   text: (n: number) => string;
+  /** The answer every request must get, when not the kind's usual one (400 QUERY_TOO_COMPLEX, 200). */
+  expect?: string;
 }
 
 /** A trailing comment: the same operation, a text no cache has seen. */
@@ -169,6 +171,7 @@ function fragmentBomb(): string {
 }
 
 const MEGABYTE_LITERAL = 'x'.repeat(1024 * 1024);
+const LONG_LITERAL = 'x'.repeat(200_000);
 
 const BASELINE: Shape = { kind: 'baseline', name: 'one-field { service { name } }', text: () => '{ service { name } }' };
 
@@ -190,7 +193,10 @@ function shapes(): Shape[] {
     { kind: 'refused', name: '(d) __type fields>type x4 introspection', text: (n) => distinct(introspectionDeep, n) },
     { kind: 'refused', name: '(e) 31 aliases of flows(first: 1000)', text: (n) => distinct(aliases31, n) },
     { kind: 'refused', name: '(f) service { name x 3000 }', text: (n) => distinct(sameField, n) },
-    { kind: 'refused', name: '(g) 1 MB string literal', text: (n) => `# hostile ${n}\n{ flow(id: "${MEGABYTE_LITERAL}") { id } }` },
+    // Over GRAPHQL_MAX_BODY_BYTES: 413 from the Content-Length, the body never read.
+    { kind: 'refused', name: '(g) 1 MB string literal', text: (n) => `# hostile ${n}\n{ flow(id: "${MEGABYTE_LITERAL}") { id } }`, expect: '413' },
+    // Under the body limit, over GRAPHQL_MAX_CHARACTERS: read and refused unparsed.
+    { kind: 'refused', name: '(g2) 200 KB string literal', text: (n) => `# hostile ${n}\n{ flow(id: "${LONG_LITERAL}") { id } }` },
     { kind: 'accepted', name: '(h) 5-type inline fan-out, depth 15', text: (n) => distinct(fanOut, n) },
     { kind: 'accepted', name: '(i) flows>nodes>source x4, depth 15', text: (n) => distinct(deepest, n) },
     { kind: 'accepted', name: '(j) 30 aliases of flows(first: 10)', text: (n) => distinct(aliases30, n) },
@@ -276,8 +282,8 @@ function outcomeOf(status: number, body: string): { label: string; ok200: boolea
   return { label: code === undefined ? String(status) : `${status} ${code}`, ok200, code };
 }
 
-function expectedLabel(kind: Kind): string {
-  return kind === 'refused' ? '400 QUERY_TOO_COMPLEX' : '200';
+function expectedLabel(shape: Shape): string {
+  return shape.expect ?? (shape.kind === 'refused' ? '400 QUERY_TOO_COMPLEX' : '200');
 }
 
 /**
@@ -285,7 +291,7 @@ function expectedLabel(kind: Kind): string {
  * at a time, checking each answer: 400 QUERY_TOO_COMPLEX when `next` says refused, else 200
  * with data and no errors.
  */
-async function batch(server: Server, count: number, seconds: number, next: (n: number) => { text: string; refused: boolean }): Promise<Outcomes> {
+async function batch(server: Server, count: number, seconds: number, next: (n: number) => { text: string; refused: boolean; expect?: string | undefined }): Promise<Outcomes> {
   const url = `http://127.0.0.1:${server.port}/graphql`;
   const headers = { 'content-type': 'application/json', ...server.headers };
   const outcomes: Outcomes = { seen: new Map(), wrong: [], done: 0 };
@@ -294,13 +300,13 @@ async function batch(server: Server, count: number, seconds: number, next: (n: n
   const worker = async (): Promise<void> => {
     while (issued < count && Date.now() < deadline) {
       const n = issued++;
-      const { text, refused } = next(n);
+      const { text, refused, expect } = next(n);
       const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query: text }) });
       const body = await res.text();
       const { label, ok200 } = outcomeOf(res.status, body);
       outcomes.seen.set(label, (outcomes.seen.get(label) ?? 0) + 1);
       outcomes.done++;
-      const right = refused ? label === '400 QUERY_TOO_COMPLEX' : ok200;
+      const right = expect !== undefined ? label === expect : refused ? label === '400 QUERY_TOO_COMPLEX' : ok200;
       if (!right && outcomes.wrong.length < 2) outcomes.wrong.push(`${res.status} ${body.slice(0, 240).trim()} <- ${text.slice(0, 160).replace(/\s+/g, ' ')}`);
     }
   };
@@ -321,7 +327,7 @@ interface Measured {
 async function measure(server: Server, shape: Shape, count: number, seconds: number, warmup = SHAPE_WARMUP): Promise<Measured> {
   const pid = server.child.pid as number;
   const refused = shape.kind === 'refused';
-  const next = (): { text: string; refused: boolean } => ({ text: shape.text(counter++), refused });
+  const next = (): { text: string; refused: boolean; expect?: string | undefined } => ({ text: shape.text(counter++), refused, expect: shape.expect });
   await batch(server, warmup, seconds, next);
   const t0 = Date.now();
   const before = serverCpuNs(pid);
@@ -411,7 +417,7 @@ export async function graphqlHostileScenario(): Promise<void> {
   const dataDir = await prepareData();
   const failures: string[] = [];
   const record = (m: Measured): void => {
-    const expected = expectedLabel(m.shape.kind);
+    const expected = expectedLabel(m.shape);
     if (m.outcomes.wrong.length > 0 || m.outcomes.seen.size !== 1 || !m.outcomes.seen.has(expected)) {
       failures.push(`${m.shape.kind} ${m.shape.name}: expected ${expected}, saw ${seenText(m.outcomes)}; first wrong answers: ${m.outcomes.wrong.join(' | ')}`);
     }

@@ -120,6 +120,8 @@ export interface GraphqlConfig {
   maxTokens: number;
   /** Operation text longer than this is refused before it is parsed. */
   maxCharacters: number;
+  /** GRAPHQL_MAX_BODY_BYTES: largest HTTP request body on the GraphQL path (413 beyond, before it is read). */
+  maxBodyBytes: number;
   maxPageSize: number;
   /** Refuse operation text: only operations in the persisted-queries file run. */
   persistedOnly: boolean;
@@ -245,6 +247,9 @@ function graphqlConfig(env: Env, production: boolean, pageLimitMax: number): Gra
     maxDirectives: int(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
     maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
     maxCharacters: int(env, 'GRAPHQL_MAX_CHARACTERS', 100_000, 100, 10_000_000),
+    // An operation and its variables, not bulk data (bulk segment registration is REST's):
+    // a larger body is refused from its Content-Length, before it is read or parsed.
+    maxBodyBytes: int(env, 'GRAPHQL_MAX_BODY_BYTES', 512 * 1024, 1024, 1024 * 1024 * 1024),
     maxPageSize: Math.min(int(env, 'GRAPHQL_MAX_PAGE_SIZE', pageLimitMax, 1, 100_000), pageLimitMax),
     persistedOnly,
     persistedQueriesFile: persistedQueriesFile === undefined ? undefined : path.resolve(persistedQueriesFile),

@@ -12,7 +12,7 @@ export interface JitExecutorOptions {
   maxOperations?: number;
   /** Characters of operation text remembered in all. Default 4,000,000. */
   maxTextCharacters?: number;
-  /** Estimated compiled fields ({@link estimateCompiledFields}) kept in all. Default 100,000. */
+  /** Estimated compiled fields ({@link estimateCompiledFields}) kept in all. Default 50,000. */
   maxCompiledFields?: number;
   /** An operation estimated above this many compiled fields is never compiled: it runs on graphql-js. Default 2,000. */
   maxFieldsPerQuery?: number;
@@ -68,7 +68,7 @@ export class CompiledQueries {
     }
     this.tiers = new BoundedCache(options.maxOperations ?? 1000, options.maxTextCharacters ?? 4_000_000);
     // Compiled entries weigh their estimated fields here; dropping one here drops its compiled form.
-    this.compiledFields = new BoundedCache(options.maxOperations ?? 1000, options.maxCompiledFields ?? 100_000);
+    this.compiledFields = new BoundedCache(options.maxOperations ?? 1000, options.maxCompiledFields ?? 50_000);
     this.maxFieldsPerQuery = options.maxFieldsPerQuery ?? 2000;
     this.compileAtRun = options.compileAtRun ?? 2;
   }

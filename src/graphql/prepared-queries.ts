@@ -26,11 +26,12 @@ export interface PreparedQueryOptions {
   answered: (request: FastifyRequest, operation: AuditedOperation) => void;
   /** Prepared queries kept (first in, first out beyond either bound). Default 1000. */
   maxPrepared?: number;
-  /** Characters of operation text kept in all. Default 4,000,000. */
-  maxPreparedCharacters?: number;
+  /** Estimated bytes of memory the prepared queries' documents may hold. Default 16 MiB. */
+  maxPreparedBytes?: number;
 }
 
 const JSON_RESPONSE = 'application/json; charset=utf-8';
+const DOCUMENT_BYTES_PER_CHAR = 100;
 /** Accept values for which Apollo answers `application/json; charset=utf-8` (anything else goes to Apollo). */
 const JSON_ACCEPTS = new Set(['*/*', 'application/json', JSON_RESPONSE]);
 
@@ -54,7 +55,7 @@ export class PreparedQueries<C extends object> {
   served = 0;
 
   constructor(private readonly options: PreparedQueryOptions) {
-    this.entries = new BoundedCache(options.maxPrepared ?? 1000, options.maxPreparedCharacters ?? 4_000_000);
+    this.entries = new BoundedCache(options.maxPrepared ?? 1000, options.maxPreparedBytes ?? 16 * 1024 * 1024);
   }
 
   /**
@@ -71,7 +72,8 @@ export class PreparedQueries<C extends object> {
             if (this.entries.has(key)) return;
             const compiled = this.options.compiled.peek(source, request.operationName);
             if (compiled === null) return;
-            this.entries.set(key, { compiled, document, operation, name: operation.name?.value ?? null }, key.length);
+            // Apollo's document keeps its locations: about 100 bytes of heap per character of text.
+            this.entries.set(key, { compiled, document, operation, name: operation.name?.value ?? null }, key.length * DOCUMENT_BYTES_PER_CHAR);
           },
         }),
       }),

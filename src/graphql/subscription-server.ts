@@ -246,7 +246,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         // Limits first: a refused operation is never validated or run.
         let guarded: GuardedOperation;
         try {
-          guarded = options.guard.check(payload.query, payload.operationName, payload.variables ?? undefined);
+          guarded = options.guard.check(payload.query, payload.operationName, payload.variables ?? undefined, true);
         } catch (err) {
           if (err instanceof TamsError) return [tamsGraphqlError(err)];
           if (err instanceof GraphQLError) return [withCode(err, 'GRAPHQL_PARSE_FAILED')];
@@ -259,6 +259,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           if (limited !== undefined) return [tamsGraphqlError(limited)];
         }
         const { document, operation } = guarded;
+        if (document === undefined) throw new Error('the operation guard answered without the document asked for');
         const invalid = validate(schema, document);
         if (invalid.length > 0) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         if (!operation) {

@@ -302,6 +302,8 @@ function stackedDirectives(count: number): string {
 
 /** 10. One megabyte in a string literal. */
 const MEGABYTE_LITERAL = `{ flow(id: "${'x'.repeat(1_000_000)}") { id } }`;
+/** 10. A literal under the body limit (512 KiB) but over GRAPHQL_MAX_CHARACTERS (100,000). */
+const LONG_LITERAL = `{ flow(id: "${'x'.repeat(200_000)}") { id } }`;
 
 /** 12. One field 3000 times, unaliased. */
 const SAME_FIELD_3000 = `{ service { ${'name '.repeat(3000)}} }`;
@@ -485,6 +487,29 @@ describe('hostile GraphQL operations (default limits)', () => {
       expect((answer.body.data.__schema.types as Json[]).map((t) => t.name as string)).toEqual(expect.arrayContaining(['Flow', 'VideoFlow', 'Query']));
     });
 
+    it('answers introspection again from memory, whatever its formatting: nothing executed the second time', async () => {
+      // A name of its own: the standard query may have been answered (and kept) by an earlier case.
+      const text = getIntrospectionQuery().replace('query IntrospectionQuery', 'query IntrospectionAgain');
+      let before = watch.snapshot();
+      const first = await post(h, { query: `${text}\n# first` });
+      expect(first.status).toBe(200);
+      expect(watch.since(before).executed).toBe(1);
+      before = watch.snapshot();
+      const reformatted = await post(h, { query: `# again\n${text.replace(/\n\s*/g, ' ')}` });
+      expect(reformatted.status).toBe(200);
+      expect(watch.since(before).executed).toBe(0);
+      expect(reformatted.body).toEqual(first.body);
+      // Other variables are other answers; a query that also reads the store is never kept.
+      const typed = await post(h, { query: 'query($n: String!) { __type(name: $n) { name } }', variables: { n: 'Flow' } });
+      const other = await post(h, { query: 'query($n: String!) { __type(name: $n) { name } }', variables: { n: 'Source' } });
+      expect([typed.body.data.__type.name, other.body.data.__type.name]).toEqual(['Flow', 'Source']);
+      const mixed = '{ __schema { queryType { name } } flows(first: 1) { nodes { id } } }';
+      await post(h, { query: mixed });
+      before = watch.snapshot();
+      await post(h, { query: `${mixed} ` });
+      expect(watch.since(before).executed).toBe(1);
+    });
+
     it('suggests field names in validation errors while introspection is on', async () => {
       const answer = await post(h, { query: '{ flows(first: 1) { nodes { lable } } }' });
       expect({ status: answer.status, code: codeOf(answer) }).toEqual({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
@@ -540,12 +565,17 @@ describe('hostile GraphQL operations (default limits)', () => {
       await expectServing(h, seeded);
     });
 
-    it('answers a variables object of 100,000 keys (the undeclared ones are ignored)', async () => {
+    it('answers a variables object of 20,000 keys (the undeclared ones are ignored), and refuses 100,000 with 413 (body limit)', async () => {
       const variables: Record<string, unknown> = { f: 2 };
-      for (const i of range(100_000)) variables[`k${i}`] = i;
+      for (const i of range(20_000)) variables[`k${i}`] = i;
       const answer = await post(h, { query: 'query($f: Int) { flows(first: $f) { nodes { id } } }', variables });
       expect({ status: answer.status, errors: answer.body?.errors }).toEqual({ status: 200, errors: undefined });
       expect(answer.body.data.flows.nodes).toHaveLength(2);
+      for (const i of range(100_000)) variables[`k${i}`] = i;
+      const before = watch.snapshot();
+      const tooBig = await post(h, { query: 'query($f: Int) { flows(first: $f) { nodes { id } } }', variables });
+      expect({ status: tooBig.status, type: tooBig.body?.type }).toEqual({ status: 413, type: 'PayloadTooLarge' });
+      expect(watch.since(before)).toEqual({ ...NOTHING_RAN, parses: 0 });
       await expectServing(h, seeded);
     });
   });
@@ -570,8 +600,16 @@ describe('hostile GraphQL operations (default limits)', () => {
   });
 
   describe('10. a one-megabyte string literal', () => {
-    it('is refused for its length before it is parsed', async () => {
-      const { answer, ran } = await expectRefused(() => post(h, { query: MEGABYTE_LITERAL }), 'QUERY_TOO_COMPLEX', MEGABYTE_LITERAL);
+    it('is refused with 413 from its Content-Length (over GRAPHQL_MAX_BODY_BYTES), before the body is read', async () => {
+      const before = watch.snapshot();
+      const answer = await post(h, { query: MEGABYTE_LITERAL });
+      expect({ status: answer.status, type: answer.body?.type }).toEqual({ status: 413, type: 'PayloadTooLarge' });
+      expect(watch.since(before)).toEqual({ ...NOTHING_RAN, parses: 0 });
+      await expectServing(h, seeded);
+    });
+
+    it('is refused for its length before it is parsed when the body is under the limit', async () => {
+      const { answer, ran } = await expectRefused(() => post(h, { query: LONG_LITERAL }), 'QUERY_TOO_COMPLEX', LONG_LITERAL);
       expect(answer.body.errors[0].message).toMatch(/longer than 100000 characters/);
       expect(ran.parses).toBe(0);
     });
