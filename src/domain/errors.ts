@@ -18,6 +18,7 @@ export const ERROR_REGISTRY = {
   last_instance: { status: 400, graphql: 'BAD_USER_INPUT', type: 'LastInstance' },
   query_too_complex: { status: 400, graphql: 'QUERY_TOO_COMPLEX', type: 'QueryTooComplex' },
   persisted_query_required: { status: 400, graphql: 'PERSISTED_QUERY_REQUIRED', type: 'PersistedQueryRequired' },
+  persisted_query_mismatch: { status: 400, graphql: 'PERSISTED_QUERY_HASH_MISMATCH', type: 'PersistedQueryHashMismatch' },
   unauthorized: { status: 401, graphql: 'UNAUTHENTICATED', type: 'Unauthorized' },
   read_only: { status: 403, graphql: 'FORBIDDEN', type: 'FlowReadOnly' },
   forbidden: { status: 403, graphql: 'FORBIDDEN', type: 'Forbidden' },

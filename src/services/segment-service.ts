@@ -1,5 +1,6 @@
 import { copyOptionalScalars, type Flow, type NewSegment, type SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
+import { isHttpUrl } from '../domain/http-url';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
 import type { MetadataStore, Page, PageRequest, SegmentQuery } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
@@ -265,6 +266,8 @@ function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
   if (body.init_object_id !== undefined && body.init_object_id === body.object_id) {
     return new TamsError('object_reuse_conflict', 'An object cannot be its own initialisation object');
   }
+  const badUrl = body.get_urls?.findIndex((u) => !isHttpUrl(u.url)) ?? -1;
+  if (badUrl >= 0) return new TamsError('validation_failed', `get_urls[${badUrl}].url must be an absolute http or https URL`);
   const segment: NewSegment = {
     object_id: body.object_id,
     timerange,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ObjectRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
+import { isHttpUrl } from '../domain/http-url';
 import type { InstanceSelector, MetadataStore, NewObjectAllocation, TagFilter } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import type { Clock } from '../ports/clock';
@@ -205,13 +206,7 @@ export class StorageService {
         `Copying an object to storage backend ${request.storage_id} is not supported yet (this object has no controlled instance to copy from)`,
       );
     }
-    let url: URL | undefined;
-    try {
-      url = new URL(request.url);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    if (!isHttpUrl(request.url)) {
       throw new TamsError('validation_failed', 'An object instance url must be an absolute http or https URL');
     }
     if (request.label === backend.label) {

@@ -35,9 +35,15 @@ for (const [net, prefix] of [
 // Azure's host wire server, public but reachable only from inside its VMs.
 REFUSED.addAddress('168.63.129.16', 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
+  // IPv4-compatible (deprecated): ::127.0.0.1, ::7f00:1, 0:0:0:0:0:0:7f00:1; :: and ::1 too.
+  ['::', 96],
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): ::ffff:0:7f00:1
   ['64:ff9b:1::', 48], // local-use NAT64
+  ['100::', 64], // discard-only
+  ['2001::', 32], // Teredo: carries an obfuscated IPv4 address and tunnels to it
+  ['2001:10::', 28], // ORCHID
+  ['2001:20::', 28], // ORCHIDv2
+  ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local, fd00::/8 included (AWS's metadata service is fd00:ec2::254)
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated)

@@ -125,8 +125,21 @@ describe('GraphQL limits (defaults: depth 15, 30 aliases, 5000 tokens)', () => {
     expect(register.body.data.service.name).toBeDefined();
     const hit = await post(h.base, { extensions: { persistedQuery } });
     expect(hit.body).toEqual(register.body);
-    const wrong = await post(h.base, { query: '{ me { subject } }', extensions: { persistedQuery } });
-    expect(wrong.status).toBe(400);
+    // A text that is not its hash's is the client's mistake: 400 with a code of its own, not a
+    // masked internal error (nor an error-level log line).
+    const logged = jest.spyOn(h.gateway.app.log, 'error');
+    try {
+      const wrong = await post(h.base, { query: '{ me { subject } }', extensions: { persistedQuery } });
+      expect({ status: wrong.status, body: wrong.body }).toEqual({
+        status: 400,
+        body: { errors: [{ message: 'extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it', extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH' } }] },
+      });
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+    // The hash still answers its own text.
+    expect((await post(h.base, { extensions: { persistedQuery } })).body).toEqual(register.body);
   });
 
   it('does not register an operation that breaks a limit', async () => {

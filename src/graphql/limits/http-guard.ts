@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { TamsError } from '../../domain/errors';
 import { RateLimitedError, type RateLimiter, rateLimitIdentity } from '../../services/rate-limiter';
+import { operationHash } from '../persisted-queries';
 import type { GuardedOperation, OperationGuard } from './operation-guard';
 
 /** What the guard needs of an HTTP GraphQL request: the operation text (persisted ones looked up), its name and variables. */
@@ -49,17 +50,22 @@ function jsonParam(value: unknown): Record<string, unknown> | undefined {
  * Apollo could run (no text and no known hash, a batch array, a body that is not JSON):
  * Apollo refuses those before it parses anything.
  */
-async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions['persisted']): Promise<HttpOperation | undefined> {
+async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions['persisted']): Promise<HttpOperation | TamsError | undefined> {
   const fields = request.method === 'GET' ? objectOr(request.query) : objectOr(request.body);
   if (fields === undefined) return undefined;
   const get = request.method === 'GET';
   const variables = get ? jsonParam(fields.variables) : objectOr(fields.variables);
   const operationName = typeof fields.operationName === 'string' ? fields.operationName : undefined;
   let text = typeof fields.query === 'string' ? fields.query : undefined;
-  if (text === undefined) {
-    const extensions = get ? jsonParam(fields.extensions) : objectOr(fields.extensions);
-    const hash = objectOr(extensions?.persistedQuery)?.sha256Hash;
-    if (typeof hash === 'string') text = await persisted(hash);
+  const extensions = get ? jsonParam(fields.extensions) : objectOr(fields.extensions);
+  const hash = objectOr(extensions?.persistedQuery)?.sha256Hash;
+  if (typeof hash === 'string') {
+    // Apollo refuses a text that is not its hash's with an error that has no code (and so
+    // would read as an internal error): a client's mistake, answered as one.
+    if (text !== undefined && operationHash(text) !== hash) {
+      return new TamsError('persisted_query_mismatch', 'extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it');
+    }
+    text ??= await persisted(hash);
   }
   return text === undefined ? undefined : { text, operationName, variables };
 }
@@ -72,6 +78,7 @@ async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions[
 export async function guardHttpOperation(request: FastifyRequest, options: HttpGuardOptions): Promise<HttpRefusal | undefined> {
   const operation = await operationOf(request, options.persisted);
   if (operation === undefined) return undefined;
+  if (operation instanceof TamsError) return refusal(request, options, operation, undefined);
   let guarded: GuardedOperation;
   try {
     guarded = options.guard.check(operation.text, operation.operationName, operation.variables);

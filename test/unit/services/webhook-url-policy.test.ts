@@ -23,7 +23,9 @@ async function verdict(policy: WebhookUrlPolicy, url: string): Promise<string> {
 
 describe('webhook URL policy', () => {
   it('classifies literal addresses', () => {
-    for (const address of ['127.0.0.1', '10.0.0.1', '172.20.1.1', '192.168.0.1', '169.254.169.254', '0.0.0.0', '100.64.1.1', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:7f00:1', '::ffff:10.0.0.1', '64:ff9b::a9fe:a9fe', '2002:a00:1::1', 'not an address']) {
+    for (const address of ['127.0.0.1', '10.0.0.1', '172.20.1.1', '192.168.0.1', '169.254.169.254', '0.0.0.0', '100.64.1.1', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:7f00:1', '::ffff:10.0.0.1', '64:ff9b::a9fe:a9fe', '2002:a00:1::1', 'not an address',
+      // IPv4-compatible, IPv4-translated and Teredo forms of loopback and private addresses.
+      '::127.0.0.1', '0:0:0:0:0:0:7f00:1', '::7f00:1', '::ffff:0:7f00:1', '::ffff:0:a00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2001::1', '100::1', '2001:db8::1']) {
       expect({ address, refused: isRefusedAddress(address) }).toEqual({ address, refused: true });
     }
     for (const address of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '192.169.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:5db8:d822', '64:ff9b::808:808']) {
@@ -57,6 +59,10 @@ describe('webhook URL policy', () => {
     const literal = new WebhookUrlPolicy({ allowPrivate: false });
     expect(await verdict(literal, 'https://anything.example.com/')).toBe('ok');
     expect(await verdict(literal, 'http://192.168.1.1/')).not.toBe('ok');
+    // The IPv6 spellings of loopback that got through before, as URL literals.
+    for (const url of ['http://[::127.0.0.1]/', 'http://[0:0:0:0:0:0:7f00:1]/', 'http://[::ffff:0:7f00:1]/', 'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', 'http://[::ffff:127.0.0.1]/']) {
+      expect({ url, verdict: await verdict(literal, url) }).toEqual({ url, verdict: expect.stringMatching(/loopback, private, link-local or metadata address/) });
+    }
     const open = new WebhookUrlPolicy({ allowPrivate: true, resolve: table({}) });
     expect(await verdict(open, 'http://127.0.0.1/')).toBe('ok');
     expect(await verdict(open, 'http://unresolvable.example.com/')).toBe('ok');
