@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import type { DocumentNode, GraphQLFormattedError } from 'graphql';
-import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import type { GraphQLFormattedError } from 'graphql';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
@@ -31,6 +30,7 @@ import { cursorRowsSkipped } from './paging';
 import { stripSuggestion } from './limits/schema-hints';
 import { useMutationResultAccess } from './mutation-result-access';
 import { useIntrospectionCache } from './introspection-cache';
+import { BoundedDocumentStore } from './document-store';
 import { registerSubscriptionServer } from './subscription-server';
 import { applyShield } from './shield';
 import { withClientAddress } from './rate-limit-rules';
@@ -184,9 +184,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       stopOnTerminationSignals: false,
       formatError,
       parseOptions: { maxTokens: config.maxTokens },
-      // Apollo's parsed and validated documents, bounded by its JSON-size estimate (about a
-      // quarter of the heap they hold): 4 MiB is about 16 MB, not its default's 120 MB.
-      documentStore: new InMemoryLRUCache<DocumentNode>({ maxSize: 4 * 1024 * 1024 }),
+      documentStore: new BoundedDocumentStore(),
       persistedQueries: { cache: persistedCache },
       plugins: [
         ApolloServerPluginCacheControlDisabled(),

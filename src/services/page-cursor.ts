@@ -38,7 +38,9 @@ export class PageCursorCodec {
     const bad = (): TamsError => new TamsError('bad_cursor', 'Invalid page cursor');
     if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
     const bytes = Buffer.from(cursor, 'base64url');
-    if (bytes.length < IV_BYTES + TAG_BYTES) throw bad();
+    // Only the canonical spelling: base64 ignores the spare bits of a last character, and a
+    // cursor changed there must not pass as the same one.
+    if (bytes.length < IV_BYTES + TAG_BYTES || bytes.toString('base64url') !== cursor) throw bad();
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, bytes.subarray(0, IV_BYTES));
       decipher.setAAD(Buffer.from(listing));

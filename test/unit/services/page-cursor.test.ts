@@ -28,6 +28,12 @@ describe('PageCursorCodec', () => {
       expect(() => codec.decode('flows:label', flipped.toString('base64url'))).toThrow(expect.objectContaining({ code: 'bad_cursor' }));
     }
     expect(() => codec.decode('flows:label', cursor.slice(0, -4))).toThrow(expect.objectContaining({ code: 'bad_cursor' }));
+    // Every other spelling of the last character (base64's spare bits) is refused too.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const c of alphabet) {
+      const other = cursor.slice(0, -1) + c;
+      if (other !== cursor) expect(() => codec.decode('flows:label', other)).toThrow(expect.objectContaining({ code: 'bad_cursor' }));
+    }
     expect(() => codec.decode('sources:label', cursor)).toThrow(expect.objectContaining({ code: 'bad_cursor' }));
     expect(() => new PageCursorCodec(Buffer.alloc(32, 8)).decode('flows:label', cursor)).toThrow(expect.objectContaining({ code: 'bad_cursor' }));
     for (const junk of ['', 'x', 'a.b', '%%%%', 'A'.repeat(5000), Buffer.from('{"l":"flows:label","k":1}').toString('base64url')]) {
