@@ -183,7 +183,12 @@ class DocumentWalk {
     const definition = fieldDefinition(parent, node.name.value);
     const size = this.listSize(node, definition, parent);
     let inputs = 0;
-    for (const argument of node.arguments ?? []) inputs += this.inputItems(argument.value);
+    for (const argument of node.arguments ?? []) {
+      // A scalar or enum argument carries no list (a list sent for one is refused by graphql-js).
+      const type = definition?.args.find((a) => a.name === argument.name.value)?.type;
+      if (type !== undefined && !isListType(getNullableType(type)) && isLeafType(getNamedType(type))) continue;
+      inputs += this.inputItems(argument.value);
+    }
     const below = node.selectionSet === undefined ? NOTHING : this.selectionSet(node.selectionSet, definition === undefined ? undefined : getNamedType(definition.type));
     const typeList = parent?.name === '__Type' && TYPE_LISTS.has(node.name.value) ? 1 : 0;
     return { depth: 1 + below.depth, cost: inputs + size * (1 + below.cost), typeLists: typeList + below.typeLists, names: NOTHING.names };

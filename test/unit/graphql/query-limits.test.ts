@@ -48,6 +48,8 @@ describe('checkDocument', () => {
     expect(cost('{ flows { nodes { id } } }')).toBe(100 * 3);
     expect(run('query($n: Int = 7) { flows(first: $n) { nodes { id } } }').variableDependent).toBe(true);
     expect(run('{ flows(first: 7) { nodes { id } } }').variableDependent).toBe(false);
+    // Variables in scalar arguments change no cost: the check holds for any of them (and is remembered).
+    expect(run('query($f: ID!, $t: TimeRange) { flow(id: $f) { segments(timerange: $t, first: 30) { nodes { objectId } } } }').variableDependent).toBe(false);
   });
 
   it('refuses a page size over the maximum as a literal, a variable and a default', () => {
