@@ -5,9 +5,8 @@
  * when it is delivered (the classes of its flow or source looked up once per event).
  */
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
-import { createClient, type Client } from 'graphql-ws';
 import { startHarness, type Harness } from '../support/gateway-harness';
+import { Subscriber, waitFor } from '../support/ws-subscriber';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 import { StoredEventVisibility } from '../../src/graphql/event-visibility';
 import type { Scope } from '../../src/domain/principal';
@@ -15,48 +14,6 @@ import { videoFlow } from '../fixtures/flows';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** One client's connection: its subscriptions' results and how the socket closed. */
-class Subscriber {
-  readonly results: Json[] = [];
-  readonly errors: Json[] = [];
-  closeCode: number | undefined;
-  acknowledged = false;
-  readonly client: Client;
-
-  constructor(url: string, connectionParams: Record<string, unknown>) {
-    this.client = createClient({
-      url,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams,
-      on: {
-        connected: () => (this.acknowledged = true),
-        closed: (event) => (this.closeCode = (event as { code: number }).code),
-      },
-    });
-  }
-
-  subscribe(query: string): void {
-    this.client.subscribe(
-      { query },
-      { next: (result) => this.results.push(result), error: (err) => this.errors.push(err), complete: () => undefined },
-    );
-  }
-
-  /** The `field` of every result, in order. */
-  data(field: string): Json[] {
-    return this.results.filter((r) => r.data?.[field] !== undefined).map((r) => r.data[field]);
-  }
-}
 
 describe('GraphQL subscriptions: authentication, scopes and auth classes', () => {
   let h: Harness;
