@@ -1,5 +1,5 @@
 /**
- * Regression tests of six security findings, each over a real gateway (startHarness: fastify,
+ * Regression tests of twelve security findings, each over a real gateway (startHarness: fastify,
  * Apollo, graphql-ws and SQLite in-process on loopback) with TAMS_AUTH=on, real tokens signed
  * with the gateway's embedded key, real HTTP, real WebSockets and real expiry:
  *
@@ -8,16 +8,24 @@
  * 3. a class-`a` writer changes a hidden, read-only class-`b` flow through a whole-flow PUT;
  * 4. registered media can be overwritten through a put_url;
  * 5. subscriptions outlive their token (or Basic user);
- * 6. unauthenticated CPU and thread-pool exhaustion through `Authorization: Basic`.
+ * 6. unauthenticated CPU and thread-pool exhaustion through `Authorization: Basic`;
+ * 7. a read-only token moves someone else's webhook elsewhere and keeps its key;
+ * 8. credentials in the request log (re-spelled `access_token`, signed media URLs), read from
+ *    the built gateway's real output in a child process;
+ * 9. existence oracles (webhook filters, GraphQL lookups, object ids), and attempts unaudited;
+ * 10. segment get_urls of any scheme;
+ * 11. IPv6 spellings of refused webhook addresses;
+ * 12. an APQ hash mismatch answered as a masked internal error and logged at error level.
  *
  * Every test here failed on the code before the fixes (5899430) and passes after them.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { Subscriber, sleep, waitFor } from '../support/ws-subscriber';
+import { buildIfStale, startChildGateway, type ChildGateway } from '../support/child-gateway';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 import { addUser, hashPassword, removeUser } from '../../src/auth/basic-users';
 import type { Scope } from '../../src/domain/principal';
@@ -862,6 +870,525 @@ describe('finding 6: Basic authentication cannot exhaust the CPU or the thread p
       } finally {
         agent.destroy();
       }
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 7: a read-only token redirects someone else's webhook and keeps its key.
+// ---------------------------------------------------------------------------------------------
+
+describe('finding 7: a webhook\'s stored key never follows its URL to another origin', () => {
+  let h: Harness;
+  let owner: string;
+  let reader: string;
+  /** The owner's receiver key: sent once, never shown, and never to be delivered elsewhere. */
+  const KEY = `owner-receiver-key-${randomUUID()}`;
+  const ORIGINAL = 'https://hooks.example/owner/in';
+
+  beforeAll(async () => {
+    // The default harness sets TAMS_WEBHOOK_ALLOW_PRIVATE (loopback receivers); these names are public-looking anyway.
+    h = await startHarness({ TAMS_AUTH: 'on' });
+    owner = await tokenFor(h, 'webhook-owner', ['read', 'write']);
+    reader = await tokenFor(h, 'someone-else', ['read']);
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('refuses a read-only token of another subject moving an open webhook elsewhere without api_key_value (400, audited); the owner\'s url and key stay; a path change keeps the key', async () => {
+    const created = await rest(h, owner, 'POST', '/service/webhooks', { url: ORIGINAL, events: ['flows/created'], api_key_name: 'X-Api-Key', api_key_value: KEY });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect(created.body.api_key_value).toBeUndefined();
+    const stored = async (): Promise<Json> => h.gateway.store.getWebhook(id);
+    expect(await stored()).toMatchObject({ url: ORIGINAL, api_key_name: 'X-Api-Key', api_key_value: KEY, owner: 'webhook-owner' });
+    // An open webhook: the read-only token sees it (and, note 0016, may PUT it).
+    expect((await rest(h, reader, 'GET', `/service/webhooks/${id}`)).status).toBe(200);
+
+    // The issue: the same webhook, moved to the attacker's receiver, the key name kept, no value.
+    const auditBefore = h.auditLines().length;
+    const moved = await rest(h, reader, 'PUT', `/service/webhooks/${id}`, { id, url: 'https://attacker.example/collect', events: ['flows/created'], api_key_name: 'X-Api-Key', status: 'created' });
+    expect({ status: moved.status, type: moved.body?.type }).toEqual({ status: 400, type: 'ValidationError' });
+    expect(moved.body.summary).toMatch(/send api_key_value again/);
+    expect(await stored()).toMatchObject({ url: ORIGINAL, api_key_name: 'X-Api-Key', api_key_value: KEY, owner: 'webhook-owner' });
+    // The refused PUT is in the audit trail (a failed write by the reader), without the key.
+    const lines = h.auditLines().slice(auditBefore);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        event: 'write',
+        outcome: 'failure',
+        status: 400,
+        method: 'PUT',
+        route: '/service/webhooks/:webhookId',
+        resource: { webhookId: id },
+        error: 'ValidationError',
+        principal: expect.objectContaining({ subject: 'someone-else' }),
+        changed: { fields: expect.arrayContaining(['api_key_name', 'url']) },
+      }),
+    ]);
+    expect(JSON.stringify(h.auditLines())).not.toContain(KEY);
+
+    // Other origins (scheme, port, a look-alike host) and GraphQL's updateWebhook: the same refusal.
+    for (const url of ['http://hooks.example/owner/in', 'https://hooks.example:8443/owner/in', 'https://hooks.example.attacker.example/owner/in']) {
+      const res = await rest(h, reader, 'PUT', `/service/webhooks/${id}`, { id, url, events: ['flows/created'], api_key_name: 'X-Api-Key', status: 'created' });
+      expect({ url, status: res.status }).toEqual({ url, status: 400 });
+    }
+    const update = await gql(h, reader, 'mutation($id: ID!, $input: WebhookInput!) { updateWebhook(id: $id, input: $input) { id url } }', {
+      id,
+      input: { url: 'https://attacker.example/collect', events: ['flows/created'], apiKeyName: 'X-Api-Key', status: 'created' },
+    });
+    expect(update.body.data ?? null).toBeNull();
+    expect(update.body.errors?.map((e: Json) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(update.body.errors[0].message).toMatch(/send api_key_value again/);
+    expect(await stored()).toMatchObject({ url: ORIGINAL, api_key_value: KEY, owner: 'webhook-owner' });
+
+    // Same origin, another path: the stored key is kept (the client never saw it, so cannot send it).
+    const kept = await rest(h, reader, 'PUT', `/service/webhooks/${id}`, { id, url: 'https://hooks.example/owner/v2', events: ['flows/created'], api_key_name: 'X-Api-Key', status: 'created' });
+    expect(kept.status).toBe(201);
+    expect(kept.body.api_key_value).toBeUndefined();
+    expect(await stored()).toMatchObject({ url: 'https://hooks.example/owner/v2', api_key_name: 'X-Api-Key', api_key_value: KEY });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 8: credentials in logs.
+// ---------------------------------------------------------------------------------------------
+
+describe('finding 8: the request log of the built gateway holds no token and no media URL signature', () => {
+  let g: ChildGateway | undefined;
+
+  beforeAll(async () => {
+    buildIfStale();
+    g = await startChildGateway({ LOG_LEVEL: 'info' });
+  }, 360_000);
+
+  afterAll(async () => {
+    await g?.stop();
+  }, 30_000);
+
+  it('redacts ?access%5Ftoken= and ?%61ccess_token= (which authenticate) and logs put and get media URLs without their query', async () => {
+    const gw = g!;
+    const token = gw.token('read,write,delete,admin', ['--sub', 'log-reader']);
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const auth = bearer(token);
+
+    // Without credentials: refused, so the spellings below are what authenticates.
+    expect((await fetch(`${gw.base}/flows`)).status).toBe(401);
+    for (const query of [`access%5Ftoken=${token}`, `%61ccess_token=${token}`, `limit=5&access%5ftoken=${token}`]) {
+      const res = await fetch(`${gw.base}/flows?${query}`);
+      expect({ query: query.replace(token, '<token>'), status: res.status }).toEqual({ query: query.replace(token, '<token>'), status: 200 });
+      await res.arrayBuffer();
+    }
+
+    // Allocate, upload (PUT to the put_url), register, download (GET the get_url).
+    const flow = videoFlow({ label: 'finding 8' });
+    const flowId = flow.id as string;
+    const json = { ...auth, 'content-type': 'application/json' };
+    expect((await fetch(`${gw.base}/flows/${flowId}`, { method: 'PUT', headers: json, body: JSON.stringify(flow) })).status).toBe(201);
+    const allocated = await fetch(`${gw.base}/flows/${flowId}/storage`, { method: 'POST', headers: json, body: JSON.stringify({ limit: 1 }) });
+    expect(allocated.status).toBe(201);
+    const mo = ((await allocated.json()) as Json).media_objects[0] as { object_id: string; put_url: { url: string; 'content-type': string } };
+    const bytes = Buffer.from(`finding 8 media ${randomUUID()}`);
+    const put = await fetch(mo.put_url.url, { method: 'PUT', body: bytes, headers: { 'content-type': mo.put_url['content-type'] } });
+    expect(put.status).toBe(200);
+    await put.arrayBuffer();
+    const registered = await fetch(`${gw.base}/flows/${flowId}/segments`, { method: 'POST', headers: json, body: JSON.stringify({ object_id: mo.object_id, timerange: '[0:0_1:0)' }) });
+    expect(registered.status).toBe(201);
+    await registered.arrayBuffer();
+    const segments = (await (await fetch(`${gw.base}/flows/${flowId}/segments`, { headers: auth })).json()) as Json[];
+    const getUrl = (segments[0].get_urls as { url: string }[])[0]!.url;
+    const got = await fetch(getUrl);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+
+    const media = [new URL(mo.put_url.url), new URL(getUrl)];
+    const sigs = media.map((u) => u.searchParams.get('sig'));
+    expect(sigs).toEqual([expect.stringMatching(/^[\w-]{16,}$/), expect.stringMatching(/^[\w-]{16,}$/)]);
+    // Both media requests are in the log (by path), so their absence below means something.
+    await waitFor(() => media.every((u) => gw.stdout().includes(u.pathname)) && gw.stdout().includes('request completed'), 'the media requests in the log', 10_000);
+    await sleep(300);
+
+    const output = `${gw.stdout()}\n${gw.stderr()}`;
+    const logged = gw.logLines().flatMap((l) => {
+      const url = (l.req as { url?: unknown } | undefined)?.url;
+      return typeof url === 'string' ? [url] : [];
+    });
+    // The three token requests were logged (redacted), and both media requests (without a query).
+    expect(logged.filter((u) => u.startsWith('/flows?')).length).toBeGreaterThanOrEqual(3);
+    for (const u of media) expect(logged.filter((l) => l.startsWith(u.pathname))).not.toEqual([]);
+    expect(output).not.toContain(token);
+    // Nor its claims or its signature apart (the header is the same for every token of this key, the banner's too).
+    for (const part of token.split('.').slice(1)) expect(output).not.toContain(part);
+    for (const sig of sigs) expect(output).not.toContain(sig);
+    for (const u of media) expect(output).not.toContain(u.search.slice(1));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 9: existence oracles.
+// ---------------------------------------------------------------------------------------------
+
+describe('finding 9: a hidden id answers as an unknown one, and the attempt is in the audit trail', () => {
+  let h: Harness;
+  let userA: string;
+  let ownerB: string;
+  /** Class a: the caller's own flow. Class b: hidden from class a. */
+  const flowA = videoFlow({ label: 'class-a flow', tags: { auth_classes: 'a' } });
+  const flowB = videoFlow({ label: 'hidden class-b flow', tags: { auth_classes: 'b' } });
+  const flowB2 = videoFlow({ label: 'hidden class-b flow with a deletion', tags: { auth_classes: 'b' } });
+  const objectB = `b-object-${randomUUID()}`;
+  let webhookB: string;
+  let deletionB: string;
+
+  const auditAfter = (n: number): Json[] => h.auditLines().slice(n);
+  /** The webhook answer with its generated id and the filter's ids taken out: what tells two answers apart. */
+  const shapeOf = (body: Json): Json => JSON.parse(JSON.stringify(body, (k: string, v: unknown) => (k === 'id' || k.endsWith('_ids') || k.endsWith('Ids') ? '<id>' : v)));
+
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_AUTH: 'on', TAMS_DELETE_ASYNC_THRESHOLD: '1' });
+    userA = await tokenFor(h, 'user-a', ['read', 'write', 'delete'], ['a']);
+    ownerB = await tokenFor(h, 'owner-b', ['read', 'write', 'delete'], ['b']);
+    expect((await rest(h, userA, 'PUT', `/flows/${flowA.id as string}`, flowA)).status).toBe(201);
+    for (const flow of [flowB, flowB2]) expect((await rest(h, ownerB, 'PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+    expect((await rest(h, ownerB, 'POST', `/flows/${flowB.id as string}/segments`, { object_id: objectB, timerange: '[0:0_1:0)' })).status).toBe(201);
+    const hook = await rest(h, ownerB, 'POST', '/service/webhooks', { url: 'https://hooks.example/b', events: ['flows/created'], tags: { auth_classes: 'b' } });
+    expect(hook.status).toBe(201);
+    webhookB = hook.body.id as string;
+    const segments = Array.from({ length: 3 }, (_, i) => ({ object_id: `b2-${randomUUID()}`, timerange: `[${i}:0_${i + 1}:0)` }));
+    expect((await rest(h, ownerB, 'POST', `/flows/${flowB2.id as string}/segments`, segments)).status).toBe(201);
+    const deletion = await rest(h, ownerB, 'DELETE', `/flows/${flowB2.id as string}/segments`);
+    expect(deletion.status).toBe(202);
+    deletionB = deletion.body.id as string;
+    // Class b sees all of it; class a sees none of it.
+    expect((await rest(h, userA, 'GET', `/flows/${flowB.id as string}`)).status).toBe(404);
+    expect((await rest(h, userA, 'GET', `/objects/${objectB}`)).status).toBe(404);
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('REST: webhook filters naming a hidden flow or source answer 201 as unknown ids do, the same body shape; the hidden reference is recorded as concealed', async () => {
+    const hook = (filter: Json): Json => ({ url: 'https://hooks.example/a', events: ['flows/created'], ...filter });
+    const cases: [string, Json, string | undefined][] = [
+      ['an unknown flow', { flow_ids: [randomUUID()] }, undefined],
+      ['the hidden flow', { flow_ids: [flowB.id] }, `flow:${flowB.id as string}`],
+      ['an unknown source', { source_ids: [randomUUID()] }, undefined],
+      ['the hidden source', { source_ids: [flowB.source_id] }, `source:${flowB.source_id as string}`],
+      ['the hidden flow as a collection', { flow_collected_by_ids: [flowB.id] }, `flow:${flowB.id as string}`],
+    ];
+    const answers: { where: string; status: number; shape: Json }[] = [];
+    for (const [where, filter, concealed] of cases) {
+      const before = h.auditLines().length;
+      const res = await rest(h, userA, 'POST', '/service/webhooks', hook(filter));
+      answers.push({ where, status: res.status, shape: shapeOf(res.body) });
+      const lines = auditAfter(before);
+      expect({ where, lines: lines.length, created: lines[0]?.created, concealed: lines[0]?.concealed }).toEqual({
+        where,
+        lines: 1,
+        created: res.body?.id,
+        concealed: concealed === undefined ? undefined : [concealed],
+      });
+    }
+    // Unknown and hidden: the same status and the same body but for the ids.
+    expect(answers[1]).toEqual({ ...answers[0], where: 'the hidden flow' });
+    expect(answers[3]).toEqual({ ...answers[2], where: 'the hidden source' });
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+  });
+
+  it('GraphQL: createWebhook with a hidden flow answers as for an unknown one; the mutation\'s audit line carries concealed', async () => {
+    const create = async (flowIds: string[]): Promise<{ res: { status: number; body: Json }; lines: Json[] }> => {
+      const before = h.auditLines().length;
+      const res = await gql(h, userA, 'mutation($input: WebhookInput!) { createWebhook(input: $input) { id url status flowIds } }', {
+        input: { url: 'https://hooks.example/a-gql', events: ['flows/created'], flowIds },
+      });
+      return { res, lines: auditAfter(before) };
+    };
+    const unknown = await create([randomUUID()]);
+    const hidden = await create([flowB.id as string]);
+    expect(unknown.res.body.errors).toBeUndefined();
+    expect({ status: hidden.res.status, body: shapeOf(hidden.res.body) }).toEqual({ status: unknown.res.status, body: shapeOf(unknown.res.body) });
+    expect(hidden.res.body.data.createWebhook.flowIds).toEqual([flowB.id]);
+    expect(unknown.lines).toEqual([expect.objectContaining({ action: 'graphql.createWebhook', outcome: 'success' })]);
+    expect(unknown.lines[0].concealed).toBeUndefined();
+    expect(hidden.lines).toEqual([expect.objectContaining({ action: 'graphql.createWebhook', outcome: 'success', concealed: [`flow:${flowB.id as string}`] })]);
+  });
+
+  it('GraphQL lookups flow, source, object, webhook and deletionRequest of a hidden resource answer null and write a denied line; an unknown id writes none', async () => {
+    const lookups: [string, string, string, string][] = [
+      ['flow', flowB.id as string, randomUUID(), 'flow'],
+      ['source', flowB.source_id as string, randomUUID(), 'source'],
+      ['object', objectB, `unknown-object-${randomUUID()}`, 'object'],
+      ['webhook', webhookB, randomUUID(), 'webhook'],
+      ['deletionRequest', deletionB, randomUUID(), 'deletion_request'],
+    ];
+    for (const [field, hiddenId, unknownId, kind] of lookups) {
+      // The owner's class sees it: the id is real.
+      const seen = await gql(h, ownerB, `query($id: ID!) { ${field}(id: $id) { id } }`, { id: hiddenId });
+      expect({ field, data: seen.body.data }).toEqual({ field, data: { [field]: { id: hiddenId } } });
+
+      let before = h.auditLines().length;
+      const unknown = await gql(h, userA, `query($id: ID!) { ${field}(id: $id) { id } }`, { id: unknownId });
+      expect({ field, unknown }).toEqual({ field, unknown: { status: 200, body: { data: { [field]: null } } } });
+      expect({ field, lines: auditAfter(before) }).toEqual({ field, lines: [] });
+
+      before = h.auditLines().length;
+      const hidden = await gql(h, userA, `query($id: ID!) { ${field}(id: $id) { id } }`, { id: hiddenId });
+      expect({ field, hidden }).toEqual({ field, hidden: unknown });
+      expect({ field, lines: auditAfter(before) }).toEqual({
+        field,
+        lines: [
+          expect.objectContaining({
+            event: 'denied',
+            outcome: 'denied',
+            permissionDenial: true,
+            concealed: [`${kind}:${hiddenId}`],
+            route: '/graphql',
+            principal: expect.objectContaining({ subject: 'user-a' }),
+          }),
+        ],
+      });
+    }
+  });
+
+  it('allocating a hidden object\'s id and re-using it in a segment still fail (object ids are global) and are recorded as concealed, over REST and GraphQL', async () => {
+    const flowId = flowA.id as string;
+    const concealed = [`object:${objectB}`];
+
+    // REST allocation: "already exists", recorded.
+    let before = h.auditLines().length;
+    const allocated = await rest(h, userA, 'POST', `/flows/${flowId}/storage`, { object_ids: [objectB] });
+    expect({ status: allocated.status, type: allocated.body?.type }).toEqual({ status: 400, type: 'ObjectExists' });
+    expect(auditAfter(before)).toEqual([expect.objectContaining({ event: 'write', outcome: 'failure', status: 400, action: 'storage.allocate', concealed })]);
+
+    // An unknown id is allocated, and nothing is recorded as concealed.
+    before = h.auditLines().length;
+    const fresh = await rest(h, userA, 'POST', `/flows/${flowId}/storage`, { object_ids: [`fresh-${randomUUID()}`] });
+    expect(fresh.status).toBe(201);
+    expect(auditAfter(before).map((l) => l.concealed)).toEqual([undefined]);
+
+    // REST segment re-using it: 403, recorded.
+    before = h.auditLines().length;
+    const reused = await rest(h, userA, 'POST', `/flows/${flowId}/segments`, { object_id: objectB, timerange: '[0:0_1:0)' });
+    expect({ status: reused.status, type: reused.body?.type }).toEqual({ status: 403, type: 'Forbidden' });
+    expect(auditAfter(before)).toEqual([expect.objectContaining({ status: 403, concealed })]);
+
+    // GraphQL allocateStorage and registerSegments: the same answers, recorded.
+    before = h.auditLines().length;
+    const gAllocated = await gql(h, userA, 'mutation($flowId: ID!, $ids: [String!]) { allocateStorage(flowId: $flowId, objectIds: $ids) { objectId } }', { flowId, ids: [objectB] });
+    expect(gAllocated.body.errors?.map((e: Json) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(gAllocated.body.errors[0].message).toContain('already exists');
+    expect(auditAfter(before)).toEqual([expect.objectContaining({ action: 'graphql.allocateStorage', outcome: 'failure', concealed })]);
+
+    before = h.auditLines().length;
+    const gReused = await gql(h, userA, `mutation($flowId: ID!) { registerSegments(flowId: $flowId, segments: [{ objectId: "${objectB}", timerange: "[0:0_1:0)" }]) { registeredCount failed { objectId code } } }`, { flowId });
+    expect(gReused.body).toEqual({ data: { registerSegments: { registeredCount: 0, failed: [{ objectId: objectB, code: 'FORBIDDEN' }] } } });
+    expect(auditAfter(before)).toEqual([expect.objectContaining({ action: 'graphql.registerSegments', concealed })]);
+
+    // Nothing of the class-b object reached class a's flow.
+    expect((await rest(h, userA, 'GET', `/flows/${flowId}/segments`)).body).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 10: segment get_urls of any scheme.
+// ---------------------------------------------------------------------------------------------
+
+describe('finding 10: segment get_urls must be http(s)', () => {
+  let h: Harness;
+  let writer: string;
+  const BAD = ['javascript:alert(1)', 'file:///etc/passwd', 'data:text/html,x', 'gopher://169.254.169.254/'];
+  const flow = videoFlow({ label: 'finding 10' });
+  const flowId = flow.id as string;
+
+  /** The flow's segments as REST lists them, and the listing's text. */
+  async function listed(): Promise<{ segments: Json[]; text: string }> {
+    const res = await rest(h, writer, 'GET', `/flows/${flowId}/segments`);
+    expect(res.status).toBe(200);
+    return { segments: res.body as Json[], text: res.text };
+  }
+
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_AUTH: 'on' });
+    writer = await tokenFor(h, 'writer', ['read', 'write']);
+    expect((await rest(h, writer, 'PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('REST: each bad URL fails its segment (400 alone, failed_segments in an array); an https get_url registers and is served; nothing of the bad ones is stored or listed', async () => {
+    const badIds: string[] = [];
+    for (const [i, url] of BAD.entries()) {
+      const objectId = `bad-single-${i}-${randomUUID()}`;
+      badIds.push(objectId);
+      const res = await rest(h, writer, 'POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: `[${i}:0_${i + 1}:0)`, get_urls: [{ url, label: 'evil' }] });
+      expect({ url, status: res.status, type: res.body?.type }).toEqual({ url, status: 400, type: 'ValidationError' });
+      expect(res.body.summary).toMatch(/http or https/);
+    }
+
+    const good = { object_id: `good-${randomUUID()}`, timerange: '[10:0_11:0)', get_urls: [{ url: 'https://cdn.example/media/good.ts', label: 'cdn' }] };
+    const bad = BAD.map((url, i) => ({ object_id: `bad-array-${i}-${randomUUID()}`, timerange: `[${20 + i}:0_${21 + i}:0)`, get_urls: [{ url, label: 'evil' }] }));
+    badIds.push(...bad.map((b) => b.object_id));
+    const res = await rest(h, writer, 'POST', `/flows/${flowId}/segments`, [good, ...bad]);
+    expect(res.status).toBe(200);
+    const failed = res.body.failed_segments as Json[];
+    expect(failed.map((f) => f.object_id).sort()).toEqual(bad.map((b) => b.object_id).sort());
+    for (const f of failed) expect(f.error).toMatchObject({ type: 'ValidationError' });
+
+    const { segments, text } = await listed();
+    expect(segments.map((s) => s.object_id)).toEqual([good.object_id]);
+    expect(segments[0].get_urls).toEqual(expect.arrayContaining([expect.objectContaining({ url: 'https://cdn.example/media/good.ts', label: 'cdn' })]));
+    for (const url of BAD) expect(text).not.toContain(url.slice(0, 12));
+    expect(text).not.toContain('evil');
+    for (const id of badIds) expect({ id, status: (await rest(h, writer, 'GET', `/objects/${id}`)).status }).toEqual({ id, status: 404 });
+  });
+
+  it('GraphQL: registerSegments lists each bad URL in failed and registers the https one; segments never serve the bad ones', async () => {
+    const good = { objectId: `gql-good-${randomUUID()}`, timerange: '[40:0_41:0)', getUrls: [{ url: 'https://cdn.example/media/gql-good.ts', label: 'cdn' }] };
+    const bad = BAD.map((url, i) => ({ objectId: `gql-bad-${i}-${randomUUID()}`, timerange: `[${50 + i}:0_${51 + i}:0)`, getUrls: [{ url, label: 'evil' }] }));
+    const res = await gql(h, writer, 'mutation($flowId: ID!, $segments: [FlowSegmentInput!]!) { registerSegments(flowId: $flowId, segments: $segments) { registeredCount failed { objectId code error { type } } } }', {
+      flowId,
+      segments: [good, ...bad],
+    });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data.registerSegments.registeredCount).toBe(1);
+    expect(res.body.data.registerSegments.failed).toEqual(bad.map((b) => ({ objectId: b.objectId, code: 'BAD_USER_INPUT', error: { type: 'ValidationError' } })));
+
+    const read = await gql(h, writer, 'query($flowId: ID!) { segments(flowId: $flowId, timerange: "[40:0_60:0)") { nodes { objectId getUrls { url label } } } }', { flowId });
+    expect(read.body.errors).toBeUndefined();
+    const nodes = read.body.data.segments.nodes as Json[];
+    expect(nodes.map((n) => n.objectId)).toEqual([good.objectId]);
+    expect(nodes[0].getUrls).toEqual(expect.arrayContaining([{ url: 'https://cdn.example/media/gql-good.ts', label: 'cdn' }]));
+    const { text } = await listed();
+    for (const url of BAD) expect(text).not.toContain(url.slice(0, 12));
+    for (const b of bad) expect((await rest(h, writer, 'GET', `/objects/${b.objectId}`)).status).toBe(404);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 11: IPv6 spellings of refused webhook addresses.
+// ---------------------------------------------------------------------------------------------
+
+describe('finding 11: the webhook address policy refuses every IPv6 spelling of a refused address (TAMS_WEBHOOK_ALLOW_PRIVATE=false)', () => {
+  let h: Harness;
+  let writer: string;
+  const REFUSED = ['http://[::127.0.0.1]/hook', 'http://[0:0:0:0:0:0:7f00:1]/hook', 'http://[::ffff:0:7f00:1]/hook', 'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook'];
+  const PUBLIC = 'http://[2606:4700:4700::1111]/hook';
+
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_AUTH: 'on', TAMS_WEBHOOK_ALLOW_PRIVATE: 'false' });
+    writer = await tokenFor(h, 'hook-writer', ['read', 'write']);
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('REST POST /service/webhooks: 400 for IPv4-compatible, IPv4-translated and Teredo addresses; a public IPv6 address is accepted', async () => {
+    for (const url of REFUSED) {
+      const res = await rest(h, writer, 'POST', '/service/webhooks', { url, events: ['flows/created'] });
+      expect({ url, status: res.status, type: res.body?.type }).toEqual({ url, status: 400, type: 'ValidationError' });
+    }
+    const accepted = await rest(h, writer, 'POST', '/service/webhooks', { url: PUBLIC, events: ['flows/created'] });
+    expect(accepted.status).toBe(201);
+    const listedUrls = ((await rest(h, writer, 'GET', '/service/webhooks')).body as Json[]).map((w) => w.url);
+    expect(listedUrls).toEqual([accepted.body.url]);
+  });
+
+  it('GraphQL createWebhook: BAD_USER_INPUT for the same addresses; the public one is accepted', async () => {
+    const create = async (url: string): Promise<{ status: number; body: Json }> =>
+      gql(h, writer, 'mutation($input: WebhookInput!) { createWebhook(input: $input) { id url } }', { input: { url, events: ['flows/created'] } });
+    for (const url of REFUSED) {
+      const res = await create(url);
+      expect({ url, data: res.body.data ?? null, codes: res.body.errors?.map((e: Json) => e.extensions?.code) }).toEqual({ url, data: null, codes: ['BAD_USER_INPUT'] });
+    }
+    const accepted = await create(PUBLIC);
+    expect(accepted.body.errors).toBeUndefined();
+    expect(accepted.body.data.createWebhook.id).toEqual(expect.any(String));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 12: an APQ hash mismatch was a masked internal error, logged as one.
+// (Its first half, GraphQL lookups of hidden resources without a denied line, is in finding 9.)
+// ---------------------------------------------------------------------------------------------
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** POST /graphql with a query text and the APQ hash of another text. */
+async function mismatchedApq(base: string, token: string): Promise<{ status: number; body: Json }> {
+  const query = '{ service { name } }';
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { ...bearer(token), 'content-type': 'application/json' },
+    body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ me { subject } }') } } }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+const HASH_MISMATCH = {
+  status: 400,
+  body: { errors: [{ message: expect.stringContaining('sha256Hash'), extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH' } }] },
+};
+
+describe('finding 12: an APQ registration whose hash is not its text\'s is a client error', () => {
+  describe('in-process gateway', () => {
+    let h: Harness;
+    let reader: string;
+
+    beforeAll(async () => {
+      h = await startHarness({ TAMS_AUTH: 'on' });
+      reader = await tokenFor(h, 'apq-reader', ['read']);
+    });
+
+    afterAll(async () => {
+      await h.close();
+    });
+
+    it('answers 400 PERSISTED_QUERY_HASH_MISMATCH and logs nothing at error level; the right hash still registers', async () => {
+      const logged = jest.spyOn(h.gateway.app.log, 'error');
+      try {
+        expect(await mismatchedApq(h.base, reader)).toEqual(HASH_MISMATCH);
+        expect(logged).not.toHaveBeenCalled();
+      } finally {
+        logged.mockRestore();
+      }
+      const query = '{ service { name } }';
+      const right = await fetch(`${h.base}/graphql`, {
+        method: 'POST',
+        headers: { ...bearer(reader), 'content-type': 'application/json' },
+        body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } }),
+      });
+      expect(right.status).toBe(200);
+      expect(((await right.json()) as Json).data.service.name).toEqual(expect.any(String));
+    });
+  });
+
+  describe('the built gateway in a child process', () => {
+    let g: ChildGateway | undefined;
+
+    beforeAll(async () => {
+      buildIfStale();
+      g = await startChildGateway({ LOG_LEVEL: 'info' });
+    }, 360_000);
+
+    afterAll(async () => {
+      await g?.stop();
+    }, 30_000);
+
+    it('answers 400 PERSISTED_QUERY_HASH_MISMATCH, and its log has nothing at error level and no stack trace', async () => {
+      const gw = g!;
+      const token = gw.token('read');
+      expect(await mismatchedApq(gw.base, token)).toEqual(HASH_MISMATCH);
+      // The request is in the log, so what is not there is not merely unwritten yet.
+      await waitFor(() => gw.logLines().some((l) => (l.req as { url?: unknown } | undefined)?.url === '/graphql'), 'the GraphQL request in the log', 10_000);
+      await sleep(300);
+      expect(gw.logLines().filter((l) => typeof l.level === 'number' && l.level >= 50)).toEqual([]);
+      expect(`${gw.stdout()}${gw.stderr()}`).not.toMatch(/GraphQL request failed|\n\s+at /);
     });
   });
 });
