@@ -13,6 +13,7 @@
  * After each shape the server must still answer a normal query with 200.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
 import WebSocket from 'ws';
 import { type Client, createClient } from 'graphql-ws';
 import { type GraphQLFormattedError, getIntrospectionQuery, getOperationAST, parse } from 'graphql';
@@ -631,6 +632,52 @@ describe('hostile GraphQL operations (default limits)', () => {
   describe('12. one field 3000 times', () => {
     it('is refused with QUERY_TOO_COMPLEX over POST and GET', async () => {
       await expectRefusedBothWays({ query: SAME_FIELD_3000 }, 'QUERY_TOO_COMPLEX', /selected more than 50 times/);
+    });
+  });
+
+  describe('13a. GET query strings, read as Apollo reads them', () => {
+    /** A raw GET (fetch would drop a `#` from the request target). */
+    async function rawGet(target: string): Promise<Answer> {
+      const url = new URL(h.base);
+      return new Promise((resolve, reject) => {
+        const request = http.get({ host: url.hostname, port: url.port, path: target, headers: { 'apollo-require-preflight': 'true' }, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: Json;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              body = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, headers: new Headers(), body, text });
+          });
+        });
+        request.on('error', reject);
+      });
+    }
+    const forty = `{ ${range(40).map((i) => `a${i}: __typename`).join(' ')} }`;
+
+    it('refuses a text fastify cannot decode but Apollo can (an undecodable escape in a comment)', async () => {
+      const before = watch.snapshot();
+      const answer = await rawGet(`/graphql?query=${encodeURIComponent('#')}%FF${encodeURIComponent(`\n${forty}`)}`);
+      expect({ status: answer.status, code: codeOf(answer) }).toEqual({ status: 400, code: 'QUERY_TOO_COMPLEX' });
+      expect(watch.since(before)).toMatchObject({ executed: 0, apollo: 0 });
+    });
+
+    it('refuses a text hidden behind a fragment in the request target', async () => {
+      const before = watch.snapshot();
+      const answer = await rawGet(`/graphql?query=${encodeURIComponent(forty)}#&query=x`);
+      expect({ status: answer.status, code: codeOf(answer) }).toEqual({ status: 400, code: 'QUERY_TOO_COMPLEX' });
+      expect(watch.since(before)).toMatchObject({ executed: 0, apollo: 0 });
+    });
+
+    it('leaves a parameter given twice to Apollo, which refuses it before parsing', async () => {
+      const before = watch.snapshot();
+      const answer = await rawGet(`/graphql?query=${encodeURIComponent(forty)}&query=${encodeURIComponent('{ __typename }')}`);
+      expect(answer.status).toBe(400);
+      expect(watch.since(before)).toMatchObject({ executed: 0, parses: 0 });
     });
   });
 

@@ -35,6 +35,23 @@ function objectOr(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
+/**
+ * A GET's fields exactly as Apollo reads them (@as-integrations/fastify hands it
+ * `new URL(request.url).search`; Apollo takes each parameter from URLSearchParams and refuses
+ * one given twice), not as fastify's query parser does: the two differ (undecodable
+ * percent-escapes, a `#` in the request target), and the guard must check the text Apollo runs.
+ */
+function searchFields(url: string): Record<string, unknown> {
+  const params = new URLSearchParams(new URL(url, 'http://localhost/').search);
+  const fields: Record<string, unknown> = {};
+  for (const name of ['query', 'operationName', 'variables', 'extensions']) {
+    const values = params.getAll(name);
+    // Given twice, Apollo refuses the request before it parses anything.
+    if (values.length === 1) fields[name] = values[0];
+  }
+  return fields;
+}
+
 /** GET carries variables and extensions as JSON text in the query string. */
 function jsonParam(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'string') return objectOr(value);
@@ -51,7 +68,7 @@ function jsonParam(value: unknown): Record<string, unknown> | undefined {
  * Apollo refuses those before it parses anything.
  */
 async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions['persisted']): Promise<HttpOperation | TamsError | undefined> {
-  const fields = request.method === 'GET' ? objectOr(request.query) : objectOr(request.body);
+  const fields = request.method === 'GET' ? searchFields(request.url) : objectOr(request.body);
   if (fields === undefined) return undefined;
   const get = request.method === 'GET';
   const variables = get ? jsonParam(fields.variables) : objectOr(fields.variables);
