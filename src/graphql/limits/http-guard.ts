@@ -89,8 +89,8 @@ async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions[
 
 /**
  * Runs the operation guard and the cost rate limit on an HTTP GraphQL request, before the
- * prepared-query path and Apollo see it. Answers the refusal to send, or undefined to go on.
- * A text that does not parse goes on: Apollo answers its syntax error, having parsed as little.
+ * prepared-query path and Apollo see it. Answers the refusal to send (a text that does not parse
+ * included, worded as Apollo words it), or undefined to go on.
  */
 export async function guardHttpOperation(request: FastifyRequest, options: HttpGuardOptions): Promise<HttpRefusal | undefined> {
   const operation = await operationOf(request, options.persisted);
@@ -100,7 +100,9 @@ export async function guardHttpOperation(request: FastifyRequest, options: HttpG
   try {
     guarded = options.guard.check(operation.text, operation.operationName, operation.variables);
   } catch (err) {
-    if (err instanceof GraphQLError) return undefined;
+    // A text the guard cannot parse is answered here, as Apollo would answer it: Apollo never
+    // runs a text the guard has not checked, whatever differences between their parsers.
+    if (err instanceof GraphQLError) return syntaxRefusal(options, err);
     if (err instanceof TamsError) return refusal(request, options, err, undefined);
     throw err;
   }
@@ -112,13 +114,20 @@ export async function guardHttpOperation(request: FastifyRequest, options: HttpG
   return undefined;
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function syntaxRefusal(options: HttpGuardOptions, error: GraphQLError): HttpRefusal {
+  const formatted = options.formatError({ message: error.message, ...(error.locations === undefined ? {} : { locations: error.locations }), extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error);
+  return { status: 400, headers: { 'content-type': JSON_TYPE }, body: `${JSON.stringify({ errors: [formatted] })}\n` };
+}
+
 function refusal(request: FastifyRequest, options: HttpGuardOptions, error: TamsError, guarded: GuardedOperation | undefined): HttpRefusal {
   const formatted = options.formatError({ message: error.message, extensions: { code: error.graphqlCode } }, error);
   options.refused(request, error, error.status, guarded);
   return {
     status: error.status,
     headers: {
-      'content-type': 'application/json; charset=utf-8',
+      'content-type': JSON_TYPE,
       ...(error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSec) } : {}),
     },
     // Apollo's shape and trailing newline.

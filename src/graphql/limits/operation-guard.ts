@@ -46,6 +46,7 @@ interface OperationName {
 const STRING_BYTES_PER_CHAR = 2;
 const DOCUMENT_BYTES_PER_CHAR = 64;
 const ENTRY_BYTES = 200;
+const OPERATION_BYTES = 120;
 
 /** graphql-js's words for the token limit (it has written "that" for "than" in some versions). */
 const TOO_MANY_TOKENS = /contains more th(?:at|an) \d+ tokens/;
@@ -95,7 +96,8 @@ export class OperationGuard {
       const operations = operationsOf(parsed);
       known = check.variableDependent ? { operations, document: parsed } : { operations, check };
       const perChar = STRING_BYTES_PER_CHAR + (known.document === undefined ? 0 : DOCUMENT_BYTES_PER_CHAR * (document === undefined ? 1 : 2));
-      this.texts.set(text, known, ENTRY_BYTES + text.length * perChar);
+      // Each operation is an entry of its own in the answer (its name and type, its cost).
+      this.texts.set(text, known, ENTRY_BYTES + text.length * perChar + operations.length * OPERATION_BYTES);
     } else {
       this.texts.touch(text);
       const stored = known.document;
@@ -118,6 +120,9 @@ export class OperationGuard {
       return parse(text, { maxTokens: this.options.maxTokens, noLocation: !withLocations });
     } catch (err) {
       if (err instanceof GraphQLError && TOO_MANY_TOKENS.test(err.message)) throw tooComplex(err.message);
+      // graphql-js parses recursively: nesting beyond the stack (possible with a raised
+      // GRAPHQL_MAX_TOKENS) is too complex, never an internal error.
+      if (err instanceof RangeError) throw tooComplex('The operation is nested too deeply');
       throw err;
     }
   }

@@ -72,6 +72,10 @@ export const MAX_TYPE_LISTS = 3;
  * copies of one field take it 35 ms before it gives up, so such a document is refused here.
  */
 export const MAX_SAME_FIELD = 50;
+/** Fragment spreads into one selection set (graphql-js compares them pairwise: 550 took it 130 ms). */
+export const MAX_SPREADS = 50;
+/** Merges of a fragment's names into where it is spread, per document (about a millisecond). */
+const MAX_NAME_MERGES = 100_000;
 
 export function tooComplex(message: string): TamsError {
   return new TamsError('query_too_complex', message);
@@ -100,8 +104,16 @@ function listItems(value: unknown): number {
  * however the fragments spread each other; the numbers it adds up may be exponential and are
  * refused as such.
  */
+/** One response object's selections: the names selected into it and the fragments spread into it. */
+interface Level {
+  names: Map<string, number>;
+  spreads: number;
+}
+
 class DocumentWalk {
   aliases = 0;
+  /** Steps left for merging fragments' names into the levels they are spread at. */
+  private mergeBudget = MAX_NAME_MERGES;
   directives = 0;
   variableDependent = false;
   private readonly fragments = new Map<string, FragmentDefinitionNode>();
@@ -148,34 +160,45 @@ class DocumentWalk {
     for (const variable of operation.variableDefinitions ?? []) this.declared.set(variable.variable.name.value, variable);
   }
 
-  private selectionSet(set: SelectionSetNode, type: GraphQLNamedType | null | undefined): Summary {
+  /**
+   * One selection set. `level` is shared by the inline fragments inside it (they select into
+   * the same response object): their names are counted into the same map, never copied up.
+   * A fragment spread merges its remembered names in, one step each, within a document-wide
+   * budget, so no document makes this walk more than linear.
+   */
+  private selectionSet(set: SelectionSetNode, type: GraphQLNamedType | null | undefined, level: Level = { names: new Map(), spreads: 0 }): Summary {
     let depth = 0;
     let cost = 0;
     let typeLists = 0;
-    const names = new Map<string, number>();
-    const count = (name: string, times: number): void => {
-      const total = (names.get(name) ?? 0) + times;
-      if (total > MAX_SAME_FIELD) throw tooComplex(`${name} is selected more than ${MAX_SAME_FIELD} times in one selection set`);
-      names.set(name, total);
-    };
     for (const selection of set.selections) {
       this.directives += selection.directives?.length ?? 0;
       let summary: Summary;
       if (selection.kind === Kind.FIELD) {
         summary = this.field(selection, type);
-        count(selection.alias?.value ?? selection.name.value, 1);
+        this.count(level, selection.alias?.value ?? selection.name.value, 1);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition === undefined ? type : this.schema.getType(selection.typeCondition.name.value);
+        summary = this.selectionSet(selection.selectionSet, condition, level);
       } else {
-        if (selection.kind === Kind.INLINE_FRAGMENT) {
-          const condition = selection.typeCondition === undefined ? type : this.schema.getType(selection.typeCondition.name.value);
-          summary = this.selectionSet(selection.selectionSet, condition);
-        } else summary = this.fragment(selection.name.value);
-        for (const [name, times] of summary.names) count(name, times);
+        // graphql-js's validation compares the fragments spread at one level pair by pair.
+        if (++level.spreads > MAX_SPREADS) throw tooComplex(`More than ${MAX_SPREADS} fragment spreads in one selection set`);
+        summary = this.fragment(selection.name.value);
+        for (const [name, times] of summary.names) {
+          if (--this.mergeBudget < 0) throw tooComplex('Fragments spread too widely to check');
+          this.count(level, name, times);
+        }
       }
       if (summary.depth > depth) depth = summary.depth;
       if (summary.typeLists > typeLists) typeLists = summary.typeLists;
       cost += summary.cost;
     }
-    return { depth, cost, typeLists, names };
+    return { depth, cost, typeLists, names: level.names };
+  }
+
+  private count(level: Level, name: string, times: number): void {
+    const total = (level.names.get(name) ?? 0) + times;
+    if (total > MAX_SAME_FIELD) throw tooComplex(`${name} is selected more than ${MAX_SAME_FIELD} times in one selection set`);
+    level.names.set(name, total);
   }
 
   private field(node: FieldNode, parent: GraphQLNamedType | null | undefined): Summary {
@@ -302,6 +325,8 @@ export function checkDocument(
     if (walk.directives > limits.maxDirectives) throw tooComplex(`More than ${limits.maxDirectives} directives`);
   } catch (err) {
     if (err instanceof TamsError) return { refusal: err, variableDependent: walk.variableDependent };
+    // The walk recurses as the document nests: past the stack it is too deep, whatever the limits.
+    if (err instanceof RangeError) return { refusal: tooComplex('The operation is nested too deeply'), variableDependent: walk.variableDependent };
     throw err;
   }
   return { costs, variableDependent: walk.variableDependent };

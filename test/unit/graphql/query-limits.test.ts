@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GraphQLSchema, Kind, type OperationDefinitionNode, buildSchema, getIntrospectionQuery, parse } from 'graphql';
 import type { TamsError } from '../../../src/domain/errors';
-import { type DocumentCheck, MAX_SAME_FIELD, type QueryLimits, UNPAGED_LIST_SIZE, checkDocument } from '../../../src/graphql/limits/query-limits';
+import { type DocumentCheck, MAX_SAME_FIELD, MAX_SPREADS, type QueryLimits, UNPAGED_LIST_SIZE, checkDocument } from '../../../src/graphql/limits/query-limits';
 
 const schema: GraphQLSchema = buildSchema(fs.readFileSync(path.join(__dirname, '../../../schema/schema.graphql'), 'utf8'));
 
@@ -141,6 +141,26 @@ describe('checkDocument', () => {
     // Through inline fragments and spreads too.
     const viaFragments = `{ service { ...S ...S } } fragment S on Service { ${'name '.repeat(MAX_SAME_FIELD / 2 + 1)} }`;
     expect(refusal(viaFragments).message).toMatch(/selected more than/);
+  });
+
+  it('stays linear with a wide fragment under deeply nested inline fragments (names are not copied level to level)', () => {
+    const fields = Array.from({ length: 3000 }, (_, i) => `f${i}`).join(' ');
+    const text = `fragment F on Query { ${fields} } query Q { ${'... { '.repeat(1600)}...F${' }'.repeat(1600)} }`;
+    const started = process.hrtime.bigint();
+    const result = run(text, undefined, { ...LIMITS, maxCost: 1_000_000, maxDepth: 10 });
+    // Copying 3,000 names at each of 1,600 levels took a second; the walk is a few milliseconds.
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2000);
+    expect(result.refusal).toBeUndefined();
+  });
+
+  it('refuses more than MAX_SPREADS fragment spreads into one selection set, inline fragments included', () => {
+    const fragments = Array.from({ length: MAX_SPREADS + 1 }, (_, i) => `fragment F${i} on Service { f${i}: name }`).join(' ');
+    const spreads = (n: number): string => Array.from({ length: n }, (_, i) => `...F${i}`).join(' ');
+    expect(refusal(`{ service { ${spreads(MAX_SPREADS + 1)} } } ${fragments}`, undefined, { ...LIMITS, maxAliases: 1000 }).message).toMatch(/fragment spreads/);
+    const split = `{ service { ${spreads(30)} ... on Service { ${Array.from({ length: 21 }, (_, i) => `...F${30 + i}`).join(' ')} } } } ${fragments}`;
+    expect(refusal(split, undefined, { ...LIMITS, maxAliases: 1000 }).message).toMatch(/fragment spreads/);
+    const fifty = `{ service { ${spreads(MAX_SPREADS)} } } ${Array.from({ length: MAX_SPREADS }, (_, i) => `fragment F${i} on Service { f${i}: name }`).join(' ')}`;
+    expect(run(fifty, undefined, { ...LIMITS, maxAliases: 1000 }).refusal).toBeUndefined();
   });
 
   it('does not loop on a fragment that spreads itself (validation refuses it later)', () => {
