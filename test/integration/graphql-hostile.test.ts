@@ -20,7 +20,7 @@ import { type GraphQLFormattedError, getIntrospectionQuery, getOperationAST, par
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { operationKey } from '../../src/graphql/jit-executor';
+import { MAX_COMPILED_FIELDS_PER_QUERY, operationKey } from '../../src/graphql/jit-executor';
 import { estimateCompiledFields } from '../../src/graphql/compile-estimate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
@@ -400,7 +400,7 @@ describe('hostile GraphQL operations (default limits)', () => {
   });
 
   describe('4. interface fan-out', () => {
-    /** What CompiledQueries weighs a text by before compiling it (over 2000: never compiled). */
+    /** What CompiledQueries weighs a text by before compiling it (over MAX_COMPILED_FIELDS_PER_QUERY: never compiled). */
     function estimate(query: string): number {
       const schema = h.gateway.app.graphql.compiled!['schema'];
       const document = parse(query);
@@ -418,9 +418,9 @@ describe('hostile GraphQL operations (default limits)', () => {
       checkLevels(onSource[0], levels - 1);
     }
 
-    it('runs every implementation nested to depth 15, three times alike, and never compiles it (estimate over 2000)', async () => {
+    it('runs every implementation nested to depth 15, three times alike, and never compiles it (estimate over the compile threshold)', async () => {
       const query = fanOut(4);
-      expect(estimate(query)).toBeGreaterThan(2000);
+      expect(estimate(query)).toBeGreaterThan(MAX_COMPILED_FIELDS_PER_QUERY);
       const before = watch.snapshot();
       const answers = [await post(h, { query }), await post(h, { query }), await post(h, { query })];
       const ran = watch.since(before);
@@ -450,7 +450,7 @@ describe('hostile GraphQL operations (default limits)', () => {
     });
 
     it('compiles a one-level fan-out on its second run; the three answers are the same', async () => {
-      expect(estimate(SMALL_FAN_OUT)).toBeLessThanOrEqual(2000);
+      expect(estimate(SMALL_FAN_OUT)).toBeLessThanOrEqual(MAX_COMPILED_FIELDS_PER_QUERY);
       const before = watch.snapshot();
       const first = await post(h, { query: SMALL_FAN_OUT });
       expect(watch.since(before).compilations).toBe(0);
