@@ -2,8 +2,9 @@ import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
 import { type FormattedExecutionResult, Kind, type OperationDefinitionNode, OperationTypeNode, print } from 'graphql';
 import { BoundedCache } from './bounded-cache';
 
-/** Introspection answers kept: each is the schema's size (about 160 KB for the full query). */
+/** Introspection answers kept (the full query's is about 160 KB here), and their bytes in all. */
 const MAX_ANSWERS = 16;
+const MAX_BYTES = 8 * 1024 * 1024;
 
 /** An operation that selects only `__schema` and `__type` at its root (and `__typename`). */
 function introspectionOnly(operation: OperationDefinitionNode | undefined): boolean {
@@ -21,12 +22,13 @@ function introspectionOnly(operation: OperationDefinitionNode | undefined): bool
  * costs about 9 ms of CPU (this schema, graphql-js), twenty times a small query: tools send it
  * on every page load, each with its own formatting. Answers are keyed by the printed document
  * (formatting and comments do not matter), operation name and variables, and kept for the
- * process's life (the schema never changes while it runs), at most MAX_ANSWERS of them.
+ * process's life (the schema never changes while it runs), at most MAX_ANSWERS of them and
+ * MAX_BYTES in all (an answer larger than that is not kept).
  * Only installed with GRAPHQL_INTROSPECTION on; the operation has passed the limits and
  * validation like any other.
  */
 export function useIntrospectionCache<C extends object>(): ApolloServerPlugin<C> {
-  const answers = new BoundedCache<FormattedExecutionResult>(MAX_ANSWERS, MAX_ANSWERS);
+  const answers = new BoundedCache<FormattedExecutionResult>(MAX_ANSWERS, MAX_BYTES);
   const keyOf = (rc: GraphQLRequestContext<C>): string | undefined => {
     if (rc.document === undefined || !introspectionOnly(rc.operation)) return undefined;
     return `${rc.operationName ?? ''}\n${JSON.stringify(rc.request.variables ?? {})}\n${print(rc.document)}`;
@@ -43,7 +45,8 @@ export function useIntrospectionCache<C extends object>(): ApolloServerPlugin<C>
         async willSendResponse({ response }) {
           if (key === undefined || answers.has(key) || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
-          if (result.errors === undefined && result.data !== undefined && result.data !== null) answers.set(key, result, 1);
+          // Weighed by its JSON (twice: the heap holds the objects), once, when it is kept.
+          if (result.errors === undefined && result.data !== undefined && result.data !== null) answers.set(key, result, 2 * JSON.stringify(result.data).length);
         },
       };
     },

@@ -15,6 +15,9 @@ import {
   TypeNameMetaFieldDef,
   getNamedType,
   getNullableType,
+  isAbstractType,
+  isEnumType,
+  isInputObjectType,
   isInterfaceType,
   isLeafType,
   isListType,
@@ -231,6 +234,8 @@ class DocumentWalk {
     if (definition === undefined) return 1;
     const type = getNullableType(definition.type);
     if (!isListType(type) || isLeafType(getNamedType(type))) return 1;
+    const introspected = parent === null || parent === undefined ? undefined : introspectionListSizes(this.schema).get(`${parent.name}.${node.name.value}`);
+    if (introspected !== undefined) return introspected;
     // A connection's `edges` and `nodes` are the page its field was already counted for.
     if ((isObjectType(parent) || isInterfaceType(parent)) && 'pageInfo' in parent.getFields()) return 1;
     return UNPAGED_LIST_SIZE;
@@ -276,6 +281,35 @@ class DocumentWalk {
     if (value.kind === Kind.OBJECT) return value.fields.reduce((sum, field) => sum + this.inputItems(field.value), 0);
     return 0;
   }
+}
+
+const introspectionSizes = new WeakMap<GraphQLSchema, ReadonlyMap<string, number>>();
+
+/**
+ * How long introspection's lists are in this schema: `types` as many as it has, the others
+ * their mean length (rounded up, at least 1). The answer is fixed by the schema, so its real
+ * sizes are known before it runs (10 items, as for other unpaged lists, undercounts `types`).
+ */
+function introspectionListSizes(schema: GraphQLSchema): ReadonlyMap<string, number> {
+  const known = introspectionSizes.get(schema);
+  if (known !== undefined) return known;
+  const types = Object.values(schema.getTypeMap());
+  const mean = (counts: number[]): number => Math.max(1, Math.ceil(counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length)));
+  const composite = types.filter((t) => isObjectType(t) || isInterfaceType(t));
+  const fields = composite.flatMap((t) => Object.values(t.getFields()));
+  const sizes = new Map<string, number>([
+    ['__Schema.types', types.length],
+    ['__Schema.directives', schema.getDirectives().length],
+    ['__Type.fields', mean(composite.map((t) => Object.keys(t.getFields()).length))],
+    ['__Type.interfaces', mean(composite.map((t) => t.getInterfaces().length))],
+    ['__Type.possibleTypes', mean(types.filter(isAbstractType).map((t) => schema.getPossibleTypes(t).length))],
+    ['__Type.inputFields', mean(types.filter(isInputObjectType).map((t) => Object.keys(t.getFields()).length))],
+    ['__Type.enumValues', mean(types.filter(isEnumType).map((t) => t.getValues().length))],
+    ['__Field.args', mean(fields.map((f) => f.args.length))],
+    ['__Directive.args', mean(schema.getDirectives().map((d) => d.args.length))],
+  ]);
+  introspectionSizes.set(schema, sizes);
+  return sizes;
 }
 
 /** The field `name` of `parent` as graphql-js resolves it, introspection's meta fields included. */

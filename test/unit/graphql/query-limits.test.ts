@@ -111,10 +111,19 @@ describe('checkDocument', () => {
     expect(refusal('{ __schema { types { interfaces { possibleTypes { fields { name } } } } } }', undefined, limits).message).toMatch(/Introspection nests/);
   });
 
-  it('accepts the standard introspection query at the default limits (depth 15, cost 100,000)', () => {
-    const limits = { ...LIMITS, maxDepth: 15, maxCost: 100_000, maxAliases: 30, maxDirectives: 50 };
-    expect(cost(getIntrospectionQuery(), undefined, limits)).toBeLessThan(100_000);
+  it('accepts the standard introspection query, every option on, at the default limits (depth 15, cost 200,000)', () => {
+    const limits = { ...LIMITS, maxDepth: 15, maxCost: 200_000, maxAliases: 30, maxDirectives: 50 };
+    const options = { descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true };
+    expect(cost(getIntrospectionQuery(options), undefined, limits)).toBeLessThan(100_000);
     expect(refusal(getIntrospectionQuery(), undefined, { ...limits, maxDepth: 14 }).message).toMatch(/depth/);
+  });
+
+  it('counts introspection lists at their real sizes in this schema (every type, the mean of the others)', () => {
+    const limits = { ...LIMITS, maxDepth: 15, maxCost: 100_000, maxAliases: 30 };
+    const types = Object.keys(schema.getTypeMap()).length;
+    expect(cost('{ __schema { types { name } } }', undefined, limits)).toBe(1 + types * 2);
+    const wide = (n: number): string => `{ ${Array.from({ length: n }, (_, i) => `s${i}: __schema { types { name fields { name } inputFields { name } enumValues { name } } }`).join(' ')} }`;
+    expect(refusal(wide(30), undefined, limits).message).toMatch(/cost/);
   });
 
   it('walks each fragment once: twelve fragments each spreading the one before three times are refused at once', () => {
