@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -68,6 +69,15 @@ export interface SubscriptionServerOptions {
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Each subscription holds a place in the hub and a queue: one socket may not hold thousands. */
 const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+/**
+ * Every live subscription executes again for each event it receives, so what one caller keeps
+ * live is bounded across all its connections: this many, and this much estimated cost in all
+ * (GRAPHQL_MAX_COST's units). Past either, a new subscription is refused (RATE_LIMITED).
+ */
+const MAX_LIVE_SUBSCRIPTIONS_PER_CALLER = 10_000;
+const MAX_LIVE_SUBSCRIPTION_COST_PER_CALLER = 1_000_000;
+/** A subscription's variables are kept for its life: only the declared ones, at most this much JSON. */
+const MAX_SUBSCRIPTION_VARIABLES_BYTES = 64 * 1024;
 /** How long shutdown waits for clients to answer the 1001 close before dropping them. */
 const CLOSE_GRACE_MS = 2000;
 /** How often open connections are checked for expired tokens and removed Basic users. */
@@ -131,7 +141,8 @@ function subscriptionExecutor(
     const operation = args.contextValue as SubscriptionContext;
     const query = args.document.loc?.source.body;
     // Everything a result depends on besides the event; without the query text, nothing is shared.
-    const key = query === undefined ? undefined : JSON.stringify([query, args.operationName, args.variableValues, operation.request]);
+    // A digest: the text and variables are not kept once per subscription.
+    const key = query === undefined ? undefined : createHash('sha256').update(JSON.stringify([query, args.operationName, args.variableValues, operation.request])).digest('base64');
     const run = (event: OutboxEvent): Promise<ExecutionResult> => {
       const contextValue: SubscriptionContext = { ...createContext(services, operation.request, limits, observeBatch), events: operation.events };
       return Promise.resolve(execute({ ...args, rootValue: event, contextValue }));
@@ -180,6 +191,39 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
   const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+
+  // What each caller keeps live (by rate-limit identity), and what each socket's subscriptions hold of it.
+  const live = new Map<string, { count: number; cost: number }>();
+  const held = new Map<WebSocket, Map<string, { identity: string; cost: number }>>();
+  const release = (socket: WebSocket, id: string): void => {
+    const entry = held.get(socket)?.get(id);
+    if (entry === undefined) return;
+    held.get(socket)?.delete(id);
+    const total = live.get(entry.identity);
+    if (total === undefined) return;
+    total.count--;
+    total.cost -= entry.cost;
+    if (total.count <= 0) live.delete(entry.identity);
+  };
+  const hold = (socket: WebSocket, id: string, identity: string, cost: number): TamsError | undefined => {
+    const total = live.get(identity) ?? { count: 0, cost: 0 };
+    if (total.count + 1 > MAX_LIVE_SUBSCRIPTIONS_PER_CALLER || total.cost + cost > MAX_LIVE_SUBSCRIPTION_COST_PER_CALLER) {
+      return new TamsError('rate_limited', `Too many live subscriptions for this caller (at most ${MAX_LIVE_SUBSCRIPTIONS_PER_CALLER}, of estimated cost ${MAX_LIVE_SUBSCRIPTION_COST_PER_CALLER} in all)`);
+    }
+    total.count++;
+    total.cost += cost;
+    live.set(identity, total);
+    let mine = held.get(socket);
+    if (mine === undefined) {
+      held.set(socket, (mine = new Map<string, { identity: string; cost: number }>()));
+      socket.once('close', () => {
+        for (const subscription of [...(held.get(socket)?.keys() ?? [])]) release(socket, subscription);
+        held.delete(socket);
+      });
+    }
+    mine.set(id, { identity, cost });
+    return undefined;
+  };
 
   // Each open connection's caller: a token expires, a Basic user is removed, and the
   // connection (every subscription on it) must end then, not when the client leaves.
@@ -231,7 +275,7 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
         }
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const caller = ctx.extra.principal;
         if (caller !== undefined && !current(ctx.extra.socket, caller)) {
           return [tamsGraphqlError(new TamsError('unauthorized', 'The connection\'s credentials have expired: connect again with new ones'))];
@@ -253,8 +297,8 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           throw err;
         }
         const principal = ctx.extra.principal ?? ANONYMOUS_PRINCIPAL;
+        const identity = rateLimitIdentity(principal, options.clientAddressOf(ctx.extra.request));
         if (rateLimiter !== undefined && guarded.cost > 0) {
-          const identity = rateLimitIdentity(principal, options.clientAddressOf(ctx.extra.request));
           const limited = await rateLimiter.take('graphql', 'graphql_cost', identity, Math.ceil(guarded.cost));
           if (limited !== undefined) return [tamsGraphqlError(limited)];
         }
@@ -281,6 +325,15 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           const needed = action === undefined ? 'an access rule' : `scope ${requiredScopes(action).join(' or ')}`;
           return [tamsGraphqlError(new TamsError('forbidden', `Subscribing to ${field} needs ${needed}`))];
         }
+        // Kept for the subscription's life: only what the operation declares (graphql-js
+        // ignores the rest), and not much of it.
+        const declared = new Set((operation.variableDefinitions ?? []).map((v) => v.variable.name.value));
+        const variableValues = Object.fromEntries(Object.entries(payload.variables ?? {}).filter(([name]) => declared.has(name)));
+        if (JSON.stringify(variableValues).length > MAX_SUBSCRIPTION_VARIABLES_BYTES) {
+          return [tamsGraphqlError(new TamsError('bad_request', `A subscription's variables may hold at most ${MAX_SUBSCRIPTION_VARIABLES_BYTES} bytes of JSON`))];
+        }
+        const refused = hold(ctx.extra.socket, id, identity, Math.max(1, Math.ceil(guarded.cost)));
+        if (refused !== undefined) return [tamsGraphqlError(refused)];
         // graphql-ws takes no subscription before onConnect has accepted the connection.
         const request = { baseUrl: options.publicUrl ?? options.originOf(ctx.extra.request), principal };
         const socket = ctx.extra.socket;
@@ -289,9 +342,10 @@ export function registerSubscriptionServer(app: FastifyInstance, options: Subscr
           events: hub.forViewer(principal),
           stillAuthenticated: () => !app.authenticator.enabled || current(socket, principal),
         };
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+        return { schema, document, operationName: payload.operationName, variableValues, contextValue };
       },
       subscribe: subscriptionExecutor(services, limits, options.observeBatch),
+      onComplete: (ctx, id) => release(ctx.extra.socket, id),
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (result.errors === undefined) return undefined;
         // Errors without a path are graphql-js rejecting the variables: the client's input.

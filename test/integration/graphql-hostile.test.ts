@@ -926,6 +926,46 @@ describe('14. hostile subscriptions over graphql-ws (default limits)', () => {
     expect(errors[0]!.message).toMatch(/Did you mean/);
   });
 
+  it('keeps no more than 64 KiB of declared variables for a subscription', async () => {
+    const query = 'subscription($ids: [ID!]) { flowSegmentsAdded(flowIds: $ids) { flowId } }';
+    const ids = Array.from({ length: 2000 }, () => randomUUID());
+    await expectSubscriptionRefused(query, 'BAD_USER_INPUT', { ids }, /at most 65536 bytes/);
+  });
+
+  it('bounds the estimated cost one caller keeps live across its connections, and frees it when a socket closes', async () => {
+    // About 94,000 each: ten fit in the 1,000,000 a caller may keep live, the eleventh does not.
+    const heavy = (i: number): string => `subscription H${i} { flowCreated { source { flows(first: 1000) { nodes { source { flows(first: 30) { nodes { id } } } } } } } }`;
+    /** The errors the server answers within `ms`, or 'accepted' when it says nothing (a live subscription). */
+    const answerOf = (client: Client, query: string, ms = 1500): Promise<GraphQLFormattedError[] | 'accepted'> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve('accepted'), ms);
+        client.subscribe({ query }, {
+          next: () => undefined,
+          error: (err: unknown) => {
+            clearTimeout(timer);
+            resolve(Array.isArray(err) ? (err as GraphQLFormattedError[]) : []);
+          },
+          complete: () => undefined,
+        });
+      });
+    const round = async (): Promise<void> => {
+      const sockets = [new Socket(h), new Socket(h)];
+      try {
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => answerOf(sockets[i % 2]!.client, heavy(i))));
+        expect(answers).toEqual(Array.from({ length: 10 }, () => 'accepted'));
+        const eleventh = await answerOf(sockets[0]!.client, heavy(10));
+        expect(eleventh === 'accepted' ? eleventh : eleventh.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+        expect(eleventh === 'accepted' ? '' : eleventh[0]?.message).toMatch(/Too many live subscriptions/);
+      } finally {
+        await Promise.all(sockets.map((s) => s.dispose()));
+      }
+    };
+    await round();
+    // Closing the sockets freed what they held: the same ten are accepted again.
+    await new Promise((r) => setTimeout(r, 300));
+    await round();
+  });
+
   it('kept the one socket open through all of them, and it still delivers flowCreated', async () => {
     await socket.receivesFlowCreated(h);
     expect({ connections: socket.connections, closes: socket.closes, failures: socket.failures }).toEqual({ connections: 1, closes: [], failures: [] });
