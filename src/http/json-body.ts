@@ -43,7 +43,7 @@ export function nestsDeeperThan(text: string, maxDepth: number): boolean {
 /**
  * The `application/json` parser: fastify's own (secure-json-parse, refusing `__proto__` and
  * `constructor.prototype` keys, the body limit applied while reading), behind a nesting
- * limit. Deeply nested input is refused with 400 before it is parsed, so no recursive code
+ * limit; an empty body parses as no body. Deeply nested input is refused with 400 before it is parsed, so no recursive code
  * further on (schema validation, GraphQL variables) can run out of stack on it.
  */
 export function useJsonBody(app: FastifyInstance, options: JsonBodyOptions): void {
@@ -51,6 +51,12 @@ export function useJsonBody(app: FastifyInstance, options: JsonBodyOptions): voi
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
+    // An empty body is no body: browser clients send every DELETE with this content type and
+    // nothing after it. A route that needs a body refuses its absence itself.
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
     if (nestsDeeperThan(text, options.maxDepth)) {
       done(new TamsError('bad_request', `JSON body nests deeper than ${options.maxDepth} levels`), undefined);
       return;

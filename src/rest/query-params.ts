@@ -31,8 +31,10 @@ export function single(q: Query, name: string): string | undefined {
 export function bool(q: Query, name: string): boolean | undefined {
   const v = single(q, name);
   if (v === undefined) return undefined;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
+  // Any letter case: Python clients send `True` and `False`.
+  const lower = v.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
   throw bad(name, 'must be true or false');
 }
 
