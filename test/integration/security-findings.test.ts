@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { Subscriber, sleep, waitFor } from '../support/ws-subscriber';
-import { buildIfStale, startChildGateway, type ChildGateway } from '../support/child-gateway';
+import { childGatewayForSuite } from '../support/child-gateway';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 import { addUser, hashPassword, removeUser } from '../../src/auth/basic-users';
 import type { Scope } from '../../src/domain/principal';
@@ -957,19 +957,10 @@ describe('finding 7: a webhook\'s stored key never follows its URL to another or
 // ---------------------------------------------------------------------------------------------
 
 describe('finding 8: the request log of the built gateway holds no token and no media URL signature', () => {
-  let g: ChildGateway | undefined;
-
-  beforeAll(async () => {
-    buildIfStale();
-    g = await startChildGateway({ LOG_LEVEL: 'info' });
-  }, 360_000);
-
-  afterAll(async () => {
-    await g?.stop();
-  }, 30_000);
+  const child = childGatewayForSuite({ LOG_LEVEL: 'info' });
 
   it('redacts ?access%5Ftoken= and ?%61ccess_token= (which authenticate) and logs put and get media URLs without their query', async () => {
-    const gw = g!;
+    const gw = child();
     const token = gw.token('read,write,delete,admin', ['--sub', 'log-reader']);
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     const auth = bearer(token);
@@ -1369,19 +1360,10 @@ describe('finding 12: an APQ registration whose hash is not its text\'s is a cli
   });
 
   describe('the built gateway in a child process', () => {
-    let g: ChildGateway | undefined;
-
-    beforeAll(async () => {
-      buildIfStale();
-      g = await startChildGateway({ LOG_LEVEL: 'info' });
-    }, 360_000);
-
-    afterAll(async () => {
-      await g?.stop();
-    }, 30_000);
+    const child = childGatewayForSuite({ LOG_LEVEL: 'info' });
 
     it('answers 400 PERSISTED_QUERY_HASH_MISMATCH, and its log has nothing at error level and no stack trace', async () => {
-      const gw = g!;
+      const gw = child();
       const token = gw.token('read');
       expect(await mismatchedApq(gw.base, token)).toEqual(HASH_MISMATCH);
       // The request is in the log, so what is not there is not merely unwritten yet.

@@ -96,3 +96,23 @@ export async function startChildGateway(env: Record<string, string> = {}): Promi
     stop,
   };
 }
+
+/**
+ * The built gateway in a child process for the enclosing `describe` block: started (building
+ * `dist/` first when stale) before its tests and stopped after them. Call the answer inside a
+ * test to reach it.
+ */
+export function childGatewayForSuite(env: Record<string, string> = {}): () => ChildGateway {
+  let gateway: ChildGateway | undefined;
+  beforeAll(async () => {
+    buildIfStale();
+    gateway = await startChildGateway(env);
+  }, 360_000);
+  afterAll(async () => {
+    await gateway?.stop();
+  }, 30_000);
+  return () => {
+    if (gateway === undefined) throw new Error('the child gateway did not start');
+    return gateway;
+  };
+}
