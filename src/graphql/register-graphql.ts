@@ -227,7 +227,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       persisted: (hash: string) => persistedCache.get(hash),
       rateLimiter: deps.rateLimiter,
       formatError,
-      refused: (request: FastifyRequest, error: TamsError, status: number) => {
+      refused: (request: FastifyRequest, error: TamsError) => {
         for (const observe of observers) observe().finished([error]);
         auditOperation(app.audit, options.path, request, {
           operation: undefined,
@@ -236,7 +236,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
           data: undefined,
           formatted: [{ message: error.message, extensions: { code: error.graphqlCode } }],
           raw: [error],
-          status,
+          status: error.status,
         });
       },
     };

@@ -21,7 +21,7 @@ export interface HttpGuardOptions {
   /** Apollo's formatError, so a refusal reads as Apollo's answers do. */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /** Told of every refusal (audit, metrics). */
-  refused: (request: FastifyRequest, error: TamsError, status: number, guarded: GuardedOperation | undefined) => void;
+  refused: (request: FastifyRequest, error: TamsError) => void;
 }
 
 /** A refusal ready to send: nothing else has run for the request. */
@@ -95,7 +95,7 @@ async function operationOf(request: FastifyRequest, persisted: HttpGuardOptions[
 export async function guardHttpOperation(request: FastifyRequest, options: HttpGuardOptions): Promise<HttpRefusal | undefined> {
   const operation = await operationOf(request, options.persisted);
   if (operation === undefined) return undefined;
-  if (operation instanceof TamsError) return refusal(request, options, operation, undefined);
+  if (operation instanceof TamsError) return refusal(request, options, operation);
   let guarded: GuardedOperation;
   try {
     guarded = options.guard.check(operation.text, operation.operationName, operation.variables);
@@ -103,13 +103,13 @@ export async function guardHttpOperation(request: FastifyRequest, options: HttpG
     // A text the guard cannot parse is answered here, as Apollo would answer it: Apollo never
     // runs a text the guard has not checked, whatever differences between their parsers.
     if (err instanceof GraphQLError) return syntaxRefusal(options, err);
-    if (err instanceof TamsError) return refusal(request, options, err, undefined);
+    if (err instanceof TamsError) return refusal(request, options, err);
     throw err;
   }
   if (options.rateLimiter !== undefined && guarded.cost > 0) {
     const identity = rateLimitIdentity(request.principal, request.ip);
     const limited = await options.rateLimiter.take('graphql', 'graphql_cost', identity, Math.ceil(guarded.cost));
-    if (limited !== undefined) return refusal(request, options, limited, guarded);
+    if (limited !== undefined) return refusal(request, options, limited);
   }
   return undefined;
 }
@@ -121,9 +121,9 @@ function syntaxRefusal(options: HttpGuardOptions, error: GraphQLError): HttpRefu
   return { status: 400, headers: { 'content-type': JSON_TYPE }, body: `${JSON.stringify({ errors: [formatted] })}\n` };
 }
 
-function refusal(request: FastifyRequest, options: HttpGuardOptions, error: TamsError, guarded: GuardedOperation | undefined): HttpRefusal {
+function refusal(request: FastifyRequest, options: HttpGuardOptions, error: TamsError): HttpRefusal {
   const formatted = options.formatError({ message: error.message, extensions: { code: error.graphqlCode } }, error);
-  options.refused(request, error, error.status, guarded);
+  options.refused(request, error);
   return {
     status: error.status,
     headers: {

@@ -68,6 +68,14 @@ describe('config', () => {
     ['TRUST_PROXY', 'yes please'],
     ['LOG_LEVEL', 'loud'],
     ['GRAPHQL_PREPARED_QUERIES', 'sometimes'],
+    ['GRAPHQL_MAX_DIRECTIVES', '-1'],
+    ['GRAPHQL_MAX_DIRECTIVES', 'many'],
+    ['GRAPHQL_MAX_CHARACTERS', '10'],
+    ['GRAPHQL_MAX_CHARACTERS', '1e9'],
+    ['GRAPHQL_MAX_BODY_BYTES', '0'],
+    ['GRAPHQL_MAX_BODY_BYTES', '2gb'],
+    ['GRAPHQL_MAX_COST', '0'],
+    ['GRAPHQL_MAX_DEPTH', '101'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -79,6 +87,12 @@ describe('config', () => {
     expect((error as ConfigError).variable).toBe(name);
     expect((error as Error).message.startsWith(`${name}: `)).toBe(true);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('has the GraphQL limits\' defaults, and reads each', () => {
+    expect(loadConfig({}).graphql).toMatchObject({ maxDepth: 15, maxCost: 200_000, maxAliases: 30, maxDirectives: 50, maxTokens: 5000, maxCharacters: 100_000, maxBodyBytes: 512 * 1024 });
+    const set = loadConfig({ GRAPHQL_MAX_DIRECTIVES: '7', GRAPHQL_MAX_CHARACTERS: '2000', GRAPHQL_MAX_BODY_BYTES: '65536' }).graphql;
+    expect(set).toMatchObject({ maxDirectives: 7, maxCharacters: 2000, maxBodyBytes: 65536 });
   });
 
   it('refuses TAMS_AUTH=off in production', () => {
