@@ -23,7 +23,7 @@ import { PersistedQueryCache, readPersistedQueries } from './persisted-queries';
 import { auditOperation, auditedContext, useGraphqlAudit } from './audit-plugin';
 import { markConcealed } from '../http/audit-log';
 import type { QueryLimits } from './limits/query-limits';
-import { OperationGuard } from './limits/operation-guard';
+import { OperationGuard, TOO_MANY_TOKENS } from './limits/operation-guard';
 import { guardHttpOperation } from './limits/http-guard';
 import { guardedContext, useInProcessGuard } from './limits/guard-plugin';
 import { cursorRowsSkipped } from './paging';
@@ -100,9 +100,6 @@ function errorFormatter(app: FastifyInstance, hideSuggestions: boolean): (format
     return { message, ...where, extensions: { code, ...retryAfter } };
   };
 }
-
-/** Operations longer than GRAPHQL_MAX_TOKENS fail in the parser; they are too complex, not malformed. */
-const TOO_MANY_TOKENS = /^Syntax Error: Document contains more th(?:at|an) \d+ tokens/;
 
 /**
  * Serves GraphQL at `options.path` with Apollo. Resolvers reach the same services as REST

@@ -49,7 +49,7 @@ const ENTRY_BYTES = 200;
 const OPERATION_BYTES = 120;
 
 /** graphql-js's words for the token limit (it has written "that" for "than" in some versions). */
-const TOO_MANY_TOKENS = /contains more th(?:at|an) \d+ tokens/;
+export const TOO_MANY_TOKENS = /^Syntax Error: Document contains more th(?:at|an) \d+ tokens/;
 
 /**
  * The first step of every GraphQL operation, on every path (HTTP POST and GET, persisted
