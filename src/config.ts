@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { SCOPES, type Scope } from './domain/principal';
-import { DEFAULT_ROLE_SCOPES } from './auth/claims';
+import { DEFAULT_ROLE_SCOPES } from './auth/default-roles';
 import { ASYMMETRIC_ALGORITHMS, EMBEDDED_ALGORITHM, HMAC_ALGORITHMS } from './auth/algorithms';
 
 export class ConfigError extends Error {

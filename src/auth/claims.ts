@@ -6,15 +6,6 @@
 import type { ClaimsConfig } from '../config';
 import { SCOPES, type Principal, type Scope } from '../domain/principal';
 
-/** The roles of application note 0016 and the scopes they carry. */
-export const DEFAULT_ROLE_SCOPES: Readonly<Record<string, readonly Scope[]>> = Object.freeze({
-  administrator: SCOPES,
-  viewer: ['read'],
-  editor: ['read', 'write'],
-  'store-writer': ['write'],
-  'store-cleanup-system': ['delete'],
-});
-
 type Claims = Readonly<Record<string, unknown>>;
 
 /**

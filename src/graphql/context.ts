@@ -1,7 +1,7 @@
 import type { ApplicationServices } from '../services/application-services';
 import type { RequestContext } from '../services/request-context';
-import { BatchObserver, Loaders, createLoaders } from './loaders';
-import type { PageLimits } from './paging';
+import { BatchObserver, Loaders, createLoaders } from './resolvers/loaders';
+import type { PageLimits } from './resolvers/paging';
 
 /** The application services the resolvers use: the same instances REST uses. */
 export type GraphqlServices = ApplicationServices;

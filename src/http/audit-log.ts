@@ -165,7 +165,7 @@ function errorTypeOf(error: Error): string {
 /**
  * The REST side of the audit trail: after each answer, one line when it is a write (any
  * method but GET, HEAD and OPTIONS on a matched route; GraphQL mutations are audited per field
- * by src/graphql/audit-plugin.ts), a denial (401, 403, or a 404 marked with
+ * by src/graphql/execution/audit-plugin.ts), a denial (401, 403, or a 404 marked with
  * markPermissionDenial), a rate-limit hit (429), or a read that needs the admin scope.
  */
 export function useAuditLog(app: FastifyInstance, options: AuditOptions): void {

@@ -22,7 +22,7 @@ export interface RateLimitOptions {
  *   even checked (a signature check, or an scrypt hash for Basic, is what a guesser costs us);
  * - each TAMS REST operation spends its principal's `read` or `write` budget (see
  *   `restRuleOf`), checked after authentication and before the body is read.
- * GraphQL fields are limited by shield rules instead (src/graphql/rate-limit-rules.ts).
+ * GraphQL fields are limited by shield rules instead (src/graphql/access/rate-limit-rules.ts).
  * Refusals are 429 with `Retry-After` and the TAMS error body.
  */
 export function useRateLimits(app: FastifyInstance, limiter: RateLimiter, options: RateLimitOptions): void {

@@ -1,6 +1,6 @@
 /**
  * The one rate-limit policy; the REST hook (src/http/rate-limit.ts), the GraphQL shield rules
- * (src/graphql/rate-limit-rules.ts) and the WebSocket server are thin edges over it, as they
+ * (src/graphql/access/rate-limit-rules.ts) and the WebSocket server are thin edges over it, as they
  * are over the access policy. Fixed windows over RateLimitCounters: O(1) per request, atomic
  * in Redis, and a refusal can say exactly when the window ends (Retry-After).
  */

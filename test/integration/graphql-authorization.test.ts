@@ -12,8 +12,8 @@ import { createClient } from 'graphql-ws';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
-import { SubscriptionEvents } from '../../src/graphql/subscription-events';
-import { ROOT_FIELD_ACTIONS } from '../../src/graphql/shield';
+import { SubscriptionEvents } from '../../src/graphql/subscriptions/subscription-events';
+import { ROOT_FIELD_ACTIONS } from '../../src/graphql/access/shield';
 import { requiredScopes } from '../../src/services/access-policy';
 import type { Scope } from '../../src/domain/principal';
 

@@ -20,8 +20,8 @@ import { type GraphQLFormattedError, getIntrospectionQuery, getOperationAST, par
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { MAX_COMPILED_FIELDS_PER_QUERY, operationKey } from '../../src/graphql/jit-executor';
-import { estimateCompiledFields } from '../../src/graphql/compile-estimate';
+import { MAX_COMPILED_FIELDS_PER_QUERY, operationKey } from '../../src/graphql/execution/jit-executor';
+import { estimateCompiledFields } from '../../src/graphql/execution/compile-estimate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;

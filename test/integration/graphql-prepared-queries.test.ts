@@ -1,5 +1,5 @@
 /**
- * The prepared-query path (src/graphql/prepared-queries.ts) over real HTTP: a query Apollo has
+ * The prepared-query path (src/graphql/execution/prepared-queries.ts) over real HTTP: a query Apollo has
  * run compiled is answered again straight from its compiled form, and every answer must be the
  * one Apollo gives on plain graphql-js execution (a text's first run) and compiled (its second):
  * status, content type and body byte for byte, audit lines, metrics. Cases ask Apollo by sending

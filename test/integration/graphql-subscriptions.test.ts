@@ -4,7 +4,7 @@ import { Client, createClient } from 'graphql-ws';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { specAvailable, validateEvent } from '../support/tams-spec';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { SubscriptionEvents } from '../../src/graphql/subscription-events';
+import { SubscriptionEvents } from '../../src/graphql/subscriptions/subscription-events';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { Subscriber, waitFor } from '../support/ws-subscriber';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
-import { StoredEventVisibility } from '../../src/graphql/event-visibility';
+import { StoredEventVisibility } from '../../src/graphql/subscriptions/event-visibility';
 import type { Scope } from '../../src/domain/principal';
 import { videoFlow } from '../fixtures/flows';
 

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { TamsError } from '../../domain/errors';
 import { RateLimitedError, type RateLimiter, rateLimitIdentity } from '../../services/rate-limiter';
-import { operationHash } from '../persisted-queries';
+import { operationHash } from '../execution/persisted-queries';
 import type { GuardedOperation, OperationGuard } from './operation-guard';
 
 /** What the guard needs of an HTTP GraphQL request: the operation text (persisted ones looked up), its name and variables. */

@@ -1,5 +1,5 @@
 import { type DocumentNode, type GraphQLSchema, GraphQLError, Kind, type OperationDefinitionNode, getOperationAST, parse } from 'graphql';
-import { BoundedCache } from '../bounded-cache';
+import { BoundedCache } from '../execution/bounded-cache';
 import { type DocumentCheck, type QueryLimits, checkDocument, tooComplex } from './query-limits';
 
 export interface OperationGuardOptions {

@@ -6,7 +6,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, enumValue, format, int, pageLimit, single, tagFilter, timerange, uuid, uuidList } from '../query-params';
-import { validateFlowPut } from '../schemas/validators';
+import { validateFlowPut } from '../../validation/validators';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';
 import { answerDeletion } from './delete-request-routes';

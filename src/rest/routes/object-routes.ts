@@ -5,7 +5,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, UUID_RE, getUrlOptions, pageLimit, single, tagFilter } from '../query-params';
-import { validateObjectInstancePost } from '../schemas/registration-validators';
+import { validateObjectInstancePost } from '../../validation/registration-validators';
 import type { InstanceRequest } from '../../services/storage-service';
 import { pathString } from './path-params';
 import { pageParam } from './source-routes';

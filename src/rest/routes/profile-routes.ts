@@ -5,7 +5,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { publicBase } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, format, pageLimit, single } from '../query-params';
-import { validateProfilePost } from '../schemas/property-validators';
+import { validateProfilePost } from '../../validation/property-validators';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';
 

@@ -5,7 +5,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, getUrlOptions, pageLimit, single, timerange } from '../query-params';
-import { validateSegmentPost, validateStoragePost } from '../schemas/validators';
+import { validateSegmentPost, validateStoragePost } from '../../validation/validators';
 import type { SegmentPostBody } from '../../services/segment-service';
 import type { StorageRequest } from '../../services/storage-service';
 import { pathUuid } from './path-params';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { TamsError } from '../../domain/errors';
 import type { RestOptions, RestServices } from '../rest-context';
 import { requestContext } from '../rest-context';
-import { validateServicePost } from '../schemas/validators';
+import { validateServicePost } from '../../validation/validators';
 
 export function registerServiceRoutes(app: FastifyInstance, services: RestServices, options: RestOptions): void {
   app.get('/', async () => ['service', 'flows', 'sources', 'flow-delete-requests']);

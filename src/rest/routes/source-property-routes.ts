@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SourceScalarProperty } from '../../services/flow-property-service';
 import type { RestOptions, RestServices } from '../rest-context';
-import { validateDescription, validateLabel } from '../schemas/property-validators';
+import { validateDescription, validateLabel } from '../../validation/property-validators';
 import { registerScalarPropertyRoutes, type ScalarProperty } from './scalar-property-routes';
 import { registerTagRoutes } from './tag-routes';
 

@@ -3,7 +3,7 @@ import type { TagValue, Tags } from '../../domain/entities';
 import type { RequestContext } from '../../services/request-context';
 import type { RestOptions } from '../rest-context';
 import { requestContext } from '../rest-context';
-import { validateTagValue } from '../schemas/property-validators';
+import { validateTagValue } from '../../validation/property-validators';
 import { checkBody, sendJsonValue } from './property-responses';
 import { pathString, pathUuid } from './path-params';
 

@@ -4,7 +4,7 @@ import type { RestOptions, RestServices } from '../rest-context';
 import { publicBase, requestContext } from '../rest-context';
 import { setPagingHeaders } from '../paging-headers';
 import { Query, bool, pageLimit, tagFilter } from '../query-params';
-import { validateWebhookPost, validateWebhookPut } from '../schemas/registration-validators';
+import { validateWebhookPost, validateWebhookPut } from '../../validation/registration-validators';
 import type { WebhookBody } from '../../services/webhook-service';
 import { pathUuid } from './path-params';
 import { pageParam } from './source-routes';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kind, type OperationDefinitionNode, buildSchema, getIntrospectionQuery, parse } from 'graphql';
-import { estimateCompiledFields } from '../../../src/graphql/compile-estimate';
-import { MAX_COMPILED_FIELDS_PER_QUERY } from '../../../src/graphql/jit-executor';
+import { estimateCompiledFields } from '../../../src/graphql/execution/compile-estimate';
+import { MAX_COMPILED_FIELDS_PER_QUERY } from '../../../src/graphql/execution/jit-executor';
 
 const schema = buildSchema(fs.readFileSync(path.join(__dirname, '../../../schema/schema.graphql'), 'utf8'));
 

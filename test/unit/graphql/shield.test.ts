@@ -4,7 +4,7 @@ import type { Principal } from '../../../src/domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../../../src/auth/authenticator';
 import type { GraphqlContext } from '../../../src/graphql/context';
 import { buildTamsSchema } from '../../../src/graphql/schema';
-import { ROOT_FIELD_ACTIONS, actionOfRootField, applyShield } from '../../../src/graphql/shield';
+import { ROOT_FIELD_ACTIONS, actionOfRootField, applyShield } from '../../../src/graphql/access/shield';
 import { ACTIONS } from '../../../src/services/access-policy';
 import { MemoryRateLimitCounters } from '../../../src/adapters/memory/memory-rate-limit-counters';
 import { RateLimitedError, RateLimiter } from '../../../src/services/rate-limiter';

@@ -1,6 +1,6 @@
 import type { OutboxEvent, TamsEventType } from '../../../src/domain/events';
 import { TamsError } from '../../../src/domain/errors';
-import { EventSource, SubscriptionEvents } from '../../../src/graphql/subscription-events';
+import { EventSource, SubscriptionEvents } from '../../../src/graphql/subscriptions/subscription-events';
 
 /** An event source that counts its listeners and publishes on demand. */
 class FakeSource implements EventSource {

@@ -1,7 +1,7 @@
 import type { OutboxEvent, TamsEventType } from '../../../src/domain/events';
 import type { Principal } from '../../../src/domain/principal';
 import type { ResourceClasses } from '../../../src/services/access-policy';
-import { type EventSource, type EventVisibility, SubscriptionEvents } from '../../../src/graphql/subscription-events';
+import { type EventSource, type EventVisibility, SubscriptionEvents } from '../../../src/graphql/subscriptions/subscription-events';
 
 class FakeSource implements EventSource {
   private listener: ((event: OutboxEvent) => void) | undefined;

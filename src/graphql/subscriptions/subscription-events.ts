@@ -1,0 +1,254 @@
+import { TamsError } from '../../domain/errors';
+import type { OutboxEvent, TamsEventType } from '../../domain/events';
+import type { Principal } from '../../domain/principal';
+import type { ResourceClasses } from '../../services/access-policy';
+import type { GraphqlContext } from '../context';
+
+/**
+ * Where committed events come from: the outbox dispatcher in one process. A scaled-out
+ * gateway puts Redis pub/sub here; nothing else changes.
+ */
+export interface EventSource {
+  subscribe(listener: (event: OutboxEvent) => void): () => void;
+}
+
+export interface EventSelector {
+  /** The event types wanted: only events of these types are offered to `accepts`. */
+  types: readonly TamsEventType[];
+  /** Called once per event of a wanted type, synchronously, in outbox order. */
+  accepts: (event: OutboxEvent) => boolean;
+  /** The subscriber: it gets only the events `SubscriptionEventsOptions.visibility` lets it see. */
+  viewer?: Principal;
+}
+
+/**
+ * Which subscriber may see which event (AppNote 0016: each event is checked on delivery). What
+ * the check needs about the event's resource is looked up once per event, whatever the number
+ * of subscribers.
+ */
+export interface EventVisibility {
+  /** A viewer that sees every event (admin): nothing is looked up for it. */
+  seesAll(viewer: Principal): boolean;
+  /** The auth classes of the event's flow or source, as they are when it is delivered. */
+  classesOf(event: OutboxEvent): Promise<ResourceClasses>;
+  canSee(viewer: Principal, event: OutboxEvent, classes: ResourceClasses): boolean;
+}
+
+/** Events for one subscriber: what subscription resolvers get in their context. */
+export interface EventFeed {
+  subscribe(selector: EventSelector): AsyncIterableIterator<OutboxEvent>;
+}
+
+export interface SubscriptionEventsOptions {
+  /**
+   * Events held for one subscriber that reads slower than they come (default 1000). Beyond
+   * that its subscription fails rather than let one stalled client grow the heap.
+   */
+  maxQueue?: number;
+  /** Filters each event per viewer; without it every subscriber gets every event it selects. */
+  visibility?: EventVisibility;
+}
+
+/** What a subscription operation's resolvers get: the usual context and the caller's event feed. */
+export interface SubscriptionContext extends GraphqlContext {
+  events: EventFeed;
+  /**
+   * Whether the connection's credentials still hold (token not expired, Basic user not
+   * removed); asked before each delivery. False also closes the connection (4401).
+   */
+  stillAuthenticated?: () => boolean;
+}
+
+const DEFAULT_MAX_QUEUE = 1000;
+
+/**
+ * One subscriber's events, in order, as an async iterator. `return()` (the client completed
+ * or went away) takes it out of the hub at once, even while a `next()` is waiting.
+ */
+class EventStream implements AsyncIterableIterator<OutboxEvent> {
+  private readonly queue: OutboxEvent[] = [];
+  private waiting: { resolve: (r: IteratorResult<OutboxEvent>) => void; reject: (err: unknown) => void } | undefined;
+  private failure: Error | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly accepts: (event: OutboxEvent) => boolean,
+    private readonly maxQueue: number,
+    private readonly release: () => void,
+    /** Set when each event must be checked for this subscriber (it does not see everything). */
+    readonly viewer: Principal | undefined,
+  ) {}
+
+  offer(event: OutboxEvent): void {
+    if (this.ended) return;
+    try {
+      if (!this.accepts(event)) return;
+    } catch (err) {
+      // One subscriber's failing check ends its subscription, not the others' deliveries.
+      this.fail(err);
+      return;
+    }
+    if (this.waiting) {
+      const { resolve } = this.waiting;
+      this.waiting = undefined;
+      resolve({ value: event, done: false });
+    } else if (this.queue.length < this.maxQueue) {
+      this.queue.push(event);
+    } else {
+      this.fail(new TamsError('unavailable', `Subscription ended: the client fell more than ${this.maxQueue} events behind`));
+    }
+  }
+
+  next(): Promise<IteratorResult<OutboxEvent>> {
+    const event = this.queue.shift();
+    if (event !== undefined) return Promise.resolve({ value: event, done: false });
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      return Promise.reject(failure);
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<OutboxEvent>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends the subscription with an error (events still queued are dropped). */
+  fail(cause: unknown): void {
+    if (this.ended) return;
+    const err = cause instanceof Error ? cause : new Error(String(cause));
+    this.queue.length = 0;
+    if (this.waiting) this.waiting.reject(err);
+    else this.failure = err;
+    this.waiting = undefined;
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.waiting?.resolve({ value: undefined, done: true });
+    this.waiting = undefined;
+    this.release();
+  }
+}
+
+/**
+ * Routes committed events to GraphQL subscribers. It holds one listener on the event source
+ * (only while anyone subscribes) and indexes subscribers by event type, so an event costs
+ * one map lookup plus one `accepts` call per subscriber to its type. When a subscriber that
+ * does not see everything wants an event, its resource's classes are looked up first (once),
+ * and deliveries wait for that in outbox order.
+ */
+export class SubscriptionEvents {
+  private readonly byType = new Map<TamsEventType, Set<EventStream>>();
+  /** Per type, the subscribers whose events must be checked. */
+  private readonly checkedByType = new Map<TamsEventType, number>();
+  private subscribers = 0;
+  private detach: (() => void) | undefined;
+  /** Deliveries waiting for a lookup: later events queue behind them to keep outbox order. */
+  private pending: Promise<void> | undefined;
+
+  constructor(
+    private readonly source: EventSource,
+    private readonly options: SubscriptionEventsOptions = {},
+  ) {}
+
+  /** Subscriptions open now. */
+  get size(): number {
+    return this.subscribers;
+  }
+
+  /** The feed of one subscriber: what it subscribes to is filtered by what it may see. */
+  forViewer(viewer: Principal): EventFeed {
+    return { subscribe: (selector) => this.subscribe({ ...selector, viewer }) };
+  }
+
+  /** Events committed from now on that `selector` wants, until the iterator is returned. */
+  subscribe(selector: EventSelector): AsyncIterableIterator<OutboxEvent> {
+    const types = [...new Set(selector.types)];
+    const { visibility } = this.options;
+    const viewer = selector.viewer !== undefined && visibility !== undefined && !visibility.seesAll(selector.viewer) ? selector.viewer : undefined;
+    const stream: EventStream = new EventStream(selector.accepts, this.options.maxQueue ?? DEFAULT_MAX_QUEUE, () => {
+      for (const type of types) {
+        const streams = this.byType.get(type);
+        streams?.delete(stream);
+        if (streams?.size === 0) this.byType.delete(type);
+        if (viewer !== undefined) this.count(type, -1);
+      }
+      this.subscribers -= 1;
+      if (this.subscribers === 0) {
+        this.detach?.();
+        this.detach = undefined;
+      }
+    }, viewer);
+    for (const type of types) {
+      let streams = this.byType.get(type);
+      if (!streams) this.byType.set(type, (streams = new Set()));
+      streams.add(stream);
+      if (viewer !== undefined) this.count(type, 1);
+    }
+    this.subscribers += 1;
+    this.detach ??= this.source.subscribe((event) => this.publish(event));
+    return stream;
+  }
+
+  private count(type: TamsEventType, delta: number): void {
+    const checked = (this.checkedByType.get(type) ?? 0) + delta;
+    if (checked === 0) this.checkedByType.delete(type);
+    else this.checkedByType.set(type, checked);
+  }
+
+  private publish(event: OutboxEvent): void {
+    const streams = this.byType.get(event.event_type);
+    if (!streams) return;
+    const { visibility } = this.options;
+    if (visibility === undefined || (this.pending === undefined && !this.checkedByType.has(event.event_type))) {
+      for (const stream of streams) stream.offer(event);
+      return;
+    }
+    // The subscribers as of now: one that subscribes during the lookup did not want this event yet.
+    const targets = [...streams];
+    const delivered = (this.pending ?? Promise.resolve()).then(() => this.deliverChecked(event, targets, visibility));
+    this.pending = delivered;
+    void delivered.finally(() => {
+      if (this.pending === delivered) this.pending = undefined;
+    });
+  }
+
+  private async deliverChecked(event: OutboxEvent, targets: readonly EventStream[], visibility: EventVisibility): Promise<void> {
+    let classes: ResourceClasses;
+    let lookupFailed = false;
+    if (targets.some((stream) => stream.viewer !== undefined)) {
+      try {
+        classes = await visibility.classesOf(event);
+      } catch {
+        lookupFailed = true;
+      }
+    }
+    for (const stream of targets) {
+      const { viewer } = stream;
+      if (viewer === undefined) {
+        stream.offer(event);
+      } else if (lookupFailed) {
+        // Nothing is delivered unchecked: the subscriber learns its feed broke and may resubscribe.
+        stream.fail(new TamsError('unavailable', 'Subscription ended: could not check access to an event'));
+      } else {
+        try {
+          if (visibility.canSee(viewer, event, classes)) stream.offer(event);
+        } catch (err) {
+          stream.fail(err);
+        }
+      }
+    }
+  }
+}
