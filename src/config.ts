@@ -145,6 +145,10 @@ export interface ClaimsConfig {
   scopePrefix: string;
   rolesClaim: string;
   authClassesClaim: string;
+  /** Claim naming the caller in created_by / updated_by (`sub`; `preferred_username`, `email`...). */
+  userClaim: string;
+  /** Roles whose holders may set created_by / updated_by themselves (admin scope always may). */
+  attributionRoles: readonly string[];
   /** The scopes each role grants (application note 0016's roles by default). */
   roleScopes: Readonly<Record<string, readonly Scope[]>>;
 }
@@ -448,6 +452,8 @@ function authConfig(env: Env, dataDir: string): AuthConfig {
       scopePrefix: env.AUTH_SCOPE_PREFIX ?? 'tams-api/',
       rolesClaim: str(env, 'AUTH_ROLES_CLAIM', 'roles'),
       authClassesClaim: str(env, 'AUTH_CLASSES_CLAIM', 'auth_classes'),
+      userClaim: str(env, 'AUTH_USER_CLAIM', 'sub'),
+      attributionRoles: str(env, 'AUTH_ATTRIBUTION_ROLES', '').split(',').map((r) => r.trim()).filter((r) => r !== ''),
       roleScopes: roleScopes(env),
     },
   };

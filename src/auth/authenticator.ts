@@ -125,7 +125,7 @@ class CredentialAuthenticator implements Authenticator {
     const checked = await this.users.verify(decoded.slice(0, colon), decoded.slice(colon + 1));
     if (!checked.ok) return fail(checked.reason, 'basic', checked.busy === true);
     const { name, scopes, authClasses } = checked.user;
-    return { ok: true, principal: { subject: name, scopes, authClasses, method: 'basic', authenticated: true } };
+    return { ok: true, principal: { subject: name, name, scopes, authClasses, method: 'basic', authenticated: true } };
   }
 
   isCurrent(principal: Principal, nowMs: number = Date.now()): boolean {

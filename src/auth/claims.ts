@@ -54,8 +54,12 @@ export function authClassesFromClaims(claims: Claims, config: ClaimsConfig): str
 export function principalFromClaims(claims: Claims, config: ClaimsConfig, method: 'bearer' | 'access_token'): Principal | undefined {
   const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : claims.client_id;
   if (typeof subject !== 'string' || subject === '') return undefined;
+  const named = claimValue(claims, config.userClaim);
+  const roles = stringList(claimValue(claims, config.rolesClaim));
   return {
     subject,
+    name: typeof named === 'string' && named !== '' ? named : subject,
+    ...(roles.some((role) => config.attributionRoles.includes(role)) ? { mayAttribute: true } : {}),
     scopes: scopesFromClaims(claims, config),
     authClasses: authClassesFromClaims(claims, config),
     method,

@@ -12,6 +12,13 @@ export interface Principal {
   /** How the caller proved who they are. */
   method: 'none' | 'bearer' | 'access_token' | 'basic';
   authenticated: boolean;
+  /**
+   * The name `created_by` / `updated_by` record (the claim AUTH_USER_CLAIM names, else the
+   * subject; the Basic user name). Unset when nobody is authenticated.
+   */
+  name?: string;
+  /** Holds a role named in AUTH_ATTRIBUTION_ROLES: may set created_by / updated_by itself (as admin may). */
+  mayAttribute?: boolean;
   /** When the credentials stop being valid (a token's `exp`), in ms since the epoch; undefined: no set end. */
   expiresAtMs?: number;
 }

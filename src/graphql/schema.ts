@@ -11,6 +11,7 @@ import { WebhookResolver } from './resolvers/webhook.resolver';
 import { DeletionRequestResolver } from './resolvers/deletion-request.resolver';
 import { MediaObjectResolver } from './resolvers/media-object.resolver';
 import { FlowCollectionItemResolver } from './resolvers/flow-collection.resolver';
+import { SourceCollectionItemResolver } from './resolvers/source-collection.resolver';
 import { PrincipalResolver } from './resolvers/principal.resolver';
 import { FlowMutationResolver } from './resolvers/flow-mutation.resolver';
 import { FlowPropertyMutationResolver } from './resolvers/flow-property-mutation.resolver';
@@ -37,6 +38,7 @@ export function buildTamsSchema(): Promise<GraphQLSchema> {
       DeletionRequestResolver,
       MediaObjectResolver,
       FlowCollectionItemResolver,
+      SourceCollectionItemResolver,
       PrincipalResolver,
       FlowMutationResolver,
       FlowPropertyMutationResolver,

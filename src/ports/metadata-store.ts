@@ -173,16 +173,29 @@ export interface MetadataStore {
    * Creates or replaces a flow. Creates its source (same format, label, description and
    * `auth_classes` tag) when the flow names a source that does not exist; a source whose
    * format differs answers `source_conflict`.
-   * Writes `flows/created` or `flows/updated`, and `sources/created` when a source is made.
+   * Writes `flows/created` or `flows/updated`, and `sources/created` when a source is made
+   * (its created_by is the flow's updated_by).
    * `now` is an ISO date-time used for created / metadata_updated.
+   *
+   * Rules every store keeps (each write of flow metadata here and in updateFlow):
+   * - `metadata_version` follows domain/metadata-version.ts (a new value unless the document
+   *   brings a new one, or any one on creation); the store's own collected_by edits give one too;
+   * - a change of `essence_parameters.init_segments` that the stored segments contradict fails
+   *   with `validation_failed` (domain/init-segments.ts);
+   * - source collections are inferred from flow collections (domain/source-collections.ts): a
+   *   collection conflicting with another flow of the same source fails with
+   *   `validation_failed`; sources whose collection changes get `sources/updated`.
    */
   putFlow(flow: Flow, now: string): Promise<PutFlowResult>;
   /**
    * Deletes a flow, its segments, and its source when no other flow uses it. Writes
    * `flows/segments_deleted` (if it had segments), `flows/deleted`, and `sources/deleted`.
-   * Returns false when the flow did not exist.
+   * Removes it from the `flow_collection` of every flow that collected it (each such flow gets
+   * a new metadata_version and its own `flows/updated`), and keeps source collections in step
+   * (`sources/updated`). `actor` (the caller's name, when known) becomes `updated_by` of what
+   * changes. Returns false when the flow did not exist.
    */
-  deleteFlow(id: string, now: string): Promise<boolean>;
+  deleteFlow(id: string, now: string, actor?: string): Promise<boolean>;
   /** Span of the flow's segments that overlap `within` (EMPTY when none). */
   getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange>;
   countSegments(flowId: string): Promise<number>;
@@ -196,7 +209,10 @@ export interface MetadataStore {
   listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage>;
   /**
    * Registers segments one by one in one transaction: each either stores or fails alone
-   * (overlap with existing or earlier ones, object re-use rules). Writes one
+   * (overlap with existing or earlier ones, object re-use rules, the init_segments rule of
+   * domain/init-segments.ts, and `validation_failed` for an object the store does not know
+   * when the segment brings no get_urls). A re-used object registered with an init object
+   * gives the segment that init object. Writes one
    * `flows/segments_added` event with the stored segments, and touches segments_updated.
    */
   addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]>;

@@ -8,6 +8,7 @@ import type { PageCursorCodec } from './page-cursor';
 import type { CursorPage, FlowService, ListOptions } from './flow-service';
 import type { RequestContext } from './request-context';
 import { enforce, requireAdmin } from './access-policy';
+import { callerName } from './attribution';
 
 /** How long a finished (or abandoned) deletion request stays visible. */
 const REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -74,10 +75,10 @@ export class DeletionService {
   async deleteFlow(ctx: RequestContext, flowId: string): Promise<DeletionOutcome> {
     const flow = await this.flows.writableFlow(ctx, flowId, 'delete');
     if ((await this.store.countSegments(flowId)) <= this.asyncThreshold) {
-      await this.flows.deleteFlow(flowId);
+      await this.flows.deleteFlow(flowId, callerName(ctx.principal));
       return { done: true };
     }
-    return { done: false, request: await this.startRequest(flow, ETERNITY, true) };
+    return { done: false, request: await this.startRequest(flow, ETERNITY, true, callerName(ctx.principal)) };
   }
 
   /**
@@ -91,7 +92,7 @@ export class DeletionService {
       await this.store.deleteSegments(flowId, timerange, objectId, this.now());
       return { done: true };
     }
-    return { done: false, request: await this.startRequest(flow, timerange, false) };
+    return { done: false, request: await this.startRequest(flow, timerange, false, callerName(ctx.principal)) };
   }
 
   /**
@@ -153,7 +154,8 @@ export class DeletionService {
     return { items: items.map(publicRequest), limit: options.limit, ...(more && last !== undefined ? { next: this.cursors.encode(listing, last.id) } : {}) };
   }
 
-  private async startRequest(flow: Flow, timerange: TimeRange, deleteFlow: boolean): Promise<DeletionRequest> {
+  /** A deletion request, made by `createdBy` (the caller's name, when known: deletion-request.json's created_by). */
+  private async startRequest(flow: Flow, timerange: TimeRange, deleteFlow: boolean, createdBy: string | undefined): Promise<DeletionRequest> {
     const now = this.clock.nowMs();
     const text = formatTimeRange(timerange);
     const classes = await this.flows.access.classesOfFlow(flow);
@@ -167,6 +169,7 @@ export class DeletionService {
       created: new Date(now).toISOString(),
       updated: new Date(now).toISOString(),
       expiry: new Date(now + REQUEST_RETENTION_MS).toISOString(),
+      ...(createdBy === undefined ? {} : { created_by: createdBy }),
       ...(classes === undefined ? {} : { flow_auth_classes: [...classes] }),
     };
     await this.store.putDeletionRequest(request);
@@ -195,7 +198,7 @@ export class DeletionService {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
-        await this.store.deleteFlow(request.flow_id, this.now());
+        await this.store.deleteFlow(request.flow_id, this.now(), request.created_by);
       }
       await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
     } catch (err) {

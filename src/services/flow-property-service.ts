@@ -6,6 +6,7 @@ import type { Principal } from '../domain/principal';
 import type { RequestContext } from './request-context';
 import { AUTH_CLASSES_TAG, authClassesOf, requireAuthClassChange } from './access-policy';
 import type { ResourceAccess } from './resource-access';
+import { attributeChange } from './attribution';
 
 /** Flow properties with their own endpoint that hold a single string or number. */
 export type FlowScalarProperty = 'label' | 'description' | 'max_bit_rate' | 'avg_bit_rate';
@@ -51,7 +52,7 @@ export class FlowPropertyService {
       id,
       (flow) => {
         if (flow.read_only === true && !allowReadOnly) throw new TamsError('read_only', `Flow ${id} is read-only`);
-        const next = change(flow);
+        const next = attributeChange(ctx.principal, change(flow));
         guardAuthClasses(ctx.principal, flow.tags, next.tags, `flow ${id}`);
         return next;
       },
@@ -66,7 +67,7 @@ export class FlowPropertyService {
     const updated = await this.store.updateSource(
       id,
       (source) => {
-        const next = change(source);
+        const next = attributeChange(ctx.principal, change(source));
         guardAuthClasses(ctx.principal, source.tags, next.tags, `source ${id}`);
         return next;
       },

@@ -9,6 +9,7 @@ import type { RequestContext } from './request-context';
 import { FlowPropertyService } from './flow-property-service';
 import { AccessPolicy, Decision, authClassesOf, requireAuthClassChange } from './access-policy';
 import { ResourceAccess } from './resource-access';
+import { attributeWrite } from './attribution';
 
 /** Fields the service owns: a client's values for them are ignored on PUT. */
 const SERVER_MANAGED_FLOW_FIELDS = [
@@ -224,7 +225,7 @@ export class FlowService {
     }
     for (const field of SERVER_MANAGED_FLOW_FIELDS) delete flow[field];
     if (flow.profile_id === '') delete flow.profile_id;
-    return this.store.putFlow(flow, this.now());
+    return this.store.putFlow(attributeWrite(ctx.principal, flow, existing), this.now());
   }
 
   private async checkPutAccess(principal: Principal, id: string, existing: Flow | undefined, body: Flow): Promise<void> {
@@ -255,12 +256,12 @@ export class FlowService {
     return profile;
   }
 
-  /** Deletes the flow (DeletionService has checked delete permission and read_only). */
-  async deleteFlow(id: string): Promise<void> {
+  /** Deletes the flow (DeletionService has checked delete permission and read_only); `actor` is who asked. */
+  async deleteFlow(id: string, actor?: string): Promise<void> {
     const flow = await this.store.getFlow(id);
     if (!flow) throw new TamsError('not_found', `Flow ${id} does not exist`);
     if (flow.read_only === true) throw new TamsError('read_only', `Flow ${id} is read-only`);
-    await this.store.deleteFlow(id, this.now());
+    await this.store.deleteFlow(id, this.now(), actor);
   }
 
   /** The flow for a change of `permission` (write, delete): exists, permitted, not read-only. */

@@ -7,10 +7,12 @@ import type { Flow, NewSegment } from '../../src/domain/entities';
 import type { OutboxEvent } from '../../src/domain/events';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
-import type { MetadataStore, Page } from '../../src/ports/metadata-store';
+import type { MetadataStore, Page, SegmentOutcome } from '../../src/ports/metadata-store';
 
 export const VIDEO = 'urn:x-nmos:format:video';
 export const AUDIO = 'urn:x-nmos:format:audio';
+/** A flow whose media objects all have init objects (essence_parameters.init_segments). */
+export const INIT_SEGMENTS = { essence_parameters: { init_segments: true } } as const;
 
 /** ISO time `n` seconds after a fixed origin: later n, newer time. */
 export function at(n: number): string {
@@ -85,4 +87,17 @@ export function storeFixtures(current: () => { store: MetadataStore; run: string
       throw new Error('paging did not end');
     },
   };
+}
+
+/**
+ * store.addSegments as a client reaches it: the media objects the store does not know yet are
+ * allocated for the flow first (POST /flows/{id}/storage), since a store refuses a segment of an
+ * unknown object that brings no get_urls. Segments with get_urls, and known objects, go as they are.
+ */
+export async function addSegments(store: MetadataStore, flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
+  const ids = [...new Set(segments.filter((s) => s.get_urls === undefined || s.get_urls.length === 0).map((s) => s.object_id))];
+  const known = await store.getObjects(ids);
+  const unknown = ids.filter((_, i) => known[i] === undefined);
+  if (unknown.length > 0) await store.allocateObjects(flowId, unknown.map((id) => ({ id, storage_id: 'contract-storage', key: `contract/${randomUUID()}` })), now);
+  return store.addSegments(flowId, segments, now);
 }

@@ -3,7 +3,7 @@
  * order, exactly what its single-key method answers (unknown keys included).
  */
 import { randomUUID } from 'node:crypto';
-import { at, seg, storeFixtures } from './contract-fixtures';
+import { at, addSegments, seg, storeFixtures } from './contract-fixtures';
 import { EMPTY, formatTimeRange, parseTimeRange, span } from '../../src/domain/timerange';
 import type { SegmentRecord } from '../../src/domain/entities';
 import type { MetadataStore } from '../../src/ports/metadata-store';
@@ -47,7 +47,7 @@ export function runMetadataStoreBatchContract(
       const f = await addFlow({ container: 'video/mp2t' });
       const allocated = randomUUID();
       await store.allocateObjects(f.id, [{ id: allocated, storage_id: 'local', key: `k/${allocated}` }], at(1));
-      await store.addSegments(f.id, [seg(`o-${run}`, '[0:0_1:0)')], at(2));
+      await addSegments(store, f.id, [seg(`o-${run}`, '[0:0_1:0)')], at(2));
       const ids = [`o-${run}`, allocated, randomUUID()];
       const batch = await store.getObjects(ids);
       expect(batch).toEqual(await Promise.all(ids.map((id) => store.getObject(id))));
@@ -60,8 +60,8 @@ export function runMetadataStoreBatchContract(
       const a = await addFlow({ container: 'video/mp2t' });
       const b = await addFlow({ container: 'video/mp2t' });
       const empty = await addFlow({ container: 'video/mp2t' });
-      await store.addSegments(a.id, [0, 1, 2, 3].map((i) => seg(`a${i}-${run}`, `[${i}:0_${i + 1}:0)`)), at(1));
-      await store.addSegments(b.id, [5, 6].map((i) => seg(`b${i}-${run}`, `[${i}:0_${i + 1}:0)`)), at(1));
+      await addSegments(store, a.id, [0, 1, 2, 3].map((i) => seg(`a${i}-${run}`, `[${i}:0_${i + 1}:0)`)), at(1));
+      await addSegments(store, b.id, [5, 6].map((i) => seg(`b${i}-${run}`, `[${i}:0_${i + 1}:0)`)), at(1));
       for (const query of [
         { timerange: parseTimeRange('_') },
         { timerange: parseTimeRange('[1:0_6:0)'), reverse: true },
@@ -79,7 +79,8 @@ export function runMetadataStoreBatchContract(
     });
 
     it('listSegmentTexts holds exactly the segments listSegments returns, optional fields as JSON text', async () => {
-      const f = await addFlow({ container: 'video/mp2t' });
+      // init_segments: every segment has an init object (its own, or its re-used object's).
+      const f = await addFlow({ container: 'video/mp2t', essence_parameters: { init_segments: true } });
       const init = `init-${run}`;
       const media = `media-${run}`;
       // Ids are client text: control characters (U+001E included), quotes and backslashes.
@@ -94,15 +95,15 @@ export function runMetadataStoreBatchContract(
         seg(media, '[0:0_1:0)', { init_object_id: init, ts_offset: '0:5', key_frame_count: 1, object_timerange: '[0:0_2:0)' }),
         // Re-uses the object: no object_timerange of its own; the object's is there when asked.
         seg(media, '[1:0_2:0)', { init_object_id: init, last_duration: '0:500', sample_offset: 3, sample_count: 25 }),
-        seg(`external "quoted" \\ ${run}`, '[2:0_3:0]', { get_urls: elsewhere, key_frame_count: 2 }),
+        seg(`external "quoted" \\ ${run}`, '[2:0_3:0]', { get_urls: elsewhere, key_frame_count: 2, init_object_id: init }),
         // Neighbours with the same stored text as the one before (with and without get_urls).
-        seg(`external-2-${run}`, '(3:0_3:500)', { get_urls: elsewhere, key_frame_count: 2 }),
-        seg(`plain-é-${run}`, '[3:500_4:0)', { key_frame_count: 7 }),
-        seg(`plain-2-${run}`, '[4:0_4:500)', { key_frame_count: 7 }),
+        seg(`external-2-${run}`, '(3:0_3:500)', { get_urls: elsewhere, key_frame_count: 2, init_object_id: oddInit }),
+        seg(`plain-é-${run}`, '[3:500_4:0)', { key_frame_count: 7, init_object_id: init }),
+        seg(`plain-2-${run}`, '[4:0_4:500)', { key_frame_count: 7, init_object_id: init }),
         seg(`odd \u001e media ${run}`, '[4:500_4:700)', { init_object_id: oddInit }),
-        seg(`unbounded-${run}`, '[4:700_'),
+        seg(`unbounded-${run}`, '[4:700_', { init_object_id: init }),
       ];
-      await store.addSegments(f.id, registered, at(2));
+      await addSegments(store, f.id, registered, at(2));
       const optional = ['ts_offset', 'last_duration', 'object_timerange', 'sample_offset', 'sample_count', 'key_frame_count'] as const;
       const expected = (r: SegmentRecord): Record<string, unknown> => {
         const fields: Record<string, unknown> = {};

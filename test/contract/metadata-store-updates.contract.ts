@@ -5,8 +5,9 @@
  * tags what it creates with a run-unique value so shared databases stay usable.
  */
 import { randomUUID } from 'node:crypto';
-import { AUDIO, VIDEO, at, expectCode, expectNoEmptyMembers, seg, storeFixtures } from './contract-fixtures';
+import { AUDIO, INIT_SEGMENTS, VIDEO, at, expectCode, expectNoEmptyMembers, addSegments, seg, storeFixtures } from './contract-fixtures';
 import type { DeletionRequest, Flow, Profile, SegmentRecord, Webhook } from '../../src/domain/entities';
+import type { OutboxEvent } from '../../src/domain/events';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { MetadataStore } from '../../src/ports/metadata-store';
@@ -76,7 +77,7 @@ export function runMetadataStoreUpdatesContract(
     describe('updateFlow', () => {
       it('changes the stored flow, keeps created and segments_updated, and writes flows/updated', async () => {
         const f = await addFlow({ label: 'old', codec: 'video/h264' }, at(1));
-        await store.addSegments(f.id, [seg(`o-${run}`, '[0:0_1:0)')], at(2));
+        await addSegments(store, f.id, [seg(`o-${run}`, '[0:0_1:0)')], at(2));
         const seq = await lastSeq();
         let seen: Flow | undefined;
         const result = await store.updateFlow(
@@ -88,7 +89,8 @@ export function runMetadataStoreUpdatesContract(
           at(3),
         );
         expect(seen).toEqual({ ...f, segments_updated: at(2) });
-        expect(result).toEqual({ ...f, label: 'new', codec: 'video/h222.0', metadata_updated: at(3), segments_updated: at(2) });
+        expect(result).toEqual({ ...f, label: 'new', codec: 'video/h222.0', metadata_updated: at(3), segments_updated: at(2), metadata_version: expect.any(String) });
+        expect(result!.metadata_version).not.toBe(f.metadata_version);
         expectNoEmptyMembers(result!);
         expect(await store.getFlow(f.id)).toEqual(result);
 
@@ -213,14 +215,17 @@ export function runMetadataStoreUpdatesContract(
           { id: b.id, role: 'audio', container_mapping: { track_index: 1 } },
         ]);
         expect(collected?.collected_by).toBeUndefined();
-        let events = await eventsSince(seq);
+        // (Source collections change with the flow collection: their sources/updated are the rules contract's.)
+        const flowEvents = async (since: number): Promise<OutboxEvent[]> => (await eventsSince(since)).filter((e) => e.event_type.startsWith('flows/'));
+        let events = await flowEvents(seq);
         expect(events.map((e) => [e.event_type, e.flow_id])).toEqual([
           ['flows/updated', x.id],
           ['flows/updated', a.id],
           ['flows/updated', b.id],
         ]);
         const storedA = await store.getFlow(a.id);
-        expect(storedA).toEqual({ ...a, collected_by: [x.id], metadata_updated: at(10) });
+        expect(storedA).toEqual({ ...a, collected_by: [x.id], metadata_updated: at(10), metadata_version: expect.any(String) });
+        expect(storedA!.metadata_version).not.toBe(a.metadata_version);
         expect(events[1]!.event).toEqual({ flow: storedA });
         expect(events[1]!.source_id).toBe(a.source_id);
         expect((await store.getFlow(b.id))?.collected_by).toEqual([x.id]);
@@ -237,7 +242,7 @@ export function runMetadataStoreUpdatesContract(
           (current) => ({ ...current, flow_collection: [{ id: b.id, role: 'commentary' }, { id: c.id, role: 'video' }] }),
           at(11),
         );
-        events = await eventsSince(seq);
+        events = await flowEvents(seq);
         expect(events.map((e) => [e.event_type, e.flow_id])).toEqual([
           ['flows/updated', x.id],
           ['flows/updated', a.id],
@@ -263,7 +268,7 @@ export function runMetadataStoreUpdatesContract(
           delete next.flow_collection;
           return next;
         }, at(13));
-        expect((await eventsSince(seq)).map((e) => e.flow_id)).toEqual([x.id, b.id, c.id]);
+        expect((await flowEvents(seq)).map((e) => e.flow_id)).toEqual([x.id, b.id, c.id]);
         expect(await collectedIds()).toEqual([]);
       });
 
@@ -306,6 +311,9 @@ export function runMetadataStoreUpdatesContract(
           ['flows/deleted', x.id],
           ['flows/updated', a.id],
           ['flows/updated', b.id],
+          // x's source collected a's and b's sources (inferred from x's collection): they are released too.
+          ['sources/updated', a.source_id],
+          ['sources/updated', b.source_id],
           ['sources/deleted', x.source_id],
         ]);
         const storedA = await store.getFlow(a.id);
@@ -502,10 +510,10 @@ export function runMetadataStoreUpdatesContract(
         const g = await addFlow();
         const obj = `ext-${run}`;
         const first = { url: 'https://one.example/o', label: 'one' };
-        await store.addSegments(f.id, [seg(obj, '[0:0_1:0)', { get_urls: [first], ts_offset: '0:0' })], at(1));
-        await store.addSegments(g.id, [seg(obj, '[5:0_6:0)')], at(1));
+        await addSegments(store, f.id, [seg(obj, '[0:0_1:0)', { get_urls: [first], ts_offset: '0:0' })], at(1));
+        await addSegments(store, g.id, [seg(obj, '[5:0_6:0)')], at(1));
         const other = `other-${run}`;
-        await store.addSegments(f.id, [seg(other, '[1:0_2:0)')], at(1));
+        await addSegments(store, f.id, [seg(other, '[1:0_2:0)')], at(1));
 
         const added = { url: 'https://two.example/o', label: 'two' };
         await store.addObjectInstance(obj, added);
@@ -536,7 +544,7 @@ export function runMetadataStoreUpdatesContract(
         const obj = `ext-${run}`;
         const one = { url: 'https://one.example/o', label: 'one' };
         const two = { url: 'https://two.example/o', label: 'two' };
-        await store.addSegments(f.id, [seg(obj, '[0:0_1:0)', { get_urls: [one] })], at(1));
+        await addSegments(store, f.id, [seg(obj, '[0:0_1:0)', { get_urls: [one] })], at(1));
         await store.addObjectInstance(obj, two);
         await expectCode(store.removeObjectInstance(obj, { label: 'three' }), 'not_found');
         await expectCode(store.removeObjectInstance(obj, { storage_id: 'st' }), 'not_found');
@@ -550,14 +558,14 @@ export function runMetadataStoreUpdatesContract(
       });
 
       it('removes the controlled instance from the object and its segments when another remains', async () => {
-        const f = await addFlow();
+        const f = await addFlow(INIT_SEGMENTS);
         const media = `m-${run}`;
         const init = `i-${run}`;
         await store.allocateObjects(f.id, [
           { id: media, storage_id: 'st', key: 'k/m' },
           { id: init, storage_id: 'st', key: 'k/i' },
         ], at(1));
-        await store.addSegments(f.id, [seg(media, '[0:0_1:0)', { init_object_id: init })], at(2));
+        await addSegments(store, f.id, [seg(media, '[0:0_1:0)', { init_object_id: init })], at(2));
 
         await expectCode(store.removeObjectInstance(media, { storage_id: 'st' }), 'last_instance');
         await expectCode(store.removeObjectInstance(media, { storage_id: 'elsewhere' }), 'not_found');

@@ -5,7 +5,7 @@
  * own items in listings.
  */
 import { randomUUID } from 'node:crypto';
-import { AUDIO, VIDEO, at, expectCode, expectNoEmptyMembers, seg, storeFixtures } from './contract-fixtures';
+import { AUDIO, INIT_SEGMENTS, VIDEO, at, expectCode, expectNoEmptyMembers, addSegments, seg, storeFixtures } from './contract-fixtures';
 import type { NewSegment, SegmentRecord } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
 import {
@@ -90,7 +90,7 @@ export function runMetadataStoreContract(
         const input = flow({ label: 'News', description: 'Evening news', codec: 'video/h264' });
         const result = await store.putFlow(input, at(10));
         expect(result.created).toBe(true);
-        expect(result.flow).toEqual({ ...input, created: at(10), metadata_updated: at(10) });
+        expect(result.flow).toEqual({ ...input, created: at(10), metadata_updated: at(10), metadata_version: expect.any(String) });
         expect(result.flow.segments_updated).toBeUndefined();
         expectNoEmptyMembers(result.flow);
         expect(await store.getFlow(input.id)).toEqual(result.flow);
@@ -118,7 +118,7 @@ export function runMetadataStoreContract(
 
       it('updates a flow, keeping created and segments_updated', async () => {
         const created = await addFlow({ label: 'one' }, at(1));
-        await store.addSegments(created.id, [seg('o1', '[0:0_1:0)')], at(2));
+        await addSegments(store, created.id, [seg('o1', '[0:0_1:0)')], at(2));
         const seq = await lastSeq();
         const result = await store.putFlow({ ...created, label: 'two', metadata_updated: undefined }, at(3));
         expect(result.created).toBe(false);
@@ -135,7 +135,7 @@ export function runMetadataStoreContract(
       it('shares a source between flows and deletes it with its last flow', async () => {
         const a = await addFlow();
         const b = await addFlow({ source_id: a.source_id });
-        await store.addSegments(a.id, seconds('a', 0, 2), at(1));
+        await addSegments(store, a.id, seconds('a', 0, 2), at(1));
 
         let seq = await lastSeq();
         expect(await store.deleteFlow(a.id, at(2))).toBe(true);
@@ -207,11 +207,11 @@ export function runMetadataStoreContract(
         const unsubscribe = store.onCommit(() => {
           seen.push(1);
         });
-        await store.addSegments(f.id, [seg('o1', '[0:0_1:0)')], at(1));
+        await addSegments(store, f.id, [seg('o1', '[0:0_1:0)')], at(1));
         expect(seen.length).toBeGreaterThanOrEqual(1);
         const count = seen.length;
         unsubscribe();
-        await store.addSegments(f.id, [seg('o2', '[1:0_2:0)')], at(2));
+        await addSegments(store, f.id, [seg('o2', '[1:0_2:0)')], at(2));
         expect(seen.length).toBe(count);
       });
     });
@@ -220,7 +220,7 @@ export function runMetadataStoreContract(
       it('registers segments with one event and touches segments_updated', async () => {
         const f = await addFlow();
         const seq = await lastSeq();
-        const outcomes = await store.addSegments(f.id, seconds('o', 0, 3), at(7));
+        const outcomes = await addSegments(store, f.id, seconds('o', 0, 3), at(7));
         expect(outcomes.every((o) => o.error === undefined)).toBe(true);
         const events = await eventsSince(seq);
         expect(events).toHaveLength(1);
@@ -239,7 +239,7 @@ export function runMetadataStoreContract(
       });
 
       it('returns every stored field, and carries all but get_urls in the event', async () => {
-        const f = await addFlow();
+        const f = await addFlow(INIT_SEGMENTS);
         const full = seg('media-1', '[10:0_12:0)', {
           init_object_id: 'init-1',
           ts_offset: '1:0',
@@ -251,7 +251,7 @@ export function runMetadataStoreContract(
           get_urls: [{ url: 'https://example.com/media-1', label: 'ext' }],
         });
         const seq = await lastSeq();
-        await store.addSegments(f.id, [full], at(1));
+        await addSegments(store, f.id, [full], at(1));
         const [stored] = await segments(f.id, '_');
         expect(stored).toMatchObject({ ...full, flow_id: f.id });
         expectNoEmptyMembers(stored!);
@@ -272,36 +272,36 @@ export function runMetadataStoreContract(
             },
           ],
         });
-        const plain = seg('media-2', '[12:0_13:0)');
-        await store.addSegments(f.id, [plain], at(2));
+        const plain = seg('media-2', '[12:0_13:0)', { init_object_id: 'init-1' });
+        await addSegments(store, f.id, [plain], at(2));
         const [, second] = await segments(f.id, '_');
         expect(Object.keys(second!).sort()).toEqual(
-          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '' }).sort(),
+          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '', object_storage: {} }).sort(),
         );
       });
 
       it('treats [1:0_2:0) then [2:0] as adjacent, and [1:0_2:0] then [2:0] as overlapping', async () => {
         const a = await addFlow();
-        const ok = await store.addSegments(a.id, [seg('a1', '[1:0_2:0)'), seg('a2', '[2:0]')], at(1));
+        const ok = await addSegments(store, a.id, [seg('a1', '[1:0_2:0)'), seg('a2', '[2:0]')], at(1));
         expect(ok.map((o) => o.error)).toEqual([undefined, undefined]);
         expect(texts(await segments(a.id, '_'))).toEqual(['[1:0_2:0)', '[2:0]']);
 
         const b = await addFlow();
-        const res = await store.addSegments(b.id, [seg('b1', '[1:0_2:0]'), seg('b2', '[2:0]')], at(1));
+        const res = await addSegments(store, b.id, [seg('b1', '[1:0_2:0]'), seg('b2', '[2:0]')], at(1));
         expect(res[0]!.error).toBeUndefined();
         expect(res[1]!.error).toBeInstanceOf(TamsError);
         expect(res[1]!.error?.code).toBe('segment_overlap');
         expect(texts(await segments(b.id, '_'))).toEqual(['[1:0_2:0]']);
 
         const c = await addFlow();
-        await store.addSegments(c.id, [seg('c1', '[2:0_3:0)')], at(1));
-        const later = await store.addSegments(c.id, [seg('c2', '[1:0_2:0]'), seg('c3', '(3:0_4:0)'), seg('c4', '[1:0_2:0)')], at(2));
+        await addSegments(store, c.id, [seg('c1', '[2:0_3:0)')], at(1));
+        const later = await addSegments(store, c.id, [seg('c2', '[1:0_2:0]'), seg('c3', '(3:0_4:0)'), seg('c4', '[1:0_2:0)')], at(2));
         expect(later.map((o) => o.error?.code)).toEqual(['segment_overlap', undefined, undefined]);
       });
 
       it('fails overlapping segments alone, against stored ones and earlier ones in the batch', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, [seg('x', '[10:0_20:0)')], at(1));
+        await addSegments(store, f.id, [seg('x', '[10:0_20:0)')], at(1));
         const seq = await lastSeq();
         const batch = [
           seg('a', '[0:0_5:0)'),
@@ -312,7 +312,7 @@ export function runMetadataStoreContract(
           seg('f', '[9:999999999]'),
           seg('g', '_'),
         ];
-        const outcomes = await store.addSegments(f.id, batch, at(2));
+        const outcomes = await addSegments(store, f.id, batch, at(2));
         expect(outcomes.map((o) => o.segment)).toEqual(batch);
         expect(outcomes.map((o) => o.error?.code)).toEqual([
           undefined,
@@ -333,17 +333,17 @@ export function runMetadataStoreContract(
 
       it('checks a batch in time order against stored segments as a whole, still failing overlapping ones alone', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, [seg('stored', '[10:0_11:0)')], at(1));
+        await addSegments(store, f.id, [seg('stored', '[10:0_11:0)')], at(1));
         // In order and disjoint, but a stored segment lies inside the batch's span.
         const around = [seg('o1', '[8:0_9:0)'), seg('o2', '[9:0_10:0)'), seg('o3', '[10:500_11:500)'), seg('o4', '[11:500_12:0)')];
-        expect((await store.addSegments(f.id, around, at(2))).map((o) => o.error?.code)).toEqual([undefined, undefined, 'segment_overlap', undefined]);
+        expect((await addSegments(store, f.id, around, at(2))).map((o) => o.error?.code)).toEqual([undefined, undefined, 'segment_overlap', undefined]);
         // In order, disjoint and clear of stored ones, touching them at both ends, the last unbounded.
         const clear = [seg('p1', '[12:0_13:0)'), seg('p2', '[13:0_14:0]'), seg('p3', '(14:0_15:0)'), seg('p4', '[15:0_')];
-        expect((await store.addSegments(f.id, clear, at(3))).map((o) => o.error?.code)).toEqual([undefined, undefined, undefined, undefined]);
+        expect((await addSegments(store, f.id, clear, at(3))).map((o) => o.error?.code)).toEqual([undefined, undefined, undefined, undefined]);
         // In order but each overlapping the one before: only the first is stored.
         const g = await addFlow();
         const chained = [seg('q1', '[0:0_2:0)'), seg('q2', '[1:0_3:0)'), seg('q3', '[2:0_4:0)')];
-        expect((await store.addSegments(g.id, chained, at(4))).map((o) => o.error?.code)).toEqual([undefined, 'segment_overlap', undefined]);
+        expect((await addSegments(store, g.id, chained, at(4))).map((o) => o.error?.code)).toEqual([undefined, 'segment_overlap', undefined]);
         expect(texts(await segments(f.id, '_'))).toEqual([
           '[8:0_9:0)', '[9:0_10:0)', '[10:0_11:0)', '[11:500_12:0)', '[12:0_13:0)', '[13:0_14:0]', '(14:0_15:0)', '[15:0_',
         ]);
@@ -351,9 +351,9 @@ export function runMetadataStoreContract(
       });
 
       it('applies the object re-use rules to objects registered earlier in the same batch', async () => {
-        const f = await addFlow();
+        const f = await addFlow(INIT_SEGMENTS);
         const [m, i, n] = ['m', 'i', 'n'].map((x) => `${x}-${run}`) as [string, string, string];
-        const outcomes = await store.addSegments(f.id, [
+        const outcomes = await addSegments(store, f.id, [
           seg(m, '[0:0_1:0)', { key_frame_count: 1, init_object_id: i }),
           seg(m, '[1:0_2:0)', { key_frame_count: 2 }),
           seg(m, '[2:0_3:0)', { key_frame_count: 1, init_object_id: i }),
@@ -363,14 +363,14 @@ export function runMetadataStoreContract(
         expect(outcomes.map((o) => o.error?.code)).toEqual([undefined, 'object_reuse_conflict', undefined, 'object_reuse_conflict', 'object_reuse_conflict']);
         expect(await store.getObject(m)).toMatchObject({ registered: true, role: 'media', key_frame_count: 1, init_object_id: i });
         expect(await store.getObject(i)).toMatchObject({ registered: true, role: 'init' });
-        expect(await store.getObject(n)).toBeUndefined();
+        expect(await store.getObject(n)).toMatchObject({ registered: false });
       });
 
       it('writes no event and keeps segments_updated when nothing is stored', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, [seg('x', '[0:0_10:0)')], at(1));
+        await addSegments(store, f.id, [seg('x', '[0:0_10:0)')], at(1));
         const seq = await lastSeq();
-        const outcomes = await store.addSegments(f.id, [seg('y', '[5:0_6:0)'), seg('z', '[9:0_11:0)')], at(2));
+        const outcomes = await addSegments(store, f.id, [seg('y', '[5:0_6:0)'), seg('z', '[9:0_11:0)')], at(2));
         expect(outcomes.every((o) => o.error?.code === 'segment_overlap')).toBe(true);
         expect(await eventsSince(seq)).toEqual([]);
         expect((await store.getFlow(f.id))?.segments_updated).toBe(at(1));
@@ -378,9 +378,9 @@ export function runMetadataStoreContract(
 
       it('stores unbounded segments and checks overlaps against them', async () => {
         const f = await addFlow();
-        const first = await store.addSegments(f.id, [seg('late', '[100:0_'), seg('early', '_0:0)')], at(1));
+        const first = await addSegments(store, f.id, [seg('late', '[100:0_'), seg('early', '_0:0)')], at(1));
         expect(first.map((o) => o.error)).toEqual([undefined, undefined]);
-        const more = await store.addSegments(f.id, [seg('m', '[200:0_300:0)'), seg('n', '[-5:0_1:0)'), seg('o', '[0:0_100:0)')], at(2));
+        const more = await addSegments(store, f.id, [seg('m', '[200:0_300:0)'), seg('n', '[-5:0_1:0)'), seg('o', '[0:0_100:0)')], at(2));
         expect(more.map((o) => o.error?.code)).toEqual(['segment_overlap', 'segment_overlap', undefined]);
         expect(texts(await segments(f.id, '[150:0_160:0)'))).toEqual(['[100:0_']);
         expect(texts(await segments(f.id, '[-1000:0]'))).toEqual(['_0:0)']);
@@ -420,7 +420,7 @@ export function runMetadataStoreContract(
       beforeEach(async () => {
         flowId = (await addFlow()).id;
         all = [...seconds('s', 0, 10), seg('instant', '[10:0]'), seg('late', '[20:0_30:0)', { object_id: 's-3' })];
-        await store.addSegments(flowId, all, at(1));
+        await addSegments(store, flowId, all, at(1));
       });
 
       function expected(window: TimeRange): string[] {
@@ -499,7 +499,7 @@ export function runMetadataStoreContract(
     describe('deleting segments', () => {
       it('deletes only the segments completely covered', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, seconds('s', 0, 10), at(1));
+        await addSegments(store, f.id, seconds('s', 0, 10), at(1));
         const seq = await lastSeq();
         const tr = parseTimeRange('[2:500000000_5:0)');
         expect(await store.deleteSegments(f.id, tr, undefined, at(2))).toBe(2);
@@ -514,7 +514,7 @@ export function runMetadataStoreContract(
 
       it('deletes with inclusive and unbounded ends, and only the given object', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, [...seconds('s', 0, 4), seg('s-0', '[4:0_5:0)'), seg('i', '[5:0]')], at(1));
+        await addSegments(store, f.id, [...seconds('s', 0, 4), seg('s-0', '[4:0_5:0)'), seg('i', '[5:0]')], at(1));
         expect(await store.deleteSegments(f.id, parseTimeRange('[3:0_5:0)'), 's-0', at(2))).toBe(1);
         expect(texts(await segments(f.id, '_'))).toEqual(['[0:0_1:0)', '[1:0_2:0)', '[2:0_3:0)', '[3:0_4:0)', '[5:0]']);
         expect(await store.deleteSegments(f.id, parseTimeRange('[4:0_5:0)'), undefined, at(3))).toBe(0);
@@ -526,7 +526,7 @@ export function runMetadataStoreContract(
 
       it('writes no event when nothing is deleted', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, seconds('s', 0, 2), at(1));
+        await addSegments(store, f.id, seconds('s', 0, 2), at(1));
         const seq = await lastSeq();
         expect(await store.deleteSegments(f.id, parseTimeRange('[0:500000000_1:500000000)'), undefined, at(2))).toBe(0);
         expect(await eventsSince(seq)).toEqual([]);
@@ -564,12 +564,12 @@ export function runMetadataStoreContract(
       });
 
       it('registers an allocated object and reports its storage on segments', async () => {
-        const f = await addFlow();
+        const f = await addFlow(INIT_SEGMENTS);
         await store.allocateObjects(f.id, [
           { id: 'm1', storage_id: 'st', key: 'k/m1' },
           { id: 'i1', storage_id: 'st', key: 'k/i1' },
         ], at(1));
-        const out = await store.addSegments(f.id, [seg('m1', '[0:0_2:0)', { key_frame_count: 1, init_object_id: 'i1' })], at(2));
+        const out = await addSegments(store, f.id, [seg('m1', '[0:0_2:0)', { key_frame_count: 1, init_object_id: 'i1' })], at(2));
         expect(out[0]!.error).toBeUndefined();
         const m1 = await store.getObject('m1');
         expect(m1).toMatchObject({
@@ -589,18 +589,18 @@ export function runMetadataStoreContract(
       });
 
       it('leaves out only the objects\' own timeranges when a listing does not ask for them', async () => {
-        const f = await addFlow();
+        const f = await addFlow(INIT_SEGMENTS);
         await store.allocateObjects(f.id, [
           { id: 'lean-m1', storage_id: 'st', key: 'k/lean-m1' },
           { id: 'lean-m2', storage_id: 'st', key: 'k/lean-m2' },
           { id: 'lean-i1', storage_id: 'st', key: 'k/lean-i1' },
         ], at(1));
-        const added = await store.addSegments(
+        const added = await addSegments(store, 
           f.id,
           [
             seg('lean-m1', '[0:0_2:0)', { key_frame_count: 1, init_object_id: 'lean-i1' }),
             seg('lean-m2', '[2:0_4:0)', { init_object_id: 'lean-i1', ts_offset: '0:0' }),
-            seg('lean-plain', '[4:0_6:0)'),
+            seg('lean-plain', '[4:0_6:0)', { init_object_id: 'lean-i1' }),
           ],
           at(2),
         );
@@ -624,19 +624,19 @@ export function runMetadataStoreContract(
 
       it('refuses an unregistered object allocated for another flow', async () => {
         const owner = await addFlow();
-        const other = await addFlow();
+        const other = await addFlow(INIT_SEGMENTS);
         await store.allocateObjects(owner.id, [{ id: 'mine', storage_id: 'st', key: 'k' }, { id: 'my-init', storage_id: 'st', key: 'k2' }], at(1));
-        const out = await store.addSegments(other.id, [seg('mine', '[0:0_1:0)'), seg('ext', '[1:0_2:0)', { init_object_id: 'my-init' })], at(2));
+        const out = await addSegments(store, other.id, [seg('mine', '[0:0_1:0)'), seg('ext', '[1:0_2:0)', { init_object_id: 'my-init' })], at(2));
         expect(out.map((o) => o.error?.code)).toEqual(['object_reuse_conflict', 'object_reuse_conflict']);
         expect(await store.getObject('mine')).toMatchObject({ registered: false, referenced_by_flows: [] });
       });
 
       it('lets another flow re-use a registered object unchanged, and refuses changes', async () => {
-        const a = await addFlow();
-        const b = await addFlow();
+        const a = await addFlow(INIT_SEGMENTS);
+        const b = await addFlow(INIT_SEGMENTS);
         await store.allocateObjects(a.id, [{ id: 'shared', storage_id: 'st', key: 'k' }], at(1));
-        await store.addSegments(a.id, [seg('shared', '[0:0_10:0)', { key_frame_count: 3, init_object_id: 'init-s' })], at(2));
-        const out = await store.addSegments(b.id, [
+        await addSegments(store, a.id, [seg('shared', '[0:0_10:0)', { key_frame_count: 3, init_object_id: 'init-s' })], at(2));
+        const out = await addSegments(store, b.id, [
           seg('shared', '[100:0_105:0)', { ts_offset: '100:0', object_timerange: '[0:0_10:0)' }),
           seg('shared', '[105:0_106:0)', { key_frame_count: 4 }),
           seg('shared', '[106:0_107:0)', { object_timerange: '[0:0_9:0)' }),
@@ -657,9 +657,9 @@ export function runMetadataStoreContract(
       });
 
       it('keeps init objects and media objects apart', async () => {
-        const f = await addFlow();
-        await store.addSegments(f.id, [seg('media', '[0:0_1:0)', { init_object_id: 'init' })], at(1));
-        const out = await store.addSegments(f.id, [
+        const f = await addFlow(INIT_SEGMENTS);
+        await addSegments(store, f.id, [seg('media', '[0:0_1:0)', { init_object_id: 'init' })], at(1));
+        const out = await addSegments(store, f.id, [
           seg('init', '[1:0_2:0)'),
           seg('other', '[2:0_3:0)', { init_object_id: 'media' }),
           seg('self', '[3:0_4:0)', { init_object_id: 'self' }),
@@ -671,15 +671,15 @@ export function runMetadataStoreContract(
           'object_reuse_conflict',
           undefined,
         ]);
-        const g = await addFlow();
-        await store.addSegments(g.id, [seg('m2', '[0:0_1:0)', { init_object_id: 'init' })], at(3));
+        const g = await addFlow(INIT_SEGMENTS);
+        await addSegments(store, g.id, [seg('m2', '[0:0_1:0)', { init_object_id: 'init' })], at(3));
         expect([...(await store.getObject('init'))!.referenced_by_flows].sort()).toEqual([f.id, g.id].sort());
       });
 
       it('accepts an external object and keeps its URLs from the segment', async () => {
         const f = await addFlow();
         const urls = [{ url: 'https://elsewhere.example/obj', label: 'elsewhere' }];
-        await store.addSegments(f.id, [seg('external', '[0:0_1:0)', { get_urls: urls })], at(1));
+        await addSegments(store, f.id, [seg('external', '[0:0_1:0)', { get_urls: urls })], at(1));
         const obj = await store.getObject('external');
         expect(obj).toMatchObject({
           id: 'external',
@@ -701,7 +701,7 @@ export function runMetadataStoreContract(
 
       it('uses object_timerange, when given, as the object timerange', async () => {
         const f = await addFlow();
-        await store.addSegments(f.id, [seg('partial', '[5:0_6:0)', { object_timerange: '[0:0_2:0)', ts_offset: '5:0' })], at(1));
+        await addSegments(store, f.id, [seg('partial', '[5:0_6:0)', { object_timerange: '[0:0_2:0)', ts_offset: '5:0' })], at(1));
         expect((await store.getObject('partial'))?.timerange).toBe('[0:0_2:0)');
       });
     });
@@ -779,8 +779,8 @@ export function runMetadataStoreContract(
         const early = await addFlow();
         const late = await addFlow();
         const none = await addFlow();
-        await store.addSegments(early.id, seconds('e', 0, 10), at(1));
-        await store.addSegments(late.id, seconds('l', 100, 10), at(1));
+        await addSegments(store, early.id, seconds('e', 0, 10), at(1));
+        await addSegments(store, late.id, seconds('l', 100, 10), at(1));
         const ids = async (tr: TimeRange | string): Promise<string[]> =>
           [...(await flowIds({ timerange: typeof tr === 'string' ? parseTimeRange(tr) : tr }))].sort();
         expect(await ids('[5:0_6:0)')).toEqual([early.id]);

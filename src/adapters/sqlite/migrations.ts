@@ -169,4 +169,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE segments DROP COLUMN extra;
   ALTER TABLE segments DROP COLUMN timerange_text;
   `,
+  // Version 5: every flow has a metadata_version (flow-common.json; set on every metadata change
+  // since this version): flows stored before get a random UUID (v4 form). Source collections
+  // are inferred from flow collections since this version too; the store fills them in once
+  // after this migration (SqliteSourceCollections.refreshAll), as that needs no schema change.
+  `
+  UPDATE flows SET doc = json_set(doc, '$.metadata_version',
+      lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2)
+      || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2)
+      || '-' || lower(hex(randomblob(6))))
+    WHERE json_extract(doc, '$.metadata_version') IS NULL;
+  `,
 ];
+
+/** The version from which source collections are inferred (a store migrated from before gets them filled in). */
+export const SOURCE_COLLECTIONS_VERSION = 5;

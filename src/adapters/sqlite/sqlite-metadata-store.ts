@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type {
   DeletionRequest,
@@ -15,6 +16,8 @@ import type {
 import { copyOptionalScalars } from '../../domain/entities';
 import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
+import { initSegmentsViolation, usesInitSegments } from '../../domain/init-segments';
+import { metadataVersionAfter } from '../../domain/metadata-version';
 import {
   EMPTY,
   equalTimeRanges,
@@ -51,7 +54,8 @@ import {
   segmentCursor,
 } from './cursors';
 import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } from './list-query';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, SOURCE_COLLECTIONS_VERSION } from './migrations';
+import { SqliteSourceCollections } from './source-collections';
 import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
@@ -173,6 +177,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly listeners = new Set<() => void>();
   private eventsInTransaction = 0;
   private pingStatement: Statement | undefined;
+  private readonly sourceCollections: SqliteSourceCollections;
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.db = new Database(options.filename);
@@ -185,6 +190,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('temp_store = MEMORY');
     this.dynamic = new StatementCache(this.db, 256);
     this.windows = new StatementCache(this.db, 256, (stmt) => stmt.pluck(true));
+    this.sourceCollections = new SqliteSourceCollections(this.db, (payload, timestamp, ids) => this.appendEvent(payload, timestamp, ids));
   }
 
   /** The connection, for tooling inside this adapter (seeding, query plans). */
@@ -193,8 +199,10 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async init(): Promise<void> {
-    this.migrate();
+    const from = this.migrate();
     this.prepared ??= this.prepareAll();
+    // A store made before source collections were inferred gets them now (its flow collections are already there).
+    if (from > 0 && from < SOURCE_COLLECTIONS_VERSION) this.write(() => this.sourceCollections.refreshAll(new Date().toISOString()));
   }
 
   async close(): Promise<void> {
@@ -206,7 +214,8 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.pingStatement.get() !== undefined;
   }
 
-  private migrate(): void {
+  /** Applies the migrations not yet applied; returns the version the store had before (0: new). */
+  private migrate(): number {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
     const current = (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
     const record = this.db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (?, ?)');
@@ -218,6 +227,7 @@ export class SqliteMetadataStore implements MetadataStore {
         record.run(version, new Date().toISOString());
       }).immediate();
     });
+    return current;
   }
 
   private get s(): ReturnType<SqliteMetadataStore['prepareAll']> {
@@ -239,6 +249,12 @@ export class SqliteMetadataStore implements MetadataStore {
       sourceHasFlows: p('SELECT 1 FROM flows WHERE source_id = ? LIMIT 1'),
 
       getFlow: p('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = ?'),
+      flowForSegments: p('SELECT source_id, init_segments FROM flows WHERE id = ?'),
+      // Segments that break init_segments: true (no init object of their own or of their re-used object) / false (one of either).
+      segmentWithoutInit: p(`SELECT 1 FROM segments s LEFT JOIN objects o ON o.id = s.object_id
+        WHERE s.flow_id = ? AND s.init_object_id IS NULL AND o.init_object_id IS NULL LIMIT 1`),
+      segmentWithInit: p(`SELECT 1 FROM segments s LEFT JOIN objects o ON o.id = s.object_id
+        WHERE s.flow_id = ? AND (s.init_object_id IS NOT NULL OR o.init_object_id IS NOT NULL) LIMIT 1`),
       upsertFlow: p(`INSERT INTO flows (id, source_id, format, codec, label, profile_id, status, container,
           frame_width, frame_height, init_segments, read_only, created, metadata_updated, doc)
         VALUES (@id, @source_id, @format, @codec, @label, @profile_id, @status, @container,
@@ -500,8 +516,11 @@ export class SqliteMetadataStore implements MetadataStore {
         `Source ${flow.source_id} has format ${source.format}, not the flow's ${flow.format}`,
       );
     }
+    const stored0 = previous ? (JSON.parse(previous.doc) as Flow) : undefined;
     const doc: Flow = { ...plain(flow), created: previous?.created ?? now, metadata_updated: now };
     delete doc.segments_updated;
+    doc.metadata_version = metadataVersionAfter(stored0?.metadata_version, flow.metadata_version, !previous, randomUUID);
+    if (stored0 !== undefined && usesInitSegments(stored0) !== usesInitSegments(doc)) this.checkInitSegmentsChange(doc);
     this.s.upsertFlow.run({
       id: doc.id,
       source_id: doc.source_id,
@@ -522,8 +541,23 @@ export class SqliteMetadataStore implements MetadataStore {
     const stored: Flow = previous?.segments_updated ? { ...doc, segments_updated: previous.segments_updated } : doc;
     const ids = { flow_id: flow.id, source_id: flow.source_id };
     this.appendEvent({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, now, ids);
-    if (previous && previous.source_id !== flow.source_id) this.deleteSourceIfUnused(previous.source_id, now);
     return stored;
+  }
+
+  /**
+   * Refuses (400) a new `init_segments` its stored segments contradict: true while a segment has
+   * no init object, false (or unset) while one has.
+   */
+  private checkInitSegmentsChange(flow: Flow): void {
+    const on = usesInitSegments(flow);
+    const contradicting = (on ? this.s.segmentWithoutInit : this.s.segmentWithInit).get(flow.id);
+    if (contradicting === undefined) return;
+    throw new TamsError(
+      'validation_failed',
+      on
+        ? `Flow ${flow.id} has segments without an init object, so essence_parameters.init_segments cannot be true`
+        : `Flow ${flow.id} has segments with an init object, so essence_parameters.init_segments must stay true`,
+    );
   }
 
   /**
@@ -563,17 +597,34 @@ export class SqliteMetadataStore implements MetadataStore {
     const doc = plain(next);
     if (collectedBy.length > 0) doc.collected_by = collectedBy;
     else delete doc.collected_by;
+    const movedSource = current !== undefined && current.source_id !== doc.source_id;
+    const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
+    if (movedSource || collectionChanged || current === undefined) this.sourceCollections.checkConflict(doc);
     const stored = this.storeFlow(doc, previous, now);
-    for (const member of removed) if (member !== id) this.editCollectedBy(member, id, false, now);
-    for (const member of added) if (member !== id) this.editCollectedBy(member, id, true, now);
+    for (const member of removed) if (member !== id) this.editCollectedBy(member, id, false, now, doc.updated_by);
+    for (const member of added) if (member !== id) this.editCollectedBy(member, id, true, now, doc.updated_by);
+    if (movedSource || collectionChanged) {
+      // This source's collection; on a move, the old source's and those of the flows collecting this one (they now name another source).
+      const affected = [doc.source_id];
+      if (movedSource) affected.push(current.source_id, ...this.sourcesOfFlows(current.collected_by ?? []));
+      this.sourceCollections.refresh(affected, now, doc.updated_by);
+      if (movedSource) this.deleteSourceIfUnused(current.source_id, now);
+    }
     return stored;
+  }
+
+  private sourcesOfFlows(flowIds: readonly string[]): string[] {
+    return flowIds.flatMap((flowId) => {
+      const row = this.s.getFlow.get(flowId) as FlowRow | undefined;
+      return row ? [row.source_id] : [];
+    });
   }
 
   /**
    * Adds `collector` to, or removes it from, a member flow's collected_by; a changed member
    * gets metadata_updated and a `flows/updated`. Unknown members and no-ops are skipped.
    */
-  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string): void {
+  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string, actor: string | undefined): void {
     const row = this.s.getFlow.get(memberId) as FlowRow | undefined;
     if (!row) return;
     const doc = JSON.parse(row.doc) as Flow;
@@ -583,6 +634,9 @@ export class SqliteMetadataStore implements MetadataStore {
     if (updated.length > 0) doc.collected_by = updated;
     else delete doc.collected_by;
     doc.metadata_updated = now;
+    // The gateway's own change to the flow's metadata: a new version, by whoever caused it.
+    doc.metadata_version = randomUUID();
+    if (actor !== undefined) doc.updated_by = actor;
     this.s.setFlowDoc.run(now, JSON.stringify(doc), memberId);
     const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
     this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, {
@@ -593,6 +647,12 @@ export class SqliteMetadataStore implements MetadataStore {
 
   private createSourceFor(flow: Flow, now: string): void {
     const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
+    // Made by whoever made (or moved) the flow: its updated_by is that caller, as the service set it.
+    const by = flow.updated_by ?? flow.created_by;
+    if (by !== undefined) {
+      source.created_by = by;
+      source.updated_by = by;
+    }
     if (flow.label !== undefined) source.label = flow.label;
     if (flow.description !== undefined) source.description = flow.description;
     // AppNote 0016: a new source takes its permissions from the flow that creates it.
@@ -602,23 +662,50 @@ export class SqliteMetadataStore implements MetadataStore {
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }
 
-  async deleteFlow(id: string, now: string): Promise<boolean> {
+  async deleteFlow(id: string, now: string, actor?: string): Promise<boolean> {
     return this.write(() => {
       const row = this.s.getFlow.get(id) as FlowRow | undefined;
       if (!row) return false;
       const ids = { flow_id: id, source_id: row.source_id };
+      const deleted = JSON.parse(row.doc) as Flow;
       if (this.s.deleteAllSegments.run(id).changes > 0) {
         this.appendEvent({ type: 'flows/segments_deleted', event: { flow_id: id, timerange: '_' } }, now, ids);
       }
       this.s.deleteFlow.run(id);
       this.appendEvent({ type: 'flows/deleted', event: { flow_id: id } }, now, ids);
-      // The flow no longer collects its members. (Collections that list it are left alone.)
-      for (const member of collectionIds(JSON.parse(row.doc) as Flow)) {
-        if (member !== id) this.editCollectedBy(member, id, false, now);
+      // The flow no longer collects its members, nor is it a member of the collections that listed it.
+      for (const member of collectionIds(deleted)) {
+        if (member !== id) this.editCollectedBy(member, id, false, now, actor);
       }
+      const affectedSources = [row.source_id];
+      for (const collector of deleted.collected_by ?? []) {
+        if (collector === id) continue;
+        const source = this.dropCollectionMember(collector, id, now, actor);
+        if (source !== undefined) affectedSources.push(source);
+      }
+      this.sourceCollections.refresh(affectedSources, now, actor);
       this.deleteSourceIfUnused(row.source_id, now);
       return true;
     });
+  }
+
+  /** Removes a deleted flow from a collector's flow_collection (a metadata change: new version, `flows/updated`); returns the collector's source. */
+  private dropCollectionMember(collectorId: string, memberId: string, now: string, actor: string | undefined): string | undefined {
+    const row = this.s.getFlow.get(collectorId) as FlowRow | undefined;
+    if (!row) return undefined;
+    const doc = JSON.parse(row.doc) as Flow;
+    const items = doc.flow_collection ?? [];
+    const kept = items.filter((item) => item.id !== memberId);
+    if (kept.length === items.length) return undefined;
+    if (kept.length > 0) doc.flow_collection = kept;
+    else delete doc.flow_collection;
+    doc.metadata_updated = now;
+    doc.metadata_version = randomUUID();
+    if (actor !== undefined) doc.updated_by = actor;
+    this.s.setFlowDoc.run(now, JSON.stringify(doc), collectorId);
+    const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
+    this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, { flow_id: collectorId, source_id: row.source_id });
+    return row.source_id;
   }
 
   async getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange> {
@@ -715,8 +802,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
     return this.write(() => {
-      const flow = this.s.getFlow.get(flowId) as FlowRow | undefined;
+      const flow = this.s.flowForSegments.get(flowId) as { source_id: string; init_segments: number } | undefined;
       if (!flow) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
+      const flowUsesInit = flow.init_segments === 1;
       const outcomes: SegmentOutcome[] = [];
       const stored: NewSegment[] = [];
       const span = orderedBatchSpan(segments);
@@ -729,7 +817,7 @@ export class SqliteMetadataStore implements MetadataStore {
         (id) => this.s.getObject.get(id) as ObjectRow | undefined,
       );
       for (const segment of segments) {
-        const error = this.registerSegment(flowId, segment, now, objects, overlapsChecked);
+        const error = this.registerSegment(flowId, flowUsesInit, segment, now, objects, overlapsChecked);
         if (error) {
           outcomes.push({ segment, error });
         } else {
@@ -769,7 +857,14 @@ export class SqliteMetadataStore implements MetadataStore {
    * Checks and stores one segment of a batch; returns why it was refused, if it was.
    * `overlapsChecked`: the whole batch is known to overlap nothing (see orderedBatchSpan).
    */
-  private registerSegment(flowId: string, seg: NewSegment, now: string, objects: ObjectRowCache, overlapsChecked: boolean): TamsError | undefined {
+  private registerSegment(
+    flowId: string,
+    flowUsesInit: boolean,
+    seg: NewSegment,
+    now: string,
+    objects: ObjectRowCache,
+    overlapsChecked: boolean,
+  ): TamsError | undefined {
     if (seg.timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${seg.timerange_text} is empty`);
     const { lo, hi } = bounds(seg.timerange);
     if (!overlapsChecked) {
@@ -781,6 +876,10 @@ export class SqliteMetadataStore implements MetadataStore {
     const object = objects.get(seg.object_id);
     const objectError = this.checkMediaObject(flowId, seg, object);
     if (objectError) return objectError;
+    // A re-used object registered with an init object brings it (the client need not repeat it).
+    if (seg.init_object_id === undefined && object?.registered && object.init_object_id !== null) seg.init_object_id = object.init_object_id;
+    const initRule = initSegmentsViolation(flowId, flowUsesInit, seg.object_id, seg.init_object_id);
+    if (initRule !== undefined) return new TamsError('validation_failed', initRule);
     const init = seg.init_object_id === undefined ? undefined : objects.get(seg.init_object_id);
     if (seg.init_object_id !== undefined) {
       const initError = this.checkInitObject(flowId, seg.object_id, seg.init_object_id, init);
@@ -818,7 +917,14 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private checkMediaObject(flowId: string, seg: NewSegment, object: ObjectRow | undefined): TamsError | undefined {
-    if (!object) return undefined;
+    if (!object) {
+      // Neither allocated here nor registered before, and no URL to read it from: no client could ever get its media.
+      if (seg.get_urls !== undefined && seg.get_urls.length > 0) return undefined;
+      return new TamsError(
+        'validation_failed',
+        `Object ${seg.object_id} is unknown to this store and the segment gives no get_urls: allocate it with POST /flows/${flowId}/storage and upload it first, or give get_urls`,
+      );
+    }
     const id = seg.object_id;
     if (object.role === 'init') return reuseConflict(`Object ${id} is an initialisation object, not a media object`);
     if (!object.registered) {
@@ -962,6 +1068,8 @@ export class SqliteMetadataStore implements MetadataStore {
       else delete doc.created;
       if (current.collected_by !== undefined) doc.collected_by = current.collected_by;
       else delete doc.collected_by;
+      if (current.source_collection !== undefined) doc.source_collection = current.source_collection;
+      else delete doc.source_collection;
       this.s.updateSource.run(doc.label ?? null, now, JSON.stringify(doc), id);
       this.appendEvent({ type: 'sources/updated', event: { source: doc } }, now, { source_id: id });
       return doc;

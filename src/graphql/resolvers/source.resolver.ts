@@ -8,7 +8,7 @@ import { Flow, toFlow } from '../types/flow.type';
 import { FlowSortBy, toFlowFilter } from '../types/flow-filter.input';
 import { paginate } from './paging';
 import { SourceFilterInput, SourceSortBy, toSourceFilter } from '../types/source-filter.input';
-import { Source, toSource } from '../types/source.type';
+import { Source, SourceCollectionItem, toSource } from '../types/source.type';
 import { recordIfHidden } from './not-found';
 import { uuidArg } from './arguments';
 import { loadVisible } from './loaders';
@@ -52,6 +52,13 @@ export class SourceResolver {
   @FieldResolver(() => [Source], { description: 'The sources whose collection holds this one.' })
   async collectedBy(@Root() source: Source, @Ctx() ctx: GraphqlContext): Promise<Source[]> {
     return (await loadVisible(ctx.loaders.sources, source.collectedByIds)).map(toSource);
+  }
+
+  @FieldResolver(() => [SourceCollectionItem], {
+    description: "The source's collection (source_collection, inferred from its flows' collections), each member with its role.",
+  })
+  collection(@Root() source: Source): SourceCollectionItem[] {
+    return source.collectionItems.map((item) => ({ sourceId: item.id, role: item.role }));
   }
 
   @FieldResolver(() => FlowConnection, { description: 'The flows of this source.' })

@@ -66,6 +66,9 @@ export abstract class Flow {
   @Field(() => String, { nullable: true })
   updatedBy?: string;
 
+  @Field(() => String, { nullable: true, description: 'Changes with every change to the metadata (metadata_version).' })
+  metadataVersion?: string;
+
   @Field(() => String, { nullable: true })
   metadataUpdated?: string;
 
@@ -250,6 +253,7 @@ export function toFlow(f: FlowEntity): Flow {
     created: f.created,
     createdBy: f.created_by,
     updatedBy: f.updated_by,
+    metadataVersion: f.metadata_version,
     metadataUpdated: f.metadata_updated,
     segmentsUpdated: f.segments_updated,
     maxBitRate: f.max_bit_rate,

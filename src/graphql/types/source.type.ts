@@ -34,6 +34,18 @@ export class Source {
 
   /** Ids of the sources whose collection holds this one (resolved as `collectedBy`). */
   collectedByIds!: string[];
+
+  /** The source's own collection, inferred from its flows' collections (resolved as `collection`). */
+  collectionItems!: { id: string; role: string }[];
+}
+
+@ObjectType({ simpleResolvers: true, description: 'A member of a source collection (inferred from flow collections): another source and the role it plays.' })
+export class SourceCollectionItem {
+  @Field(() => ID)
+  sourceId!: string;
+
+  @Field()
+  role!: string;
 }
 
 export function toSource(s: SourceEntity): Source {
@@ -48,5 +60,6 @@ export function toSource(s: SourceEntity): Source {
     ...(s.created_by === undefined ? {} : { createdBy: s.created_by }),
     ...(s.updated_by === undefined ? {} : { updatedBy: s.updated_by }),
     collectedByIds: s.collected_by ?? [],
+    collectionItems: (s.source_collection ?? []).map((item) => ({ id: item.id, role: item.role })),
   };
 }

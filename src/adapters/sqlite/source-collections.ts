@@ -1,0 +1,123 @@
+/**
+ * Source collections kept in step with flow collections (src/domain/source-collections.ts) in
+ * the SQLite store: a source's `source_collection` is inferred from the flow collections of its
+ * flows, and each source it names lists it in `collected_by`. Runs inside the store's write
+ * transactions; every source it changes gets `updated` and a `sources/updated` event.
+ */
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { Flow, Source } from '../../domain/entities';
+import { TamsError } from '../../domain/errors';
+import type { TamsEventPayload } from '../../domain/events';
+import {
+  describeSourceCollection,
+  sameSourceCollection,
+  sourceCollectionOf,
+  type SourceCollectionItem,
+} from '../../domain/source-collections';
+
+type AppendEvent = (payload: TamsEventPayload, timestamp: string, ids: { source_id: string }) => void;
+
+export class SqliteSourceCollections {
+  private statements: { flowsOfSource: Statement; sourceOfFlow: Statement; getSource: Statement; setSourceDoc: Statement; collectingSources: Statement } | undefined;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly appendEvent: AppendEvent,
+  ) {}
+
+  private get s(): NonNullable<SqliteSourceCollections['statements']> {
+    this.statements ??= {
+      flowsOfSource: this.db.prepare('SELECT id, doc FROM flows WHERE source_id = ? ORDER BY created, id'),
+      sourceOfFlow: this.db.prepare('SELECT source_id FROM flows WHERE id = ?').pluck(true),
+      getSource: this.db.prepare('SELECT doc FROM sources WHERE id = ?').pluck(true),
+      setSourceDoc: this.db.prepare('UPDATE sources SET updated = ?, doc = ? WHERE id = ?'),
+      collectingSources: this.db.prepare(
+        "SELECT DISTINCT source_id FROM flows WHERE json_extract(doc, '$.flow_collection') IS NOT NULL",
+      ).pluck(true),
+    };
+    return this.statements;
+  }
+
+  private sourceOf = (flowId: string): string | undefined => this.s.sourceOfFlow.get(flowId) as string | undefined;
+
+  /** The source collection flow `flow` gives its source. */
+  derived(flow: Pick<Flow, 'source_id' | 'flow_collection'>): SourceCollectionItem[] {
+    return sourceCollectionOf(flow.source_id, flow.flow_collection, this.sourceOf);
+  }
+
+  /**
+   * Refuses (400) a flow document whose collection gives its source another collection than a
+   * sibling flow of the same source gives it (other sources, roles or order).
+   */
+  checkConflict(flow: Pick<Flow, 'id' | 'source_id' | 'flow_collection'>): void {
+    const mine = this.derived(flow);
+    if (mine.length === 0) return;
+    for (const row of this.s.flowsOfSource.all(flow.source_id) as { id: string; doc: string }[]) {
+      if (row.id === flow.id) continue;
+      const sibling = JSON.parse(row.doc) as Flow;
+      const theirs = this.derived(sibling);
+      if (theirs.length === 0 || sameSourceCollection(mine, theirs)) continue;
+      throw new TamsError(
+        'validation_failed',
+        `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
+          `but flow ${row.id} of the same source gives it ${describeSourceCollection(theirs)}: the roles and order of a source's collections must match`,
+      );
+    }
+  }
+
+  /**
+   * Recomputes `source_collection` of each source from its flows (the first flow, by creation,
+   * whose collection names other sources) and the `collected_by` of the sources it adds or drops.
+   */
+  refresh(sourceIds: Iterable<string>, now: string, actor: string | undefined): void {
+    for (const sourceId of new Set(sourceIds)) {
+      const source = this.source(sourceId);
+      if (!source) continue;
+      let collection: SourceCollectionItem[] = [];
+      const flows = this.s.flowsOfSource.all(sourceId) as { id: string; doc: string }[];
+      for (const row of flows) {
+        collection = this.derived(JSON.parse(row.doc) as Flow);
+        if (collection.length > 0) break;
+      }
+      const before = (source.source_collection ?? []).map((item) => ({ id: item.id, role: item.role }));
+      if (sameSourceCollection(before, collection)) continue;
+      if (collection.length > 0) source.source_collection = collection.map((item) => ({ id: item.id, role: item.role }));
+      else delete source.source_collection;
+      // A source left without flows is about to be deleted by the caller: only its members are told.
+      if (flows.length > 0) this.save(source, now, actor);
+      const was = new Set(before.map((item) => item.id));
+      const is = new Set(collection.map((item) => item.id));
+      for (const id of is) if (!was.has(id)) this.editCollectedBy(id, sourceId, true, now, actor);
+      for (const id of was) if (!is.has(id)) this.editCollectedBy(id, sourceId, false, now, actor);
+    }
+  }
+
+  /** Every source that has a flow with a collection, refreshed (a store migrated from before source collections). */
+  refreshAll(now: string): void {
+    this.refresh(this.s.collectingSources.all() as string[], now, undefined);
+  }
+
+  private source(id: string): Source | undefined {
+    const doc = this.s.getSource.get(id) as string | undefined;
+    return doc === undefined ? undefined : (JSON.parse(doc) as Source);
+  }
+
+  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string, actor: string | undefined): void {
+    const member = this.source(memberId);
+    if (!member) return;
+    const list = member.collected_by ?? [];
+    if (list.includes(collector) === add) return;
+    const updated = add ? [...list, collector] : list.filter((id) => id !== collector);
+    if (updated.length > 0) member.collected_by = updated;
+    else delete member.collected_by;
+    this.save(member, now, actor);
+  }
+
+  private save(source: Source, now: string, actor: string | undefined): void {
+    source.updated = now;
+    if (actor !== undefined) source.updated_by = actor;
+    this.s.setSourceDoc.run(now, JSON.stringify(source), source.id);
+    this.appendEvent({ type: 'sources/updated', event: { source } }, now, { source_id: source.id });
+  }
+}
