@@ -5,6 +5,7 @@ import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-s
 import { runMetadataStoreContract } from './metadata-store.contract';
 import { runMetadataStoreUpdatesContract } from './metadata-store-updates.contract';
 import { runMetadataStoreBatchContract } from './metadata-store-batch.contract';
+import { runMetadataStoreRulesContract } from './metadata-store-rules.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
 let n = 0;
@@ -37,3 +38,10 @@ runMetadataStoreBatchContract('sqlite (file)', async () => {
 });
 
 runMetadataStoreBatchContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
+
+runMetadataStoreRulesContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreRulesContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));

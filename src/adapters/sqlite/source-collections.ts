@@ -19,7 +19,9 @@ import {
 type AppendEvent = (payload: TamsEventPayload, timestamp: string, ids: { source_id: string }) => void;
 
 export class SqliteSourceCollections {
-  private statements: { flowsOfSource: Statement; sourceOfFlow: Statement; getSource: Statement; setSourceDoc: Statement; collectingSources: Statement } | undefined;
+  private statements:
+    | { flowsOfSource: Statement; sourceOfFlow: Statement; sourceHasFlows: Statement; getSource: Statement; setSourceDoc: Statement; collectingSources: Statement }
+    | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -30,6 +32,7 @@ export class SqliteSourceCollections {
     this.statements ??= {
       flowsOfSource: this.db.prepare('SELECT id, doc FROM flows WHERE source_id = ? ORDER BY created, id'),
       sourceOfFlow: this.db.prepare('SELECT source_id FROM flows WHERE id = ?').pluck(true),
+      sourceHasFlows: this.db.prepare('SELECT 1 FROM flows WHERE source_id = ? LIMIT 1').pluck(true),
       getSource: this.db.prepare('SELECT doc FROM sources WHERE id = ?').pluck(true),
       setSourceDoc: this.db.prepare('UPDATE sources SET updated = ?, doc = ? WHERE id = ?'),
       collectingSources: this.db.prepare(
@@ -111,7 +114,8 @@ export class SqliteSourceCollections {
     const updated = add ? [...list, collector] : list.filter((id) => id !== collector);
     if (updated.length > 0) member.collected_by = updated;
     else delete member.collected_by;
-    this.save(member, now, actor);
+    // A member left without flows is about to be deleted with its last flow: no update for it.
+    if (this.s.sourceHasFlows.get(memberId) !== undefined) this.save(member, now, actor);
   }
 
   private save(source: Source, now: string, actor: string | undefined): void {
