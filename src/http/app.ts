@@ -81,7 +81,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   useRequestId(app);
   useSecurityHeaders(app, { graphqlPath, landingPage: config.graphql.landingPage, mediaRoute: MEDIA_ROUTE });
   useCors(app, { origins: config.http.corsOrigins, mediaPrefix: MEDIA_ROUTE.slice(0, -1) });
-  useJsonBody(app, { maxDepth: config.http.maxJsonDepth });
+  useJsonBody(app, { maxDepth: config.http.maxJsonDepth, untypedJsonOrigins: config.http.corsOrigins });
   useAuditLog(app, { file: config.auditLogFile, basePath: config.basePath, graphqlPath, mediaRoute: MEDIA_ROUTE });
   // Before authentication: an address with too many failed authentications is refused unchecked.
   if (deps.rateLimiter !== undefined) {

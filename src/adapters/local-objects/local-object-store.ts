@@ -1,18 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import type { ReadStream } from 'node:fs';
-import { access, link, mkdir, open, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { StorageBackend } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import type { ObjectStore, SignedRequest } from '../../ports/object-store';
 import type { ByteRange } from './byte-range';
+import { isMediaType } from './media-type';
 import { hasObjectKeyLayout, isObjectKey, newObjectKey } from './object-key';
 import { UrlSigner, type SignedMethod } from './url-signer';
 
 // Routes need range parsing together with the store; one import serves both.
 export { parseByteRange, type ByteRange } from './byte-range';
+
+/**
+ * The query parameter of a PUT URL naming the type given at allocation: the type an upload
+ * without `Content-Type` is stored with.
+ */
+export const ALLOCATED_TYPE_PARAM = 'ct';
+
+/**
+ * Suffix of the file beside an object holding its media type. A key never ends with it, so
+ * no media URL reaches the file.
+ */
+const TYPE_SUFFIX = '.content-type';
 
 export interface LocalObjectStoreOptions {
   /** Directory holding the objects; created on first write or ping. */
@@ -45,9 +58,11 @@ export interface ObjectRead {
  * Media bytes in a local directory, served by the gateway itself at
  * `<baseUrl><mediaPath>/<key>?exp=<unix seconds>&sig=<base64url HMAC>`.
  *
- * A `/media/*` route is expected to: `verify` the query, then `writeStream` (PUT) or
- * `stat` + `parseByteRange` + `openRead` (GET/HEAD). Every method taking a key rejects keys
- * this store did not mint, so a forged or hand-written key never reaches the file system.
+ * A `/media/*` route is expected to: `verify` the query, then `writeStream` (PUT, with the
+ * upload's media type) or `stat` + `contentType` + `parseByteRange` + `openRead` (GET/HEAD).
+ * An object's media type lives in a file beside it (`<key>.content-type`). Every method
+ * taking a key rejects keys this store did not mint, so a forged or hand-written key never
+ * reaches the file system.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly backend: StorageBackend;
@@ -82,10 +97,17 @@ export class LocalObjectStore implements ObjectStore {
     return newObjectKey();
   }
 
-  /** The signature does not cover Content-Type; the header is returned so clients send it. */
+  /**
+   * The header is returned so clients send it; the URL also carries the type (well-formed
+   * ones only) in `ct=`, stored when the upload brings no `Content-Type`. The signature does
+   * not cover it: whoever holds the URL chooses the bytes and may send any Content-Type
+   * anyway, so the parameter grants nothing the header does not.
+   */
   signPut(key: string, baseUrl: string, expiresAtSec: number, contentType?: string): SignedRequest {
-    const url = this.signedUrl('PUT', key, baseUrl, expiresAtSec);
-    return contentType === undefined ? { url, method: 'PUT' } : { url, method: 'PUT', headers: { 'Content-Type': contentType } };
+    let url = this.signedUrl('PUT', key, baseUrl, expiresAtSec);
+    if (contentType === undefined) return { url, method: 'PUT' };
+    if (isMediaType(contentType)) url += `&${ALLOCATED_TYPE_PARAM}=${encodeURIComponent(contentType)}`;
+    return { url, method: 'PUT', headers: { 'Content-Type': contentType } };
   }
 
   signGet(key: string, baseUrl: string, expiresAtSec: number): string {
@@ -141,34 +163,50 @@ export class LocalObjectStore implements ObjectStore {
    * is linked into place, so two racing uploads cannot both land. Segments re-use objects
    * across flows and tenants, and a PUT URL outlives the upload it was made for: replacing
    * bytes would change media that other flows already serve.
+   *
+   * A `contentType` (a well-formed media type, else bad_request before anything is read) is
+   * kept beside the object for `contentType(key)`; see writeFile for when it is durable.
    */
   async writeStream(
     key: string,
     body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
     maxBytes: number = this.maxObjectBytes,
+    contentType?: string,
   ): Promise<{ size: number }> {
     const file = this.resolveKey(key);
+    if (contentType !== undefined && !isMediaType(contentType)) {
+      throw new TamsError('bad_request', 'Content-Type must be a media type such as video/mp2t');
+    }
     // Until iteration starts nothing listens for the body's 'error', so a client abort during
     // mkdir/open would be an unhandled 'error' event; the iterator then rethrows the error.
     const emitter = isEventEmitter(body) ? body : undefined;
     emitter?.on('error', ignoreError);
     try {
       if ((await this.stat(key)) !== undefined) throw mediaExists();
-      return await this.writeFile(file, body, maxBytes);
+      return await this.writeFile(file, body, maxBytes, contentType);
     } finally {
       emitter?.removeListener('error', ignoreError);
     }
   }
 
+  /**
+   * The type goes to a temp file too, made durable with the bytes, and is renamed into place
+   * only once the object's link has succeeded: a racing upload that loses the link never
+   * touches the winner's type. The answer waits for the directory to be synced, so an
+   * acknowledged upload keeps its type across a crash; a crash between the link and the
+   * rename leaves the object without one (served as application/octet-stream).
+   */
   private async writeFile(
     file: string,
     body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
     maxBytes: number,
+    contentType: string | undefined,
   ): Promise<{ size: number }> {
     const dir = path.dirname(file);
     await mkdir(dir, { recursive: true });
     // Dot-prefixed and never matching the key format, so a temp file is never served.
     const temp = path.join(dir, `.${path.basename(file)}.${randomUUID()}.tmp`);
+    const typeTemp = `${temp}${TYPE_SUFFIX}`;
     const handle = await open(temp, 'wx', 0o644);
     let size = 0;
     try {
@@ -181,6 +219,7 @@ export class LocalObjectStore implements ObjectStore {
       // Durable before visible: after a crash the key holds a whole object or none.
       await handle.sync();
       await handle.close();
+      if (contentType !== undefined) await writeDurably(typeTemp, contentType);
       // link() fails when the key exists (rename() would replace it): the first upload wins.
       try {
         await link(temp, file);
@@ -192,9 +231,36 @@ export class LocalObjectStore implements ObjectStore {
     } catch (err) {
       await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
+      await unlink(typeTemp).catch(() => undefined);
+      throw err;
+    }
+    try {
+      // A type left by an object deleted from this key must not label the new bytes.
+      if (contentType === undefined) await unlinkIfPresent(`${file}${TYPE_SUFFIX}`);
+      else await rename(typeTemp, `${file}${TYPE_SUFFIX}`);
+      await syncDirectory(dir);
+    } catch (err) {
+      await unlink(typeTemp).catch(() => undefined);
       throw err;
     }
     return { size };
+  }
+
+  /**
+   * The media type stored with the object, or undefined: none was given, the object was
+   * uploaded before types were kept, or there is no object.
+   */
+  async contentType(key: string): Promise<string | undefined> {
+    const file = `${this.resolveKey(key)}${TYPE_SUFFIX}`;
+    let text: string;
+    try {
+      text = await readFile(file, 'latin1');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    // Only this store writes the file; anything else found there is not served as a header.
+    return isMediaType(text) ? text : undefined;
   }
 
   /** Size for HEAD, Content-Length and range checks; undefined when there is no object. */
@@ -251,14 +317,16 @@ export class LocalObjectStore implements ObjectStore {
     return (await this.stat(key)) !== undefined;
   }
 
-  /** Idempotent: deleting a missing object succeeds, so retried deletions converge. */
+  /**
+   * Idempotent: deleting a missing object succeeds, so retried deletions converge. The bytes
+   * go first: a crash in between leaves a type without an object, never an object without
+   * its type.
+   */
   async delete(key: string): Promise<void> {
     if (!isObjectKey(key)) return;
-    try {
-      await unlink(this.resolveKey(key));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    const file = this.resolveKey(key);
+    await unlinkIfPresent(file);
+    await unlinkIfPresent(`${file}${TYPE_SUFFIX}`);
   }
 
   /** Ready when the root exists (created if missing) and is writable, e.g. not a read-only mount. */
@@ -285,6 +353,34 @@ async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
   while (offset < buf.length) {
     const { bytesWritten } = await handle.write(buf, offset, buf.length - offset);
     offset += bytesWritten;
+  }
+}
+
+async function writeDurably(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'wx', 0o644);
+  try {
+    await writeAll(handle, Buffer.from(text, 'latin1'));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes the names linked, renamed or removed in `dir` durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
 }
 
