@@ -3,14 +3,16 @@
  * tests. Nothing here is bundled into src/: the spec folder is only read at test time.
  *
  * The folder is `$TAMS_SPEC_DIR`, or `../shared/tams-spec` next to the repository root.
- * Suites that need it use `describeWithSpec`, which skips them (one line of output) when the
- * folder is missing, except in CI (`CI=true`) where a missing spec is a failure.
+ * Suites that need it use `describeWithSpec` (one test: `itWithSpec`), which reports them
+ * skipped (one line of output) when the folder is missing, except in CI (`CI=true`) where a
+ * missing spec is a failure.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { describeNeeding, itNeeding, type Requirement } from './service-lanes';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const SPEC_FILE = path.join('api', 'TimeAddressableMediaStore.yaml');
@@ -26,35 +28,26 @@ export function specAvailable(): boolean {
   return fs.existsSync(path.join(specDir(), SPEC_FILE));
 }
 
-function missingSpecMessage(name: string): string {
-  return `skipping ${name}: TAMS spec not found at ${specDir()} (set TAMS_SPEC_DIR)`;
+/** The spec folder, as a requirement of a test lane (test/support/service-lanes.ts). */
+export function specRequirement(): Requirement {
+  return {
+    what: 'the TAMS spec',
+    missing: specAvailable() ? undefined : `no ${SPEC_FILE} under ${specDir()} (set TAMS_SPEC_DIR, or put the spec in ../shared/tams-spec)`,
+  };
 }
 
 /**
- * `describe` for suites that read the official spec. Missing spec: outside CI the suite is
- * skipped with one line on stdout; with CI=true the suite fails with that message instead.
+ * `describe` for suites that read the official spec. Missing spec: outside CI the suite's
+ * tests are reported skipped (the reason printed once); with CI=true the suite fails with it.
+ * A suite that reads the spec while jest collects it gets one placeholder test instead.
  */
 export function describeWithSpec(name: string, fn: () => void): void {
-  if (specAvailable()) {
-    describe(name, fn);
-    return;
-  }
-  const message = missingSpecMessage(name);
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs the TAMS spec', () => {
-        throw new Error(message);
-      });
-    });
-    return;
-  }
-  // A raw write so the notice stays one line (jest decorates console output with a stack).
-  process.stdout.write(`${message}\n`);
-  // jest runs a skipped describe's body to collect its tests, and `fn` may read the spec at
-  // collection time, so a placeholder stands in for it.
-  describe.skip(name, () => {
-    it('needs the TAMS spec', () => undefined);
-  });
+  describeNeeding(specRequirement(), name, fn);
+}
+
+/** `it` for one test that reads the official spec: skipped without it outside CI, failed in CI. */
+export function itWithSpec(name: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  itNeeding(specRequirement(), name, fn, timeout);
 }
 
 export interface OperationSummary {

@@ -8,25 +8,18 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { allOf, describeNeeding, executableRequirement, findExecutable } from '../../support/service-lanes';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const NGINX_CONF = path.join(REPO_ROOT, 'nginx', 'nginx.conf');
 export const CERT_SCRIPT = path.join(REPO_ROOT, 'nginx', 'generate_self_signed_cert.sh');
 
+/** The sbin directories Debian installs nginx to (often not on a user's PATH). */
+const NGINX_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+
 /** The nginx binary on PATH or in the sbin directories Debian installs it to. */
 export function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, 'nginx');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable('nginx', NGINX_DIRS);
 }
 
 export interface NginxSite {
@@ -183,26 +176,13 @@ export async function startNginx(binary: string, site: NginxSite): Promise<Runni
 }
 
 /**
- * `describe` for suites that need a real nginx: skipped with a one-line reason when it is not
- * installed, except in CI (`CI=true`), where a missing nginx fails the run.
+ * `describe` for suites that need a real nginx (and openssl, for nginx/generate_self_signed_cert.sh):
+ * when either is missing, the suite's tests are reported skipped with a one-line reason,
+ * except in CI (`CI=true`), where the suite fails with it (test/support/service-lanes.ts).
  */
 export function describeWithNginx(name: string, fn: (binary: string) => void): void {
-  const binary = findNginx();
-  if (binary !== undefined) {
-    describe(name, () => fn(binary));
-    return;
-  }
-  const message = `skipping ${name}: nginx not found on PATH or in /usr/sbin (apt-get install -y nginx-light; .ci/run installs it)`;
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs nginx', () => {
-        throw new Error(message);
-      });
-    });
-    return;
-  }
-  process.stdout.write(`${message}\n`);
-  describe.skip(name, () => {
-    it('needs nginx', () => undefined);
-  });
+  const nginx = executableRequirement('nginx', 'apt-get install -y nginx-light; .ci/run installs it', NGINX_DIRS);
+  const openssl = executableRequirement('openssl', 'apt-get install -y openssl');
+  // Skipped, the body is only collected: it never runs nginx, so the name stands in for the path.
+  describeNeeding(allOf(nginx, openssl), name, () => fn(nginx.path ?? 'nginx'));
 }
