@@ -14,6 +14,7 @@ import { embeddedTokens } from '../support/auth-tokens';
 import { startGatewayProcess, type GatewayProcess } from '../ops/support/gateway-process';
 import { videoFlow } from '../fixtures/flows';
 import { runCli } from '../../src/cli';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
@@ -37,7 +38,7 @@ async function send(base: string, method: string, url: string, options: { token?
   const headers: Record<string, string> = { 'x-request-id': requestId, ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${base}${url}`, {
+  const res = await checkedFetch(`${base}${url}`, {
     method,
     headers,
     ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),

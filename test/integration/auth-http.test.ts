@@ -13,6 +13,7 @@ import { describeWithSpec, listOperations, type OperationSummary } from '../supp
 import { embeddedTokens, type BadTokenCase } from '../support/auth-tokens';
 import { videoFlow } from '../fixtures/flows';
 import { runCli } from '../../src/cli';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
@@ -47,7 +48,7 @@ describeWithSpec('authentication over HTTP (TAMS_AUTH=on)', () => {
   const fields = rootFields();
 
   async function send(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<Sent> {
-    const res = await fetch(`${h.base}${url}`, {
+    const res = await checkedFetch(`${h.base}${url}`, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body }),
@@ -201,10 +202,10 @@ describeWithSpec('authentication over HTTP (TAMS_AUTH=on)', () => {
     expect((await send('PUT', `/flows/${flow.id as string}`, { authorization: `Bearer ${admin}` }, JSON.stringify(flow))).status).toBe(201);
     const alloc = await send('POST', `/flows/${flow.id as string}/storage`, { authorization: `Bearer ${admin}` }, JSON.stringify({ limit: 1 }));
     const putUrl = (JSON.parse(alloc.text) as { media_objects: { put_url: { url: string } }[] }).media_objects[0]!.put_url.url;
-    const upload = await fetch(putUrl, { method: 'PUT', body: Buffer.from('bytes'), headers: { 'content-type': 'video/mp2t' } });
+    const upload = await checkedFetch(putUrl, { method: 'PUT', body: Buffer.from('bytes'), headers: { 'content-type': 'video/mp2t' } });
     expect(upload.status).toBe(200);
     // The media URL's own signature still guards it.
-    expect((await fetch(putUrl.replace(/sig=[^&]+/, 'sig=AAAA'), { method: 'PUT', body: 'x' })).status).toBe(403);
+    expect((await checkedFetch(putUrl.replace(/sig=[^&]+/, 'sig=AAAA'), { method: 'PUT', body: 'x' })).status).toBe(403);
 
     const preflight = await send('OPTIONS', '/flows', { origin: 'https://app.example', 'access-control-request-method': 'GET' });
     expect(preflight.status).not.toBe(401);
@@ -228,11 +229,11 @@ describe('authentication with an unreachable key set, GraphQL under TAMS_BASE_PA
   it('answers 503 (not 401) while tokens cannot be checked, and 401 without credentials', async () => {
     const tokens = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
     const token = await tokens.sign();
-    const rest = await fetch(`${h.base}/tams/v8.2/flows`, { headers: { authorization: `Bearer ${token}` } });
+    const rest = await checkedFetch(`${h.base}/tams/v8.2/flows`, { headers: { authorization: `Bearer ${token}` } });
     expect(rest.status).toBe(503);
     expect(await rest.json()).toMatchObject({ type: 'ServiceUnavailable', summary: 'Authentication is temporarily unavailable' });
 
-    const gql = await fetch(`${h.base}/tams/v8.2/graphql`, {
+    const gql = await checkedFetch(`${h.base}/tams/v8.2/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: '{ me { subject } }' }),
@@ -240,7 +241,7 @@ describe('authentication with an unreachable key set, GraphQL under TAMS_BASE_PA
     expect(gql.status).toBe(503);
     expect(await gql.json()).toEqual({ errors: [{ message: 'Authentication is temporarily unavailable', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
 
-    const anonymous = await fetch(`${h.base}/tams/v8.2/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ me { subject } }"}' });
+    const anonymous = await checkedFetch(`${h.base}/tams/v8.2/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ me { subject } }"}' });
     expect(anonymous.status).toBe(401);
     expect(await anonymous.json()).toEqual({ errors: [{ message: 'Authentication required', extensions: { code: 'UNAUTHENTICATED' } }] });
   });

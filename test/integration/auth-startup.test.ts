@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { jwtVerify } from 'jose';
 import { loadOrCreateEmbeddedKey } from '../../src/auth/embedded-keys';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -89,9 +90,9 @@ describe('the built gateway and CLI (authentication)', () => {
     expect(key.created).toBe(false);
     await expect(jwtVerify(token as string, key.publicKey)).resolves.toMatchObject({ payload: { sub: 'admin', scope: 'tams-api/read tams-api/write tams-api/delete tams-api/admin' } });
 
-    expect((await fetch(`${gateway.base}/flows`)).status).toBe(401);
-    expect((await fetch(`${gateway.base}/flows?limit=5&access_token=${token as string}`)).status).toBe(200);
-    expect((await fetch(`${gateway.base}/flows`, { headers: { authorization: 'Bearer not-a-token' } })).status).toBe(401);
+    expect((await checkedFetch(`${gateway.base}/flows`)).status).toBe(401);
+    expect((await checkedFetch(`${gateway.base}/flows?limit=5&access_token=${token as string}`)).status).toBe(200);
+    expect((await checkedFetch(`${gateway.base}/flows`, { headers: { authorization: 'Bearer not-a-token' } })).status).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const output = gateway.output();
@@ -115,7 +116,7 @@ describe('the built gateway and CLI (authentication)', () => {
     const { payload } = await jwtVerify(stdout.trim(), loadOrCreateEmbeddedKey(dataDir).publicKey);
     expect(payload).toMatchObject({ sub: 'reader', scope: 'tams-api/read' });
     expect((payload.exp as number) - (payload.iat as number)).toBe(600);
-    expect((await fetch(`${gateway.base}/flows`, { headers: { authorization: `Bearer ${stdout.trim()}` } })).status).toBe(200);
+    expect((await checkedFetch(`${gateway.base}/flows`, { headers: { authorization: `Bearer ${stdout.trim()}` } })).status).toBe(200);
   });
 
   it('with TAMS_AUTH=off says so at start and lets everyone in; in production refuses to start', async () => {
@@ -124,7 +125,7 @@ describe('the built gateway and CLI (authentication)', () => {
     expect(gateway.output()).toContain('auth:    OFF');
     expect(gateway.output()).not.toContain('admin token');
     expect(logLines(gateway.output())).toEqual(expect.arrayContaining([expect.objectContaining({ level: 40, msg: expect.stringContaining('TAMS_AUTH=off') })]));
-    expect((await fetch(`${gateway.base}/flows`)).status).toBe(200);
+    expect((await checkedFetch(`${gateway.base}/flows`)).status).toBe(200);
 
     const refused = spawn(process.execPath, ['dist/src/main.js'], { cwd: ROOT, env: baseEnv(dataDir, { TAMS_AUTH: 'off', NODE_ENV: 'production' }) });
     let stderr = '';

@@ -8,6 +8,7 @@ import { startHarness, type Harness } from '../support/gateway-harness';
 import { describeWithSpec, listOperations } from '../support/tams-spec';
 import { embeddedTokens } from '../support/auth-tokens';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
@@ -28,13 +29,13 @@ function scopeClaim(scopes: readonly string[]): string {
 async function send(h: Harness, token: string, method: string, url: string, body?: unknown): Promise<Sent> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${h.base}${url}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await checkedFetch(`${h.base}${url}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
 }
 
 async function graphql(h: Harness, token: string, query: string, variables: Json = {}): Promise<{ data?: Json; errors?: { message: string; extensions?: { code?: string }; path?: string[] }[] }> {
-  const res = await fetch(`${h.base}/graphql`, {
+  const res = await checkedFetch(`${h.base}/graphql`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),

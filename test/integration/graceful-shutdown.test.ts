@@ -18,6 +18,7 @@ import { startGatewayProcess, type GatewayProcess } from '../ops/support/gateway
 import { startHarness } from '../support/gateway-harness';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 const GRACE_MS = 10_000;
 const LOAD_BEFORE_SIGTERM_MS = 2000;
@@ -60,7 +61,7 @@ describe('graceful shutdown', () => {
     const gw = gateway;
     const base = `http://127.0.0.1:${gw.port}`;
     const flows = Array.from({ length: WRITERS }, () => videoFlow());
-    for (const flow of flows) expect((await fetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
+    for (const flow of flows) expect((await checkedFetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
 
     // A subscriber, open for sure once it has seen an event.
     const closes: number[] = [];
@@ -75,7 +76,7 @@ describe('graceful shutdown', () => {
     for (let tries = 0; events === 0; tries++) {
       if (tries > 100) throw new Error('the subscription never received an event');
       const flow = videoFlow();
-      expect((await fetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
+      expect((await checkedFetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
       await sleep(20);
     }
 
@@ -85,7 +86,7 @@ describe('graceful shutdown', () => {
       const id = `${kind}-${randomUUID()}`;
       const startedAt = performance.now();
       try {
-        const res = await fetch(`${base}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-request-id': id }, signal: AbortSignal.timeout(GRACE_MS) });
+        const res = await checkedFetch(`${base}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-request-id': id }, signal: AbortSignal.timeout(GRACE_MS) });
         await res.arrayBuffer();
         outcomes.push({ id, kind, startedAt, endedAt: performance.now(), status: res.status });
       } catch (err) {
@@ -192,8 +193,8 @@ describe('graceful shutdown', () => {
     try {
       const base = `http://127.0.0.1:${slow.port}`;
       const flow = videoFlow();
-      expect((await fetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
-      const storage = (await (await fetch(`${base}/flows/${flow.id as string}/storage`, json('POST', { limit: 1 }))).json()) as {
+      expect((await checkedFetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
+      const storage = (await (await checkedFetch(`${base}/flows/${flow.id as string}/storage`, json('POST', { limit: 1 }))).json()) as {
         media_objects: { put_url: { url: string } }[];
       };
       // A media upload that trickles in far longer than the grace period.

@@ -16,6 +16,7 @@ import { SubscriptionEvents } from '../../src/graphql/subscriptions/subscription
 import { ROOT_FIELD_ACTIONS } from '../../src/graphql/access/shield';
 import { requiredScopes } from '../../src/services/access-policy';
 import type { Scope } from '../../src/domain/principal';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
@@ -226,7 +227,7 @@ describe('GraphQL authorization (TAMS_AUTH=on, real tokens)', () => {
   }
 
   async function gql(bearer: string, op: Operation): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
       body: JSON.stringify(op),

@@ -22,6 +22,7 @@ import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { MAX_COMPILED_FIELDS_PER_QUERY, operationKey } from '../../src/graphql/execution/jit-executor';
 import { estimateCompiledFields } from '../../src/graphql/execution/compile-estimate';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -56,7 +57,7 @@ async function answerOf(res: Response): Promise<Answer> {
 
 /** POSTs `body` (any JSON value: an operation, or a batch array) to /graphql. */
 async function post(h: Harness, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(`${h.base}/graphql`, {
+  const res = await checkedFetch(`${h.base}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -72,7 +73,7 @@ async function get(h: Harness, operation: Operation, headers: Record<string, str
   if (operation.operationName !== undefined) params.set('operationName', operation.operationName);
   if (operation.variables !== undefined) params.set('variables', JSON.stringify(operation.variables));
   if (operation.extensions !== undefined) params.set('extensions', JSON.stringify(operation.extensions));
-  const res = await fetch(`${h.base}/graphql?${params.toString()}`, {
+  const res = await checkedFetch(`${h.base}/graphql?${params.toString()}`, {
     headers: { 'apollo-require-preflight': 'true', ...headers },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });

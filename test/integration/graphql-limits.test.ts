@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -15,7 +16,7 @@ function sha256(text: string): string {
 }
 
 async function post(base: string, body: unknown, url = '/graphql', headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await checkedFetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -180,7 +181,7 @@ describe('GraphQL persisted-only mode', () => {
     const persistedQuery = { version: 1, sha256Hash: sha256(allowed) };
     const res = await post(h.base, { extensions: { persistedQuery } });
     expect(res.body.data.service.name).toBeDefined();
-    const get = await fetch(`${h.base}/graphql?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery }))}`, {
+    const get = await checkedFetch(`${h.base}/graphql?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery }))}`, {
       headers: { 'apollo-require-preflight': 'true' },
     });
     expect(((await get.json()) as Json).data.service.name).toBeDefined();
@@ -192,7 +193,7 @@ describe('GraphQL persisted-only mode', () => {
       expect(res.status).toBe(400);
       expect(codeOf(res.body)).toBe('PERSISTED_QUERY_REQUIRED');
     }
-    const get = await fetch(`${h.base}/graphql?query=${encodeURIComponent(allowed)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const get = await checkedFetch(`${h.base}/graphql?query=${encodeURIComponent(allowed)}`, { headers: { 'apollo-require-preflight': 'true' } });
     expect(get.status).toBe(400);
     const unknown = await post(h.base, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ me { subject } }') } } });
     expect(codeOf(unknown.body)).toBe('PERSISTED_QUERY_NOT_FOUND');
@@ -218,7 +219,7 @@ describe('GraphQL configuration', () => {
     try {
       const auth = await bearer(prod);
       expect(codeOf((await post(prod.base, { query: introspection }, '/graphql', auth)).body)).toBe('GRAPHQL_VALIDATION_FAILED');
-      const page = await fetch(`${prod.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
+      const page = await checkedFetch(`${prod.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
       expect(await page.text()).not.toMatch(/<html/i);
     } finally {
       await prod.close();
@@ -227,7 +228,7 @@ describe('GraphQL configuration', () => {
     try {
       const auth = await bearer(on);
       expect((await post(on.base, { query: introspection }, '/graphql', auth)).body.data.__schema.queryType.name).toBe('Query');
-      const page = await fetch(`${on.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
+      const page = await checkedFetch(`${on.base}/graphql`, { headers: { accept: 'text/html', ...auth } });
       expect(await page.text()).toMatch(/<html/i);
     } finally {
       await on.close();
@@ -244,7 +245,7 @@ describe('GraphQL configuration', () => {
     const outside = await startHarness({ TAMS_BASE_PATH: '/tams/v8.2' });
     try {
       expect((await post(outside.base, { query: '{ service { name } }' })).status).toBe(200);
-      expect((await fetch(`${outside.base}/tams/v8.2/graphql`, { method: 'POST' })).status).toBe(404);
+      expect((await checkedFetch(`${outside.base}/tams/v8.2/graphql`, { method: 'POST' })).status).toBe(404);
     } finally {
       await outside.close();
     }
@@ -252,7 +253,7 @@ describe('GraphQL configuration', () => {
     try {
       const res = await post(under.base, { query: '{ service { name } }' }, '/tams/v8.2/graphql');
       expect(res.body.data.service.name).toBeDefined();
-      expect((await fetch(`${under.base}/graphql`, { method: 'POST' })).status).toBe(404);
+      expect((await checkedFetch(`${under.base}/graphql`, { method: 'POST' })).status).toBe(404);
     } finally {
       await under.close();
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -16,7 +17,7 @@ describe('GraphQL DataLoaders', () => {
   const sources = [randomUUID(), randomUUID(), randomUUID()];
 
   async function data(query: string, variables?: Record<string, unknown>): Promise<Json> {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query, variables }),

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -29,7 +30,7 @@ describe('GraphQL mutations', () => {
   let h: Harness;
 
   async function gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query, variables }),
@@ -470,12 +471,12 @@ describe('GraphQL mutations', () => {
       expect(first).toMatchObject({ presigned: true, putUrl: { contentType: 'video/mp2t' } });
       const headers = new Headers({ 'content-type': first.putUrl.contentType });
       for (const header of first.putUrl.headers as { name: string; value: string }[]) headers.set(header.name, header.value);
-      const put = await fetch(first.putUrl.url, { method: 'PUT', body: bytes, headers });
+      const put = await checkedFetch(first.putUrl.url, { method: 'PUT', body: bytes, headers });
       expect(put.status).toBe(200);
       await register(flowId, [{ objectId: first.objectId, timerange: '[0:0_1:0)' }]);
       const segments = (await h.request('GET', `/flows/${flowId}/segments`)).body;
       expect(segments[0].object_id).toBe(first.objectId);
-      const served = Buffer.from(await (await fetch(segments[0].get_urls[0].url)).arrayBuffer());
+      const served = Buffer.from(await (await checkedFetch(segments[0].get_urls[0].url)).arrayBuffer());
       expect(served.equals(bytes)).toBe(true);
 
       const named = (await data(ALLOCATE, { flowId, objectIds: ['mine/1', 'mine/2'], storageId: h.gateway.objects.backend.id, contentType: 'video/mp4' })).allocateStorage;

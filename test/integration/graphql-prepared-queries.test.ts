@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
@@ -43,7 +44,7 @@ describe('GraphQL prepared queries', () => {
   }
 
   async function post(body: unknown, token = admin, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
       body: JSON.stringify(body),
@@ -174,7 +175,7 @@ describe('GraphQL prepared queries', () => {
 
     const graphqlResponse = await post({ query, variables: { f: flowId } }, admin, { accept: 'application/graphql-response+json' });
     expect(graphqlResponse.contentType).toBe('application/graphql-response+json; charset=utf-8');
-    const get = await fetch(`${h.base}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ f: flowId }))}`, {
+    const get = await checkedFetch(`${h.base}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ f: flowId }))}`, {
       headers: { authorization: `Bearer ${admin}`, 'apollo-require-preflight': 'true' },
     });
     expect(get.status).toBe(200);
@@ -205,7 +206,7 @@ describe('GraphQL prepared queries', () => {
       expect({ body, status: answer.status }).toEqual({ body, status: 400 });
       expect(JSON.parse(answer.text).errors[0].extensions.code).toEqual(expect.any(String));
     }
-    const garbage = await fetch(`${h.base}/graphql`, {
+    const garbage = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
       body: `{"query": ${JSON.stringify(query)}, "variables": {`,
@@ -240,7 +241,7 @@ describe('GraphQL prepared queries', () => {
     try {
       expect(off.gateway.app.graphql.prepared).toBeUndefined();
       for (let i = 0; i < 2; i++) {
-        const res = await fetch(`${off.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ flows(first: 1) { nodes { id } } }' }) });
+        const res = await checkedFetch(`${off.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ flows(first: 1) { nodes { id } } }' }) });
         expect(res.status).toBe(200);
       }
     } finally {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { audioFlow, videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -15,7 +16,7 @@ describe('GraphQL queries', () => {
   const objectIds: string[] = [];
 
   async function gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query, variables }),
@@ -52,7 +53,7 @@ describe('GraphQL queries', () => {
       const body = randomBytes(256 + second);
       bytes.set(media.object_id, body);
       objectIds.push(media.object_id);
-      expect((await fetch(media.put_url.url, { method: 'PUT', body })).status).toBe(200);
+      expect((await checkedFetch(media.put_url.url, { method: 'PUT', body })).status).toBe(200);
       const seg = { object_id: media.object_id, timerange: `[${second}:0_${second + 1}:0)` };
       expect((await h.request('POST', `/flows/${videoIds[0]!}/segments`, seg)).status).toBe(201);
       second++;
@@ -168,8 +169,8 @@ describe('GraphQL queries', () => {
     for (const [i, node] of nodes.entries()) {
       expect(node.getUrls).toHaveLength(1);
       expect(node.getUrls[0]).toMatchObject({ presigned: true, controlled: true });
-      const viaGraphql = Buffer.from(await (await fetch(node.getUrls[0]!.url)).arrayBuffer());
-      const viaRest = Buffer.from(await (await fetch(rest.body[i].get_urls[0].url)).arrayBuffer());
+      const viaGraphql = Buffer.from(await (await checkedFetch(node.getUrls[0]!.url)).arrayBuffer());
+      const viaRest = Buffer.from(await (await checkedFetch(rest.body[i].get_urls[0].url)).arrayBuffer());
       expect(viaGraphql.equals(viaRest)).toBe(true);
       expect(viaGraphql.equals(bytes.get(node.objectId)!)).toBe(true);
     }
@@ -217,7 +218,7 @@ describe('GraphQL queries', () => {
   });
 
   it('refuses a simple cross-site request (CSRF prevention)', async () => {
-    const res = await fetch(`${h.base}/graphql?query=${encodeURIComponent('{ service { name } }')}`);
+    const res = await checkedFetch(`${h.base}/graphql?query=${encodeURIComponent('{ service { name } }')}`);
     expect(res.status).toBe(400);
   });
 

@@ -6,6 +6,7 @@ import { specAvailable, validateEvent } from '../support/tams-spec';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { SubscriptionEvents } from '../../src/graphql/subscriptions/subscription-events';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -389,7 +390,7 @@ describe('GraphQL subscriptions over graphql-ws', () => {
   });
 
   it('answers a subscription sent over HTTP with BAD_REQUEST, pointing to WebSocket', async () => {
-    const res = await fetch(`${h.base}/graphql`, {
+    const res = await checkedFetch(`${h.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: 'subscription { flowCreated { id } }' }),

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 interface RawResponse {
   status: number;
@@ -79,7 +80,7 @@ async function uploadedSegment(h: Harness): Promise<{ putUrl: string; getUrl: st
   const storage = await h.request('POST', `/flows/${flow.id as string}/storage`, { limit: 1 });
   const object = storage.body.media_objects[0] as { object_id: string; put_url: { url: string } };
   const bytes = randomBytes(1000);
-  expect((await fetch(object.put_url.url, { method: 'PUT', body: bytes })).status).toBe(200);
+  expect((await checkedFetch(object.put_url.url, { method: 'PUT', body: bytes })).status).toBe(200);
   expect((await h.request('POST', `/flows/${flow.id as string}/segments`, { object_id: object.object_id, timerange: '[0:0_1:0)' })).status).toBe(201);
   const segments = await h.request('GET', `/flows/${flow.id as string}/segments`);
   return { putUrl: object.put_url.url, getUrl: segments.body[0].get_urls[0].url as string, bytes };

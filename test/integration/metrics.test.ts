@@ -9,6 +9,7 @@ import { createClient } from 'graphql-ws';
 import { ConfigError, loadConfig } from '../../src/config';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -38,14 +39,14 @@ function valueOf(samples: Sample[], name: string, labels: Record<string, string>
 }
 
 async function scrape(url: string, token = TOKEN): Promise<Sample[]> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const res = await checkedFetch(url, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseMetrics(await res.text());
 }
 
 async function graphql(h: Harness, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: unknown; errors?: unknown[] }> {
-  const res = await fetch(`${h.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await checkedFetch(`${h.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   return (await res.json()) as { data?: unknown; errors?: unknown[] };
 }
 
@@ -65,7 +66,7 @@ describe('/metrics exposure', () => {
     try {
       expect(h.gateway.metrics).toBeUndefined();
       expect(h.gateway.metricsPort).toBeUndefined();
-      expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      expect((await checkedFetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
     } finally {
       await h.close();
     }
@@ -74,13 +75,13 @@ describe('/metrics exposure', () => {
   it('on the API port asks for METRICS_TOKEN, not TAMS credentials (auth on)', async () => {
     const h = await startHarness({ TAMS_AUTH: 'on', METRICS_TOKEN: TOKEN });
     try {
-      expect((await fetch(`${h.base}/flows`)).status).toBe(401);
-      const anonymous = await fetch(`${h.base}/metrics`);
+      expect((await checkedFetch(`${h.base}/flows`)).status).toBe(401);
+      const anonymous = await checkedFetch(`${h.base}/metrics`);
       expect(anonymous.status).toBe(401);
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
       expect(await anonymous.json()).toMatchObject({ type: 'Unauthorized' });
-      expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
-      expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Basic ${TOKEN}` } })).status).toBe(401);
+      expect((await checkedFetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
+      expect((await checkedFetch(`${h.base}/metrics`, { headers: { authorization: `Basic ${TOKEN}` } })).status).toBe(401);
       const samples = await scrape(`${h.base}/metrics`);
       // The refused /flows request was counted, by its route.
       expect(valueOf(samples, 'tams_http_requests_total', { method: 'GET', route: '/flows', status_code: '401' })).toBe(1);
@@ -94,10 +95,10 @@ describe('/metrics exposure', () => {
     try {
       const port = h.gateway.metricsPort;
       expect(port).toEqual(expect.any(Number));
-      expect((await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      expect((await checkedFetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
       const own = `http://127.0.0.1:${port as number}`;
-      expect((await fetch(`${own}/metrics`)).status).toBe(401);
-      expect((await fetch(`${own}/flows`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      expect((await checkedFetch(`${own}/metrics`)).status).toBe(401);
+      expect((await checkedFetch(`${own}/flows`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
       await h.request('GET', '/service');
       const samples = await scrape(`${own}/metrics`);
       expect(valueOf(samples, 'tams_http_requests_total', { method: 'GET', route: '/service', status_code: '200' })).toBe(1);
@@ -109,7 +110,7 @@ describe('/metrics exposure', () => {
   it('with METRICS_PORT and no token is open on that port', async () => {
     const h = await startHarness({ METRICS_PORT: '0' });
     try {
-      const res = await fetch(`http://127.0.0.1:${h.gateway.metricsPort as number}/metrics`);
+      const res = await checkedFetch(`http://127.0.0.1:${h.gateway.metricsPort as number}/metrics`);
       expect(res.status).toBe(200);
     } finally {
       await h.close();
@@ -139,7 +140,7 @@ describe('metric families', () => {
       await ws.dispose();
     }
     expect((await h.request('GET', `/flows/${randomUUID()}`)).status).toBe(404);
-    expect((await fetch(`${h.base}/no/such/${randomUUID()}`)).status).toBe(404);
+    expect((await checkedFetch(`${h.base}/no/such/${randomUUID()}`)).status).toBe(404);
     expect((await graphql(h, 'query FlowList { flows { nodes { id source { id } } } }')).errors).toBeUndefined();
     expect((await graphql(h, '{ flows { nodes { nope } } }')).errors).toBeDefined();
     await h.gateway.events.flush();

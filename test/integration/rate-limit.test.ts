@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config';
 import { createGateway } from '../../src/main';
 import type { Scope } from '../../src/domain/principal';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -36,7 +37,7 @@ interface Sent {
 }
 
 async function send(h: Harness, method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<Sent> {
-  const res = await fetch(`${h.base}${path}`, {
+  const res = await checkedFetch(`${h.base}${path}`, {
     method,
     headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -111,7 +112,7 @@ describe('rate limits (in-process counters)', () => {
       expect((await send(h, 'GET', '/media/unknown?sig=x')).status).not.toBe(429);
     }
 
-    const metrics = await fetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    const metrics = await checkedFetch(`${h.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(await metrics.text()).toMatch(/^tams_rate_limit_rejections_total\{edge="rest",rule="read"\} [1-9]/m);
 
     await waitRetryAfter(retryAfter);

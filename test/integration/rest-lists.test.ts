@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness, TamsResponse } from '../support/gateway-harness';
 import { audioFlow, videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 /**
  * /flows and /sources filters and paging over HTTP, and the segment listing's filters and
@@ -283,7 +284,7 @@ describe('REST lists: segments', () => {
     const alloc = await h.request('POST', `/flows/${flowId}/storage`, { limit: 2 });
     const mos = (alloc.body as { media_objects: { object_id: string; put_url: { url: string; 'content-type': string } }[] }).media_objects;
     for (const mo of mos) {
-      const put = await fetch(mo.put_url.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': mo.put_url['content-type'] } });
+      const put = await checkedFetch(mo.put_url.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': mo.put_url['content-type'] } });
       expect(put.status).toBe(200);
     }
     const res = await h.request('POST', `/flows/${flowId}/segments`, [

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 /** GET /objects/{id} with every filter, and POST / DELETE /objects/{id}/instances. */
 
@@ -38,7 +39,7 @@ describe('/objects/{objectId}', () => {
     const alloc = await h.request('POST', `/flows/${newsId}/storage`, { object_ids: [shared, unregistered] });
     expect(alloc.status).toBe(201);
     const [mo] = alloc.body.media_objects as { put_url: { url: string; 'content-type': string } }[];
-    const put = await fetch(mo!.put_url.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': mo!.put_url['content-type'] } });
+    const put = await checkedFetch(mo!.put_url.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': mo!.put_url['content-type'] } });
     expect(put.status).toBe(200);
     for (const [i, f] of flows.entries()) {
       const reg = await h.request('POST', `/flows/${f.id as string}/segments`, { object_id: shared, timerange: `[${i}:0_${i + 1}:0)` });

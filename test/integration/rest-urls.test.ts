@@ -1,5 +1,6 @@
 import { startHarness, Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 /** Every URL the gateway hands out is absolute and right for how it is reached. */
 describe('absolute URLs: TAMS_PUBLIC_URL, TAMS_BASE_PATH and TRUST_PROXY', () => {
@@ -46,7 +47,7 @@ describe('absolute URLs: TAMS_PUBLIC_URL, TAMS_BASE_PATH and TRUST_PROXY', () =>
     expect(urls.getUrl.startsWith('https://tams.example.com/media/')).toBe(true);
     // The signed path works when requested from the gateway itself.
     const local = urls.putUrl.replace('https://tams.example.com', h.base);
-    expect((await fetch(local, { method: 'PUT', body: 'abc' })).status).toBe(200);
+    expect((await checkedFetch(local, { method: 'PUT', body: 'abc' })).status).toBe(200);
   });
 
   it('believes X-Forwarded-* only from a trusted proxy', async () => {

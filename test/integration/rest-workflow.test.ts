@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { specAvailable, validateEvent } from '../support/tams-spec';
+import { checkedFetch } from '../support/checked-fetch';
 
 /**
  * The core TAMS workflow end to end over real HTTP, a real SQLite file and a real media
@@ -44,7 +45,7 @@ describe('REST core workflow', () => {
       expect(mo.put_url['content-type']).toBe('video/mp2t');
       const data = randomBytes(1000 + bytes.size * 17);
       bytes.set(mo.object_id, data);
-      const put = await fetch(mo.put_url.url, { method: 'PUT', body: data, headers: { 'content-type': mo.put_url['content-type'] } });
+      const put = await checkedFetch(mo.put_url.url, { method: 'PUT', body: data, headers: { 'content-type': mo.put_url['content-type'] } });
       expect(put.status).toBe(200);
     }
 
@@ -69,7 +70,7 @@ describe('REST core workflow', () => {
     res = await h.request('GET', `/flows/${video.id as string}/segments`);
     for (const seg of res.body as { object_id: string; get_urls: { url: string }[] }[]) {
       expect(seg.get_urls).toHaveLength(1);
-      const got = await fetch(seg.get_urls[0]!.url);
+      const got = await checkedFetch(seg.get_urls[0]!.url);
       expect(got.status).toBe(200);
       expect(Buffer.from(await got.arrayBuffer()).equals(bytes.get(seg.object_id)!)).toBe(true);
     }

@@ -30,6 +30,7 @@ import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 import { addUser, hashPassword, removeUser } from '../../src/auth/basic-users';
 import type { Scope } from '../../src/domain/principal';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -49,7 +50,7 @@ async function rest(h: Harness, token: string, method: string, path: string, bod
 
 /** A GraphQL operation over HTTP POST: the HTTP status and the JSON body. */
 async function gql(h: Harness, token: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${h.base}/graphql`, {
+  const res = await checkedFetch(`${h.base}/graphql`, {
     method: 'POST',
     headers: { ...bearer(token), 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),
@@ -450,8 +451,9 @@ describe('finding 2: page cursors reveal nothing of hidden flows, sources and we
     expect(gqlB.items.map((w) => w.id)).toEqual(hiddenHooks);
     expectNothingReadable(gqlB.cursors, secrets);
 
-    // (Raw fetch: the TAMS spec declares no 400 for GET /service/webhooks, so the harness would refuse the answer.)
-    const res = await fetch(`${h.base}/service/webhooks?limit=1&page=${encodeURIComponent(tampered(restB.cursors[0]!.value))}`, { headers: bearer(ownerB) });
+    // Marked malformed: the TAMS spec declares no 400 for GET /service/webhooks, so the status would otherwise be refused.
+    const malformed = 'a tampered page cursor (the YAML declares no 400)';
+    const res = await checkedFetch(`${h.base}/service/webhooks?limit=1&page=${encodeURIComponent(tampered(restB.cursors[0]!.value))}`, { headers: bearer(ownerB) }, { malformed });
     expect({ status: res.status, type: ((await res.json()) as Json).type }).toEqual({ status: 400, type: 'BadPageCursor' });
   });
 });
@@ -564,7 +566,7 @@ describe('finding 4: media objects are write-once', () => {
   }
 
   async function upload(mo: Allocation, bytes: Buffer): Promise<{ status: number; body: Json }> {
-    const res = await fetch(mo.put_url.url, { method: 'PUT', body: bytes, headers: { 'content-type': mo.put_url['content-type'] } });
+    const res = await checkedFetch(mo.put_url.url, { method: 'PUT', body: bytes, headers: { 'content-type': mo.put_url['content-type'] } });
     const text = await res.text();
     return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
   }
@@ -575,7 +577,7 @@ describe('finding 4: media objects are write-once', () => {
     expect(res.status).toBe(200);
     const urls = (res.body as Json[]).flatMap((s) => s.get_urls as { url: string }[]);
     expect(urls).toHaveLength(1);
-    const got = await fetch(urls[0]!.url);
+    const got = await checkedFetch(urls[0]!.url);
     expect(got.status).toBe(200);
     return Buffer.from(await got.arrayBuffer());
   }
@@ -966,9 +968,9 @@ describe('finding 8: the request log of the built gateway holds no token and no 
     const auth = bearer(token);
 
     // Without credentials: refused, so the spellings below are what authenticates.
-    expect((await fetch(`${gw.base}/flows`)).status).toBe(401);
+    expect((await checkedFetch(`${gw.base}/flows`)).status).toBe(401);
     for (const query of [`access%5Ftoken=${token}`, `%61ccess_token=${token}`, `limit=5&access%5ftoken=${token}`]) {
-      const res = await fetch(`${gw.base}/flows?${query}`);
+      const res = await checkedFetch(`${gw.base}/flows?${query}`);
       expect({ query: query.replace(token, '<token>'), status: res.status }).toEqual({ query: query.replace(token, '<token>'), status: 200 });
       await res.arrayBuffer();
     }
@@ -977,20 +979,20 @@ describe('finding 8: the request log of the built gateway holds no token and no 
     const flow = videoFlow({ label: 'finding 8' });
     const flowId = flow.id as string;
     const json = { ...auth, 'content-type': 'application/json' };
-    expect((await fetch(`${gw.base}/flows/${flowId}`, { method: 'PUT', headers: json, body: JSON.stringify(flow) })).status).toBe(201);
-    const allocated = await fetch(`${gw.base}/flows/${flowId}/storage`, { method: 'POST', headers: json, body: JSON.stringify({ limit: 1 }) });
+    expect((await checkedFetch(`${gw.base}/flows/${flowId}`, { method: 'PUT', headers: json, body: JSON.stringify(flow) })).status).toBe(201);
+    const allocated = await checkedFetch(`${gw.base}/flows/${flowId}/storage`, { method: 'POST', headers: json, body: JSON.stringify({ limit: 1 }) });
     expect(allocated.status).toBe(201);
     const mo = ((await allocated.json()) as Json).media_objects[0] as { object_id: string; put_url: { url: string; 'content-type': string } };
     const bytes = Buffer.from(`finding 8 media ${randomUUID()}`);
-    const put = await fetch(mo.put_url.url, { method: 'PUT', body: bytes, headers: { 'content-type': mo.put_url['content-type'] } });
+    const put = await checkedFetch(mo.put_url.url, { method: 'PUT', body: bytes, headers: { 'content-type': mo.put_url['content-type'] } });
     expect(put.status).toBe(200);
     await put.arrayBuffer();
-    const registered = await fetch(`${gw.base}/flows/${flowId}/segments`, { method: 'POST', headers: json, body: JSON.stringify({ object_id: mo.object_id, timerange: '[0:0_1:0)' }) });
+    const registered = await checkedFetch(`${gw.base}/flows/${flowId}/segments`, { method: 'POST', headers: json, body: JSON.stringify({ object_id: mo.object_id, timerange: '[0:0_1:0)' }) });
     expect(registered.status).toBe(201);
     await registered.arrayBuffer();
-    const segments = (await (await fetch(`${gw.base}/flows/${flowId}/segments`, { headers: auth })).json()) as Json[];
+    const segments = (await (await checkedFetch(`${gw.base}/flows/${flowId}/segments`, { headers: auth })).json()) as Json[];
     const getUrl = (segments[0].get_urls as { url: string }[])[0]!.url;
-    const got = await fetch(getUrl);
+    const got = await checkedFetch(getUrl);
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
 
@@ -1313,7 +1315,7 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 /** POST /graphql with a query text and the APQ hash of another text. */
 async function mismatchedApq(base: string, token: string): Promise<{ status: number; body: Json }> {
   const query = '{ service { name } }';
-  const res = await fetch(`${base}/graphql`, {
+  const res = await checkedFetch(`${base}/graphql`, {
     method: 'POST',
     headers: { ...bearer(token), 'content-type': 'application/json' },
     body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ me { subject } }') } } }),
@@ -1349,7 +1351,7 @@ describe('finding 12: an APQ registration whose hash is not its text\'s is a cli
         logged.mockRestore();
       }
       const query = '{ service { name } }';
-      const right = await fetch(`${h.base}/graphql`, {
+      const right = await checkedFetch(`${h.base}/graphql`, {
         method: 'POST',
         headers: { ...bearer(reader), 'content-type': 'application/json' },
         body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } }),

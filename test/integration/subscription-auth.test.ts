@@ -11,6 +11,7 @@ import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
 import { StoredEventVisibility } from '../../src/graphql/subscriptions/event-visibility';
 import type { Scope } from '../../src/domain/principal';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
 type Json = any;
@@ -33,7 +34,7 @@ describe('GraphQL subscriptions: authentication, scopes and auth classes', () =>
   }
 
   async function rest(method: string, path: string, body?: unknown, status?: number): Promise<void> {
-    const res = await fetch(`${h.base}${path}`, {
+    const res = await checkedFetch(`${h.base}${path}`, {
       method,
       headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

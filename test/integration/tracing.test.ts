@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config';
 import { startGatewayProcess } from '../ops/support/gateway-process';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 interface OtlpSpan {
   traceId: string;
@@ -74,13 +75,13 @@ describe('OpenTelemetry traces', () => {
     const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpan = '00f067aa0ba902b7';
     try {
-      const put = await fetch(`${base}/flows/${flow.id as string}`, {
+      const put = await checkedFetch(`${base}/flows/${flow.id as string}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json', traceparent: `00-${callerTrace}-${callerSpan}-01` },
         body: JSON.stringify(flow),
       });
       expect(put.status).toBe(201);
-      const res = await fetch(`${base}/graphql`, {
+      const res = await checkedFetch(`${base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: 'query FlowList { flows { nodes { id source { id } } } }' }),

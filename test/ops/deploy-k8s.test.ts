@@ -12,6 +12,7 @@ import { durationInSeconds, gatewayVariables, sizeInBytes } from './support/gate
 import { readRepoFile, readYaml, readYamlDocuments, Yaml } from './support/deploy-files';
 import { kindKey, schemaErrors, supportedKinds, unknownFields } from './support/k8s-schema';
 import { REPO_ROOT } from './support/nginx';
+import { checkedFetch } from '../support/checked-fetch';
 
 const K8S_DIR = 'k8s';
 const kustomization = readYaml(`${K8S_DIR}/kustomization.yaml`);
@@ -196,10 +197,10 @@ describe('Kubernetes manifests: agreement with the gateway', () => {
       try {
         expect(h.gateway.config.auth).toBe('on');
         for (const probe of Object.keys(probes) as (keyof typeof probes)[]) {
-          const res = await fetch(`${h.base}${container[probe].httpGet.path as string}`);
+          const res = await checkedFetch(`${h.base}${container[probe].httpGet.path as string}`);
           expect([probe, res.status]).toEqual([probe, 200]);
         }
-        expect((await fetch(`${h.base}/flows`)).status).toBe(401);
+        expect((await checkedFetch(`${h.base}/flows`)).status).toBe(401);
       } finally {
         await h.close();
       }

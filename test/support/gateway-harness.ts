@@ -1,15 +1,17 @@
 /**
  * Starts a real gateway (SQLite file + local media directory in a fresh temp dir) on a
- * loopback port, and a client that checks every JSON response against the official TAMS
- * schema of the operation it hit (when the spec folder is available).
+ * loopback port, and a client that checks every response against the official TAMS schema of
+ * the operation it hit (when the spec folder is available), through checkedFetch. The
+ * gateway's origin is registered with checkedFetch, so requests sent with it to `base` are
+ * matched below TAMS_BASE_PATH.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { createGateway, Gateway } from '../../src/main';
-import { recordHarnessStart, recordResponse } from './parity-recorder';
-import { listOperations, specAvailable, validateResponse } from './tams-spec';
+import { checkedFetch, parseBody, registerGatewayOrigin, unregisterGatewayOrigin } from './checked-fetch';
+import { recordHarnessStart } from './parity-recorder';
 
 export interface TamsResponse {
   status: number;
@@ -42,34 +44,8 @@ export function readAuditLines(file: string): AuditLine[] {
     .map((l): AuditLine => JSON.parse(l));
 }
 
-/**
- * Statuses any operation may answer although the YAML does not list them for each one
- * (body too large, unsupported content type); their body must still be a TAMS error.
- */
-const GENERIC_STATUSES = new Set([413, 415]);
-
-function assertErrorBody(method: string, urlPath: string, status: number, body: unknown): void {
-  const b = body as Record<string, unknown> | undefined;
-  if (typeof b?.type !== 'string' || typeof b.summary !== 'string' || typeof b.time !== 'string') {
-    throw new Error(`${method} ${urlPath} -> ${status} without a TAMS error body: ${JSON.stringify(body)}`);
-  }
-}
-
-let templates: { method: string; re: RegExp; operationId: string }[] | undefined;
-
-/** The operationId a request hits (`undefined`: not a TAMS operation, or no spec to tell). */
-export function operationOf(method: string, pathname: string, basePath: string): string | undefined {
-  if (!specAvailable()) return undefined;
-  templates ??= listOperations().map((o) => ({
-    method: o.method,
-    operationId: o.operationId,
-    re: new RegExp(`^${o.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-  }));
-  // Outside the configured prefix nothing is a TAMS operation.
-  if (!pathname.startsWith(basePath)) return undefined;
-  const rel = pathname.slice(basePath.length) || '/';
-  return templates.find((t) => t.method === method && t.re.test(rel))?.operationId;
-}
+/** The operationId a request hits (moved to checked-fetch.ts; re-exported for the suites that import it here). */
+export { operationOf } from './checked-fetch';
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   recordHarnessStart();
@@ -90,6 +66,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const address = gateway.app.server.address();
   if (typeof address !== 'object' || address === null) throw new Error('no address');
   const base = `http://127.0.0.1:${address.port}`;
+  registerGatewayOrigin(base, config.basePath);
+  // The METRICS_PORT listener serves /metrics only: nothing there is a TAMS operation.
+  const metricsBase = gateway.metricsPort === undefined ? undefined : `http://127.0.0.1:${gateway.metricsPort}`;
+  if (metricsBase !== undefined) registerGatewayOrigin(metricsBase, null);
 
   const request = async (method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<TamsResponse> => {
     const init: RequestInit = { method, headers: { ...headers } };
@@ -97,22 +77,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
     }
-    const res = await fetch(`${base}${urlPath}`, init);
+    const res = await checkedFetch(`${base}${urlPath}`, init, { basePath: config.basePath, source: 'harness' });
     const text = await res.text();
-    let parsed: unknown = text === '' ? undefined : text;
-    if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
-    const pathname = new URL(`${base}${urlPath}`).pathname;
-    const operationId = operationOf(method, pathname, config.basePath);
-    // Recorded before the checks below so a non-conforming response still counts for parity.
-    if (operationId !== undefined) recordResponse(operationId, method, res.status, urlPath);
-    if (operationId !== undefined && GENERIC_STATUSES.has(res.status)) {
-      assertErrorBody(method, urlPath, res.status, parsed);
-    } else if (operationId !== undefined) {
-      const verdict = validateResponse(operationId, res.status, parsed);
-      if (!verdict.ok) {
-        throw new Error(`${method} ${urlPath} -> ${res.status} does not conform to ${operationId}: ${verdict.errors}\nbody: ${text.slice(0, 2000)}`);
-      }
-    }
+    const parsed = parseBody(text, res.headers.get('content-type'));
     return { status: res.status, headers: res.headers, body: parsed, text };
   };
 
@@ -124,6 +91,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     auditLines: () => (config.auditLogFile === undefined ? [] : readAuditLines(config.auditLogFile)),
     async close() {
       await gateway.close();
+      unregisterGatewayOrigin(base);
+      if (metricsBase !== undefined) unregisterGatewayOrigin(metricsBase);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,11 @@
  * parity-recorder.ts), prints the report and, when the whole suite ran, fails the run if an
  * operation of TimeAddressableMediaStore.yaml was never exercised or a response carried a
  * status the spec does not declare for its operation (apart from the generic allow-list in
- * parity-report.ts). A filtered run (path or name pattern, --onlyChanged, ...) only prints it.
+ * parity-report.ts). "Exercised" means answered one of the operation's declared 2xx statuses at
+ * least once (by the harness client or checkedFetch; fuzz and malformed requests do not
+ * count): an operation seen only with failure statuses (a vanished route answering 404, a 401
+ * to every test) is listed apart and fails the run too. A filtered run (path or name pattern,
+ * --onlyChanged, ...) only prints it.
  *
  * Set TAMS_PARITY_KEEP=1 to keep the recorded lines (their directory is printed).
  */

@@ -20,9 +20,17 @@ export interface ParityResponse {
   status: number;
   /** The request path (truncated), to make an undeclared status easy to reproduce. */
   url?: string;
-  /** Who sent the request: the checking harness client or the fuzz suite. */
-  source?: 'harness' | 'fuzz';
+  /** Who sent the request (absent in lines of older runs: the harness). */
+  source?: ParitySource;
 }
+
+/**
+ * Who sent a request: the gateway harness client, checkedFetch (suites that need headers or
+ * authentication), the fuzz suite, or a test that sends a malformed request on purpose. Only
+ * 'harness' and 'fetch' answers count as exercising an operation and have their statuses
+ * enforced.
+ */
+export type ParitySource = 'harness' | 'fetch' | 'fuzz' | 'malformed';
 
 /** A test file started a gateway harness (lets teardown tell a partial run from a full one). */
 export interface ParityHarnessStart {
@@ -51,7 +59,7 @@ export function recordResponse(
   method: string,
   status: number,
   url: string,
-  source: 'harness' | 'fuzz' = 'harness',
+  source: ParitySource = 'harness',
 ): void {
   append({ kind: 'response', operationId, method, status, url: url.length > MAX_URL ? `${url.slice(0, MAX_URL)}...` : url, source });
 }

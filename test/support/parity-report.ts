@@ -2,6 +2,11 @@
  * The spec-parity verdict computed by globalTeardown from the recorded responses: which
  * operations of TimeAddressableMediaStore.yaml were never exercised, and which
  * (operation, status) pairs were answered although the spec does not declare them.
+ *
+ * An operation counts as exercised only once it has answered one of its own declared 2xx
+ * statuses: a route that disappeared (404) or that every test reached without the right
+ * credentials (401, 403) would otherwise still count. Operations answered, but only with
+ * other statuses, are listed apart.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,17 +39,35 @@ export interface UndeclaredStatus {
   example: string;
 }
 
+/** An operation that answered, but never with one of its declared success statuses. */
+export interface FailuresOnly {
+  operationId: string;
+  method: string;
+  path: string;
+  /** Its declared 2xx statuses (none of which was seen). */
+  success: number[];
+  /** The statuses it did answer, ascending, with how often. */
+  seen: { status: number; count: number }[];
+  /** One request path that got one of them. */
+  example: string;
+}
+
 export interface ParityResult {
   operations: number;
+  /** Operations that answered one of their declared 2xx statuses (fuzz and malformed requests not counted). */
   exercised: number;
   responses: number;
+  /** Operations not exercised: never answered at all, or only with failure statuses (see failuresOnly). */
   missing: OperationSummary[];
+  /** The part of `missing` that did answer, but never with a declared 2xx status. */
+  failuresOnly: FailuresOnly[];
   undeclared: UndeclaredStatus[];
   /**
-   * Undeclared statuses seen only by the fuzz suite. Reported, not enforced: its requests
-   * are malformed on purpose (undecodable paths, 5000-character ids) and reach layers that
-   * answer before any operation does (400 for a bad percent-encoding, 414 for a too-long
-   * parameter); nor do its requests count as exercising an operation.
+   * Undeclared statuses seen only by the fuzz suite or by requests a test marked malformed
+   * (checkedFetch's `malformed`). Reported, not enforced: those requests are malformed on
+   * purpose (undecodable paths, 5000-character ids, undecodable cursors) and reach layers
+   * that answer before any operation does (400 for a bad percent-encoding, 414 for a
+   * too-long parameter); nor do they count as exercising an operation.
    */
   fuzzUndeclared: UndeclaredStatus[];
 }
@@ -53,9 +76,20 @@ function isDeclared(operation: OperationSummary, status: number): boolean {
   return operation.statuses.includes(status) || GENERIC_STATUS_ALLOW_LIST.has(status);
 }
 
+/** The declared statuses of an operation that say it did its work: its 2xx. */
+export function successStatuses(operation: OperationSummary): number[] {
+  return operation.statuses.filter((s) => s >= 200 && s < 300);
+}
+
+/** Requests whose answers neither count as exercising an operation nor have their statuses enforced. */
+function unenforced(line: ParityResponse): boolean {
+  return line.source === 'fuzz' || line.source === 'malformed';
+}
+
 export function computeParity(lines: ParityLine[], operations: OperationSummary[]): ParityResult {
   const byId = new Map(operations.map((o) => [o.operationId, o]));
   const exercised = new Set<string>();
+  const failures = new Map<string, { statuses: Map<number, number>; example: string }>();
   const undeclared = new Map<string, UndeclaredStatus>();
   const fuzzUndeclared = new Map<string, UndeclaredStatus>();
   let responses = 0;
@@ -64,8 +98,15 @@ export function computeParity(lines: ParityLine[], operations: OperationSummary[
     responses++;
     const operation = byId.get(line.operationId);
     if (!operation) continue; // recorded against another spec version: nothing to compare with
-    const fuzz = line.source === 'fuzz';
-    if (!fuzz) exercised.add(line.operationId);
+    const fuzz = unenforced(line);
+    if (!fuzz) {
+      if (successStatuses(operation).includes(line.status)) exercised.add(line.operationId);
+      else {
+        const seen = failures.get(line.operationId) ?? { statuses: new Map<number, number>(), example: line.url ?? '' };
+        seen.statuses.set(line.status, (seen.statuses.get(line.status) ?? 0) + 1);
+        failures.set(line.operationId, seen);
+      }
+    }
     if (isDeclared(operation, line.status)) continue;
     const target = fuzz ? fuzzUndeclared : undeclared;
     const key = `${line.operationId} ${line.status}`;
@@ -77,11 +118,19 @@ export function computeParity(lines: ParityLine[], operations: OperationSummary[
   }
   const sorted = (m: Map<string, UndeclaredStatus>): UndeclaredStatus[] =>
     [...m.values()].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method) || a.status - b.status);
+  const missing = operations.filter((o) => !exercised.has(o.operationId));
+  const failuresOnly = missing.flatMap((o): FailuresOnly[] => {
+    const seen = failures.get(o.operationId);
+    if (!seen) return [];
+    const statuses = [...seen.statuses].sort((a, b) => a[0] - b[0]).map(([status, count]) => ({ status, count }));
+    return [{ operationId: o.operationId, method: o.method, path: o.path, success: successStatuses(o), seen: statuses, example: seen.example }];
+  });
   return {
     operations: operations.length,
     exercised: exercised.size,
     responses,
-    missing: operations.filter((o) => !exercised.has(o.operationId)),
+    missing,
+    failuresOnly,
     undeclared: sorted(undeclared),
     fuzzUndeclared: sorted(fuzzUndeclared).filter((u) => !undeclared.has(`${u.operationId} ${u.status}`)),
   };
@@ -107,17 +156,26 @@ export function parityFailed(result: ParityResult): boolean {
 /** A compact, human-readable report: one line per path template. */
 export function formatParityReport(result: ParityResult): string {
   const out: string[] = [];
+  const failed = new Set(result.failuresOnly.map((f) => f.operationId));
+  const neverAnswered = result.missing.filter((o) => !failed.has(o.operationId));
   out.push(
-    `TAMS spec parity: ${result.exercised}/${result.operations} operations exercised (fuzz requests not counted), ${result.responses} responses recorded; ` +
-      `${result.missing.length} never exercised, ${result.undeclared.length} undeclared (operation, status) pairs ` +
-      `(allowed anywhere: ${[...GENERIC_STATUS_ALLOW_LIST].join(', ')}).`,
+    `TAMS spec parity: ${result.exercised}/${result.operations} operations exercised (answered a declared 2xx at least once; fuzz and malformed requests not counted), ` +
+      `${result.responses} responses recorded; ${neverAnswered.length} never answered, ${result.failuresOnly.length} answered only with failure statuses, ` +
+      `${result.undeclared.length} undeclared (operation, status) pairs (allowed anywhere: ${[...GENERIC_STATUS_ALLOW_LIST].join(', ')}).`,
   );
-  if (result.missing.length > 0) {
-    out.push('  never exercised (path: methods):');
+  if (neverAnswered.length > 0) {
+    out.push('  never answered (path: methods):');
     const byPath = new Map<string, string[]>();
-    for (const o of result.missing) byPath.set(o.path, [...(byPath.get(o.path) ?? []), o.method]);
+    for (const o of neverAnswered) byPath.set(o.path, [...(byPath.get(o.path) ?? []), o.method]);
     const width = Math.max(...[...byPath.keys()].map((p) => p.length));
     for (const [p, methods] of byPath) out.push(`    ${p.padEnd(width)}  ${methods.join(' ')}`);
+  }
+  if (result.failuresOnly.length > 0) {
+    out.push('  answered only with failure statuses, never a declared 2xx (operation: statuses seen x count [2xx declared], e.g. request):');
+    for (const f of result.failuresOnly) {
+      const seen = f.seen.map((s) => `${s.status} x${s.count}`).join(', ');
+      out.push(`    ${f.operationId}: ${seen} [${f.success.join(',')}] e.g. ${f.method} ${f.example}`);
+    }
   }
   if (result.undeclared.length > 0) {
     out.push('  undeclared statuses (operation: status [declared] x count, source, e.g. request):');
@@ -128,7 +186,7 @@ export function formatParityReport(result: ParityResult): string {
     }
   }
   if (result.fuzzUndeclared.length > 0) {
-    out.push('  fuzz suite only, not enforced (status: operations):');
+    out.push('  fuzz suite or malformed requests only, not enforced (status: operations):');
     const byStatus = new Map<number, string[]>();
     for (const u of result.fuzzUndeclared) byStatus.set(u.status, [...(byStatus.get(u.status) ?? []), u.operationId]);
     for (const [status, ids] of [...byStatus].sort((a, b) => a[0] - b[0])) out.push(`    ${status}: ${[...new Set(ids)].sort().join(' ')}`);
