@@ -194,11 +194,14 @@ describeWithSpec('authorization over HTTP (TAMS_AUTH=on, real tokens)', () => {
     it('objects: re-use needs read on the object; GET lists readable flows only, 404 when none', async () => {
       const object = `obj-${randomUUID()}`;
       const segment = (start: number): Json => ({ object_id: object, timerange: `[${start}:0_${start + 2}:0)` });
+      const fresh = `fresh-${randomUUID()}`;
+      expect((await send(h, tokens.news!, 'POST', `/flows/${id(newsY)}/storage`, { object_ids: [object] })).status).toBe(201);
+      expect((await send(h, tokens.sport!, 'POST', `/flows/${id(sportA)}/storage`, { object_ids: [fresh] })).status).toBe(201);
       expect((await send(h, tokens.news!, 'POST', `/flows/${id(newsY)}/segments`, segment(0))).status).toBe(201);
       expect((await send(h, tokens.sport!, 'GET', `/objects/${object}`)).status).toBe(404);
       const stolen = await send(h, tokens.sport!, 'POST', `/flows/${id(sportA)}/segments`, segment(0));
       expect([stolen.status, stolen.body.type]).toEqual([403, 'Forbidden']);
-      const bulk = await send(h, tokens.sport!, 'POST', `/flows/${id(sportA)}/segments`, [segment(0), { object_id: `fresh-${randomUUID()}`, timerange: '[2:0_4:0)' }]);
+      const bulk = await send(h, tokens.sport!, 'POST', `/flows/${id(sportA)}/segments`, [segment(0), { object_id: fresh, timerange: '[2:0_4:0)' }]);
       expect(bulk.status).toBe(200);
       expect(bulk.body.failed_segments.map((f: Json) => (f.error as Json).type)).toEqual(['Forbidden']);
       // News re-uses it in News X, which Sport may read: Sport now sees the object through it.
@@ -247,7 +250,9 @@ describeWithSpec('authorization over HTTP (TAMS_AUTH=on, real tokens)', () => {
     it('flow delete requests: admin lists them; delete permission on the flow reads one, even after the flow is gone', async () => {
       const doomed = videoFlow({ tags: { auth_classes: 'news' } });
       expect((await send(h, tokens.news!, 'PUT', `/flows/${id(doomed)}`, doomed)).status).toBe(201);
-      expect((await send(h, tokens.news!, 'POST', `/flows/${id(doomed)}/segments`, { object_id: `d-${randomUUID()}`, timerange: '[0:0_1:0)' })).status).toBe(201);
+      const objectId = `d-${randomUUID()}`;
+      expect((await send(h, tokens.news!, 'POST', `/flows/${id(doomed)}/storage`, { object_ids: [objectId] })).status).toBe(201);
+      expect((await send(h, tokens.news!, 'POST', `/flows/${id(doomed)}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' })).status).toBe(201);
       const deleted = await send(h, tokens.news!, 'DELETE', `/flows/${id(doomed)}`);
       expect(deleted.status).toBe(202);
       const requestId = deleted.body.id as string;

@@ -247,6 +247,12 @@ describe('GraphQL authorization (TAMS_AUTH=on, real tokens)', () => {
       variables: { id: news.flowId, input: videoInput(news.sourceId, { auth_classes: 'news' }) },
     });
     expect(put.body).toEqual({ data: { putFlow: { created: true } } });
+    // Segments name objects the store knows: allocated first, as a client does.
+    const allocated = await gql(tokens.newsroom, {
+      query: 'mutation($f: ID!) { allocateStorage(flowId: $f, limit: 1) { objectId } }',
+      variables: { f: news.flowId },
+    });
+    news.objectId = (allocated.body as { data: { allocateStorage: { objectId: string }[] } }).data.allocateStorage[0]!.objectId;
     const registered = await gql(tokens.newsroom, {
       query: 'mutation($f: ID!, $s: [FlowSegmentInput!]!) { registerSegments(flowId: $f, segments: $s) { registeredCount } }',
       variables: { f: news.flowId, s: [{ objectId: news.objectId, timerange: '[0:0_1:0)' }] },

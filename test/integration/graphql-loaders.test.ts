@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { videoFlow } from '../fixtures/flows';
 import { checkedFetch } from '../support/checked-fetch';
 
@@ -14,7 +15,9 @@ describe('GraphQL DataLoaders', () => {
   let h: Harness;
   const run = randomUUID();
   const flowIds: string[] = [];
-  const sources = [randomUUID(), randomUUID(), randomUUID()];
+  // Four sources, so that every flow of one source collects flows of the same two other sources in
+  // the same roles, wrapping round at 100 included: source collections must not conflict.
+  const sources = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
 
   async function data(query: string, variables?: Record<string, unknown>): Promise<Json> {
     const res = await checkedFetch(`${h.base}/graphql`, {
@@ -59,10 +62,11 @@ describe('GraphQL DataLoaders', () => {
   beforeAll(async () => {
     h = await startHarness();
     for (let i = 0; i < 100; i++) {
-      const flow = videoFlow({ source_id: sources[i % 3], tags: { loader_run: run }, label: `flow ${i}` });
+      const flow = videoFlow({ source_id: sources[i % 4], tags: { loader_run: run }, label: `flow ${i}` });
       expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
       flowIds.push(flow.id as string);
       const segments = Array.from({ length: 12 }, (_, s) => ({ object_id: `${run}-${i}-${s}`, timerange: `[${s}:0_${s + 1}:0)` }));
+      await allocateObjects(h, flow.id as string, segments.map((x) => x.object_id));
       expect((await h.request('POST', `/flows/${flow.id as string}/segments`, segments)).status).toBe(201);
     }
     // Every flow collects the next two.
@@ -97,12 +101,13 @@ describe('GraphQL DataLoaders', () => {
     expect(nodes).toHaveLength(100);
     for (const node of nodes) {
       const i = flowIds.indexOf(node.id as string);
-      expect(node.source.id).toBe(sources[i % 3]);
+      expect(node.source.id).toBe(sources[i % 4]);
       expect(node.collection.map((c: Json) => c.flow.id)).toEqual([flowIds[(i + 1) % 100], flowIds[(i + 2) % 100]]);
       expect(node.segments.nodes).toHaveLength(10);
       expect(node.segments.nodes[0].objectId).toBe(`${run}-${i}-0`);
       expect(node.segments.nodes[9].timerange).toBe('[9:0_10:0)');
-      expect(node.segments.nodes[0].getUrls).toEqual([]);
+      // Allocated objects: one signed URL each, made without a store call.
+      expect(node.segments.nodes[0].getUrls).toEqual([{ url: expect.stringContaining('/media/') }]);
       expect(node.segments.nodes[3].object.id).toBe(`${run}-${i}-3`);
     }
     const total = Object.entries(counts)

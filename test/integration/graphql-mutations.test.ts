@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
@@ -86,7 +87,9 @@ describe('GraphQL mutations', () => {
     return (res.body as { object_id: string; timerange: string }[]).map((s) => [s.object_id, s.timerange]);
   }
 
+  /** registerSegments, with the objects the store does not know yet allocated for the flow first, as a client does. */
   async function register(flowId: string, segments: Record<string, unknown>[]): Promise<Json> {
+    await allocateObjects(h, flowId, [...new Set(segments.filter((x) => x.getUrls === undefined).map((x) => x.objectId as string))]);
     return (await data(REGISTER, { flowId, segments })).registerSegments;
   }
 

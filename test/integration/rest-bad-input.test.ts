@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { startHarness, Harness, TamsResponse } from '../support/gateway-harness';
 import { fileListing, tableHashes } from '../support/table-hash';
+import { allocateObjects } from '../support/allocate-objects';
 import { videoFlow } from '../fixtures/flows';
 
 /**
@@ -335,6 +336,7 @@ describe('REST bad input: each bad input gets the TAMS error body and changes no
     const alloc = await h.request('POST', storageA, { object_ids: ['alloc-1'] });
     expect(alloc.status).toBe(201);
     const segs = [0, 1, 2].map((i) => ({ object_id: `seg-${i}`, timerange: `[${i * 2}:0_${i * 2 + 2}:0)` }));
+    await allocateObjects(h, FLOW_A, segs.map((x) => x.object_id));
     expect((await h.request('POST', segmentsA, segs)).status).toBe(201);
   });
 
@@ -466,6 +468,7 @@ describe('REST bad input: each bad input gets the TAMS error body and changes no
 
     beforeAll(async () => {
       expect((await h.request('PUT', `/flows/${ro}`, roFlow)).status).toBe(201);
+      await allocateObjects(h, ro, ['ro-0', 'ro-1']);
       expect((await h.request('POST', `/flows/${ro}/segments`, { object_id: 'ro-0', timerange: '[0:0_2:0)' })).status).toBe(201);
       expect((await h.request('PUT', `/flows/${ro}`, { ...roFlow, read_only: true })).status).toBe(204);
       expect((await h.request('GET', `/flows/${ro}`)).body).toMatchObject({ read_only: true });
@@ -509,6 +512,7 @@ describe('REST bad input: each bad input gets the TAMS error body and changes no
     const flow = videoFlow();
     const id = flow.id as string;
     expect((await h.request('PUT', `/flows/${id}`, flow)).status).toBe(201);
+    await allocateObjects(h, id, ['p-0', 'p-1', 'p-bad', 'p-2', 'p-3']);
     expect((await h.request('POST', `/flows/${id}/segments`, { object_id: 'p-0', timerange: '[0:0_2:0)' })).status).toBe(201);
     const res = await h.request('POST', `/flows/${id}/segments`, [
       { object_id: 'p-1', timerange: '[2:0_4:0)' },
@@ -541,6 +545,7 @@ describe('REST bad input: partial failures of segment arrays', () => {
     const flow = videoFlow();
     const id = flow.id as string;
     expect((await h.request('PUT', `/flows/${id}`, flow)).status).toBe(201);
+    await allocateObjects(h, id, ['m-0', 'm-1', 'm-empty', 'm-open', 'm-neg', 'm-overlap', 'm-2', 'm-dup']);
     expect((await h.request('POST', `/flows/${id}/segments`, { object_id: 'm-0', timerange: '[0:0_2:0)' })).status).toBe(201);
     const res = await h.request('POST', `/flows/${id}/segments`, [
       { object_id: 'm-1', timerange: '[2:0_4:0)' },

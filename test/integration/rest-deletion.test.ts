@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness, TamsResponse } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { videoFlow } from '../fixtures/flows';
 import type { DeletionRequest } from '../../src/domain/entities';
 import { checkedFetch } from '../support/checked-fetch';
@@ -22,6 +23,7 @@ describe('flow delete requests', () => {
     const id = flow.id as string;
     expect((await req('PUT', `/flows/${id}`, flow)).status).toBe(201);
     const segments = Array.from({ length: count }, (_, i) => ({ object_id: `${id}/obj-${i}`, timerange: `[${i}:0_${i + 1}:0)` }));
+    if (count > 0) await allocateObjects(req, id, segments.map((s) => s.object_id));
     if (count > 0) expect((await req('POST', `/flows/${id}/segments`, segments)).status).toBe(201);
     return id;
   }
@@ -152,6 +154,7 @@ describe('flow delete requests', () => {
     const ro = roFlow.id as string;
     expect((await req('PUT', `/flows/${ro}`, roFlow)).status).toBe(201);
     const segments = Array.from({ length: 8 }, (_, i) => ({ object_id: `${ro}/obj-${i}`, timerange: `[${i}:0_${i + 1}:0)` }));
+    await allocateObjects(req, ro, segments.map((s) => s.object_id));
     expect((await req('POST', `/flows/${ro}/segments`, segments)).status).toBe(201);
     expect((await req('PUT', `/flows/${ro}`, { ...roFlow, read_only: true })).status).toBe(204);
     expect((await req('DELETE', `/flows/${ro}`)).status).toBe(403);

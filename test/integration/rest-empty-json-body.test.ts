@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { describeWithSpec, listOperations } from '../support/tams-spec';
 import { videoFlow } from '../fixtures/flows';
 
@@ -28,6 +29,7 @@ async function world(h: Harness): Promise<World> {
   expect((await h.request('PUT', `/sources/${sourceId}/description`, JSON.stringify('a description'))).status).toBe(204);
   expect((await h.request('PUT', `/sources/${sourceId}/tags/genre`, JSON.stringify('news'))).status).toBe(204);
   const segments = [0, 1, 2].map((i) => ({ object_id: `obj-${randomUUID()}`, timerange: `[${i}:0_${i + 1}:0)` }));
+  await allocateObjects(h, flowId, segments.map((x) => x.object_id));
   expect((await h.request('POST', `/flows/${flowId}/segments`, segments)).status).toBe(201);
   const webhook = await h.request('POST', '/service/webhooks', { url: 'https://hooks.example.com/in', events: ['flows/created'] });
   expect(webhook.status).toBe(201);

@@ -235,14 +235,17 @@ describe('REST flow properties', () => {
       [video, audioId].sort(),
     );
     const events = await eventsSince(seq);
-    expect(events.map((e) => [e.event_type, e.flow_id])).toEqual(
+    const flowEvents = events.filter((e) => e.event_type.startsWith('flows/'));
+    expect(flowEvents.map((e) => [e.event_type, e.flow_id])).toEqual(
       expect.arrayContaining([
         ['flows/updated', multi.id],
         ['flows/updated', video],
         ['flows/updated', audioId],
       ]),
     );
-    expect(events).toHaveLength(3);
+    expect(flowEvents).toHaveLength(3);
+    // The multi flow's source now collects the members' sources (inferred): one sources/updated each.
+    expect(events.filter((e) => e.event_type === 'sources/updated')).toHaveLength(events.length - 3);
 
     // Reordering keeps the order given; dropping a member clears its collected_by.
     const reordered = [{ id: video, role: 'video' }];

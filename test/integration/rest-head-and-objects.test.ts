@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { checkedFetch } from '../support/checked-fetch';
 
@@ -59,6 +60,7 @@ describe('HEAD twins of the core GETs', () => {
     expect((await h.request('PUT', `/flows/${videoId}`, video)).status).toBe(201);
     expect((await h.request('PUT', `/flows/${audio.id as string}`, audio)).status).toBe(201);
     const segs = Array.from({ length: 4 }, (_, i) => ({ object_id: `head-${i}`, timerange: `[${i}:0_${i + 1}:0)` }));
+    await allocateObjects(h, videoId, segs.map((s) => s.object_id));
     expect((await h.request('POST', `/flows/${videoId}/segments`, segs)).status).toBe(201);
   });
   afterAll(async () => {

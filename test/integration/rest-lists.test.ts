@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, Harness, TamsResponse } from '../support/gateway-harness';
+import { allocateObjects } from '../support/allocate-objects';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { checkedFetch } from '../support/checked-fetch';
 
@@ -123,6 +124,7 @@ describe('REST lists: /flows and /sources filters and paging', () => {
     }
     // Segments on alpha [0:0_10:0), bravo [20:0_30:0), echo [5:0_6:0).
     for (const [i, tr] of [[0, '[0:0_10:0)'], [1, '[20:0_30:0)'], [4, '[5:0_6:0)']] as const) {
+      await allocateObjects(h, id(i), [`obj-${i}`]);
       const res = await h.request('POST', `/flows/${id(i)}/segments`, { object_id: `obj-${i}`, timerange: tr });
       expect(res.status).toBe(201);
     }
@@ -407,6 +409,7 @@ describe('REST lists: segments', () => {
     const other = videoFlow();
     const otherId = other.id as string;
     expect((await h.request('PUT', `/flows/${otherId}`, other)).status).toBe(201);
+    await allocateObjects(h, otherId, ['i-1', 'i-2']);
     expect((await h.request('POST', `/flows/${otherId}/segments`, { object_id: 'i-1', timerange: '[1:0_2:0)' })).status).toBe(201);
     expect((await h.request('POST', `/flows/${otherId}/segments`, { object_id: 'i-2', timerange: '[2:0]' })).status).toBe(201);
     const all = segs(await h.request('GET', `/flows/${otherId}/segments`));

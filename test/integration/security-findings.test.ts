@@ -102,7 +102,9 @@ describe('finding 1: a token without read gets only the outcome and ids of its w
     deleteOnly = await tokenFor(h, 'delete-only', ['delete']);
     readWrite = await tokenFor(h, 'read-write', ['read', 'write']);
     expect((await rest(h, admin, 'PUT', `/flows/${flowId}`, open)).status).toBe(201);
-    expect((await rest(h, admin, 'POST', `/flows/${flowId}/segments`, { object_id: randomUUID(), timerange: '[0:0_1:0)' })).status).toBe(201);
+    const objectId = randomUUID();
+    expect((await rest(h, admin, 'POST', `/flows/${flowId}/storage`, { object_ids: [objectId] })).status).toBe(201);
+    expect((await rest(h, admin, 'POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' })).status).toBe(201);
   });
 
   afterAll(async () => {
@@ -141,6 +143,7 @@ describe('finding 1: a token without read gets only the outcome and ids of its w
 
     // The write's outcome and ids: registers the segment.
     const objectId = randomUUID();
+    expect((await rest(h, admin, 'POST', `/flows/${flowId}/storage`, { object_ids: [objectId] })).status).toBe(201);
     const allowed = await gql(
       h,
       writeOnly,
@@ -157,10 +160,13 @@ describe('finding 1: a token without read gets only the outcome and ids of its w
 
     // A token with read may still select everything, as before.
     for (const [who, token] of [['read+write', readWrite], ['admin', admin]] as const) {
+      const allocatedId = randomUUID();
+      expect((await rest(h, admin, 'POST', `/flows/${flowId}/storage`, { object_ids: [allocatedId] })).status).toBe(201);
+      const start = who === 'admin' ? 30 : 31;
       const full = await gql(
         h,
         token,
-        `mutation { registerSegments(flowId: "${flowId}", segments: [${segment(who === 'admin' ? 30 : 31)}]) { registeredCount flow { label segments { nodes { getUrls { url } } } } } }`,
+        `mutation { registerSegments(flowId: "${flowId}", segments: [{ objectId: "${allocatedId}", timerange: "[${start}:0_${start + 1}:0)" }]) { registeredCount flow { label segments { nodes { getUrls { url } } } } } }`,
       );
       expect({ who, errors: full.body.errors }).toEqual({ who, errors: undefined });
       expect(full.body.data.registerSegments.registeredCount).toBe(1);
@@ -171,6 +177,7 @@ describe('finding 1: a token without read gets only the outcome and ids of its w
 
   it('refuses a delete-only token the issue\'s deleteSegments read whole; the outcome and ids still work', async () => {
     const objectId = randomUUID();
+    expect((await rest(h, admin, 'POST', `/flows/${flowId}/storage`, { object_ids: [objectId] })).status).toBe(201);
     expect((await rest(h, admin, 'POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: '[40:0_41:0)' })).status).toBe(201);
     const before = await segments();
 
@@ -1045,11 +1052,13 @@ describe('finding 9: a hidden id answers as an unknown one, and the attempt is i
     ownerB = await tokenFor(h, 'owner-b', ['read', 'write', 'delete'], ['b']);
     expect((await rest(h, userA, 'PUT', `/flows/${flowA.id as string}`, flowA)).status).toBe(201);
     for (const flow of [flowB, flowB2]) expect((await rest(h, ownerB, 'PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+    expect((await rest(h, ownerB, 'POST', `/flows/${flowB.id as string}/storage`, { object_ids: [objectB] })).status).toBe(201);
     expect((await rest(h, ownerB, 'POST', `/flows/${flowB.id as string}/segments`, { object_id: objectB, timerange: '[0:0_1:0)' })).status).toBe(201);
     const hook = await rest(h, ownerB, 'POST', '/service/webhooks', { url: 'https://hooks.example/b', events: ['flows/created'], tags: { auth_classes: 'b' } });
     expect(hook.status).toBe(201);
     webhookB = hook.body.id as string;
     const segments = Array.from({ length: 3 }, (_, i) => ({ object_id: `b2-${randomUUID()}`, timerange: `[${i}:0_${i + 1}:0)` }));
+    expect((await rest(h, ownerB, 'POST', `/flows/${flowB2.id as string}/storage`, { object_ids: segments.map((x) => x.object_id) })).status).toBe(201);
     expect((await rest(h, ownerB, 'POST', `/flows/${flowB2.id as string}/segments`, segments)).status).toBe(201);
     const deletion = await rest(h, ownerB, 'DELETE', `/flows/${flowB2.id as string}/segments`);
     expect(deletion.status).toBe(202);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { MIGRATIONS } from '../../src/adapters/sqlite/migrations';
 import { jsonHeadParts, segmentJsonHeadSql, segmentJsonTail } from '../../src/adapters/sqlite/rows';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { addSegments } from '../contract/contract-fixtures';
 import { parseTimeRange } from '../../src/domain/timerange';
 
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -27,7 +28,7 @@ const ROWS: [string, string, string | null][] = [
   ['only-urls', '[4:0_5:0)', '{"get_urls":[{"url":"https://elsewhere.example/b","label":"b"}]}'],
   ['controls \t \b \f \r \u001e end', '[5:0_6:0)', '{}'],
   // UTF-8 storage does not keep a lone surrogate as it came: the head must say what the column holds.
-  ['lone \ud800 surrogate', '[6:0_7:0)', null],
+  ['lone \ud800 surrogate', '[6:0_7:0)', '{"get_urls":[{"url":"https://elsewhere.example/l","label":"l"}]}'],
 ];
 
 let dir: string;
@@ -62,7 +63,7 @@ describe('migration 4: segment JSON heads', () => {
       await store.init();
       await fresh.init();
       await fresh.putFlow({ id: flowId, source_id: 'c0ffee00-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:data', container: 'application/json' }, NOW);
-      const outcomes = await fresh.addSegments(
+      const outcomes = await addSegments(fresh, 
         flowId,
         ROWS.map(([objectId, text, extra]) => ({
           object_id: objectId,

@@ -36,7 +36,7 @@ describe('object instances keep the segment copies in step', () => {
 
   it('rewrites storage and get_urls copies of every segment row of the object', async () => {
     const flowId = 'b7d1c3e2-0000-4000-8000-000000000001';
-    await store.putFlow({ id: flowId, source_id: 'b7d1c3e2-0000-4000-8000-0000000000ff', format: VIDEO }, NOW);
+    await store.putFlow({ id: flowId, source_id: 'b7d1c3e2-0000-4000-8000-0000000000ff', format: VIDEO, essence_parameters: { init_segments: true } }, NOW);
     await store.allocateObjects(flowId, [
       { id: 'm', storage_id: 'st', key: 'k/m' },
       { id: 'i', storage_id: 'st', key: 'k/i' },
@@ -47,6 +47,8 @@ describe('object instances keep the segment copies in step', () => {
       timerange: parseTimeRange(`[${n}:0_${n + 1}:0)`),
       timerange_text: `[${n}:0_${n + 1}:0)`,
       key_frame_count: 1,
+      // m3 and m4 are objects kept elsewhere (never allocated here): their URLs come with them.
+      ...(n < 3 ? {} : { get_urls: [{ url: `https://ext.example/m${n}`, label: 'ext' }] }),
     }));
     expect((await store.addSegments(flowId, segs, NOW)).every((o) => o.error === undefined)).toBe(true);
     const rows = (): CopyRow[] =>
@@ -65,7 +67,7 @@ describe('object instances keep the segment copies in step', () => {
       expect(row.json_head).toBe(
         row.object_id === 'm'
           ? `{"object_id":"m","timerange":"[${n}:0_${n + 1}:0)","key_frame_count":1,"get_urls":[{"url":"https://copy.example/m","label":"copy"}]`
-          : `{"object_id":"m${n}","timerange":"[${n}:0_${n + 1}:0)","key_frame_count":1`,
+          : `{"object_id":"m${n}","timerange":"[${n}:0_${n + 1}:0)","key_frame_count":1,"get_urls":[{"url":"https://ext.example/m${n}","label":"ext"}]`,
       );
     });
   });
@@ -108,7 +110,8 @@ describe('migration 3', () => {
     const store = new SqliteMetadataStore({ filename });
     try {
       await store.init();
-      expect(await store.getFlow('f')).toEqual(flow);
+      // Migration 5 gives the stored flow its metadata_version.
+      expect(await store.getFlow('f')).toEqual({ ...flow, metadata_version: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) });
       await store.createProfile({ id: 'p', flow_metadata: {} });
       await store.putWebhook({ id: 'w', url: 'https://h.example', events: [], status: 'created' });
       await store.putDeletionRequest({ id: 'd', flow_id: 'f', timerange_to_delete: '_', delete_flow: true, status: 'created' });

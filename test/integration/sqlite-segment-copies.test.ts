@@ -26,8 +26,9 @@ beforeEach(() => {
   db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
   db.exec(MIGRATIONS[0] as string);
   db.prepare('INSERT INTO schema_migrations (version, applied) VALUES (1, ?)').run(NOW);
-  const flow = { id: flowId, source_id: sourceId, format: 'urn:x-nmos:format:video', created: NOW };
-  db.prepare('INSERT INTO flows (id, source_id, format, created, doc) VALUES (?, ?, ?, ?, ?)').run(
+  // Its media objects have init objects: init_segments (the column and the document).
+  const flow = { id: flowId, source_id: sourceId, format: 'urn:x-nmos:format:video', created: NOW, essence_parameters: { init_segments: true } };
+  db.prepare('INSERT INTO flows (id, source_id, format, created, doc, init_segments) VALUES (?, ?, ?, ?, ?, 1)').run(
     flowId,
     sourceId,
     flow.format,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedSegments } from '../../src/adapters/sqlite/seed';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { addSegments } from '../contract/contract-fixtures';
 import type { NewSegment } from '../../src/domain/entities';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { SegmentQuery } from '../../src/ports/metadata-store';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   await store.putFlow({ id: flowId, source_id: 'a5c4a2d8-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:video' }, NOW);
   for (let start = 0; start < COUNT; start += BATCH) {
     const batch = Array.from({ length: BATCH }, (_, k) => oneSecond(start + k));
-    const outcomes = await store.addSegments(flowId, batch, NOW);
+    const outcomes = await addSegments(store, flowId, batch, NOW);
     if (outcomes.some((o) => o.error)) throw new Error('seeding failed');
   }
 }, 300_000);

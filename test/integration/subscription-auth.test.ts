@@ -136,8 +136,11 @@ describe('GraphQL subscriptions: authentication, scopes and auth classes', () =>
     const openFlow = videoFlow({ tags: {} });
     const inherited = videoFlow({ source_id: newsFlow.source_id, tags: {} });
     for (const flow of [newsFlow, sportFlow, openFlow, inherited]) await rest('PUT', `/flows/${flow.id as string}`, flow, 201);
-    await rest('POST', `/flows/${newsFlow.id as string}/segments`, { object_id: randomUUID(), timerange: '[0:0_1:0)' }, 201);
-    await rest('POST', `/flows/${sportFlow.id as string}/segments`, { object_id: randomUUID(), timerange: '[0:0_1:0)' }, 201);
+    for (const flow of [newsFlow, sportFlow]) {
+      const objectId = randomUUID();
+      await rest('POST', `/flows/${flow.id as string}/storage`, { object_ids: [objectId] }, 201);
+      await rest('POST', `/flows/${flow.id as string}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' }, 201);
+    }
     // Deleted flows are no longer stored: their classes are those last seen.
     await rest('DELETE', `/flows/${inherited.id as string}`, undefined, 204);
     await rest('DELETE', `/flows/${sportFlow.id as string}`, undefined, 204);

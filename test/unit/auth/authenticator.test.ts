@@ -34,7 +34,7 @@ describe('authenticator', () => {
     const token = await tokens.sign({ sub: 'alice', scope: 'tams-api/read', roles: ['editor'], auth_classes: ['news'] });
     expect(await authenticator.authenticate({ authorization: `Bearer ${token}` })).toEqual({
       ok: true,
-      principal: { subject: 'alice', scopes: ['read', 'write'], authClasses: ['news'], method: 'bearer', authenticated: true, expiresAtMs: expect.any(Number) },
+      principal: { subject: 'alice', name: 'alice', scopes: ['read', 'write'], authClasses: ['news'], method: 'bearer', authenticated: true, expiresAtMs: expect.any(Number) },
     });
     expect(await authenticator.authenticate({ authorization: `bearer   ${token}` })).toMatchObject({ ok: true });
     expect(await authenticator.authenticate({ accessToken: token })).toMatchObject({ ok: true, principal: { method: 'access_token' } });
@@ -99,7 +99,7 @@ describe('authenticator', () => {
     expect(authenticator.challenges(none.failure)).toEqual(['Bearer realm="tams"', 'Basic realm="tams", charset="UTF-8"']);
     expect(await authenticator.authenticate({ authorization: basic('ingest', 'ingest-password') })).toEqual({
       ok: true,
-      principal: { subject: 'ingest', scopes: ['write'], authClasses: ['sport'], method: 'basic', authenticated: true },
+      principal: { subject: 'ingest', name: 'ingest', scopes: ['write'], authClasses: ['sport'], method: 'basic', authenticated: true },
     });
     expect(reasonOf(await authenticator.authenticate({ authorization: basic('ingest', 'nope-nope') }))).toBe('wrong password');
     expect(reasonOf(await authenticator.authenticate({ authorization: basic('nobody', 'nope-nope') }))).toBe('unknown user');

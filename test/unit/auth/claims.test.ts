@@ -50,6 +50,7 @@ describe('claims -> scopes, roles and auth classes', () => {
   it('builds a principal from sub (or client_id), and none without a subject', () => {
     expect(principalFromClaims({ sub: 'alice', scope: 'tams-api/read', auth_classes: ['news'] }, defaults, 'bearer')).toEqual({
       subject: 'alice',
+      name: 'alice',
       scopes: ['read'],
       authClasses: ['news'],
       method: 'bearer',
@@ -58,6 +59,15 @@ describe('claims -> scopes, roles and auth classes', () => {
     expect(principalFromClaims({ client_id: 'ingest-bot' }, defaults, 'access_token')).toMatchObject({ subject: 'ingest-bot', method: 'access_token', scopes: [] });
     expect(principalFromClaims({ sub: '' }, defaults, 'bearer')).toBeUndefined();
     expect(principalFromClaims({}, defaults, 'bearer')).toBeUndefined();
+  });
+
+  it('names the caller by AUTH_USER_CLAIM (falling back to the subject), and lets AUTH_ATTRIBUTION_ROLES set created_by', () => {
+    const named = loadConfig({ AUTH_USER_CLAIM: 'preferred_username', AUTH_ATTRIBUTION_ROLES: 'curator, archivist' }).authentication.claims;
+    expect(principalFromClaims({ sub: 'u-1', preferred_username: 'alice' }, named, 'bearer')).toMatchObject({ subject: 'u-1', name: 'alice' });
+    expect(principalFromClaims({ sub: 'u-2' }, named, 'bearer')).toMatchObject({ subject: 'u-2', name: 'u-2' });
+    expect(principalFromClaims({ sub: 'u-3', roles: ['archivist'] }, named, 'bearer')).toMatchObject({ mayAttribute: true });
+    expect(principalFromClaims({ sub: 'u-4', roles: ['editor'] }, named, 'bearer')!.mayAttribute).toBeUndefined();
+    expect(principalFromClaims({ sub: 'u-5', roles: ['archivist'] }, defaults, 'bearer')!.mayAttribute).toBeUndefined();
   });
 
   it('grants through the configured claims what it reads back', () => {
