@@ -1,20 +1,27 @@
 /**
- * Graceful shutdown under load: the real entry point in its own process, SIGTERM while
- * keep-alive clients send reads, GraphQL operations and batches of segment registrations, a
- * subscriber is connected and a prober asks /readyz.
+ * Graceful shutdown under load: the built entry point (dist/src/main.js) in its own process,
+ * SIGTERM while keep-alive clients send reads, GraphQL operations and batches of segment
+ * registrations, a subscriber is connected and a prober asks /readyz.
  *
  * "Accepted" is what the gateway read: each request carries its own X-Request-Id, and the
  * gateway logs `incoming request` for every request it reads. Every one of those must be
  * answered, with the status the client saw and never a 5xx. Requests sent after the signal
  * may find the listener closed (a connection error, never an HTTP error).
+ *
+ * The drain is observed deterministically, not by luck of timing: before the signal, three
+ * requests are left in flight (a media upload half sent, and a /readyz and a flow read whose
+ * heads lack their last CRLF, so the gateway holds their connections as busy, not idle). Once
+ * the gateway has logged `shutting down` they are completed: readiness must answer 503, the
+ * read 200 and the upload 200, each with `Connection: close`.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
-import { startGatewayProcess, type GatewayProcess } from '../ops/support/gateway-process';
+import { buildIfStale, startChildGateway, type ChildGateway } from '../support/child-gateway';
 import { startHarness } from '../support/gateway-harness';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { videoFlow } from '../fixtures/flows';
@@ -33,6 +40,10 @@ interface Outcome {
   startedAt: number;
   endedAt: number;
   status?: number;
+  /** The response's Connection header. */
+  connection?: string | null;
+  /** One of the requests left in flight across the signal. */
+  held?: true;
   error?: string;
 }
 
@@ -49,17 +60,108 @@ function json(method: string, body: unknown): RequestInit {
   return { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
+interface RawResponse {
+  status: number;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A whole HTTP/1.1 response at the start of `bytes` (with Content-Length), or undefined. */
+function parseResponse(bytes: Buffer, closed: boolean): RawResponse | undefined {
+  const end = bytes.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine, ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
+  const body = bytes.subarray(end + 4);
+  if (length === undefined ? !closed : body.length < length) return undefined;
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine!)?.[1]), headers, body: body.subarray(0, length).toString('utf8') };
+}
+
+interface HeldRequest {
+  /** Sends the last CRLF of the head and reads the whole response. */
+  finish(): Promise<RawResponse>;
+  destroy(): void;
+}
+
+/**
+ * A GET whose head is sent but for its final CRLF: the gateway has begun reading a request on
+ * the connection (so it is busy, not idle, and the drain keeps it open) but cannot handle it
+ * before `finish`.
+ */
+async function holdRequest(port: number, path: string, headers: Record<string, string>): Promise<HeldRequest> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let received = Buffer.alloc(0);
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (closed = true));
+  const head = [`GET ${path} HTTP/1.1`, 'host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  socket.write(`${head.join('\r\n')}\r\n`);
+  return {
+    async finish() {
+      socket.write('\r\n');
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const response = parseResponse(received, closed);
+        if (response !== undefined) return response;
+        if (closed || Date.now() > deadline) throw new Error(`GET ${path}: no whole response (${closed ? 'connection closed' : 'timed out'}):\n${received.toString('latin1')}`);
+        await sleep(5);
+      }
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+interface HeldUpload {
+  /** Sends the rest of the body and reads the response. */
+  finish(): Promise<{ status: number; connection: string | undefined }>;
+  destroy(): void;
+}
+
+/** A media upload (PUT to a put_url) with the first half of its body sent. */
+function holdUpload(url: string, body: Buffer, headers: Record<string, string>): HeldUpload {
+  const req = http.request(url, { method: 'PUT', agent: false, headers: { ...headers, 'content-length': String(body.length) } });
+  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
+  response.catch(() => undefined);
+  const half = Math.floor(body.length / 2);
+  req.write(body.subarray(0, half));
+  return {
+    async finish() {
+      req.end(body.subarray(half));
+      const res = await response;
+      res.resume();
+      await new Promise((resolve) => res.once('end', resolve));
+      return { status: res.statusCode!, connection: res.headers.connection };
+    },
+    destroy: () => req.destroy(),
+  };
+}
+
 describe('graceful shutdown', () => {
-  let gateway: GatewayProcess | undefined;
+  let gateway: ChildGateway | undefined;
+  const held: { destroy(): void }[] = [];
+
+  beforeAll(() => buildIfStale(), 360_000);
 
   afterAll(async () => {
+    for (const h of held) h.destroy();
     await gateway?.stop();
   });
 
-  it('on SIGTERM under load answers every accepted request, closes subscriptions with 1001 and exits 0 within SHUTDOWN_GRACE_MS', async () => {
-    gateway = await startGatewayProcess({ TAMS_AUTH: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+  it('on SIGTERM under load turns not ready, answers every accepted request with Connection: close, closes subscriptions with 1001 and exits 0 within SHUTDOWN_GRACE_MS', async () => {
+    gateway = await startChildGateway({ TAMS_AUTH: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: String(GRACE_MS) });
     const gw = gateway;
-    const base = `http://127.0.0.1:${gw.port}`;
+    const base = gw.base;
+    const port = Number(new URL(base).port);
     const flows = Array.from({ length: WRITERS }, () => videoFlow());
     for (const flow of flows) expect((await checkedFetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
 
@@ -80,19 +182,41 @@ describe('graceful shutdown', () => {
       await sleep(20);
     }
 
+    // Before the signal, readiness says ready and keeps the connection open.
+    const ready = await checkedFetch(`${base}/readyz`);
+    expect({ status: ready.status, connection: ready.headers.get('connection') }).toEqual({ status: 200, connection: 'keep-alive' });
+    await ready.arrayBuffer();
+
+    // Left in flight across the signal (see the file comment), each with its own request id.
+    const heldIds = { readyz: `held-readyz-${randomUUID()}`, flow: `held-flow-${randomUUID()}`, upload: `held-upload-${randomUUID()}` };
+    const storage = (await (await checkedFetch(`${base}/flows/${flows[0]!.id as string}/storage`, json('POST', { limit: 1 }))).json()) as {
+      media_objects: { put_url: { url: string; 'content-type': string } }[];
+    };
+    const putUrl = storage.media_objects[0]!.put_url;
+    const upload = holdUpload(putUrl.url, Buffer.alloc(64 * 1024, 7), { 'content-type': putUrl['content-type'], 'x-request-id': heldIds.upload });
+    held.push(upload);
+    const heldReadyz = await holdRequest(port, '/readyz', { 'x-request-id': heldIds.readyz });
+    held.push(heldReadyz);
+    const heldFlow = await holdRequest(port, `/flows/${flows[1]!.id as string}`, { 'x-request-id': heldIds.flow });
+    held.push(heldFlow);
+    const heldStartedAt = performance.now();
+
     const outcomes: Outcome[] = [];
     let exited = false;
-    const send = async ([kind, path, init]: Request): Promise<void> => {
+    /** Sends one request; answers its JSON body when it succeeded with one. */
+    const send = async ([kind, path, init]: Request): Promise<unknown> => {
       const id = `${kind}-${randomUUID()}`;
       const startedAt = performance.now();
       try {
         const res = await checkedFetch(`${base}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-request-id': id }, signal: AbortSignal.timeout(GRACE_MS) });
-        await res.arrayBuffer();
-        outcomes.push({ id, kind, startedAt, endedAt: performance.now(), status: res.status });
+        const text = await res.text();
+        outcomes.push({ id, kind, startedAt, endedAt: performance.now(), status: res.status, connection: res.headers.get('connection') });
+        return res.ok && (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as unknown) : undefined;
       } catch (err) {
         outcomes.push({ id, kind, startedAt, endedAt: performance.now(), error: causeOf(err) });
         // Refused connections fail at once: no need to spin on them.
         await sleep(5);
+        return undefined;
       }
     };
     const worker = async (next: (n: number) => Request, pauseMs = 0): Promise<void> => {
@@ -101,14 +225,21 @@ describe('graceful shutdown', () => {
         if (pauseMs > 0) await sleep(pauseMs);
       }
     };
-    const segmentBatch = (flowId: string, batch: number): Record<string, unknown>[] =>
-      Array.from({ length: SEGMENTS_PER_BATCH }, (_, i) => {
-        const t = batch * SEGMENTS_PER_BATCH + i;
-        return { object_id: randomUUID(), timerange: `[${t}:0_${t + 1}:0)` };
-      });
+    /** Batches of segments on objects allocated by POST /flows/{id}/storage just before. */
+    const writer = async (flowId: string): Promise<void> => {
+      for (let batch = 0; !exited; batch++) {
+        const allocated = (await send(['storage', `/flows/${flowId}/storage`, json('POST', { limit: SEGMENTS_PER_BATCH })])) as { media_objects: { object_id: string }[] } | undefined;
+        if (allocated === undefined) continue;
+        const segments = allocated.media_objects.map(({ object_id }, i) => {
+          const t = batch * SEGMENTS_PER_BATCH + i;
+          return { object_id, timerange: `[${t}:0_${t + 1}:0)` };
+        });
+        await send(['segments', `/flows/${flowId}/segments`, json('POST', segments)]);
+      }
+    };
     const flowId = (n: number): string => flows[n % flows.length]!.id as string;
     const workers = [
-      ...flows.map((flow) => worker((n) => ['segments', `/flows/${flow.id as string}/segments`, json('POST', segmentBatch(flow.id as string, n))])),
+      ...flows.map((flow) => writer(flow.id as string)),
       worker((n) => ['flow', `/flows/${flowId(n)}`]),
       worker((n) => ['flow', `/flows/${flowId(n)}`]),
       worker((n) => ['segment-list', `/flows/${flowId(n)}/segments?limit=50`]),
@@ -121,7 +252,15 @@ describe('graceful shutdown', () => {
     await sleep(LOAD_BEFORE_SIGTERM_MS);
     const sigtermAt = performance.now();
     gw.kill('SIGTERM');
-    const code = await gw.exited;
+    // Logged in the same turn of the event loop that sets the shutdown flag: from here every
+    // request the gateway reads is read while it drains.
+    await gw.waitForStdout(/"msg":"shutting down"/);
+    const drainingAt = performance.now();
+    const heldFlowResponse = await heldFlow.finish();
+    const heldReadyzResponse = await heldReadyz.finish();
+    const uploadResponse = await upload.finish();
+    const heldEndedAt = performance.now();
+    const { code } = await gw.closed;
     const exitedAt = performance.now();
     exited = true;
     await Promise.all(workers);
@@ -130,11 +269,32 @@ describe('graceful shutdown', () => {
     expect(exitedAt - sigtermAt).toBeLessThan(GRACE_MS);
     expect(closes).toContain(1001);
 
+    // The requests in flight at the signal, answered during the drain: not ready, and every
+    // answer closes its connection.
+    expect({ status: heldReadyzResponse.status, connection: heldReadyzResponse.headers.connection, body: JSON.parse(heldReadyzResponse.body) as unknown }).toEqual({
+      status: 503,
+      connection: 'close',
+      body: { status: 'not ready' },
+    });
+    expect({ status: heldFlowResponse.status, connection: heldFlowResponse.headers.connection, id: (JSON.parse(heldFlowResponse.body) as { id?: string }).id }).toEqual({
+      status: 200,
+      connection: 'close',
+      id: flows[1]!.id,
+    });
+    expect(uploadResponse).toEqual({ status: 200, connection: 'close' });
+    outcomes.push(
+      { id: heldIds.readyz, kind: 'readyz', held: true, startedAt: heldStartedAt, endedAt: heldEndedAt, status: heldReadyzResponse.status, connection: heldReadyzResponse.headers.connection },
+      { id: heldIds.flow, kind: 'flow', held: true, startedAt: heldStartedAt, endedAt: heldEndedAt, status: heldFlowResponse.status, connection: heldFlowResponse.headers.connection },
+      { id: heldIds.upload, kind: 'upload', held: true, startedAt: heldStartedAt, endedAt: heldEndedAt, status: uploadResponse.status, connection: uploadResponse.connection },
+    );
+
     const byId = new Map(outcomes.map((o) => [o.id, o]));
-    const logs = gw.logs();
+    // Read after 'close': every line the process printed is here.
+    const logs = gw.logLines();
     const completed = new Map(logs.filter((l) => l.msg === 'request completed').map((l) => [l.reqId, (l.res as { statusCode: number }).statusCode]));
     const accepted = logs.filter((l) => l.msg === 'incoming request' && byId.has(l.reqId as string)).map((l) => l.reqId as string);
     expect(accepted.length).toBeGreaterThan(20);
+    expect(accepted).toEqual(expect.arrayContaining(Object.values(heldIds)));
     const unanswered = accepted.filter((id) => {
       const client = byId.get(id)!;
       const status = completed.get(id);
@@ -143,18 +303,24 @@ describe('graceful shutdown', () => {
     });
     expect(unanswered.map((id) => ({ ...byId.get(id), logged: completed.get(id) }))).toEqual([]);
 
-    // Everything sent well before the signal succeeded; nothing at all got a 5xx but /readyz.
-    const before = outcomes.filter((o) => o.startedAt < sigtermAt - MARGIN_MS);
+    // Everything sent well before the signal succeeded (but the requests held until the
+    // drain); nothing at all got a 5xx but /readyz.
+    const before = outcomes.filter((o) => o.held !== true && o.startedAt < sigtermAt - MARGIN_MS);
     expect(before.filter((o) => o.status === undefined || o.status >= 500)).toEqual([]);
     expect(outcomes.filter((o) => o.kind !== 'readyz' && o.status !== undefined && o.status >= 500)).toEqual([]);
-    // The drain had work to finish: requests under way at the signal were answered after it.
-    expect(outcomes.some((o) => o.startedAt < sigtermAt && o.endedAt > sigtermAt && o.status !== undefined)).toBe(true);
 
-    // Readiness: ready under load, and never ready again once it has said it is not.
-    const probes = outcomes.filter((o) => o.kind === 'readyz' && o.status !== undefined).sort((a, b) => a.endedAt - b.endedAt);
+    // Connection: close on every answer given while draining, on none given before the signal.
+    const answered = outcomes.filter((o) => o.status !== undefined);
+    expect(answered.filter((o) => o.endedAt < sigtermAt && o.connection === 'close')).toEqual([]);
+    expect(answered.filter((o) => o.startedAt > drainingAt && o.connection !== 'close')).toEqual([]);
+    expect(answered.filter((o) => o.status === 503 && o.connection !== 'close')).toEqual([]);
+
+    // Readiness: ready under load, not ready once draining, and never ready again after that.
+    const probes = answered.filter((o) => o.kind === 'readyz').sort((a, b) => a.endedAt - b.endedAt);
     expect(probes[0]?.status).toBe(200);
     const firstNotReady = probes.findIndex((o) => o.status === 503);
-    if (firstNotReady >= 0) expect(probes.slice(firstNotReady).every((o) => o.status === 503)).toBe(true);
+    expect(firstNotReady).toBeGreaterThan(0);
+    expect(probes.slice(firstNotReady).filter((o) => o.status !== 503)).toEqual([]);
 
     const messages = logs.map((l) => l.msg);
     expect(messages).toContain('shutting down');
@@ -167,7 +333,10 @@ describe('graceful shutdown', () => {
     try {
       const flow = videoFlow();
       expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
-      const segments = Array.from({ length: 400 }, (_, t) => ({ object_id: randomUUID(), timerange: `[${t}:0_${t + 1}:0)` }));
+      const allocated = await h.request('POST', `/flows/${flow.id as string}/storage`, { limit: 400 });
+      expect(allocated.status).toBe(201);
+      const objects = (allocated.body as { media_objects: { object_id: string }[] }).media_objects;
+      const segments = objects.map(({ object_id }, t) => ({ object_id, timerange: `[${t}:0_${t + 1}:0)` }));
       expect((await h.request('POST', `/flows/${flow.id as string}/segments`, segments)).status).toBe(201);
       // 40 batches of 10, each its own transaction: still running when the shutdown begins.
       const res = await h.request('DELETE', `/flows/${flow.id as string}`);
@@ -187,11 +356,11 @@ describe('graceful shutdown', () => {
   });
 
   it('exits 1 with a log line when the drain outlasts SHUTDOWN_GRACE_MS', async () => {
-    const slow = await startGatewayProcess({ TAMS_AUTH: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '1000' });
+    const slow = await startChildGateway({ TAMS_AUTH: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '1000' });
     let upload: http.ClientRequest | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const base = `http://127.0.0.1:${slow.port}`;
+      const base = slow.base;
       const flow = videoFlow();
       expect((await checkedFetch(`${base}/flows/${flow.id as string}`, json('PUT', flow))).status).toBe(201);
       const storage = (await (await checkedFetch(`${base}/flows/${flow.id as string}/storage`, json('POST', { limit: 1 }))).json()) as {
@@ -206,11 +375,11 @@ describe('graceful shutdown', () => {
       await sleep(300);
       const sigtermAt = performance.now();
       slow.kill('SIGTERM');
-      expect(await slow.exited).toBe(1);
+      expect(await slow.closed).toEqual({ code: 1, signal: null });
       const took = performance.now() - sigtermAt;
       expect(took).toBeGreaterThanOrEqual(900);
       expect(took).toBeLessThan(5000);
-      expect(slow.logs().map((l) => l.msg)).toContain('shutdown outlasted SHUTDOWN_GRACE_MS: exiting with work still open');
+      expect(slow.logLines().map((l) => l.msg)).toContain('shutdown outlasted SHUTDOWN_GRACE_MS: exiting with work still open');
     } finally {
       clearInterval(timer);
       upload?.destroy();
