@@ -6,6 +6,8 @@ import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { startHarness, Harness } from '../support/gateway-harness';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
+import { parse } from 'graphql';
+import { checkDocument } from '../../src/graphql/limits/query-limits';
 import { checkedFetch } from '../support/checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
@@ -50,7 +52,7 @@ function codeOf(body: Json): unknown {
   return body.errors?.[0]?.extensions?.code;
 }
 
-describe('GraphQL limits (defaults: depth 15, 30 aliases, 5000 tokens)', () => {
+describe('GraphQL limits (defaults: depth 15, 30 aliases, 5000 tokens; cost lowered to 5000)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ GRAPHQL_MAX_COST: '5000' });
@@ -159,6 +161,67 @@ describe('GraphQL limits (defaults: depth 15, 30 aliases, 5000 tokens)', () => {
       method: 'none',
       authenticated: false,
     });
+  });
+});
+
+describe('GraphQL cost limit at the default settings (no GRAPHQL_* variable set)', () => {
+  /** The default docs/graphql-limits.md gives GRAPHQL_MAX_COST in its table of the guard's settings. */
+  const documentedDefault = Number(
+    /^\| `GRAPHQL_MAX_COST` \| `(\d+)` \|/m.exec(fs.readFileSync(path.resolve(__dirname, '../../docs/graphql-limits.md'), 'utf8'))?.[1],
+  );
+  /**
+   * By the documented rule (each field 1, times the page sizes of the lists around it):
+   * 1000 flows x (flows 1 + nodes 1 + 66 segments x (segments 1 + nodes 1 + objectId 1)) =
+   * 1000 x (2 + 198) = 200,000: exactly the default.
+   */
+  const AT_LIMIT = '{ flows(first: 1000) { nodes { segments(first: 66) { nodes { objectId } } } } }';
+  /** The same and one `__typename` (every field costs 1): 200,001. */
+  const OVER_LIMIT = '{ __typename flows(first: 1000) { nodes { segments(first: 66) { nodes { objectId } } } } }';
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  /** The estimate the gateway's own cost rule gives a text, with no limit in the way. */
+  function estimate(query: string): number | undefined {
+    const guard = h.gateway.app.graphql.guard!;
+    const checked = checkDocument(guard['options'].schema, parse(query), undefined, undefined, { ...guard.limits, maxCost: Number.MAX_SAFE_INTEGER });
+    return checked.costs?.get('');
+  }
+
+  it('runs with the documented default, 200,000, and costs the two operations at it and one over it', () => {
+    expect(documentedDefault).toBe(200_000);
+    expect(h.gateway.config.graphql.maxCost).toBe(documentedDefault);
+    expect({ at: estimate(AT_LIMIT), over: estimate(OVER_LIMIT) }).toEqual({ at: 200_000, over: 200_001 });
+  });
+
+  it('refuses an operation costing one more than the default with 400 QUERY_TOO_COMPLEX (cost), over POST and GET, before any store read', async () => {
+    const spy = jest.spyOn(h.gateway.store, 'listFlows');
+    try {
+      const viaPost = await post(h.base, { query: OVER_LIMIT });
+      const viaGet = await checkedFetch(`${h.base}/graphql?query=${encodeURIComponent(OVER_LIMIT)}`, { headers: { 'apollo-require-preflight': 'true' } });
+      const getBody = (await viaGet.json()) as Json;
+      for (const answer of [viaPost, { status: viaGet.status, body: getBody }]) {
+        expect({ status: answer.status, code: codeOf(answer.body), data: answer.body.data }).toEqual({ status: 400, code: 'QUERY_TOO_COMPLEX', data: undefined });
+        expect(answer.body.errors[0].message).toBe('Query cost exceeds 200000 (each list costs its page size)');
+      }
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('runs the operation costing exactly the default, over POST and GET', async () => {
+    const viaPost = await post(h.base, { query: AT_LIMIT });
+    expect({ status: viaPost.status, errors: viaPost.body.errors }).toEqual({ status: 200, errors: undefined });
+    expect(viaPost.body.data.flows.nodes).toEqual([]);
+    const viaGet = await checkedFetch(`${h.base}/graphql?query=${encodeURIComponent(AT_LIMIT)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(viaGet.status).toBe(200);
+    expect(await viaGet.json()).toEqual(viaPost.body);
   });
 });
 

@@ -177,11 +177,96 @@ describe('metric families', () => {
     expect(valueOf(samples, 'tams_graphql_subscriptions')).toBe(0);
   });
 
-  it('exports the rate-limit counter and the process metrics', async () => {
-    h.gateway.metrics?.rateLimitRejections.inc({ edge: 'rest', rule: 'per-principal' });
+  it('exports the process metrics', async () => {
     const now = await scrape(`${h.base}/metrics`);
-    expect(valueOf(now, 'tams_rate_limit_rejections_total', { edge: 'rest', rule: 'per-principal' })).toBe(1);
     expect(valueOf(now, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(valueOf(now, 'nodejs_eventloop_lag_seconds')).toEqual(expect.any(Number));
+  });
+
+  it('moves each family by exactly the requests sent between two scrapes', async () => {
+    const before = await scrape(`${h.base}/metrics`);
+    for (let i = 0; i < 3; i++) expect((await h.request('GET', '/service')).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await h.request('GET', `/flows/${randomUUID()}`)).status).toBe(404);
+    for (let i = 0; i < 2; i++) expect((await graphql(h, 'query ServiceName { service { name } }')).errors).toBeUndefined();
+    expect((await graphql(h, 'query Broken { service { nope } }')).errors).toBeDefined();
+    const after = await scrape(`${h.base}/metrics`);
+    const delta = (name: string, labels: Record<string, string>): number => (valueOf(after, name, labels) ?? 0) - (valueOf(before, name, labels) ?? 0);
+
+    expect({
+      service200: delta('tams_http_requests_total', { method: 'GET', route: '/service', status_code: '200' }),
+      serviceTimed: delta('tams_http_request_duration_seconds_count', { method: 'GET', route: '/service' }),
+      flow404: delta('tams_http_requests_total', { method: 'GET', route: '/flows/:flowId', status_code: '404' }),
+      flowTimed: delta('tams_http_request_duration_seconds_count', { method: 'GET', route: '/flows/:flowId' }),
+      // Three operations over POST /graphql, all answered 200 (a validation error too: Apollo's 400 is for the whole request).
+      graphqlRequests: delta('tams_http_requests_total', { method: 'POST', route: '/graphql', status_code: '200' }) + delta('tams_http_requests_total', { method: 'POST', route: '/graphql', status_code: '400' }),
+      namedOk: delta('tams_graphql_operation_duration_seconds_count', { operation: 'ServiceName', type: 'query', outcome: 'ok' }),
+      // An operation that never resolved (a validation error) has no name or type yet.
+      brokenError: delta('tams_graphql_operation_duration_seconds_count', { operation: 'anonymous', type: 'unknown', outcome: 'error' }),
+      // The scrape before this one is counted once it is answered.
+      scrapes: delta('tams_http_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }),
+    }).toEqual({ service200: 3, serviceTimed: 3, flow404: 2, flowTimed: 2, graphqlRequests: 3, namedOk: 2, brokenError: 1, scrapes: 1 });
+    // Each 404 read the store for the flow it asked for.
+    expect(delta('tams_store_call_duration_seconds_count', { method: 'getFlow', outcome: 'ok' })).toBeGreaterThanOrEqual(2);
+    // The bucket counts of a histogram add up to its count.
+    const inf = delta('tams_http_request_duration_seconds_bucket', { method: 'GET', route: '/service', le: '+Inf' });
+    expect(inf).toBe(3);
+  });
+});
+
+describe('rate-limit rejections in the metrics (limits lowered, rejections counted as the clients saw them)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    // Per client address (authentication is off): 4 REST reads, 2 GraphQL list fields, and
+    // GraphQL operations worth 20 cost units a minute.
+    h = await startHarness({
+      METRICS_TOKEN: TOKEN,
+      RATE_LIMIT_WINDOW_SEC: '60',
+      RATE_LIMIT_READ_PER_MINUTE: '4',
+      RATE_LIMIT_GRAPHQL_LISTS_PER_MINUTE: '2',
+      RATE_LIMIT_GRAPHQL_COST_PER_MINUTE: '20',
+    });
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const rejections = (samples: Sample[], edge: string, rule: string): number => valueOf(samples, 'tams_rate_limit_rejections_total', { edge, rule }) ?? 0;
+
+  it('counts each REST read the read limit refused, and nothing else', async () => {
+    const before = await scrape(`${h.base}/metrics`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await h.request('GET', '/flows')).status);
+    const after = await scrape(`${h.base}/metrics`);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429, 429]);
+    expect(rejections(after, 'rest', 'read') - rejections(before, 'rest', 'read')).toBe(3);
+    expect(rejections(after, 'rest', 'write') - rejections(before, 'rest', 'write')).toBe(0);
+    const refusedAnswers = (valueOf(after, 'tams_http_requests_total', { method: 'GET', route: '/flows', status_code: '429' }) ?? 0) -
+      (valueOf(before, 'tams_http_requests_total', { method: 'GET', route: '/flows', status_code: '429' }) ?? 0);
+    expect(refusedAnswers).toBe(3);
+  });
+
+  it('counts each GraphQL list field the list limit refused, then each operation the cost limit refused, by rule', async () => {
+    const codes = async (query: string): Promise<unknown[]> =>
+      ((await graphql(h, query)).errors ?? []).map((e) => (e as { extensions?: { code?: unknown } }).extensions?.code);
+    const delta = (a: Sample[], b: Sample[], rule: string): number => rejections(b, 'graphql', rule) - rejections(a, 'graphql', rule);
+
+    // Cost 3 each (one flow, its nodes, its id): 9 of the 20 cost units; the third list field is one too many.
+    // Three texts, so each goes through Apollo's whole pipeline (the third run of one text
+    // would be served by the prepared-query path).
+    const before = await scrape(`${h.base}/metrics`);
+    const list = (n: number): string => `{ flows(first: 1) { nodes { id } } } # ${n}`;
+    const listed = [await codes(list(1)), await codes(list(2)), await codes(list(3))];
+    const middle = await scrape(`${h.base}/metrics`);
+    expect(listed).toEqual([[], [], ['RATE_LIMITED']]);
+    expect({ list: delta(before, middle, 'graphql_list'), cost: delta(before, middle, 'graphql_cost') }).toEqual({ list: 1, cost: 0 });
+
+    // Cost 30 (ten flows) takes the window past 20: refused whole, before any field (no list field is counted).
+    const costly = '{ flows(first: 10) { nodes { id } } }';
+    expect(await codes(costly)).toEqual(['RATE_LIMITED']);
+    expect(await codes('{ service { name } }')).toEqual(['RATE_LIMITED']);
+    const after = await scrape(`${h.base}/metrics`);
+    expect({ list: delta(middle, after, 'graphql_list'), cost: delta(middle, after, 'graphql_cost') }).toEqual({ list: 0, cost: 2 });
   });
 });
