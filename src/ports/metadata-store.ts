@@ -211,7 +211,7 @@ export interface MetadataStore {
    * Registers segments one by one in one transaction: each either stores or fails alone
    * (overlap with existing or earlier ones, object re-use rules, the init_segments rule of
    * domain/init-segments.ts, and `validation_failed` for an object the store does not know
-   * when the segment brings no get_urls). A re-used object registered with an init object
+   * when the segment brings no get_urls, or for an init object it does not know). A re-used object registered with an init object
    * gives the segment that init object. Writes one
    * `flows/segments_added` event with the stored segments, and touches segments_updated.
    */

@@ -90,12 +90,14 @@ export function storeFixtures(current: () => { store: MetadataStore; run: string
 }
 
 /**
- * store.addSegments as a client reaches it: the media objects the store does not know yet are
+ * store.addSegments as a client reaches it: the media and init objects the store does not know yet are
  * allocated for the flow first (POST /flows/{id}/storage), since a store refuses a segment of an
  * unknown object that brings no get_urls. Segments with get_urls, and known objects, go as they are.
  */
 export async function addSegments(store: MetadataStore, flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
-  const ids = [...new Set(segments.filter((s) => s.get_urls === undefined || s.get_urls.length === 0).map((s) => s.object_id))];
+  const media = segments.filter((s) => s.get_urls === undefined || s.get_urls.length === 0).map((s) => s.object_id);
+  const inits = segments.flatMap((s) => (s.init_object_id === undefined ? [] : [s.init_object_id]));
+  const ids = [...new Set([...media, ...inits])];
   const known = await store.getObjects(ids);
   const unknown = ids.filter((_, i) => known[i] === undefined);
   if (unknown.length > 0) await store.allocateObjects(flowId, unknown.map((id) => ({ id, storage_id: 'contract-storage', key: `contract/${randomUUID()}` })), now);

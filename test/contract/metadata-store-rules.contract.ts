@@ -153,7 +153,7 @@ export function runMetadataStoreRulesContract(name: string, makeStore: () => Pro
         expect(sourceEvents.sort()).toEqual([x.source_id, a.source_id, b.source_id].sort());
       });
 
-      it('refuses a collection that conflicts with another flow of the same source, and accepts the same one', async () => {
+      it('refuses a collection that contradicts another flow of the same source, and accepts one that agrees', async () => {
         const a = await addFlow();
         const b = await addFlow();
         const x = await addFlow({ format: MULTI });
@@ -162,6 +162,10 @@ export function runMetadataStoreRulesContract(name: string, makeStore: () => Pro
         await expectCode(store.putFlow({ ...sibling, flow_collection: [{ id: b.id, role: 'audio' }, { id: a.id, role: 'video' }] }, at(3)), 'validation_failed');
         await expectCode(store.putFlow({ ...sibling, flow_collection: [{ id: a.id, role: 'main' }, { id: b.id, role: 'audio' }] }, at(3)), 'validation_failed');
         expect(await store.getFlow(sibling.id)).toBeUndefined();
+        // Part of it (a flow without the audio) agrees where they overlap.
+        const part = flow({ format: MULTI, source_id: x.source_id });
+        expect((await store.putFlow({ ...part, flow_collection: [{ id: a.id, role: 'video' }] }, at(4))).created).toBe(true);
+        await store.deleteFlow(part.id, at(4));
         const same = await store.putFlow({ ...sibling, flow_collection: [{ id: a.id, role: 'video' }, { id: b.id, role: 'audio' }] }, at(4));
         expect(same.created).toBe(true);
         // The first flow's collection dropped: the sibling's still gives the source its collection.
@@ -185,6 +189,26 @@ export function runMetadataStoreRulesContract(name: string, makeStore: () => Pro
     });
 
     describe('deleting a collected flow', () => {
+      it('keeps a source\'s collection the merge of its flows\' when one loses a member, and still takes a write that agrees', async () => {
+        const a = await addFlow();
+        const a2 = await addFlow({ source_id: a.source_id });
+        const b = await addFlow();
+        const x = await addFlow({ format: MULTI });
+        const x2 = await store.putFlow({ ...flow({ format: MULTI, source_id: x.source_id }), flow_collection: [{ id: a2.id, role: 'video' }, { id: b.id, role: 'audio' }] }, at(1));
+        await collect(x, [{ id: a.id, role: 'video' }, { id: b.id, role: 'audio' }], at(2));
+        await store.deleteFlow(a.id, at(3));
+        expect((await store.getFlow(x.id))!.flow_collection).toEqual([{ id: b.id, role: 'audio' }]);
+        // x2 still collects a2 of the same source a had: the source's collection still names it.
+        expect((await store.getSource(x.source_id))!.source_collection).toEqual([
+          { id: a.source_id, role: 'video' },
+          { id: b.source_id, role: 'audio' },
+        ]);
+        expect((await store.getSource(a.source_id))!.collected_by).toEqual([x.source_id]);
+        const x3 = flow({ format: MULTI, source_id: x.source_id });
+        expect((await store.putFlow({ ...x3, flow_collection: [{ id: b.id, role: 'audio' }] }, at(4))).created).toBe(true);
+        expect(x2.created).toBe(true);
+      });
+
       it('removes it from its collectors in the same change, with flows/updated and new versions', async () => {
         const a = await addFlow();
         const b = await addFlow();

@@ -276,7 +276,7 @@ export function runMetadataStoreContract(
         await addSegments(store, f.id, [plain], at(2));
         const [, second] = await segments(f.id, '_');
         expect(Object.keys(second!).sort()).toEqual(
-          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '', object_storage: {} }).sort(),
+          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '', object_storage: {}, init_object_storage: {} }).sort(),
         );
       });
 

@@ -580,6 +580,19 @@ describeWithSpec('TAMS rules over HTTP', () => {
         expect(listed.map((s) => s.object_id)).toEqual([allocated, unknown, other]);
         expect(listed[1].get_urls).toEqual(expect.arrayContaining([expect.objectContaining({ url: getUrls[0]!.url })]));
       });
+
+      it('refuses an init object never allocated (it has no get_urls of its own to be read from)', async () => {
+        const flow = videoFlow();
+        await put(c, { ...flow, essence_parameters: { ...(flow.essence_parameters as Json), init_segments: true } });
+        const id = idOf(flow);
+        const [media, init] = await allocate(c, id, 2);
+        const unknownInit = `never-allocated-init-${randomUUID()}`;
+        const refused = await c.req('POST', `/flows/${id}/segments`, { object_id: media, init_object_id: unknownInit, timerange: tr(0) });
+        expect([refused.status, refused.body.type]).toEqual([400, 'ValidationError']);
+        expect(refused.body.summary).toContain(unknownInit);
+        expect((await c.req('GET', `/objects/${unknownInit}`)).status).toBe(404);
+        expect((await c.req('POST', `/flows/${id}/segments`, { object_id: media, init_object_id: init, timerange: tr(0) })).status).toBe(201);
+      });
     });
 
     describe('source collections', () => {
@@ -627,7 +640,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
         expect(await listed([])).toEqual([sx]);
       });
 
-      it('refuse a second flow of the source with another collection, accept the same one', async () => {
+      it('refuse a second flow of the source with a contradicting collection, accept one that agrees', async () => {
         const label = `conflicts-${randomUUID()}`;
         const { video: a, audio: b } = labelled(label);
         await put(c, a);
@@ -641,7 +654,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
         const conflicting = [
           [{ id: idOf(b), role: 'audio' }, { id: idOf(a), role: 'video' }], // other order
           [{ id: idOf(a), role: 'main' }, { id: idOf(b), role: 'audio' }], // other role
-          [{ id: idOf(a), role: 'video' }], // fewer members
+          [{ id: idOf(b), role: 'video' }], // a member source in another role
         ];
         for (const flowCollection of conflicting) {
           const x2 = multiFlow({ source_id: sx, flow_collection: flowCollection });
@@ -662,6 +675,12 @@ describeWithSpec('TAMS rules over HTTP', () => {
         expect(await Promise.all([sx, sa, sb].map((id) => getSource(c, id)))).toEqual(sourcesBefore);
         expect((await getFlow(c, idOf(a))).collected_by).toEqual([idOf(x)]);
         expect(await version(idOf(b))).toBe(bVersion);
+
+        // Part of it (a proxy without its audio) agrees where they overlap: accepted, nothing else changes.
+        const part = multiFlow({ source_id: sx, flow_collection: [{ id: idOf(a), role: 'video' }] });
+        await put(c, part);
+        expect(await Promise.all([sx, sa, sb].map((id) => getSource(c, id)))).toEqual(sourcesBefore);
+        expect((await c.req('DELETE', `/flows/${idOf(part)}`)).status).toBe(204);
 
         // The same collection (also through another flow of a member source) is accepted.
         const same = multiFlow({ source_id: sx, flow_collection: [{ id: idOf(a), role: 'video' }, { id: idOf(b), role: 'audio' }] });

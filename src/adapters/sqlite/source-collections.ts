@@ -11,7 +11,9 @@ import { TamsError } from '../../domain/errors';
 import type { TamsEventPayload } from '../../domain/events';
 import {
   describeSourceCollection,
+  mergeSourceCollections,
   sameSourceCollection,
+  sourceCollectionConflict,
   sourceCollectionOf,
   type SourceCollectionItem,
 } from '../../domain/source-collections';
@@ -50,39 +52,35 @@ export class SqliteSourceCollections {
   }
 
   /**
-   * Refuses (400) a flow document whose collection gives its source another collection than a
-   * sibling flow of the same source gives it (other sources, roles or order).
+   * Refuses (400) a flow document whose collection contradicts that of a sibling flow of the
+   * same source (a source in another role, or sources in another order).
    */
   checkConflict(flow: Pick<Flow, 'id' | 'source_id' | 'flow_collection'>): void {
     const mine = this.derived(flow);
     if (mine.length === 0) return;
     for (const row of this.s.flowsOfSource.all(flow.source_id) as { id: string; doc: string }[]) {
       if (row.id === flow.id) continue;
-      const sibling = JSON.parse(row.doc) as Flow;
-      const theirs = this.derived(sibling);
-      if (theirs.length === 0 || sameSourceCollection(mine, theirs)) continue;
+      const theirs = this.derived(JSON.parse(row.doc) as Flow);
+      const conflict = sourceCollectionConflict(mine, theirs);
+      if (conflict === undefined) continue;
       throw new TamsError(
         'validation_failed',
         `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
-          `but flow ${row.id} of the same source gives it ${describeSourceCollection(theirs)}: the roles and order of a source's collections must match`,
+          `but flow ${row.id} of the same source gives it ${describeSourceCollection(theirs)}: ${conflict}`,
       );
     }
   }
 
   /**
-   * Recomputes `source_collection` of each source from its flows (the first flow, by creation,
-   * whose collection names other sources) and the `collected_by` of the sources it adds or drops.
+   * Recomputes `source_collection` of each source from its flows (the merge of what each
+   * gives it, oldest flow first) and the `collected_by` of the sources it adds or drops.
    */
   refresh(sourceIds: Iterable<string>, now: string, actor: string | undefined): void {
     for (const sourceId of new Set(sourceIds)) {
       const source = this.source(sourceId);
       if (!source) continue;
-      let collection: SourceCollectionItem[] = [];
       const flows = this.s.flowsOfSource.all(sourceId) as { id: string; doc: string }[];
-      for (const row of flows) {
-        collection = this.derived(JSON.parse(row.doc) as Flow);
-        if (collection.length > 0) break;
-      }
+      const collection = mergeSourceCollections(flows.map((row) => this.derived(JSON.parse(row.doc) as Flow)));
       const before = (source.source_collection ?? []).map((item) => ({ id: item.id, role: item.role }));
       if (sameSourceCollection(before, collection)) continue;
       if (collection.length > 0) source.source_collection = collection.map((item) => ({ id: item.id, role: item.role }));

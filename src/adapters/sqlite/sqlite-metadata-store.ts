@@ -952,7 +952,13 @@ export class SqliteMetadataStore implements MetadataStore {
     init: ObjectRow | undefined,
   ): TamsError | undefined {
     if (initId === mediaId) return reuseConflict(`Object ${initId} cannot be its own initialisation object`);
-    if (!init) return undefined;
+    if (!init) {
+      // An init object has no get_urls of its own: one this store does not know could never be read.
+      return new TamsError(
+        'validation_failed',
+        `Initialisation object ${initId} is unknown to this store: allocate it with POST /flows/${flowId}/storage and upload it first`,
+      );
+    }
     if (init.role === 'media') return reuseConflict(`Object ${initId} is a media object, not an initialisation object`);
     if (!init.registered && init.allocated_for_flow !== null && init.allocated_for_flow !== flowId) {
       return reuseConflict(`Object ${initId} was not intended for this flow`);
