@@ -292,7 +292,7 @@ async function main(): Promise<void> {
     [
       `TAMS gateway ${SERVICE_VERSION} listening on ${config.host}:${port}`,
       `  REST:    ${base}${config.basePath}/`,
-      `  GraphQL: ${base}/graphql`,
+      `  GraphQL: ${base}${config.graphql.underBasePath ? config.basePath : ''}/graphql`,
       `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
       ...(await authBanner(config)),
       ...operationsBanner(config, gateway, shownHost, base),

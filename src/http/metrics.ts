@@ -1,7 +1,7 @@
 /**
  * The gateway's Prometheus metrics, in a registry of its own (not prom-client's global one),
- * so several gateways in one process (tests) keep apart. Names and labels are in README,
- * "Operations"; every label has a bounded set of values.
+ * so several gateways in one process (tests) keep apart. Names and labels are in
+ * docs/operations.md, "Metrics"; every label has a bounded set of values.
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
