@@ -6,6 +6,7 @@ import { EventDispatcher } from '../../src/services/event-dispatcher';
 import type { OutboxEvent } from '../../src/domain/events';
 import type { Flow } from '../../src/domain/entities';
 import { parseTimeRange } from '../../src/domain/timerange';
+import { addSegments } from '../contract/contract-fixtures';
 
 function flow(id: string, sourceId: string, format: Flow['format'] = 'urn:x-nmos:format:data'): Flow {
   return { id, source_id: sourceId, format, codec: 'text/plain', container: 'text/plain' };
@@ -37,7 +38,7 @@ describe('EventDispatcher over a real SQLite outbox', () => {
 
     const f2 = flow('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-0000000000a2');
     await store.putFlow(f2, new Date().toISOString());
-    await store.addSegments(f2.id, [{ object_id: 'o1', timerange: parseTimeRange('[0:0_1:0)'), timerange_text: '[0:0_1:0)' }], new Date().toISOString());
+    await addSegments(store, f2.id, [{ object_id: 'o1', timerange: parseTimeRange('[0:0_1:0)'), timerange_text: '[0:0_1:0)' }], new Date().toISOString());
     // A video flow on a data source is a conflict: the change rolls back and emits nothing.
     await expect(
       store.putFlow({ ...flow('00000000-0000-4000-8000-000000000003', f2.source_id), format: 'urn:x-nmos:format:video' }, new Date().toISOString()),

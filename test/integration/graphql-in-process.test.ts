@@ -43,6 +43,9 @@ describe('GraphQL in process (executeOperation)', () => {
     );
     expect(put.errors).toBeUndefined();
     expect(put.data.putFlow).toEqual({ created: true, flow: { id, sourceId, frameWidth: 1280 } });
+    // The objects are allocated first, as a client does (an unknown object without get_urls is refused).
+    const allocated = await run(`mutation($id: ID!) { allocateStorage(flowId: $id, objectIds: ["in-process-1", "in-process-2"]) { objectId } }`, { id });
+    expect(allocated.errors).toBeUndefined();
     const registered = await run(
       `mutation($id: ID!) { registerSegments(flowId: $id, segments: [{ objectId: "in-process-1", timerange: "[0:0_1:0)" }, { objectId: "in-process-2", timerange: "[0:500000000_2:0)" }]) { registeredCount failed { objectId code } } }`,
       { id },

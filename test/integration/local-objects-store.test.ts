@@ -3,17 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalObjectStore, parseByteRange } from '../../src/adapters/local-objects/local-object-store';
-import type { StorageBackend } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
+import { localBackend } from '../fixtures/local-backend';
 
-const backend: StorageBackend = {
-  id: '2a4f5b6c-0000-4000-8000-000000000001',
-  label: 'local',
-  store_type: 'http_object_store',
-  provider: 'tams-gateway',
-  store_product: 'local-directory',
-  default_storage: true,
-};
+const backend = localBackend();
 
 let rootDir: string;
 let store: LocalObjectStore;

@@ -14,10 +14,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalObjectStore } from '../../src/adapters/local-objects/local-object-store';
-import type { StorageBackend } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { localBackend } from '../fixtures/local-backend';
 
 const MEDIA = path.resolve(__dirname, '../fixtures/media');
 const TS = fs.readFileSync(path.join(MEDIA, 'testsrc-64x64.mpegts'));
@@ -258,14 +258,7 @@ describe('media URLs answer the content type given at upload or allocation', () 
 });
 
 describe('the local object store keeps the type beside the object', () => {
-  const backend: StorageBackend = {
-    id: '2a4f5b6c-0000-4000-8000-000000000001',
-    label: 'local',
-    store_type: 'http_object_store',
-    provider: 'tams-gateway',
-    store_product: 'local-directory',
-    default_storage: true,
-  };
+  const backend = localBackend();
   let rootDir: string;
   let store: LocalObjectStore;
 

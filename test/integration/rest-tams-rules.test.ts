@@ -154,22 +154,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
       const flow = multiFlow();
       await put(alice, flow);
       const id = idOf(flow);
-      const writes: [string, string, unknown][] = [
-        ['PUT', `/flows/${id}/tags/x`, json('y')],
-        ['DELETE', `/flows/${id}/tags/x`, undefined],
-        ['PUT', `/flows/${id}/label`, json('relabelled')],
-        ['DELETE', `/flows/${id}/label`, undefined],
-        ['PUT', `/flows/${id}/description`, json('described')],
-        ['DELETE', `/flows/${id}/description`, undefined],
-        ['PUT', `/flows/${id}/max_bit_rate`, 8000],
-        ['DELETE', `/flows/${id}/max_bit_rate`, undefined],
-        ['PUT', `/flows/${id}/avg_bit_rate`, 6000],
-        ['DELETE', `/flows/${id}/avg_bit_rate`, undefined],
-        ['PUT', `/flows/${id}/flow_collection`, [{ id: idOf(member), role: 'video' }]],
-        ['DELETE', `/flows/${id}/flow_collection`, undefined],
-        ['PUT', `/flows/${id}/read_only`, true],
-        ['PUT', `/flows/${id}/read_only`, false],
-      ];
+      const writes = flowPropertyWrites(id, idOf(member));
       for (const [i, [method, path, body]] of writes.entries()) {
         const who = `carol-${i}`;
         const res = await (await as(who)).req(method, path, body);
@@ -385,22 +370,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
         const flow = multiFlow();
         await put(c, flow);
         const id = idOf(flow);
-        const writes: [string, string, unknown][] = [
-          ['PUT', `/flows/${id}/tags/x`, json('y')],
-          ['DELETE', `/flows/${id}/tags/x`, undefined],
-          ['PUT', `/flows/${id}/label`, json('relabelled')],
-          ['DELETE', `/flows/${id}/label`, undefined],
-          ['PUT', `/flows/${id}/description`, json('described')],
-          ['DELETE', `/flows/${id}/description`, undefined],
-          ['PUT', `/flows/${id}/max_bit_rate`, 8000],
-          ['DELETE', `/flows/${id}/max_bit_rate`, undefined],
-          ['PUT', `/flows/${id}/avg_bit_rate`, 6000],
-          ['DELETE', `/flows/${id}/avg_bit_rate`, undefined],
-          ['PUT', `/flows/${id}/flow_collection`, [{ id: idOf(member), role: 'video' }]],
-          ['DELETE', `/flows/${id}/flow_collection`, undefined],
-          ['PUT', `/flows/${id}/read_only`, true],
-          ['PUT', `/flows/${id}/read_only`, false],
-        ];
+        const writes = flowPropertyWrites(id, idOf(member));
         const seen = [await version(id)];
         for (const [method, path, body] of writes) {
           const res = await c.req(method, path, body);
@@ -795,4 +765,24 @@ async function waitForAsync(condition: () => Promise<boolean>, what: string, tim
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** Every property write of a flow (each answered 204), with the member a collection write names. */
+function flowPropertyWrites(id: string, memberId: string): [string, string, unknown][] {
+  return [
+    ['PUT', `/flows/${id}/tags/x`, json('y')],
+    ['DELETE', `/flows/${id}/tags/x`, undefined],
+    ['PUT', `/flows/${id}/label`, json('relabelled')],
+    ['DELETE', `/flows/${id}/label`, undefined],
+    ['PUT', `/flows/${id}/description`, json('described')],
+    ['DELETE', `/flows/${id}/description`, undefined],
+    ['PUT', `/flows/${id}/max_bit_rate`, 8000],
+    ['DELETE', `/flows/${id}/max_bit_rate`, undefined],
+    ['PUT', `/flows/${id}/avg_bit_rate`, 6000],
+    ['DELETE', `/flows/${id}/avg_bit_rate`, undefined],
+    ['PUT', `/flows/${id}/flow_collection`, [{ id: memberId, role: 'video' }]],
+    ['DELETE', `/flows/${id}/flow_collection`, undefined],
+    ['PUT', `/flows/${id}/read_only`, true],
+    ['PUT', `/flows/${id}/read_only`, false],
+  ];
 }

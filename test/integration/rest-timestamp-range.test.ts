@@ -1,5 +1,6 @@
 import { startHarness, Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
+import { allocateObjects } from '../support/allocate-objects';
 
 /** Timestamps beyond signed 64-bit nanoseconds are a clean 400, never an overflow (found by the fuzz suite). */
 describe('timestamps beyond the 64-bit nanosecond range', () => {
@@ -27,6 +28,7 @@ describe('timestamps beyond the 64-bit nanosecond range', () => {
   it('refuses such a segment with 400 and stores nothing, while the largest representable one is kept', async () => {
     let res = await h.request('POST', `/flows/${flow.id as string}/segments`, { object_id: 'far', timerange: '[9223372036:0_9223372037:0)' });
     expect(res.status).toBe(400);
+    await allocateObjects(h, flow.id as string, ['edge']);
     res = await h.request('POST', `/flows/${flow.id as string}/segments`, { object_id: 'edge', timerange: '[9223372034:0_9223372035:999999999]' });
     expect(res.status).toBe(201);
     res = await h.request('GET', `/flows/${flow.id as string}/segments`);

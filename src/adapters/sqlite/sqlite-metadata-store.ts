@@ -633,16 +633,21 @@ export class SqliteMetadataStore implements MetadataStore {
     const updated = add ? [...list, collector] : list.filter((c) => c !== collector);
     if (updated.length > 0) doc.collected_by = updated;
     else delete doc.collected_by;
+    this.storeOwnChange(row, doc, now, actor);
+  }
+
+  /**
+   * Writes a change the gateway makes to a flow's metadata itself (collected_by, a deleted
+   * member): metadata_updated, a new metadata_version and updated_by (whoever caused it), and
+   * the flow's `flows/updated`.
+   */
+  private storeOwnChange(row: FlowRow, doc: Flow, now: string, actor: string | undefined): void {
     doc.metadata_updated = now;
-    // The gateway's own change to the flow's metadata: a new version, by whoever caused it.
     doc.metadata_version = randomUUID();
     if (actor !== undefined) doc.updated_by = actor;
-    this.s.setFlowDoc.run(now, JSON.stringify(doc), memberId);
+    this.s.setFlowDoc.run(now, JSON.stringify(doc), row.id);
     const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
-    this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, {
-      flow_id: memberId,
-      source_id: row.source_id,
-    });
+    this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, { flow_id: row.id, source_id: row.source_id });
   }
 
   private createSourceFor(flow: Flow, now: string): void {
@@ -699,12 +704,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (kept.length === items.length) return undefined;
     if (kept.length > 0) doc.flow_collection = kept;
     else delete doc.flow_collection;
-    doc.metadata_updated = now;
-    doc.metadata_version = randomUUID();
-    if (actor !== undefined) doc.updated_by = actor;
-    this.s.setFlowDoc.run(now, JSON.stringify(doc), collectorId);
-    const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
-    this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, { flow_id: collectorId, source_id: row.source_id });
+    this.storeOwnChange(row, doc, now, actor);
     return row.source_id;
   }
 

@@ -13,13 +13,22 @@ import { rule, type IRule } from 'graphql-shield';
 import { type RateLimitRule, type RateLimiter, rateLimitIdentity } from '../../services/rate-limiter';
 import type { GraphqlContext } from '../context';
 
-/** The client address of the HTTP request behind each context: anonymous callers are limited by it. */
-const clientAddresses = new WeakMap<object, string>();
+/**
+ * The client address of the HTTP request behind a context (anonymous callers are limited by
+ * it), as an own enumerable symbol-keyed property: Apollo runs each operation on a copy of the
+ * context (Object.assign onto a new object), which keeps such a property, where a WeakMap keyed
+ * by the original object missed and put every anonymous caller under one `unknown` budget.
+ */
+const CLIENT_ADDRESS = Symbol('tams.clientAddress');
 
-/** Registers `context` as coming from `clientAddress`; returns it unchanged. */
+/** Registers `context` as coming from `clientAddress`; returns it. */
 export function withClientAddress<C extends object>(context: C, clientAddress: string): C {
-  clientAddresses.set(context, clientAddress);
+  (context as C & { [CLIENT_ADDRESS]?: string })[CLIENT_ADDRESS] = clientAddress;
   return context;
+}
+
+function clientAddressOf(context: object): string {
+  return (context as { [CLIENT_ADDRESS]?: string })[CLIENT_ADDRESS] ?? 'unknown';
 }
 
 /**
@@ -29,7 +38,7 @@ export function withClientAddress<C extends object>(context: C, clientAddress: s
  */
 export function rateLimitRule(limiter: RateLimiter, limit: Extract<RateLimitRule, 'graphql_list' | 'graphql_mutation'>): IRule {
   return rule(`rate-limit:${limit}`, { cache: 'no_cache' })(async (_parent, _args, ctx: GraphqlContext) => {
-    const identity = rateLimitIdentity(ctx.request.principal, clientAddresses.get(ctx) ?? 'unknown');
+    const identity = rateLimitIdentity(ctx.request.principal, clientAddressOf(ctx));
     return (await limiter.take('graphql', limit, identity)) ?? true;
   });
 }

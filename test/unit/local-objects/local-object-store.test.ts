@@ -1,17 +1,10 @@
 import path from 'node:path';
 import { LocalObjectStore, parseByteRange } from '../../../src/adapters/local-objects/local-object-store';
-import type { StorageBackend } from '../../../src/domain/entities';
 import { TamsError } from '../../../src/domain/errors';
 import { isPlainJsonText } from '../../../src/domain/json-text';
+import { localBackend } from '../../fixtures/local-backend';
 
-const backend: StorageBackend = {
-  id: '2a4f5b6c-0000-4000-8000-000000000001',
-  label: 'local',
-  store_type: 'http_object_store',
-  provider: 'tams-gateway',
-  store_product: 'local-directory',
-  default_storage: true,
-};
+const backend = localBackend();
 const rootDir = path.resolve('/srv/tams-media');
 const secret = Buffer.alloc(32, 1);
 const make = (extra: Partial<ConstructorParameters<typeof LocalObjectStore>[0]> = {}): LocalObjectStore =>

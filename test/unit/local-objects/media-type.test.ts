@@ -1,16 +1,9 @@
 /** The media types the local object store keeps, and the allocated type its PUT URLs carry. */
 import { ALLOCATED_TYPE_PARAM, LocalObjectStore } from '../../../src/adapters/local-objects/local-object-store';
 import { isMediaType } from '../../../src/adapters/local-objects/media-type';
-import type { StorageBackend } from '../../../src/domain/entities';
+import { localBackend } from '../../fixtures/local-backend';
 
-const backend: StorageBackend = {
-  id: '2a4f5b6c-0000-4000-8000-000000000001',
-  label: 'local',
-  store_type: 'http_object_store',
-  provider: 'tams-gateway',
-  store_product: 'local-directory',
-  default_storage: true,
-};
+const backend = localBackend();
 
 describe('isMediaType', () => {
   it.each([

@@ -11,17 +11,11 @@ import { FlowService } from '../../../src/services/flow-service';
 import { SegmentService, type SegmentListOptions } from '../../../src/services/segment-service';
 import { DEVELOPMENT_PRINCIPAL } from '../../../src/domain/principal';
 import { formatTimeRange, parseTimeRange } from '../../../src/domain/timerange';
-import type { NewSegment, StorageBackend } from '../../../src/domain/entities';
+import type { NewSegment } from '../../../src/domain/entities';
 import type { SegmentQuery } from '../../../src/ports/metadata-store';
+import { localBackend } from '../../fixtures/local-backend';
 
-const backend: StorageBackend = {
-  id: randomUUID(),
-  label: 'local',
-  store_type: 'http_object_store',
-  provider: 'tams-gateway',
-  store_product: 'local-directory',
-  default_storage: true,
-};
+const backend = localBackend({ id: randomUUID() });
 const now = '2026-01-01T00:00:00.000Z';
 
 function seg(objectId: string, timerange: string, extra: Partial<NewSegment> = {}): NewSegment {
