@@ -2,7 +2,8 @@
  * `npm run bench`: autocannon scenarios on loopback against the real gateway (in a child
  * process). rest-segments runs beside a bare node:http server serving the same bytes;
  * graphql-segments asks GraphQL for the same windows and is compared with rest-segments;
- * rest-ingest posts segment batches; graphql-graph lists 50 flows with their sources and first
+ * rest-ingest posts segment batches (on object ids allocated beforehand with POST
+ * /flows/{id}/storage, outside the timed runs); graphql-graph lists 50 flows with their sources and first
  * segments, counting store calls; subscriptions-fanout (bench/subscriptions-fanout.ts) delivers
  * segment events to 1,000 graphql-ws subscribers (BENCH_FANOUT_DURATION, default 30 s);
  * graphql-hostile (bench/graphql-hostile.ts) measures the server CPU of hostile operation
@@ -11,7 +12,14 @@
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
  * BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
- * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile).
+ * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile),
+ * BENCH_INGEST_HEADROOM (object ids rest-ingest allocates before a run, as a multiple of the ids
+ * the fastest run so far would use in BENCH_DURATION; default 1.5).
+ *
+ * Every load checks its answers' statuses (and rest-ingest that each batch was answered 201, not a
+ * 200 listing failed_segments; GraphQL loads that no answer carries errors): a load with errors,
+ * timeouts or wrong answers is reported as a problem and the bench exits 1 after printing its
+ * figures; rest-ingest stops at once, as its rate would count refusals.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,6 +52,8 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
+  /** 2xx answers that are failures all the same (see load's `wrong`). */
+  wrong: number;
   /** Share of the machine's CPU time the hypervisor gave to others during the run (Linux), or undefined. */
   steal?: number;
 }
@@ -70,6 +80,7 @@ function medianFigures(runs: Figures[]): Figures {
     p99: median(runs.map((r) => r.p99)),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    wrong: runs.reduce((a, r) => a + r.wrong, 0),
     ...(runs.every((r) => r.steal !== undefined) ? { steal: Math.max(...runs.map((r) => r.steal as number)) } : {}),
   };
 }
@@ -79,21 +90,48 @@ function stealText(steal: number | undefined): string {
   return steal === undefined ? '' : `  CPU steal ${(100 * steal).toFixed(1)}%`;
 }
 
-async function load(options: autocannon.Options, duration = DURATION): Promise<Figures> {
+/** Loads whose answers were not all right: printed at the end, and the bench then exits 1. */
+const problems: string[] = [];
+
+/** A 2xx answer that is a failure all the same (a 200 with failed_segments, GraphQL errors). */
+type WrongAnswer = (status: number, body: string) => boolean;
+
+/**
+ * One autocannon run. Connection errors, timeouts, non-2xx answers and answers `wrong` calls
+ * wrong are recorded in `problems` under `what`.
+ */
+async function load(what: string, options: autocannon.Options, duration = DURATION, wrong?: WrongAnswer): Promise<Figures> {
+  let wrongAnswers = 0;
+  const requests = wrong === undefined || options.requests === undefined
+    ? options.requests
+    : options.requests.map((r): autocannon.Request => ({
+        ...r,
+        onResponse: (status, body, context, headers) => {
+          if (typeof r.onResponse === 'function') r.onResponse(status, body, context, headers);
+          if (status >= 200 && status < 300 && wrong(status, body)) wrongAnswers += 1;
+        },
+      }));
   const before = cpuJiffies();
-  const result = await autocannon({ ...options, duration });
+  const result = await autocannon({ ...options, ...(requests === undefined ? {} : { requests }), duration });
   const after = cpuJiffies();
   // On a VM, time the hypervisor ran other guests on our cores: a run with much of it is slow
   // for reasons outside the code, whatever the code does.
   const steal = before && after && after[1] > before[1] ? (after[0] - before[0]) / (after[1] - before[1]) : undefined;
-  return {
+  const figures: Figures = {
     ...(steal === undefined ? {} : { steal }),
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    wrong: wrongAnswers,
   };
+  if (figures.errors > 0 || figures.non2xx > 0 || figures.wrong > 0) {
+    const line = `${what}: ${figures.errors} errors/timeouts, ${figures.non2xx} non-2xx, ${figures.wrong} wrong 2xx answers of ${result.requests.total}`;
+    problems.push(line);
+    process.stdout.write(`  PROBLEM ${line}\n`);
+  }
+  return figures;
 }
 
 /** A window of 30 whole segments at a random place in the flow, as TAMS timerange text. */
@@ -146,11 +184,12 @@ function bigSegmentData(): Promise<SegmentData> {
 }
 
 function fmt(f: Figures): string {
-  return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${stealText(f.steal)}`;
+  const wrong = f.wrong > 0 ? `  wrong 2xx ${f.wrong}` : '';
+  return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${wrong}${stealText(f.steal)}`;
 }
 
 function restWindowLoad(server: Server, { flowId, segments }: SegmentData, duration = DURATION): Promise<Figures> {
-  return load({
+  return load(`REST windows @ ${segments} segments`, {
     url: `http://127.0.0.1:${server.port}`,
     headers: server.headers,
     connections: 32,
@@ -178,11 +217,11 @@ async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; ba
     const bareUrl = `http://127.0.0.1:${bare.port}/`;
     if (WARMUP > 0) {
       await restWindowLoad(server, data, WARMUP);
-      await load({ url: bareUrl, connections: 32 }, WARMUP);
+      await load('bare node:http', { url: bareUrl, connections: 32 }, WARMUP);
     }
     for (let run = 0; run < RUNS; run++) {
       gatewayRuns.push(await restWindowLoad(server, data));
-      bareRuns.push(await load({ url: bareUrl, connections: 32 }));
+      bareRuns.push(await load('bare node:http', { url: bareUrl, connections: 32 }));
     }
   } finally {
     await stopServer(server.child);
@@ -214,41 +253,133 @@ async function restSegments(): Promise<number> {
   return big.gateway.rps;
 }
 
-async function restIngest(): Promise<void> {
-  const batch = 1000;
-  process.stdout.write(`\nrest-ingest: POST /flows/{id}/segments with arrays of ${batch} segments, 4 connections, ${DURATION} s x ${RUNS} runs (median)\n`);
-  const { dataDir, flowId } = await prepareDataDir(0);
-  const server = await startServer(['gateway', dataDir]);
-  const rates: number[] = [];
-  let next = 0;
-  const body = (): string => {
-    const segs = [];
-    for (let i = 0; i < batch; i++, next++) segs.push({ object_id: `ingest-${next}`, timerange: `[${next * 2}:0_${next * 2 + 2}:0)` });
-    return JSON.stringify(segs);
+/** POST /flows/{id}/storage takes at most this many object_ids. */
+const ALLOCATE_CHUNK = 10_000;
+const INGEST_BATCH = 1000;
+const INGEST_CONNECTIONS = 4;
+const INGEST_HEADROOM = Number(process.env.BENCH_INGEST_HEADROOM ?? 1.5);
+if (!Number.isFinite(INGEST_HEADROOM) || INGEST_HEADROOM < 1) throw new Error(`BENCH_INGEST_HEADROOM must be a number >= 1, not ${process.env.BENCH_INGEST_HEADROOM}`);
+/** Segments/s assumed for sizing the warm-up's ids (the warm-up's own rate sizes the runs'). */
+const INGEST_GUESS = 100_000;
+
+/**
+ * Allocates `ids` for the flow as a client does before registering segments on them
+ * (POST /flows/{id}/storage with object_ids, 10,000 a request, two requests at a time): the
+ * gateway refuses a segment whose object it does not know unless the segment brings get_urls.
+ */
+async function allocateObjectIds(server: Server, flowId: string, ids: readonly string[]): Promise<void> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += ALLOCATE_CHUNK) chunks.push(ids.slice(i, i + ALLOCATE_CHUNK));
+  const allocateNext = async (): Promise<void> => {
+    for (let chunk = chunks.shift(); chunk !== undefined; chunk = chunks.shift()) {
+      const res = await fetch(`http://127.0.0.1:${server.port}/flows/${flowId}/storage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...server.headers },
+        body: JSON.stringify({ object_ids: chunk }),
+      });
+      const text = await res.text();
+      const allocated = res.status === 201 ? ((JSON.parse(text) as { media_objects?: { object_id: string }[] }).media_objects ?? []) : [];
+      if (allocated.length !== chunk.length || allocated[0]?.object_id !== chunk[0] || allocated.at(-1)?.object_id !== chunk.at(-1)) {
+        throw new Error(`allocating ${chunk.length} object ids (${chunk[0]}..) for flow ${flowId}: ${res.status} ${text.slice(0, 300)}`);
+      }
+    }
   };
+  await Promise.all([allocateNext(), allocateNext()]);
+}
+
+async function restIngest(): Promise<void> {
+  const batch = INGEST_BATCH;
+  process.stdout.write(
+    `\nrest-ingest: POST /flows/{id}/segments with arrays of ${batch} segments, ${INGEST_CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (median); ` +
+      `object ids allocated with POST /flows/{id}/storage before each run, outside its time\n`,
+  );
+  const { dataDir, flowId } = await prepareDataDir(0);
   try {
-    for (let run = 0; run < RUNS; run++) {
-      const f = await load({
+    const server = await startServer(['gateway', dataDir]);
+    const rates: number[] = [];
+    /** ids ingest-0 .. ingest-(allocated - 1) are allocated; ingest-next is the next a body uses. */
+    let allocated = 0;
+    let next = 0;
+    let acknowledged = 0;
+    let loads = 0;
+    /** Allocates ids until `count` beyond the next are, reporting the time taken (not a run's). */
+    const provide = async (count: number): Promise<void> => {
+      const want = next + count;
+      if (want <= allocated) return;
+      const ids = Array.from({ length: want - allocated }, (_, i) => `ingest-${allocated + i}`);
+      const t0 = Date.now();
+      await allocateObjectIds(server, flowId, ids);
+      allocated = want;
+      const seconds = (Date.now() - t0) / 1000;
+      process.stdout.write(`  allocated ${ids.length} object ids in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(0)}/s; not timed)\n`);
+    };
+    const body = (): string => {
+      // Past the allocated ids the segments would be refused: the run is then void (checked below).
+      const segs = [];
+      for (let i = 0; i < batch; i++, next++) segs.push({ object_id: `ingest-${next}`, timerange: `[${next * 2}:0_${next * 2 + 2}:0)` });
+      return JSON.stringify(segs);
+    };
+    const ingest = async (what: string, duration: number): Promise<Figures> => {
+      let created = 0;
+      const f = await load(what, {
         url: `http://127.0.0.1:${server.port}`,
-        connections: 4,
+        connections: INGEST_CONNECTIONS,
         requests: [
           {
             method: 'POST',
             path: `/flows/${flowId}/segments`,
             headers: { 'content-type': 'application/json', ...server.headers },
             setupRequest: (req) => ({ ...req, body: body() }),
+            onResponse: (status) => {
+              if (status === 201) created += 1;
+            },
           },
         ],
-      });
-      if (f.non2xx > 0 || f.errors > 0) process.stdout.write(`  warning: ${f.non2xx} non-2xx, ${f.errors} errors\n`);
-      rates.push(f.rps * batch);
-      process.stdout.write(`  run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)${stealText(f.steal)}\n`);
+      }, duration, (status) => status !== 201);
+      loads += 1;
+      acknowledged += created;
+      // A 200 is an array with failed_segments: counting it would measure refusals.
+      if (f.wrong > 0 || f.non2xx > 0 || f.errors > 0) {
+        const ranOut = next > allocated ? `; the load ran past the ${allocated} allocated object ids (raise BENCH_INGEST_HEADROOM, now ${INGEST_HEADROOM})` : '';
+        throw new Error(`rest-ingest: ${what}: ${f.wrong} batches answered 200 (failed_segments), ${f.non2xx} non-2xx, ${f.errors} errors${ranOut}`);
+      }
+      return f;
+    };
+    try {
+      let fastest = INGEST_GUESS;
+      if (WARMUP > 0) {
+        await provide(Math.ceil(INGEST_GUESS * WARMUP * INGEST_HEADROOM) + INGEST_CONNECTIONS * batch);
+        const f = await ingest('rest-ingest warm-up', WARMUP);
+        fastest = f.rps * batch;
+        process.stdout.write(`  warm-up (${WARMUP} s, not reported): ${fastest.toFixed(0)} segments/s\n`);
+      }
+      for (let run = 0; run < RUNS; run++) {
+        await provide(Math.ceil(fastest * DURATION * INGEST_HEADROOM) + INGEST_CONNECTIONS * batch);
+        const f = await ingest(`rest-ingest run ${run + 1}`, DURATION);
+        rates.push(f.rps * batch);
+        fastest = Math.max(fastest, f.rps * batch);
+        process.stdout.write(`  run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)${stealText(f.steal)}\n`);
+      }
+    } finally {
+      await stopServer(server.child);
     }
+    // Every batch answered 201 must be stored; beyond them only the batches still in flight
+    // when a load stopped (at most one per connection) may be.
+    const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+    let stored: number;
+    try {
+      stored = (gateway.store.database.prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(flowId) as { n: number }).n;
+    } finally {
+      await gateway.close();
+    }
+    const least = acknowledged * batch;
+    const most = (acknowledged + loads * INGEST_CONNECTIONS) * batch;
+    if (stored < least || stored > most) throw new Error(`rest-ingest: ${stored} segments stored, ${acknowledged} batches of ${batch} answered 201 (expected ${least}..${most})`);
+    process.stdout.write(`  stored ${stored} segments; ${acknowledged} batches answered 201, every one stored\n`);
+    process.stdout.write(`  median: ${median(rates).toFixed(0)} segments/s (target >= 50000)\n`);
   } finally {
-    await stopServer(server.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  process.stdout.write(`  median: ${median(rates).toFixed(0)} segments/s (target >= 50000)\n`);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bench reads arbitrary JSON answers
@@ -271,8 +402,8 @@ async function graphqlPost(server: Server, body: string): Promise<GraphqlRespons
 }
 
 /** Autocannon POSTing a fresh GraphQL body per request to /graphql. */
-function graphqlLoad(server: Server, connections: number, nextBody: () => string, duration = DURATION): Promise<Figures> {
-  return load({
+function graphqlLoad(what: string, server: Server, connections: number, nextBody: () => string, duration = DURATION): Promise<Figures> {
+  return load(what, {
     url: `http://127.0.0.1:${server.port}`,
     connections,
     requests: [
@@ -283,8 +414,11 @@ function graphqlLoad(server: Server, connections: number, nextBody: () => string
         setupRequest: (req) => ({ ...req, body: nextBody() }),
       },
     ],
-  }, duration);
+  }, duration, graphqlErrors);
 }
+
+/** A GraphQL answer with errors (a 200 all the same): error-free answers here never hold the text. */
+const graphqlErrors: WrongAnswer = (_status, body) => body.includes('"errors":');
 
 const WINDOW_QUERY = `query Window($flowId: ID!, $timerange: TimeRange) {
   flow(id: $flowId) { segments(timerange: $timerange, first: 30) { nodes { objectId timerange getUrls { url } } } }
@@ -320,12 +454,12 @@ async function graphqlSegments(restRps: number | undefined): Promise<void> {
   const runs: Figures[] = [];
   const restRuns: Figures[] = [];
   const graphqlRun = (): Promise<Figures> =>
-    graphqlLoad(server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }));
+    graphqlLoad('GraphQL windows', server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }));
   try {
     await checkWindowAgainstRest(server, data);
     if (WARMUP > 0) {
       await restWindowLoad(server, data, WARMUP);
-      await graphqlLoad(server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }), WARMUP);
+      await graphqlLoad('GraphQL windows (warm-up)', server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }), WARMUP);
     }
     // Each GraphQL run is paired with a REST run on the same server, in alternating order: on a
     // shared machine the load of other work drifts between scenarios, much less within a pair.
@@ -424,7 +558,7 @@ async function graphqlGraph(): Promise<void> {
       `  store calls per request: ${total.toFixed(2)} (${perRequest.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}; mean of ${samples} sequential requests)\n`,
     );
 
-    for (let run = 0; run < RUNS; run++) runs.push(await graphqlLoad(server, 32, () => body));
+    for (let run = 0; run < RUNS; run++) runs.push(await graphqlLoad('graphql-graph', server, 32, () => body));
   } finally {
     await stopServer(server.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -444,6 +578,10 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();
   } finally {
     if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
+  }
+  if (problems.length > 0) {
+    process.stderr.write(`bench failed: ${problems.length} load(s) had wrong answers, so their figures do not count:\n${problems.map((p) => `  ${p}\n`).join('')}`);
+    process.exitCode = 1;
   }
 }
 
