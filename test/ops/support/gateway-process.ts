@@ -48,8 +48,9 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     stderr += chunk;
   });
   let exitCode: number | null | undefined;
+  // 'close', not 'exit': it comes once the process has ended and its output has all been read.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       exitCode = code;
       resolve(code);
     }),
