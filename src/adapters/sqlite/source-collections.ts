@@ -32,7 +32,10 @@ export class SqliteSourceCollections {
 
   private get s(): NonNullable<SqliteSourceCollections['statements']> {
     this.statements ??= {
-      flowsOfSource: this.db.prepare('SELECT id, doc FROM flows WHERE source_id = ? ORDER BY created, id'),
+      // Only the flows that collect something (flows_source finds the source's flows; the rest are skipped in SQLite, not parsed here).
+      flowsOfSource: this.db.prepare(
+        "SELECT id, doc FROM flows WHERE source_id = ? AND json_extract(doc, '$.flow_collection[0]') IS NOT NULL ORDER BY created, id",
+      ),
       sourceOfFlow: this.db.prepare('SELECT source_id FROM flows WHERE id = ?').pluck(true),
       sourceHasFlows: this.db.prepare('SELECT 1 FROM flows WHERE source_id = ? LIMIT 1').pluck(true),
       getSource: this.db.prepare('SELECT doc FROM sources WHERE id = ?').pluck(true),
@@ -79,14 +82,14 @@ export class SqliteSourceCollections {
     for (const sourceId of new Set(sourceIds)) {
       const source = this.source(sourceId);
       if (!source) continue;
-      const flows = this.s.flowsOfSource.all(sourceId) as { id: string; doc: string }[];
-      const collection = mergeSourceCollections(flows.map((row) => this.derived(JSON.parse(row.doc) as Flow)));
+      const collecting = this.s.flowsOfSource.all(sourceId) as { id: string; doc: string }[];
+      const collection = mergeSourceCollections(collecting.map((row) => this.derived(JSON.parse(row.doc) as Flow)));
       const before = (source.source_collection ?? []).map((item) => ({ id: item.id, role: item.role }));
       if (sameSourceCollection(before, collection)) continue;
       if (collection.length > 0) source.source_collection = collection.map((item) => ({ id: item.id, role: item.role }));
       else delete source.source_collection;
       // A source left without flows is about to be deleted by the caller: only its members are told.
-      if (flows.length > 0) this.save(source, now, actor);
+      if (this.s.sourceHasFlows.get(sourceId) !== undefined) this.save(source, now, actor);
       const was = new Set(before.map((item) => item.id));
       const is = new Set(collection.map((item) => item.id));
       for (const id of is) if (!was.has(id)) this.editCollectedBy(id, sourceId, true, now, actor);
