@@ -55,10 +55,11 @@ export function principalFromClaims(claims: Claims, config: ClaimsConfig, method
   const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : claims.client_id;
   if (typeof subject !== 'string' || subject === '') return undefined;
   const named = claimValue(claims, config.userClaim);
+  // The name goes into created_by / updated_by, which a client reading a flow sends back: kept within what a PUT accepts.
   const roles = stringList(claimValue(claims, config.rolesClaim));
   return {
     subject,
-    name: typeof named === 'string' && named !== '' ? named : subject,
+    name: boundedName(typeof named === 'string' && named !== '' ? named : subject),
     ...(roles.some((role) => config.attributionRoles.includes(role)) ? { mayAttribute: true } : {}),
     scopes: scopesFromClaims(claims, config),
     authClasses: authClassesFromClaims(claims, config),
@@ -66,6 +67,13 @@ export function principalFromClaims(claims: Claims, config: ClaimsConfig, method
     authenticated: true,
     ...(typeof claims.exp === 'number' ? { expiresAtMs: claims.exp * 1000 } : {}),
   };
+}
+
+/** The most characters of a caller's name recorded in created_by / updated_by (a PUT accepts up to 4096). */
+const MAX_NAME_LENGTH = 1024;
+
+function boundedName(name: string): string {
+  return name.length <= MAX_NAME_LENGTH ? name : name.slice(0, MAX_NAME_LENGTH);
 }
 
 /** The claims that grant these scopes and auth classes under this configuration (tokens the gateway signs). */

@@ -11,6 +11,13 @@
  */
 import type { CollectionItem } from './entities';
 
+/**
+ * The most collections one flow may be a member of (entries of its collected_by): bounds the
+ * fan-out of deleting it, and the size of its document and of each event carrying it. Adding it
+ * to one more is refused (400).
+ */
+export const MAX_COLLECTORS = 1000;
+
 export interface SourceCollectionItem {
   id: string;
   role: string;
@@ -35,35 +42,65 @@ export function sourceCollectionOf(
   return out;
 }
 
+/** How two flows of one source contradict each other: sources named in other roles, and sources named in another order. */
+export interface SourceCollectionConflict {
+  /** Source id to why (the two roles). */
+  roles: Map<string, string>;
+  /** Why the order differs, when it does. */
+  order?: string;
+}
+
 /**
- * Why two flows of one source give it contradicting collections (a source with two roles, or
- * two sources in another order), or undefined when they agree where they overlap.
+ * How two flows of one source give it contradicting collections, or undefined when they agree
+ * where they overlap. Linear in the two lengths: each source is compared by its first
+ * occurrence in each list.
  */
-export function sourceCollectionConflict(a: readonly SourceCollectionItem[], b: readonly SourceCollectionItem[]): string | undefined {
-  const roleInB = new Map<string, string>();
-  for (const item of b) if (!roleInB.has(item.id)) roleInB.set(item.id, item.role);
-  const commonInA: string[] = [];
+export function sourceCollectionConflict(a: readonly SourceCollectionItem[], b: readonly SourceCollectionItem[]): SourceCollectionConflict | undefined {
+  const inB = new Map<string, { role: string; position: number }>();
+  for (const item of b) if (!inB.has(item.id)) inB.set(item.id, { role: item.role, position: inB.size });
+  const seen = new Set<string>();
+  const roles = new Map<string, string>();
+  let order: string | undefined;
+  let lastPosition = -1;
+  let lastId = '';
   for (const item of a) {
-    const role = roleInB.get(item.id);
-    if (role === undefined) continue;
-    if (role !== item.role) return `source ${item.id} plays ${JSON.stringify(item.role)} in one and ${JSON.stringify(role)} in the other`;
-    if (!commonInA.includes(item.id)) commonInA.push(item.id);
+    const other = inB.get(item.id);
+    if (other === undefined || seen.has(item.id)) continue;
+    seen.add(item.id);
+    if (other.role !== item.role) roles.set(item.id, `source ${item.id} plays ${JSON.stringify(item.role)} in one and ${JSON.stringify(other.role)} in the other`);
+    if (other.position < lastPosition) order ??= `they name sources ${lastId} and ${item.id} in another order`;
+    else {
+      lastPosition = other.position;
+      lastId = item.id;
+    }
   }
-  const common = new Set(commonInA);
-  const commonInB = [...new Set(b.filter((item) => common.has(item.id)).map((item) => item.id))];
-  if (commonInA.some((id, i) => commonInB[i] !== id)) return `they name sources ${commonInA.join(', ')} in another order`;
+  if (roles.size === 0 && order === undefined) return undefined;
+  return { roles, ...(order === undefined ? {} : { order }) };
+}
+
+/** What `now` contradicts that `before` did not (undefined: nothing new), as a message. */
+export function newConflict(before: SourceCollectionConflict | undefined, now: SourceCollectionConflict | undefined): string | undefined {
+  if (now === undefined) return undefined;
+  for (const [id, why] of now.roles) if (!before?.roles.has(id)) return why;
+  if (now.order !== undefined && before?.order === undefined) return now.order;
   return undefined;
 }
 
 /**
  * One source collection from its flows' ones (which agree): the longest (the first of those
- * as long), then what each other adds, in order.
+ * as long), then what each other adds, in order. Linear in the total length.
  */
 export function mergeSourceCollections(lists: readonly (readonly SourceCollectionItem[])[]): SourceCollectionItem[] {
   const merged: SourceCollectionItem[] = [];
+  const present = new Set<string>();
   const longestFirst = [...lists].sort((x, y) => y.length - x.length);
   for (const list of longestFirst) {
-    for (const item of list) if (!merged.some((m) => m.id === item.id && m.role === item.role)) merged.push({ id: item.id, role: item.role });
+    for (const item of list) {
+      const key = JSON.stringify([item.id, item.role]);
+      if (present.has(key)) continue;
+      present.add(key);
+      merged.push({ id: item.id, role: item.role });
+    }
   }
   return merged;
 }
@@ -72,6 +109,9 @@ export function sameSourceCollection(a: readonly SourceCollectionItem[], b: read
   return a.length === b.length && a.every((item, i) => item.id === b[i]!.id && item.role === b[i]!.role);
 }
 
-export function describeSourceCollection(items: readonly SourceCollectionItem[]): string {
-  return items.length === 0 ? '(none)' : items.map((item) => `${item.id} as ${JSON.stringify(item.role)}`).join(', ');
+/** The collection for a message: its first entries, and how many more there are. */
+export function describeSourceCollection(items: readonly SourceCollectionItem[], shown = 8): string {
+  if (items.length === 0) return '(none)';
+  const listed = items.slice(0, shown).map((item) => `${item.id} as ${JSON.stringify(item.role.length > 64 ? `${item.role.slice(0, 64)}...` : item.role)}`);
+  return items.length > shown ? `${listed.join(', ')} and ${items.length - shown} more` : listed.join(', ');
 }

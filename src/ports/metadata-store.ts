@@ -183,19 +183,21 @@ export interface MetadataStore {
    * - a change of `essence_parameters.init_segments` that the stored segments contradict fails
    *   with `validation_failed` (domain/init-segments.ts);
    * - source collections are inferred from flow collections (domain/source-collections.ts): a
-   *   collection conflicting with another flow of the same source fails with
-   *   `validation_failed`; sources whose collection changes get `sources/updated`.
+   *   write that makes a flow's collection contradict another flow of the same source (where it
+   *   did not before), or a move that makes a collector's do so, fails with `validation_failed`;
+   *   sources whose collection changes get `sources/updated`;
+   * - a flow is a member of at most MAX_COLLECTORS collections: adding it to one more fails
+   *   with `validation_failed`.
    */
   putFlow(flow: Flow, now: string): Promise<PutFlowResult>;
   /**
    * Deletes a flow, its segments, and its source when no other flow uses it. Writes
    * `flows/segments_deleted` (if it had segments), `flows/deleted`, and `sources/deleted`.
    * Removes it from the `flow_collection` of every flow that collected it (each such flow gets
-   * a new metadata_version and its own `flows/updated`), and keeps source collections in step
-   * (`sources/updated`). `actor` (the caller's name, when known) becomes `updated_by` of what
-   * changes. Returns false when the flow did not exist.
+   * a new metadata_version and its own `flows/updated`; updated_by stays), and keeps source
+   * collections in step (`sources/updated`). Returns false when the flow did not exist.
    */
-  deleteFlow(id: string, now: string, actor?: string): Promise<boolean>;
+  deleteFlow(id: string, now: string): Promise<boolean>;
   /** Span of the flow's segments that overlap `within` (EMPTY when none). */
   getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange>;
   countSegments(flowId: string): Promise<number>;

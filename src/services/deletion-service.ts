@@ -75,7 +75,7 @@ export class DeletionService {
   async deleteFlow(ctx: RequestContext, flowId: string): Promise<DeletionOutcome> {
     const flow = await this.flows.writableFlow(ctx, flowId, 'delete');
     if ((await this.store.countSegments(flowId)) <= this.asyncThreshold) {
-      await this.flows.deleteFlow(flowId, callerName(ctx.principal));
+      await this.flows.deleteFlow(flowId);
       return { done: true };
     }
     return { done: false, request: await this.startRequest(flow, ETERNITY, true, callerName(ctx.principal)) };
@@ -198,7 +198,7 @@ export class DeletionService {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
-        await this.store.deleteFlow(request.flow_id, this.now(), request.created_by);
+        await this.store.deleteFlow(request.flow_id, this.now());
       }
       await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
     } catch (err) {

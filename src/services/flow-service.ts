@@ -9,7 +9,7 @@ import type { RequestContext } from './request-context';
 import { FlowPropertyService } from './flow-property-service';
 import { AccessPolicy, Decision, authClassesOf, requireAuthClassChange } from './access-policy';
 import { ResourceAccess } from './resource-access';
-import { attributeWrite } from './attribution';
+import { attributeWrite, mayAttribute } from './attribution';
 
 /** Fields the service owns: a client's values for them are ignored on PUT. */
 const SERVER_MANAGED_FLOW_FIELDS = [
@@ -225,6 +225,11 @@ export class FlowService {
     }
     for (const field of SERVER_MANAGED_FLOW_FIELDS) delete flow[field];
     if (flow.profile_id === '') delete flow.profile_id;
+    // A client's metadata_version is always taken on creation (media moved between stores keeps
+    // its version); on an update only from a caller who may set attribution (flow-common.json:
+    // "subject to suitable permissions-based limitations"), so nobody else can give changed
+    // metadata a version that already named other metadata.
+    if (existing !== undefined && !mayAttribute(ctx.principal)) delete flow.metadata_version;
     return this.store.putFlow(attributeWrite(ctx.principal, flow, existing), this.now());
   }
 
@@ -256,12 +261,12 @@ export class FlowService {
     return profile;
   }
 
-  /** Deletes the flow (DeletionService has checked delete permission and read_only); `actor` is who asked. */
-  async deleteFlow(id: string, actor?: string): Promise<void> {
+  /** Deletes the flow (DeletionService has checked delete permission and read_only). */
+  async deleteFlow(id: string): Promise<void> {
     const flow = await this.store.getFlow(id);
     if (!flow) throw new TamsError('not_found', `Flow ${id} does not exist`);
     if (flow.read_only === true) throw new TamsError('read_only', `Flow ${id} is read-only`);
-    await this.store.deleteFlow(id, this.now(), actor);
+    await this.store.deleteFlow(id, this.now());
   }
 
   /** The flow for a change of `permission` (write, delete): exists, permitted, not read-only. */

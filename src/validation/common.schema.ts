@@ -40,8 +40,11 @@ export const REQUEST_LIMITS = {
   objectIdsPerStoragePost: 10_000,
   /** Maximum `limit` in one `POST /flows/{id}/storage` body (minimum is 1). */
   storageLimitMax: 10_000,
-  /** Members of one flow collection, and entries of `collected_by`. */
-  collectionItems: 10_000,
+  /**
+   * Members of one flow collection, and entries of `collected_by` (which the gateway bounds to
+   * the same number: domain/source-collections.ts MAX_COLLECTORS, so a flow read back can be PUT).
+   */
+  collectionItems: 1000,
 } as const;
 
 export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$';

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { INIT_SEGMENTS, at, addSegments, expectCode, seg, storeFixtures } from './contract-fixtures';
 import type { Flow } from '../../src/domain/entities';
+import { MAX_COLLECTORS } from '../../src/domain/source-collections';
 import { ETERNITY } from '../../src/domain/timerange';
 import type { MetadataStore } from '../../src/ports/metadata-store';
 
@@ -216,12 +217,13 @@ export function runMetadataStoreRulesContract(name: string, makeStore: () => Pro
         await collect(x, [{ id: a.id, role: 'video' }, { id: b.id, role: 'audio' }], at(2));
         const before = (await store.getFlow(x.id))!;
         const seq = await lastSeq();
-        expect(await store.deleteFlow(a.id, at(3), 'dave')).toBe(true);
+        expect(await store.deleteFlow(a.id, at(3))).toBe(true);
         const after = (await store.getFlow(x.id))!;
         expect(after.flow_collection).toEqual([{ id: b.id, role: 'audio' }]);
         expect(after.metadata_version).not.toBe(before.metadata_version);
         expect(after.metadata_updated).toBe(at(3));
-        expect(after.updated_by).toBe('dave');
+        // The gateway's own change: updated_by stays as the flow's last writer left it.
+        expect(after.updated_by).toBe(before.updated_by);
         const events = await eventsSince(seq);
         expect(events.map((e) => [e.event_type, e.flow_id ?? e.source_id])).toEqual([
           ['flows/deleted', a.id],
@@ -237,6 +239,48 @@ export function runMetadataStoreRulesContract(name: string, makeStore: () => Pro
         expect((await store.getSource(x.source_id))!.source_collection).toBeUndefined();
       });
     });
+
+    it('refuses a move that makes a collector contradict a sibling, and a write adding to a disagreement, not one that does not', async () => {
+      const a = await addFlow();
+      const b = await addFlow();
+      const x1 = await addFlow({ format: MULTI });
+      const x2 = await addFlow({ format: MULTI, source_id: x1.source_id });
+      await collect(x1, [{ id: a.id, role: 'video' }], at(1));
+      await collect(x2, [{ id: b.id, role: 'audio' }], at(1));
+      // b moving to a's source would give x1's source that source as video and as audio.
+      await expectCode(store.putFlow({ ...(await store.getFlow(b.id))!, source_id: a.source_id }, at(2)), 'validation_failed');
+      expect((await store.getFlow(b.id))!.source_id).toBe(b.source_id);
+
+      // A disagreement left by a deleted member does not block a write that does not add to it.
+      const b1 = await addFlow();
+      const b2 = await addFlow({ source_id: b1.source_id });
+      const c = await addFlow();
+      const y1 = await addFlow({ format: MULTI });
+      const y2 = await addFlow({ format: MULTI, source_id: y1.source_id });
+      await collect(y1, [{ id: b1.id, role: 'b' }, { id: a.id, role: 'a' }, { id: b2.id, role: 'b' }], at(3));
+      await collect(y2, [{ id: b2.id, role: 'b' }, { id: a.id, role: 'a' }], at(3));
+      await store.deleteFlow(b1.id, at(4));
+      expect((await store.getFlow(y1.id))!.flow_collection).toEqual([{ id: a.id, role: 'a' }, { id: b2.id, role: 'b' }]);
+      await collect(y2, [{ id: b2.id, role: 'b' }, { id: a.id, role: 'a' }, { id: c.id, role: 'c' }], at(5));
+      expect((await store.getFlow(y2.id))!.flow_collection).toHaveLength(3);
+      // One that does (c in another role than a sibling gives it) is still refused.
+      await collect(y1, [{ id: a.id, role: 'a' }, { id: b2.id, role: 'b' }, { id: c.id, role: 'not c' }], at(6)).then(
+        () => {
+          throw new Error('accepted');
+        },
+        (err: { code?: string }) => expect(err.code).toBe('validation_failed'),
+      );
+    });
+
+    it('keeps a flow in at most MAX_COLLECTORS collections', async () => {
+      const member = await addFlow();
+      for (let i = 0; i < MAX_COLLECTORS; i++) {
+        await store.putFlow(flow({ format: MULTI, flow_collection: [{ id: member.id, role: 'm' }] }), at(1));
+      }
+      expect((await store.getFlow(member.id))!.collected_by).toHaveLength(MAX_COLLECTORS);
+      await expectCode(store.putFlow(flow({ format: MULTI, flow_collection: [{ id: member.id, role: 'm' }] }), at(2)), 'validation_failed');
+      expect((await store.getFlow(member.id))!.collected_by).toHaveLength(MAX_COLLECTORS);
+    }, 60_000);
 
     it('gives a source made for a flow the flow\'s updated_by as created_by', async () => {
       const made = await store.putFlow(flow({ created_by: 'erin', updated_by: 'erin' }), at(1));

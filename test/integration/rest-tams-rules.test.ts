@@ -235,7 +235,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
       expect((await bob.gql(FLOW_GQL, { id: idOf(byAdmin) })).flow).toMatchObject({ createdBy: 'mallory', updatedBy: 'bob' });
     });
 
-    it('a deletion request is created_by its caller; the collection it leaves records the same caller', async () => {
+    it('a deletion request is created_by its caller; the collection its flow leaves keeps its own updated_by', async () => {
       const alice = await as('alice');
       const dave = await as('dave', ['read', 'write', 'delete']);
       const member = videoFlow();
@@ -258,10 +258,26 @@ describeWithSpec('TAMS rules over HTTP', () => {
       }, 'the deletion request to finish');
       expect(request).toMatchObject({ id: requestId, created_by: 'dave', status: 'done' });
       expect((await dave.req('GET', `/flows/${idOf(member)}`)).status).toBe(404);
-      // The collector lost its member: a metadata change made by dave.
+      // The collector lost its member: the gateway's own change (a new version), not a write by dave.
       const after = await getFlow(alice, idOf(collector));
       expect(after.flow_collection).toBeUndefined();
-      expect(after).toMatchObject({ created_by: 'alice', updated_by: 'dave' });
+      expect(after).toMatchObject({ created_by: 'alice', updated_by: 'alice' });
+    });
+
+    it('takes a metadata_version of a plain writer on creation only; an admin\'s also on update', async () => {
+      const writer = await as('wanda');
+      const admin = await as('root', ['read', 'write', 'admin']);
+      const flow = videoFlow({ metadata_version: 'from-another-store' });
+      expect((await put(writer, flow)).body.metadata_version).toBe('from-another-store');
+      // The stale version sent again with other metadata (a read-modify-write that lost a race): replaced.
+      expect((await writer.req('PUT', `/flows/${idOf(flow)}/label`, json('moved on'))).status).toBe(204);
+      expect((await writer.req('PUT', `/flows/${idOf(flow)}`, { ...flow, label: 'other', metadata_version: 'from-another-store' })).status).toBe(204);
+      const pinned = (await getFlow(writer, idOf(flow))).metadata_version as string;
+      expect(pinned).not.toBe('from-another-store');
+      expect((await writer.req('PUT', `/flows/${idOf(flow)}`, { ...flow, metadata_version: 'writer-chosen' })).status).toBe(204);
+      expect((await getFlow(writer, idOf(flow))).metadata_version).not.toBe('writer-chosen');
+      expect((await admin.req('PUT', `/flows/${idOf(flow)}`, { ...flow, metadata_version: 'admin-chosen' })).status).toBe(204);
+      expect((await getFlow(writer, idOf(flow))).metadata_version).toBe('admin-chosen');
     });
 
     it('records a Basic user by name', async () => {

@@ -18,6 +18,7 @@ import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
 import { initSegmentsViolation, usesInitSegments } from '../../domain/init-segments';
 import { metadataVersionAfter } from '../../domain/metadata-version';
+import { MAX_COLLECTORS, type SourceCollectionConflict } from '../../domain/source-collections';
 import {
   EMPTY,
   equalTimeRanges,
@@ -599,18 +600,40 @@ export class SqliteMetadataStore implements MetadataStore {
     else delete doc.collected_by;
     const movedSource = current !== undefined && current.source_id !== doc.source_id;
     const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
-    if (movedSource || collectionChanged || current === undefined) this.sourceCollections.checkConflict(doc);
+    if (movedSource || collectionChanged || current === undefined) {
+      const stayed = current !== undefined && !movedSource;
+      this.sourceCollections.checkConflict(doc, stayed ? this.sourceCollections.derived(current.source_id, current.flow_collection) : undefined);
+    }
+    // A flow moving to another source changes what its collectors give their sources: none may come to contradict a sibling.
+    const collectors = movedSource ? (current.collected_by ?? []).filter((c) => c !== id) : [];
+    const collectorConflicts = collectors.map((c) => this.collectorConflicts(c));
     const stored = this.storeFlow(doc, previous, now);
-    for (const member of removed) if (member !== id) this.editCollectedBy(member, id, false, now, doc.updated_by);
-    for (const member of added) if (member !== id) this.editCollectedBy(member, id, true, now, doc.updated_by);
+    collectors.forEach((collector, i) => {
+      const added = this.sourceCollections.addedConflict(collectorConflicts[i]!, this.collectorConflicts(collector));
+      if (added === undefined) return;
+      throw new TamsError(
+        'validation_failed',
+        `Moving flow ${id} to source ${doc.source_id} would make the collection of flow ${collector}, which collects it, contradict flow ${added.sibling} of the same source: ${added.why}`,
+      );
+    });
+    for (const member of removed) if (member !== id) this.editCollectedBy(member, id, false, now);
+    for (const member of added) if (member !== id) this.editCollectedBy(member, id, true, now);
     if (movedSource || collectionChanged) {
       // This source's collection; on a move, the old source's and those of the flows collecting this one (they now name another source).
       const affected = [doc.source_id];
-      if (movedSource) affected.push(current.source_id, ...this.sourcesOfFlows(current.collected_by ?? []));
-      this.sourceCollections.refresh(affected, now, doc.updated_by);
+      if (movedSource) affected.push(current.source_id, ...this.sourcesOfFlows(collectors));
+      this.sourceCollections.refresh(affected, now);
       if (movedSource) this.deleteSourceIfUnused(current.source_id, now);
     }
     return stored;
+  }
+
+  /** The siblings (same source) a stored flow's collection contradicts, with why. */
+  private collectorConflicts(flowId: string): Map<string, SourceCollectionConflict> {
+    const row = this.s.getFlow.get(flowId) as FlowRow | undefined;
+    if (!row) return new Map();
+    const flow = JSON.parse(row.doc) as Flow;
+    return this.sourceCollections.conflictingSiblings(flowId, row.source_id, this.sourceCollections.derived(row.source_id, flow.flow_collection));
   }
 
   private sourcesOfFlows(flowIds: readonly string[]): string[] {
@@ -624,27 +647,30 @@ export class SqliteMetadataStore implements MetadataStore {
    * Adds `collector` to, or removes it from, a member flow's collected_by; a changed member
    * gets metadata_updated and a `flows/updated`. Unknown members and no-ops are skipped.
    */
-  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string, actor: string | undefined): void {
+  private editCollectedBy(memberId: string, collector: string, add: boolean, now: string): void {
     const row = this.s.getFlow.get(memberId) as FlowRow | undefined;
     if (!row) return;
     const doc = JSON.parse(row.doc) as Flow;
     const list = doc.collected_by ?? [];
     if (list.includes(collector) === add) return;
+    if (add && list.length >= MAX_COLLECTORS) {
+      throw new TamsError('validation_failed', `Flow ${memberId} is already a member of ${MAX_COLLECTORS} collections, the most one flow may be in`);
+    }
     const updated = add ? [...list, collector] : list.filter((c) => c !== collector);
     if (updated.length > 0) doc.collected_by = updated;
     else delete doc.collected_by;
-    this.storeOwnChange(row, doc, now, actor);
+    this.storeOwnChange(row, doc, now);
   }
 
   /**
    * Writes a change the gateway makes to a flow's metadata itself (collected_by, a deleted
-   * member): metadata_updated, a new metadata_version and updated_by (whoever caused it), and
-   * the flow's `flows/updated`.
+   * member): metadata_updated, a new metadata_version, and the flow's `flows/updated`.
+   * updated_by stays: it names who last wrote the flow's own metadata, and the caller behind
+   * this change may have no write permission on it.
    */
-  private storeOwnChange(row: FlowRow, doc: Flow, now: string, actor: string | undefined): void {
+  private storeOwnChange(row: FlowRow, doc: Flow, now: string): void {
     doc.metadata_updated = now;
     doc.metadata_version = randomUUID();
-    if (actor !== undefined) doc.updated_by = actor;
     this.s.setFlowDoc.run(now, JSON.stringify(doc), row.id);
     const stored: Flow = row.segments_updated !== null ? { ...doc, segments_updated: row.segments_updated } : doc;
     this.appendEvent({ type: 'flows/updated', event: { flow: stored } }, now, { flow_id: row.id, source_id: row.source_id });
@@ -667,7 +693,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }
 
-  async deleteFlow(id: string, now: string, actor?: string): Promise<boolean> {
+  async deleteFlow(id: string, now: string): Promise<boolean> {
     return this.write(() => {
       const row = this.s.getFlow.get(id) as FlowRow | undefined;
       if (!row) return false;
@@ -680,22 +706,22 @@ export class SqliteMetadataStore implements MetadataStore {
       this.appendEvent({ type: 'flows/deleted', event: { flow_id: id } }, now, ids);
       // The flow no longer collects its members, nor is it a member of the collections that listed it.
       for (const member of collectionIds(deleted)) {
-        if (member !== id) this.editCollectedBy(member, id, false, now, actor);
+        if (member !== id) this.editCollectedBy(member, id, false, now);
       }
       const affectedSources = [row.source_id];
       for (const collector of deleted.collected_by ?? []) {
         if (collector === id) continue;
-        const source = this.dropCollectionMember(collector, id, now, actor);
+        const source = this.dropCollectionMember(collector, id, now);
         if (source !== undefined) affectedSources.push(source);
       }
-      this.sourceCollections.refresh(affectedSources, now, actor);
+      this.sourceCollections.refresh(affectedSources, now);
       this.deleteSourceIfUnused(row.source_id, now);
       return true;
     });
   }
 
   /** Removes a deleted flow from a collector's flow_collection (a metadata change: new version, `flows/updated`); returns the collector's source. */
-  private dropCollectionMember(collectorId: string, memberId: string, now: string, actor: string | undefined): string | undefined {
+  private dropCollectionMember(collectorId: string, memberId: string, now: string): string | undefined {
     const row = this.s.getFlow.get(collectorId) as FlowRow | undefined;
     if (!row) return undefined;
     const doc = JSON.parse(row.doc) as Flow;
@@ -704,7 +730,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (kept.length === items.length) return undefined;
     if (kept.length > 0) doc.flow_collection = kept;
     else delete doc.flow_collection;
-    this.storeOwnChange(row, doc, now, actor);
+    this.storeOwnChange(row, doc, now);
     return row.source_id;
   }
 

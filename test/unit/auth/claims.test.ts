@@ -68,6 +68,8 @@ describe('claims -> scopes, roles and auth classes', () => {
     expect(principalFromClaims({ sub: 'u-3', roles: ['archivist'] }, named, 'bearer')).toMatchObject({ mayAttribute: true });
     expect(principalFromClaims({ sub: 'u-4', roles: ['editor'] }, named, 'bearer')!.mayAttribute).toBeUndefined();
     expect(principalFromClaims({ sub: 'u-5', roles: ['archivist'] }, defaults, 'bearer')!.mayAttribute).toBeUndefined();
+    // A name is what created_by records, and a PUT sends back: at most 1,024 characters.
+    expect(principalFromClaims({ sub: 'u-6', preferred_username: 'n'.repeat(6000) }, named, 'bearer')!.name).toBe('n'.repeat(1024));
   });
 
   it('grants through the configured claims what it reads back', () => {
