@@ -22,65 +22,19 @@ import { runCli } from '../../src/cli';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { checkedFetch } from '../support/checked-fetch';
+import { client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
 import { Subscriber, sleep, waitFor } from '../support/ws-subscriber';
 import { describeWithSpec, validateEvent } from '../support/tams-spec';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
-type Json = any;
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
 
-interface Client {
-  req(method: string, path: string, body?: unknown): Promise<TamsResponse>;
-  gql(query: string, variables?: Record<string, unknown>): Promise<Json>;
-}
 
-/** REST (checked by h.request) and GraphQL, with `authorization` on every request when given. */
-function client(h: Harness, authorization?: string): Client {
-  const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
-  return {
-    req: (method, path, body) => h.request(method, path, body, headers),
-    async gql(query, variables = {}) {
-      const res = await checkedFetch(`${h.base}/graphql`, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      const result = (await res.json()) as Json;
-      if (result.errors !== undefined) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-      return result.data;
-    },
-  };
-}
 
-const idOf = (flow: Record<string, unknown>): string => flow.id as string;
-const sourceOf = (flow: Record<string, unknown>): string => flow.source_id as string;
-const json = (value: string): string => JSON.stringify(value);
-const tr = (i: number): string => `[${i}:0_${i + 1}:0)`;
 
-function multiFlow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:multi', container: 'video/mp2t', label: 'multi', ...overrides };
-}
 
-async function put(c: Client, flow: Record<string, unknown>, status = 201): Promise<TamsResponse> {
-  const res = await c.req('PUT', `/flows/${idOf(flow)}`, flow);
-  expect({ put: idOf(flow), status: res.status, body: res.status === status ? undefined : res.body }).toEqual({ put: idOf(flow), status, body: undefined });
-  return res;
-}
 
-async function getFlow(c: Client, id: string): Promise<Json> {
-  const res = await c.req('GET', `/flows/${id}`);
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-async function getSource(c: Client, id: string): Promise<Json> {
-  const res = await c.req('GET', `/sources/${id}`);
-  expect(res.status).toBe(200);
-  return res.body;
-}
 
 /** `n` new object ids allocated for the flow (POST /flows/{id}/storage). */
 async function allocate(c: Client, flowId: string, n: number): Promise<string[]> {

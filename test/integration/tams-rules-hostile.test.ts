@@ -9,36 +9,19 @@
  * passes on a 5xx.
  */
 import { randomUUID } from 'node:crypto';
-import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
+import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { allocateObjects } from '../support/allocate-objects';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { checkedFetch } from '../support/checked-fetch';
+import { client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
 import { describeWithSpec } from '../support/tams-spec';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
-type Json = any;
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
 const ALL = ['read', 'write', 'delete', 'admin'];
 
-interface Client {
-  req: (method: string, path: string, body?: unknown) => Promise<TamsResponse>;
-  /** A GraphQL operation's whole answer (data and errors). */
-  gqlRaw: (query: string, variables?: Record<string, unknown>) => Promise<Json>;
-  /** The data of a GraphQL operation that must not fail. */
-  gql: (query: string, variables?: Record<string, unknown>) => Promise<Json>;
-}
 
-const idOf = (flow: Record<string, unknown>): string => flow.id as string;
-const sourceOf = (flow: Record<string, unknown>): string => flow.source_id as string;
-const json = (value: string): string => JSON.stringify(value);
-const tr = (i: number): string => `[${i}:0_${i + 1}:0)`;
-
-function multiFlow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:multi', container: 'video/mp2t', label: 'multi', ...overrides };
-}
 
 function initFlow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const flow = videoFlow(overrides);
@@ -69,55 +52,21 @@ describeWithSpec('TAMS rules under attack', () => {
   let sign: (claims: Record<string, unknown>) => Promise<string>;
   const cache = new Map<string, Client>();
 
-  function client(authorization: string): Client {
-    const headers = { authorization };
-    const gqlRaw = async (query: string, variables: Record<string, unknown> = {}): Promise<Json> => {
-      const res = await checkedFetch(`${h.base}/graphql`, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      return (await res.json()) as Json;
-    };
-    return {
-      req: (method, path, body) => h.request(method, path, body, headers),
-      gqlRaw,
-      gql: async (query, variables = {}) => {
-        const result = await gqlRaw(query, variables);
-        if (result.errors !== undefined) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-        return result.data;
-      },
-    };
-  }
+  const clientOf = (authorization: string): Client => client(h, authorization);
 
   /** A bearer client: subject `sub`, TAMS `scopes`, plus extra claims (auth_classes, preferred_username...). */
   async function as(sub: string, scopes: string[] = ['read', 'write'], extra: Record<string, unknown> = {}): Promise<Client> {
     const key = JSON.stringify([sub, scopes, extra]);
     let c = cache.get(key);
     if (c === undefined) {
-      c = client(`Bearer ${await sign({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
+      c = clientOf(`Bearer ${await sign({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
       cache.set(key, c);
     }
     return c;
   }
 
-  async function put(c: Client, flow: Record<string, unknown>, status = 201): Promise<TamsResponse> {
-    const res = await c.req('PUT', `/flows/${idOf(flow)}`, flow);
-    expect({ put: idOf(flow), status: res.status, body: res.status === status ? undefined : res.body }).toEqual({ put: idOf(flow), status, body: undefined });
-    return res;
-  }
 
-  async function getFlow(c: Client, id: string): Promise<Json> {
-    const res = await c.req('GET', `/flows/${id}`);
-    expect(res.status).toBe(200);
-    return res.body;
-  }
 
-  async function getSource(c: Client, id: string): Promise<Json> {
-    const res = await c.req('GET', `/sources/${id}`);
-    expect(res.status).toBe(200);
-    return res.body;
-  }
 
   beforeAll(async () => {
     h = await startHarness({

@@ -1,0 +1,71 @@
+/**
+ * A small REST + GraphQL client over a harness for tests that act as several callers (each with
+ * its own `authorization`), and the flow helpers such tests share. REST answers are checked by
+ * h.request (test/support/checked-fetch.ts); GraphQL goes through checkedFetch too.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Harness, TamsResponse } from './gateway-harness';
+import { checkedFetch } from './checked-fetch';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
+export type Json = any;
+
+export interface Client {
+  req: (method: string, path: string, body?: unknown) => Promise<TamsResponse>;
+  /** A GraphQL operation's whole answer (data and errors). */
+  gqlRaw: (query: string, variables?: Record<string, unknown>) => Promise<Json>;
+  /** The data of a GraphQL operation that must not fail. */
+  gql: (query: string, variables?: Record<string, unknown>) => Promise<Json>;
+}
+
+/** REST and GraphQL on `h`, with `authorization` on every request when given. */
+export function client(h: Harness, authorization?: string): Client {
+  const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+  const gqlRaw = async (query: string, variables: Record<string, unknown> = {}): Promise<Json> => {
+    const res = await checkedFetch(`${h.base}/graphql`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as Json;
+  };
+  return {
+    req: (method, path, body) => h.request(method, path, body, headers),
+    gqlRaw,
+    gql: async (query, variables = {}) => {
+      const result = await gqlRaw(query, variables);
+      if (result.errors !== undefined) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+      return result.data;
+    },
+  };
+}
+
+export const idOf = (flow: Record<string, unknown>): string => flow.id as string;
+export const sourceOf = (flow: Record<string, unknown>): string => flow.source_id as string;
+/** A JSON string body (property endpoints take JSON values). */
+export const json = (value: string): string => JSON.stringify(value);
+/** The one-second timerange starting at second `i`. */
+export const tr = (i: number): string => `[${i}:0_${i + 1}:0)`;
+
+export function multiFlow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:multi', container: 'video/mp2t', label: 'multi', ...overrides };
+}
+
+/** PUT /flows/{id}, expecting `status` (the body is shown when it differs). */
+export async function put(c: Client, flow: Record<string, unknown>, status = 201): Promise<TamsResponse> {
+  const res = await c.req('PUT', `/flows/${idOf(flow)}`, flow);
+  expect({ put: idOf(flow), status: res.status, body: res.status === status ? undefined : res.body }).toEqual({ put: idOf(flow), status, body: undefined });
+  return res;
+}
+
+export async function getFlow(c: Client, id: string): Promise<Json> {
+  const res = await c.req('GET', `/flows/${id}`);
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+export async function getSource(c: Client, id: string): Promise<Json> {
+  const res = await c.req('GET', `/sources/${id}`);
+  expect(res.status).toBe(200);
+  return res.body;
+}
