@@ -7,12 +7,13 @@
  * segments, counting store calls; subscriptions-fanout (bench/subscriptions-fanout.ts) delivers
  * segment events to 1,000 graphql-ws subscribers (BENCH_FANOUT_DURATION, default 30 s);
  * graphql-hostile (bench/graphql-hostile.ts) measures the server CPU of hostile operation
- * shapes beside a one-field query, and the server's RSS after 10,000 distinct operation texts.
+ * shapes beside a one-field query, and the server's RSS after 10,000 distinct operation texts;
+ * presign (bench/presign.ts) times one presigned S3 URL: the SDK, @smithy/signature-v4, ours.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
  * BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
- * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile),
+ * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign),
  * BENCH_INGEST_HEADROOM (object ids rest-ingest allocates before a run, as a multiple of the ids
  * the fastest run so far would use in BENCH_DURATION; default 1.5).
  *
@@ -31,6 +32,7 @@ import { seedSegments } from '../src/adapters/sqlite/seed';
 import type { Flow } from '../src/domain/entities';
 import { subscriptionsFanoutScenario } from './subscriptions-fanout';
 import { graphqlHostileScenario } from './graphql-hostile';
+import { presignScenario } from './presign';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
 
@@ -43,7 +45,7 @@ const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 if (!Number.isFinite(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be a number of seconds >= 0, not ${process.env.BENCH_WARMUP}`);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 
 interface Figures {
@@ -576,6 +578,7 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();
+    if (SCENARIOS.includes('presign')) await presignScenario();
   } finally {
     if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
   }
