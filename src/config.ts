@@ -466,6 +466,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('TAMS_AUTH', 'off is refused when NODE_ENV=production');
   }
   const presignedUrlTimeout = timeout(env, 'TAMS_PRESIGNED_URL_TIMEOUT', '3600:0', 30);
+  const minObjectTimeout = timeout(env, 'TAMS_MIN_OBJECT_TIMEOUT', '3600:0', 300);
+  // service.json: min_presigned_url_timeout "MUST be equal or less than min_object_timeout", so
+  // that no object is collected while a PUT URL for it is still valid.
+  if ((tryParseTimestamp(presignedUrlTimeout) as bigint) > (tryParseTimestamp(minObjectTimeout) as bigint)) {
+    throw new ConfigError('TAMS_PRESIGNED_URL_TIMEOUT', `${presignedUrlTimeout} is longer than TAMS_MIN_OBJECT_TIMEOUT (${minObjectTimeout}); it must be at most that`);
+  }
   const pageLimitMax = int(env, 'TAMS_PAGE_LIMIT_MAX', 1000, 1, 100_000);
   const host = str(env, 'HOST', '127.0.0.1');
   const dataDir = path.resolve(str(env, 'TAMS_DATA_DIR', './data'));
@@ -481,7 +487,7 @@ export function loadConfig(env: Env = process.env): Config {
     serviceDescription: env.TAMS_SERVICE_DESCRIPTION || undefined,
     maxBodyBytes: int(env, 'TAMS_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxObjectBytes: int(env, 'TAMS_MAX_OBJECT_BYTES', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
-    minObjectTimeout: timeout(env, 'TAMS_MIN_OBJECT_TIMEOUT', '600:0', 300),
+    minObjectTimeout,
     presignedUrlTimeout,
     presignedUrlTimeoutSec: Number((tryParseTimestamp(presignedUrlTimeout) as bigint) / NANOS_PER_SECOND),
     auth,

@@ -66,7 +66,7 @@ beforeAll(async () => {
   flows = new FlowService(store, cursors, clock, policy);
   segments = new SegmentService(store, objects, flows, cursors, clock, 3600);
   storage = new StorageService(store, objects, flows, clock, 3600, 10);
-  serviceInfo = new ServiceInfoService(store, objects, { defaultName: 't', serviceVersion: '0', minObjectTimeout: '600:0', presignedUrlTimeout: '3600:0' }, policy);
+  serviceInfo = new ServiceInfoService(store, objects, { defaultName: 't', serviceVersion: '0', minObjectTimeout: '3600:0', presignedUrlTimeout: '3600:0' }, policy);
   webhooks = new WebhookService(store, clock, cursors, flows.access);
 });
 

@@ -14,7 +14,7 @@ describe('config', () => {
       auth: 'on',
       trustProxy: false,
       logLevel: 'info',
-      minObjectTimeout: '600:0',
+      minObjectTimeout: '3600:0',
       presignedUrlTimeout: '3600:0',
       presignedUrlTimeoutSec: 3600,
     });
@@ -64,6 +64,8 @@ describe('config', () => {
     ['TAMS_MIN_OBJECT_TIMEOUT', '299:999999999'],
     ['TAMS_MIN_OBJECT_TIMEOUT', '600'],
     ['TAMS_PRESIGNED_URL_TIMEOUT', '29:0'],
+    // Longer than the object timeout (3600:0 by default): an object could be collected while its PUT URL is valid.
+    ['TAMS_PRESIGNED_URL_TIMEOUT', '3600:1'],
     ['TAMS_AUTH', 'maybe'],
     ['TRUST_PROXY', 'yes please'],
     ['LOG_LEVEL', 'loud'],
