@@ -22,7 +22,7 @@ import { runCli } from '../../src/cli';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
+import { bearerCallers, client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
 import { Subscriber, sleep, waitFor } from '../support/ws-subscriber';
 import { describeWithSpec, validateEvent } from '../support/tams-spec';
 
@@ -53,18 +53,8 @@ describeWithSpec('TAMS rules over HTTP', () => {
   describe('created_by / updated_by from the caller (TAMS_AUTH=on)', () => {
     let h: Harness;
     let sign: (claims: Record<string, unknown>) => Promise<string>;
-    const cache = new Map<string, Client>();
-
     /** A client whose bearer token has subject `sub` and `scopes` (plus extra claims). */
-    async function as(sub: string, scopes: string[] = ['read', 'write'], extra: Record<string, unknown> = {}): Promise<Client> {
-      const key = JSON.stringify([sub, scopes, extra]);
-      let c = cache.get(key);
-      if (c === undefined) {
-        c = client(h, `Bearer ${await sign({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
-        cache.set(key, c);
-      }
-      return c;
-    }
+    const as = bearerCallers(() => h, () => sign);
 
     beforeAll(async () => {
       h = await startHarness({
@@ -541,6 +531,16 @@ describeWithSpec('TAMS rules over HTTP', () => {
         audio: audioFlow({ label }),
       });
 
+      /** A video flow a and an audio flow b (stored), and a multi flow x collecting them as video and audio (stored). */
+      async function collectingTwo(label: string): Promise<{ a: Json; b: Json; x: Json; sx: string; sa: string; sb: string }> {
+        const { video: a, audio: b } = labelled(label);
+        await put(c, a);
+        await put(c, b);
+        const x = multiFlow({ label, flow_collection: [{ id: idOf(a), role: 'video' }, { id: idOf(b), role: 'audio' }] });
+        await put(c, x);
+        return { a, b, x, sx: sourceOf(x), sa: sourceOf(a), sb: sourceOf(b) };
+      }
+
       async function sourceIds(query: string): Promise<string[]> {
         const res = await c.req('GET', `/sources?${query}`);
         expect(res.status).toBe(200);
@@ -550,12 +550,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
 
       it('are inferred from flow collections, with collected_by, the listing filter and GraphQL', async () => {
         const label = `collections-${randomUUID()}`;
-        const { video: a, audio: b } = labelled(label);
-        await put(c, a);
-        await put(c, b);
-        const x = multiFlow({ label, flow_collection: [{ id: idOf(a), role: 'video' }, { id: idOf(b), role: 'audio' }] });
-        await put(c, x);
-        const [sx, sa, sb] = [sourceOf(x), sourceOf(a), sourceOf(b)];
+        const { sx, sa, sb } = await collectingTwo(label);
 
         expect((await getSource(c, sx)).source_collection).toEqual([{ id: sa, role: 'video' }, { id: sb, role: 'audio' }]);
         expect((await getSource(c, sx)).collected_by).toBeUndefined();
@@ -582,12 +577,7 @@ describeWithSpec('TAMS rules over HTTP', () => {
 
       it('refuse a second flow of the source with a contradicting collection, accept one that agrees', async () => {
         const label = `conflicts-${randomUUID()}`;
-        const { video: a, audio: b } = labelled(label);
-        await put(c, a);
-        await put(c, b);
-        const x = multiFlow({ label, flow_collection: [{ id: idOf(a), role: 'video' }, { id: idOf(b), role: 'audio' }] });
-        await put(c, x);
-        const [sx, sa, sb] = [sourceOf(x), sourceOf(a), sourceOf(b)];
+        const { a, b, x, sx, sa, sb } = await collectingTwo(label);
         const sourcesBefore = await Promise.all([sx, sa, sb].map((id) => getSource(c, id)));
         const bVersion = await version(idOf(b));
 

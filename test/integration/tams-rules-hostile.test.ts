@@ -13,7 +13,7 @@ import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { allocateObjects } from '../support/allocate-objects';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
+import { bearerCallers, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Json } from '../support/tams-client';
 import { describeWithSpec } from '../support/tams-spec';
 
 
@@ -50,20 +50,9 @@ function videoInput(sourceId: string, extra: Record<string, unknown> = {}): Reco
 describeWithSpec('TAMS rules under attack', () => {
   let h: Harness;
   let sign: (claims: Record<string, unknown>) => Promise<string>;
-  const cache = new Map<string, Client>();
-
-  const clientOf = (authorization: string): Client => client(h, authorization);
 
   /** A bearer client: subject `sub`, TAMS `scopes`, plus extra claims (auth_classes, preferred_username...). */
-  async function as(sub: string, scopes: string[] = ['read', 'write'], extra: Record<string, unknown> = {}): Promise<Client> {
-    const key = JSON.stringify([sub, scopes, extra]);
-    let c = cache.get(key);
-    if (c === undefined) {
-      c = clientOf(`Bearer ${await sign({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
-      cache.set(key, c);
-    }
-    return c;
-  }
+  const as = bearerCallers(() => h, () => sign);
 
 
 

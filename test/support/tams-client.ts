@@ -69,3 +69,24 @@ export async function getSource(c: Client, id: string): Promise<Json> {
   expect(res.status).toBe(200);
   return res.body;
 }
+
+/**
+ * `as(sub, scopes, extra)`: a client whose bearer token (signed by `sign`) has subject `sub`,
+ * the TAMS `scopes` and any extra claims (auth_classes, preferred_username, roles...), one per
+ * distinct caller. `harness` and `sign` are read when a client is first made (after beforeAll).
+ */
+export function bearerCallers(
+  harness: () => Harness,
+  sign: () => (claims: Record<string, unknown>) => Promise<string>,
+): (sub: string, scopes?: string[], extra?: Record<string, unknown>) => Promise<Client> {
+  const cache = new Map<string, Client>();
+  return async (sub, scopes = ['read', 'write'], extra = {}) => {
+    const key = JSON.stringify([sub, scopes, extra]);
+    let c = cache.get(key);
+    if (c === undefined) {
+      c = client(harness(), `Bearer ${await sign()({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
+      cache.set(key, c);
+    }
+    return c;
+  };
+}
