@@ -1,0 +1,68 @@
+/**
+ * An S3-protocol server (s3rver) in this process on 127.0.0.1, for the S3 adapter's tests: a
+ * fresh temp directory and bucket per start, removed again by `stop`. s3rver knows one account,
+ * `S3RVER`/`S3RVER` (the access key must be it; it does not verify SigV4 signatures).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverClass = new (options: {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  configureBuckets: { name: string; configs: string[] }[];
+}) => S3rverInstance;
+
+// s3rver ships no types: its constructor, as used here.
+const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface S3TestServer {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  port: number;
+  bucket: string;
+  directory: string;
+  /** Stops listening (idempotent); the directory stays until `stop`. */
+  close(): Promise<void>;
+  /** Stops listening and removes the directory. */
+  stop(): Promise<void>;
+}
+
+export async function startS3Server(bucket = 'tams-media'): Promise<S3TestServer> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'tams-s3rver-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
+  let address: AddressInfo;
+  try {
+    address = await server.run();
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await server.close();
+  };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    bucket,
+    directory,
+    close,
+    async stop() {
+      await close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
