@@ -19,6 +19,8 @@ import { S3ObjectStore, MAX_PRESIGN_SEC } from '../../src/adapters/s3/s3-object-
 import type { S3Credentials } from '../../src/adapters/s3/sigv4-presigner';
 import { localBackend } from '../fixtures/local-backend';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../support/s3-server';
+// Through the checked fetch as every test request goes (S3 paths are no TAMS operation, so nothing is checked on them).
+import { checkedFetch } from '../support/checked-fetch';
 
 const backend = localBackend({ label: 's3', provider: 's3rver', store_product: 's3rver', region: 'us-east-1' });
 const REGION = 'us-east-1';
@@ -114,19 +116,19 @@ describe('S3ObjectStore against s3rver', () => {
       await expectValidPresign(put.url, 'PUT');
       expect(await store.exists(key)).toBe(false);
 
-      const putRes = await fetch(put.url, { method: 'PUT', headers: put.headers, body });
+      const putRes = await checkedFetch(put.url, { method: 'PUT', headers: put.headers, body });
       expect(putRes.status).toBe(200);
       await putRes.arrayBuffer();
       expect(await store.exists(key)).toBe(true);
 
       const getUrl = store.signGet(key, 'http://gateway.invalid', nowSec() + 600);
       await expectValidPresign(getUrl, 'GET');
-      const got = await fetch(getUrl);
+      const got = await checkedFetch(getUrl);
       expect(got.status).toBe(200);
       expect(got.headers.get('content-type')).toBe(contentType);
       expect(Buffer.from(await got.arrayBuffer()).equals(body)).toBe(true);
 
-      const ranged = await fetch(getUrl, { headers: { Range: 'bytes=10-19' } });
+      const ranged = await checkedFetch(getUrl, { headers: { Range: 'bytes=10-19' } });
       expect(ranged.status).toBe(206);
       expect(ranged.headers.get('content-range')).toBe(`bytes 10-19/${body.length}`);
       expect(Buffer.from(await ranged.arrayBuffer()).equals(body.subarray(10, 20))).toBe(true);
@@ -138,7 +140,7 @@ describe('S3ObjectStore against s3rver', () => {
     const put = store.signPut(key, '', nowSec() + 60);
     expect(put.headers).toBeUndefined();
     await expectValidPresign(put.url, 'PUT');
-    const res = await fetch(put.url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('abc') });
+    const res = await checkedFetch(put.url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('abc') });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     expect(await store.exists(key)).toBe(true);
@@ -148,7 +150,7 @@ describe('S3ObjectStore against s3rver', () => {
     const key = store.keyFor('obj');
     const body = randomBytes(4096);
     const put = store.signPut(key, '', nowSec() + 60, 'application/octet-stream');
-    const res = await fetch(put.url, {
+    const res = await checkedFetch(put.url, {
       method: 'PUT',
       headers: { ...put.headers, 'content-md5': createHash('md5').update(body).digest('base64') },
       body,
@@ -156,14 +158,14 @@ describe('S3ObjectStore against s3rver', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBe(`"${createHash('md5').update(body).digest('hex')}"`);
     await res.arrayBuffer();
-    const got = await fetch(store.signGet(key, '', nowSec() + 60));
+    const got = await checkedFetch(store.signGet(key, '', nowSec() + 60));
     expect(Buffer.from(await got.arrayBuffer()).equals(body)).toBe(true);
   });
 
   it('signs a page of GET URLs, one per key in order, each valid', async () => {
     const keys = Array.from({ length: 5 }, () => store.keyFor('obj'));
     for (const [i, key] of keys.entries()) {
-      const res = await fetch(store.signPut(key, '', nowSec() + 60).url, { method: 'PUT', body: `object ${i}` });
+      const res = await checkedFetch(store.signPut(key, '', nowSec() + 60).url, { method: 'PUT', body: `object ${i}` });
       expect(res.status).toBe(200);
       await res.arrayBuffer();
     }
@@ -172,7 +174,7 @@ describe('S3ObjectStore against s3rver', () => {
     for (const [i, url] of urls.entries()) {
       expect(new URL(url).pathname).toBe(`/${server.bucket}/${keys[i]}`);
       await expectValidPresign(url, 'GET');
-      const res = await fetch(url);
+      const res = await checkedFetch(url);
       expect(await res.text()).toBe(`object ${i}`);
     }
     expect(store.signGets([], '', nowSec() + 300)).toEqual([]);
@@ -180,13 +182,13 @@ describe('S3ObjectStore against s3rver', () => {
 
   it('deletes: exists() turns false and the GET URL answers 404; deleting again succeeds', async () => {
     const key = store.keyFor('obj');
-    const res = await fetch(store.signPut(key, '', nowSec() + 60).url, { method: 'PUT', body: 'bye' });
+    const res = await checkedFetch(store.signPut(key, '', nowSec() + 60).url, { method: 'PUT', body: 'bye' });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     expect(await store.exists(key)).toBe(true);
     await store.delete(key);
     expect(await store.exists(key)).toBe(false);
-    const got = await fetch(store.signGet(key, '', nowSec() + 60));
+    const got = await checkedFetch(store.signGet(key, '', nowSec() + 60));
     expect(got.status).toBe(404);
     await got.arrayBuffer();
     await expect(store.delete(key)).resolves.toBeUndefined();
