@@ -10,6 +10,7 @@ import type { PageCursorCodec } from './page-cursor';
 import type { RequestContext } from './request-context';
 import { GetUrlBuilder, GetUrlOptions } from './get-urls';
 import { jsonString } from '../domain/json-text';
+import { isWellFormedText } from '../domain/text';
 
 /** What the URL builder reads of a listed segment. */
 type SegmentStorages = Pick<SegmentRecord, 'object_storage' | 'init_object_storage'>;
@@ -250,6 +251,9 @@ export function requireContainer(flow: Flow): string {
 }
 
 function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
+  if (!isWellFormedText(body.object_id) || (body.init_object_id !== undefined && !isWellFormedText(body.init_object_id))) {
+    return new TamsError('validation_failed', 'An object id holds a lone UTF-16 surrogate, which cannot be stored as sent');
+  }
   const timerange = tryParseTimeRange(body.timerange);
   if (timerange === undefined) return new TamsError('bad_timerange', `Invalid segment timerange ${JSON.stringify(body.timerange)}`);
   if (timerange.empty) return new TamsError('bad_timerange', `Segment timerange ${body.timerange} is empty`);

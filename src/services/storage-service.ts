@@ -12,6 +12,7 @@ import { GetUrlBuilder, GetUrlOptions } from './get-urls';
 import type { CursorPage } from './flow-service';
 import { matchesTags } from '../domain/tags';
 import { Permission, enforce } from './access-policy';
+import { isWellFormedText } from '../domain/text';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -71,6 +72,8 @@ export class StorageService {
     }
     const ids = request.object_ids ?? Array.from({ length: request.limit ?? this.defaultLimit }, () => randomUUID());
     if (new Set(ids).size !== ids.length) throw new TamsError('validation_failed', 'object_ids contains duplicates');
+    const malformed = ids.findIndex((id) => !isWellFormedText(id));
+    if (malformed >= 0) throw new TamsError('validation_failed', `object_ids[${malformed}] holds a lone UTF-16 surrogate, which cannot be stored as sent`);
     if (request.object_ids !== undefined) await this.recordHiddenIds(ctx, request.object_ids);
     const contentType = request.content_type ?? container;
     const allocations: NewObjectAllocation[] = ids.map((id) => ({

@@ -511,6 +511,22 @@ describeWithSpec('TAMS rules over HTTP', () => {
         expect(listed[1].get_urls).toEqual(expect.arrayContaining([expect.objectContaining({ url: getUrls[0]!.url })]));
       });
 
+      it('refuses object ids holding a lone UTF-16 surrogate (stored as U+FFFD, the id would change)', async () => {
+        const flow = videoFlow();
+        await put(c, flow);
+        const id = idOf(flow);
+        const lone = `lone-\ud800-${randomUUID()}`;
+        const allocation = await c.req('POST', `/flows/${id}/storage`, { object_ids: [lone] });
+        expect([allocation.status, allocation.body.type]).toEqual([400, 'ValidationError']);
+        const external = await c.req('POST', `/flows/${id}/segments`, { object_id: lone, timerange: tr(0), get_urls: [{ url: 'https://elsewhere.example/x', label: 'x' }] });
+        expect([external.status, external.body.type]).toEqual([400, 'ValidationError']);
+        expect((await c.req('GET', `/flows/${id}/segments`)).body).toEqual([]);
+        // A well-formed pair is fine.
+        const pair = `pair-\ud83c\udfac-${randomUUID()}`;
+        expect((await c.req('POST', `/flows/${id}/storage`, { object_ids: [pair] })).status).toBe(201);
+        expect((await c.req('POST', `/flows/${id}/segments`, { object_id: pair, timerange: tr(0) })).status).toBe(201);
+      });
+
       it('refuses an init object never allocated (it has no get_urls of its own to be read from)', async () => {
         const flow = videoFlow();
         await put(c, { ...flow, essence_parameters: { ...(flow.essence_parameters as Json), init_segments: true } });
