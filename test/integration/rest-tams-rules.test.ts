@@ -20,9 +20,8 @@
 import { randomUUID } from 'node:crypto';
 import { runCli } from '../../src/cli';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
-import { embeddedTokens } from '../support/auth-tokens';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { bearerCallers, client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
+import { bearerGateway, client, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Client, type Json } from '../support/tams-client';
 import { Subscriber, sleep, waitFor } from '../support/ws-subscriber';
 import { describeWithSpec, validateEvent } from '../support/tams-spec';
 
@@ -51,25 +50,9 @@ const SOURCE_GQL = 'query ($id: ID!) { source(id: $id) { id createdBy updatedBy 
 describeWithSpec('TAMS rules over HTTP', () => {
   // ---------------------------------------------------------------------------------------
   describe('created_by / updated_by from the caller (TAMS_AUTH=on)', () => {
-    let h: Harness;
-    let sign: (claims: Record<string, unknown>) => Promise<string>;
+    const gateway = bearerGateway({ AUTH_ATTRIBUTION_ROLES: 'curator, archivist', TAMS_DELETE_ASYNC_THRESHOLD: '0' }, ISSUER, AUDIENCE);
     /** A client whose bearer token has subject `sub` and `scopes` (plus extra claims). */
-    const as = bearerCallers(() => h, () => sign);
-
-    beforeAll(async () => {
-      h = await startHarness({
-        TAMS_AUTH: 'on',
-        AUTH_ISSUER: ISSUER,
-        AUTH_AUDIENCE: AUDIENCE,
-        AUTH_ATTRIBUTION_ROLES: 'curator, archivist',
-        TAMS_DELETE_ASYNC_THRESHOLD: '0',
-      });
-      const issued = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
-      sign = async (claims) => issued.sign(claims);
-    });
-    afterAll(async () => {
-      await h.close();
-    });
+    const { as } = gateway;
 
     it('a flow PUT records its caller; its new source too; a later PUT keeps created_by; GraphQL agrees', async () => {
       const [alice, bob] = [await as('alice'), await as('bob')];
@@ -225,11 +208,11 @@ describeWithSpec('TAMS rules over HTTP', () => {
     });
 
     it('records a Basic user by name', async () => {
-      const io = { stdout: () => undefined, stderr: () => undefined, readStdin: async () => 'basil-password\n', env: { TAMS_DATA_DIR: h.dataDir } };
+      const io = { stdout: () => undefined, stderr: () => undefined, readStdin: async () => 'basil-password\n', env: { TAMS_DATA_DIR: gateway.h.dataDir } };
       expect(await runCli(['user', 'add', 'basil', '--scopes', 'read,write', '--password-stdin'], io)).toBe(0);
       // The gateway looks at the users file at most once a second.
       await sleep(1100);
-      const basil = client(h, `Basic ${Buffer.from('basil:basil-password').toString('base64')}`);
+      const basil = client(gateway.h, `Basic ${Buffer.from('basil:basil-password').toString('base64')}`);
       const flow = videoFlow();
       expect((await put(basil, flow)).body).toMatchObject({ created_by: 'basil', updated_by: 'basil' });
       expect(await getSource(basil, sourceOf(flow))).toMatchObject({ created_by: 'basil' });
@@ -243,22 +226,12 @@ describeWithSpec('TAMS rules over HTTP', () => {
 
   // ---------------------------------------------------------------------------------------
   describe('AUTH_USER_CLAIM=preferred_username', () => {
-    let h: Harness;
-    let sign: (claims: Record<string, unknown>) => Promise<string>;
-
-    beforeAll(async () => {
-      h = await startHarness({ TAMS_AUTH: 'on', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_USER_CLAIM: 'preferred_username' });
-      const issued = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
-      sign = async (claims) => issued.sign(claims);
-    });
-    afterAll(async () => {
-      await h.close();
-    });
+    const gateway = bearerGateway({ AUTH_USER_CLAIM: 'preferred_username' }, ISSUER, AUDIENCE);
 
     it('records the claim it names (the subject when a token lacks it)', async () => {
       const scope = 'tams-api/read tams-api/write';
-      const alice = client(h, `Bearer ${await sign({ sub: 'u-0001', preferred_username: 'alice.smith', scope })}`);
-      const anonymous = client(h, `Bearer ${await sign({ sub: 'u-0002', scope })}`);
+      const alice = client(gateway.h, `Bearer ${await gateway.sign({ sub: 'u-0001', preferred_username: 'alice.smith', scope })}`);
+      const anonymous = client(gateway.h, `Bearer ${await gateway.sign({ sub: 'u-0002', scope })}`);
       const flow = videoFlow();
       expect((await put(alice, flow)).body).toMatchObject({ created_by: 'alice.smith', updated_by: 'alice.smith' });
       expect(await getSource(alice, sourceOf(flow))).toMatchObject({ created_by: 'alice.smith' });

@@ -9,16 +9,12 @@
  * passes on a 5xx.
  */
 import { randomUUID } from 'node:crypto';
-import { startHarness, type Harness } from '../support/gateway-harness';
-import { embeddedTokens } from '../support/auth-tokens';
 import { allocateObjects } from '../support/allocate-objects';
 import { audioFlow, videoFlow } from '../fixtures/flows';
-import { bearerCallers, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Json } from '../support/tams-client';
+import { bearerGateway, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Json } from '../support/tams-client';
 import { describeWithSpec } from '../support/tams-spec';
 
 
-const ISSUER = 'https://tams.test';
-const AUDIENCE = 'tams-gateway';
 const ALL = ['read', 'write', 'delete', 'admin'];
 
 
@@ -48,28 +44,8 @@ function videoInput(sourceId: string, extra: Record<string, unknown> = {}): Reco
 }
 
 describeWithSpec('TAMS rules under attack', () => {
-  let h: Harness;
-  let sign: (claims: Record<string, unknown>) => Promise<string>;
-
-  /** A bearer client: subject `sub`, TAMS `scopes`, plus extra claims (auth_classes, preferred_username...). */
-  const as = bearerCallers(() => h, () => sign);
-
-
-
-
-  beforeAll(async () => {
-    h = await startHarness({
-      TAMS_AUTH: 'on',
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
-      AUTH_USER_CLAIM: 'preferred_username',
-    });
-    const issued = await embeddedTokens(h.dataDir, ISSUER, AUDIENCE);
-    sign = async (claims) => issued.sign(claims);
-  });
-  afterAll(async () => {
-    await h.close();
-  });
+  /** Bearer callers (subject `sub`, TAMS `scopes`, extra claims) of a gateway naming callers by preferred_username. */
+  const { as } = bearerGateway({ AUTH_USER_CLAIM: 'preferred_username' });
 
   // ---------------------------------------------------------------------------------------
   describe('created_by / updated_by', () => {

@@ -4,7 +4,8 @@
  * h.request (test/support/checked-fetch.ts); GraphQL goes through checkedFetch too.
  */
 import { randomUUID } from 'node:crypto';
-import type { Harness, TamsResponse } from './gateway-harness';
+import { startHarness, type Harness, type TamsResponse } from './gateway-harness';
+import { embeddedTokens } from './auth-tokens';
 import { checkedFetch } from './checked-fetch';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON bodies
@@ -70,23 +71,52 @@ export async function getSource(c: Client, id: string): Promise<Json> {
   return res.body;
 }
 
+/** A token caller: subject `sub`, TAMS `scopes`, and any extra claims (auth_classes, preferred_username, roles...). */
+export type BearerCaller = (sub: string, scopes?: string[], extra?: Record<string, unknown>) => Promise<Client>;
+
+export interface BearerGateway {
+  /** The gateway (once beforeAll has run). */
+  readonly h: Harness;
+  /** A token signed with the gateway's embedded key, for the suite's issuer and audience. */
+  sign(claims: Record<string, unknown>): Promise<string>;
+  /** One client per distinct caller (see BearerCaller). */
+  as: BearerCaller;
+}
+
 /**
- * `as(sub, scopes, extra)`: a client whose bearer token (signed by `sign`) has subject `sub`,
- * the TAMS `scopes` and any extra claims (auth_classes, preferred_username, roles...), one per
- * distinct caller. `harness` and `sign` are read when a client is first made (after beforeAll).
+ * A gateway with authentication on (embedded key, `issuer` and `audience`, plus `env`) for the
+ * enclosing describe: started in its beforeAll, closed in its afterAll.
  */
-export function bearerCallers(
-  harness: () => Harness,
-  sign: () => (claims: Record<string, unknown>) => Promise<string>,
-): (sub: string, scopes?: string[], extra?: Record<string, unknown>) => Promise<Client> {
+export function bearerGateway(env: Record<string, string> = {}, issuer = 'https://tams.test', audience = 'tams-gateway'): BearerGateway {
+  let harness: Harness | undefined;
+  let signer: ((claims: Record<string, unknown>) => Promise<string>) | undefined;
   const cache = new Map<string, Client>();
-  return async (sub, scopes = ['read', 'write'], extra = {}) => {
-    const key = JSON.stringify([sub, scopes, extra]);
-    let c = cache.get(key);
-    if (c === undefined) {
-      c = client(harness(), `Bearer ${await sign()({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
-      cache.set(key, c);
-    }
-    return c;
+  beforeAll(async () => {
+    harness = await startHarness({ TAMS_AUTH: 'on', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, ...env });
+    const issued = await embeddedTokens(harness.dataDir, issuer, audience);
+    signer = async (claims) => issued.sign(claims);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  const gateway: BearerGateway = {
+    get h(): Harness {
+      if (harness === undefined) throw new Error('bearerGateway: used before beforeAll');
+      return harness;
+    },
+    sign: async (claims) => {
+      if (signer === undefined) throw new Error('bearerGateway: used before beforeAll');
+      return signer(claims);
+    },
+    as: async (sub, scopes = ['read', 'write'], extra = {}) => {
+      const key = JSON.stringify([sub, scopes, extra]);
+      let c = cache.get(key);
+      if (c === undefined) {
+        c = client(gateway.h, `Bearer ${await gateway.sign({ sub, scope: scopes.map((s) => `tams-api/${s}`).join(' '), ...extra })}`);
+        cache.set(key, c);
+      }
+      return c;
+    },
   };
+  return gateway;
 }
