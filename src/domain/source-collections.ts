@@ -2,14 +2,15 @@
  * Source collections inferred from flow collections (source.json: `source_collection` and
  * `collected_by` are read-only, "managed internally. Source collections can be inferred from
  * Flow collection definitions"). A flow collecting flows F1..Fn in roles r1..rn gives its source
- * the collection (source of F1, r1) .. (source of Fn, rn), in that order. The flows of one
+ * the collection (source of F1, r1) .. (source of Fn, rn), in that order (members that are not
+ * stored, and members of the same source, are left out: a source does not collect itself; the
+ * SQLite store reads this in SQL, src/adapters/sqlite/source-collections.ts). The flows of one
  * source may each collect part of it (a proxy flow without its audio), but they must not
  * contradict each other: a source two of them name must play the same role in both, and the
  * sources both name must come in the same order (the PUT /flows/{flowId} rule on conflicting
  * `source_collection` and `flow_collection`: "`role` or ordering ... not matching"). The
  * source's collection is then the merge of its flows' ones.
  */
-import type { CollectionItem } from './entities';
 
 /**
  * The most collections one flow may be a member of (entries of its collected_by): bounds the
@@ -21,25 +22,6 @@ export const MAX_COLLECTORS = 1000;
 export interface SourceCollectionItem {
   id: string;
   role: string;
-}
-
-/**
- * The source collection a flow collection gives its flow's source `sourceId`: members whose
- * flow is unknown (`sourceOf` answers undefined) and members of the same source are left out
- * (a source does not collect itself).
- */
-export function sourceCollectionOf(
-  sourceId: string,
-  items: readonly CollectionItem[] | undefined,
-  sourceOf: (flowId: string) => string | undefined,
-): SourceCollectionItem[] {
-  const out: SourceCollectionItem[] = [];
-  for (const item of items ?? []) {
-    const memberSource = sourceOf(item.id);
-    if (memberSource === undefined || memberSource === sourceId) continue;
-    out.push({ id: memberSource, role: item.role });
-  }
-  return out;
 }
 
 /** How two flows of one source contradict each other: sources named in other roles, and sources named in another order. */

@@ -14,10 +14,7 @@ import { audioFlow, videoFlow } from '../fixtures/flows';
 import { bearerGateway, getFlow, getSource, idOf, json, multiFlow, put, sourceOf, tr, type Json } from '../support/tams-client';
 import { describeWithSpec } from '../support/tams-spec';
 
-
 const ALL = ['read', 'write', 'delete', 'admin'];
-
-
 
 function initFlow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const flow = videoFlow(overrides);
