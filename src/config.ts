@@ -59,6 +59,34 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** REDIS_URL: rate-limit counters shared by every replica in this Redis; undefined keeps them in process. */
   redisUrl: string | undefined;
+  /**
+   * TAMS_STORAGE_BACKENDS_FILE, resolved: the S3 storage backends (storage-backends-file.ts).
+   * Only named here: main.ts reads it, since it needs the environment for credentials.
+   * Undefined: the local media directory alone, as the default.
+   */
+  storageBackendsFile?: string;
+  /** TAMS_VERIFY_UPLOADS: registering a segment checks that its object's bytes were uploaded. */
+  verifyUploads: boolean;
+  /** TAMS_COPY_MULTIPART_THRESHOLD_BYTES: object copies (instances) larger than this go part by part. */
+  copyMultipartThresholdBytes: number;
+  /** TAMS_COPY_PART_BYTES: the part size of those copies. */
+  copyPartBytes: number;
+  /** Garbage collection of media objects (the TAMS_GC* settings). */
+  gc: GcConfig;
+}
+
+export interface GcConfig {
+  /** TAMS_GC: run the collector in this process. */
+  enabled: boolean;
+  /** TAMS_GC_INTERVAL_MS: pause between two collection passes. */
+  intervalMs: number;
+  /**
+   * TAMS_GC_GRACE_SEC: how long past min_object_timeout an allocated, never registered object
+   * is kept: for uploads still in flight when their PUT URL expired, and clock skew.
+   */
+  graceSec: number;
+  /** TAMS_GC_BATCH: objects claimed and deleted per step. */
+  batch: number;
 }
 
 /** Requests per minute and per principal (failed authentications: per client address). */
@@ -368,6 +396,26 @@ function tracingConfig(env: Env): TracingConfig | undefined {
   return { endpoint: raw.replace(/\/+$/, ''), serviceName };
 }
 
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+function storageBackendsFile(env: Env): string | undefined {
+  const raw = str(env, 'TAMS_STORAGE_BACKENDS_FILE', '');
+  return raw === '' ? undefined : path.resolve(raw);
+}
+
+function gcConfig(env: Env, requestTimeoutMs: number): GcConfig {
+  return {
+    enabled: oneOf(env, 'TAMS_GC', 'on', ['on', 'off'] as const) === 'on',
+    intervalMs: int(env, 'TAMS_GC_INTERVAL_MS', 60_000, 1_000, 86_400_000),
+    // A PUT URL is checked when the upload starts, so an upload may still be arriving when its
+    // URL (at most min_object_timeout) expires: to the local directory for up to
+    // TAMS_REQUEST_TIMEOUT_MS, hence the default covers that too.
+    graceSec: int(env, 'TAMS_GC_GRACE_SEC', Math.max(600, Math.ceil(requestTimeoutMs / 1000)), 0, 30 * 86_400),
+    batch: int(env, 'TAMS_GC_BATCH', 500, 1, 10_000),
+  };
+}
+
 function jwksUrl(raw: string): string {
   let url: URL;
   try {
@@ -476,6 +524,7 @@ export function loadConfig(env: Env = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const dataDir = path.resolve(str(env, 'TAMS_DATA_DIR', './data'));
   const port = int(env, 'PORT', 8000, 0, 65535);
+  const http = httpConfig(env);
   return {
     port,
     host,
@@ -500,7 +549,7 @@ export function loadConfig(env: Env = process.env): Config {
     pageLimitMax,
     nodeEnv,
     graphql: graphqlConfig(env, nodeEnv === 'production', pageLimitMax),
-    http: httpConfig(env),
+    http,
     webhookAllowPrivate: bool(env, 'TAMS_WEBHOOK_ALLOW_PRIVATE', false),
     auditLogFile: env.AUDIT_LOG_FILE ? path.resolve(env.AUDIT_LOG_FILE) : undefined,
     metrics: metricsConfig(env, port),
@@ -508,5 +557,11 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 1_000, 600_000),
     rateLimit: rateLimitConfig(env),
     redisUrl: redisUrl(env),
+    storageBackendsFile: storageBackendsFile(env),
+    verifyUploads: bool(env, 'TAMS_VERIFY_UPLOADS', false),
+    // S3 copies at most 5 GiB in one CopyObject request, and a part (but the last) is 5 MiB to 5 GiB.
+    copyMultipartThresholdBytes: int(env, 'TAMS_COPY_MULTIPART_THRESHOLD_BYTES', 5 * GIB, 5 * MIB, 5 * GIB),
+    copyPartBytes: int(env, 'TAMS_COPY_PART_BYTES', 64 * MIB, 5 * MIB, 5 * GIB),
+    gc: gcConfig(env, http.requestTimeoutMs),
   };
 }

@@ -78,6 +78,20 @@ describe('config', () => {
     ['GRAPHQL_MAX_BODY_BYTES', '2gb'],
     ['GRAPHQL_MAX_COST', '0'],
     ['GRAPHQL_MAX_DEPTH', '101'],
+    ['TAMS_VERIFY_UPLOADS', 'yes'],
+    ['TAMS_COPY_MULTIPART_THRESHOLD_BYTES', String(5 * 1024 * 1024 - 1)],
+    // A single CopyObject copies at most 5 GiB: a higher threshold would send larger ones whole.
+    ['TAMS_COPY_MULTIPART_THRESHOLD_BYTES', String(5 * 1024 ** 3 + 1)],
+    ['TAMS_COPY_MULTIPART_THRESHOLD_BYTES', '5GiB'],
+    ['TAMS_COPY_PART_BYTES', String(5 * 1024 * 1024 - 1)],
+    ['TAMS_COPY_PART_BYTES', String(5 * 1024 ** 3 + 1)],
+    ['TAMS_GC', 'true'],
+    ['TAMS_GC_INTERVAL_MS', '999'],
+    ['TAMS_GC_INTERVAL_MS', '86400001'],
+    ['TAMS_GC_GRACE_SEC', '-1'],
+    ['TAMS_GC_GRACE_SEC', '2592001'],
+    ['TAMS_GC_BATCH', '0'],
+    ['TAMS_GC_BATCH', '10001'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -95,6 +109,57 @@ describe('config', () => {
     expect(loadConfig({}).graphql).toMatchObject({ maxDepth: 15, maxCost: 200_000, maxAliases: 30, maxDirectives: 50, maxTokens: 5000, maxCharacters: 100_000, maxBodyBytes: 512 * 1024 });
     const set = loadConfig({ GRAPHQL_MAX_DIRECTIVES: '7', GRAPHQL_MAX_CHARACTERS: '2000', GRAPHQL_MAX_BODY_BYTES: '65536' }).graphql;
     expect(set).toMatchObject({ maxDirectives: 7, maxCharacters: 2000, maxBodyBytes: 65536 });
+  });
+
+  it('has the S3 storage, upload-check, copy and garbage-collection defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      storageBackendsFile: undefined,
+      verifyUploads: false,
+      copyMultipartThresholdBytes: 5 * 1024 ** 3,
+      copyPartBytes: 64 * 1024 ** 2,
+      // The grace covers an upload to the local directory still arriving when its URL expired
+      // (TAMS_REQUEST_TIMEOUT_MS, 900 s by default), so it is the longer of 600 s and that.
+      gc: { enabled: true, intervalMs: 60_000, graceSec: 900, batch: 500 },
+    });
+    expect(loadConfig({ TAMS_REQUEST_TIMEOUT_MS: '60000' }).gc.graceSec).toBe(600);
+    expect(loadConfig({ TAMS_REQUEST_TIMEOUT_MS: '1800500' }).gc.graceSec).toBe(1801);
+  });
+
+  it('reads the S3 storage, upload-check, copy and garbage-collection variables, at their bounds', () => {
+    const low = loadConfig({
+      TAMS_STORAGE_BACKENDS_FILE: 'deploy/backends.json',
+      TAMS_VERIFY_UPLOADS: 'true',
+      TAMS_COPY_MULTIPART_THRESHOLD_BYTES: String(5 * 1024 ** 2),
+      TAMS_COPY_PART_BYTES: String(5 * 1024 ** 2),
+      TAMS_GC: 'off',
+      TAMS_GC_INTERVAL_MS: '1000',
+      TAMS_GC_GRACE_SEC: '0',
+      TAMS_GC_BATCH: '1',
+    });
+    expect(low).toMatchObject({
+      // Resolved, not read: main.ts loads the file with the environment its credentials name.
+      storageBackendsFile: path.resolve('deploy/backends.json'),
+      verifyUploads: true,
+      copyMultipartThresholdBytes: 5 * 1024 ** 2,
+      copyPartBytes: 5 * 1024 ** 2,
+      gc: { enabled: false, intervalMs: 1000, graceSec: 0, batch: 1 },
+    });
+    const high = loadConfig({
+      TAMS_STORAGE_BACKENDS_FILE: '/etc/tams/missing.json',
+      TAMS_COPY_MULTIPART_THRESHOLD_BYTES: String(5 * 1024 ** 3),
+      TAMS_COPY_PART_BYTES: String(5 * 1024 ** 3),
+      TAMS_GC: 'on',
+      TAMS_GC_INTERVAL_MS: '86400000',
+      TAMS_GC_GRACE_SEC: '2592000',
+      TAMS_GC_BATCH: '10000',
+    });
+    expect(high).toMatchObject({
+      storageBackendsFile: '/etc/tams/missing.json',
+      copyMultipartThresholdBytes: 5 * 1024 ** 3,
+      copyPartBytes: 5 * 1024 ** 3,
+      gc: { enabled: true, intervalMs: 86_400_000, graceSec: 2_592_000, batch: 10_000 },
+    });
+    expect(loadConfig({ TAMS_STORAGE_BACKENDS_FILE: '' }).storageBackendsFile).toBeUndefined();
   });
 
   it('refuses TAMS_AUTH=off in production', () => {
