@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { loadStorageBackendsFile } from '../../src/storage-backends-file';
 import { durationInSeconds, gatewayVariables, sizeInBytes } from './support/gateway-config';
 import {
   composeDefault,
@@ -22,6 +23,7 @@ import {
   Yaml,
 } from './support/deploy-files';
 import { CERT_SCRIPT, REPO_ROOT } from './support/nginx';
+import { loadWithAnyEnvironment } from './support/storage-backends';
 import { describeNeeding, executableRequirement } from '../support/service-lanes';
 
 const dockerfile = parseDockerfile(readRepoFile('Dockerfile'));
@@ -37,10 +39,18 @@ function instructions(stage: { instructions: { instruction: string; args: string
   return stage.instructions.filter((i) => i.instruction === name).map((i) => i.args);
 }
 
+/** A value the operator must set (`${NAME:?message}`: compose refuses to start without it) stands for one they did. */
+const operatorValue = (name: string): string => `operator-set-${name}`;
+
+/** A compose value as compose resolves it: required variables set by the operator, the others unset. */
+function composeValue(value: unknown): string {
+  return composeDefault(String(value).replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => operatorValue(name)));
+}
+
 /** The gateway container's environment: the image's ENV, then compose's, with ${X:-default} resolved. */
 function composeEnvironment(): Record<string, string> {
   const env: Record<string, string> = { ...imageEnv };
-  for (const [name, value] of Object.entries(gatewayService.environment as Record<string, string>)) env[name] = composeDefault(String(value));
+  for (const [name, value] of Object.entries(gatewayService.environment as Record<string, string>)) env[name] = composeValue(value);
   return env;
 }
 
@@ -126,7 +136,8 @@ describe('Dockerfile', () => {
 describe('docker-compose.yml', () => {
   it('runs the gateway with variables it reads, and it starts with them', () => {
     const env = composeEnvironment();
-    const read = gatewayVariables();
+    // The gateway reads src/config.ts's variables, and those its storage backends file names.
+    const read = new Set([...gatewayVariables(), ...loadWithAnyEnvironment(backendsFileOnHost(loadConfig(env).storageBackendsFile!)).variables]);
     expect(Object.keys(gatewayService.environment as object).filter((name) => !read.has(name))).toEqual([]);
     const config = loadConfig(env);
     expect(config).toMatchObject({ host: '0.0.0.0', nodeEnv: 'production', auth: 'on' });
@@ -173,6 +184,80 @@ describe('docker-compose.yml', () => {
     expect(listens(httpsServer)).toEqual(['443']);
     expect(nginxService.ports).toEqual(['80:80', '443:443']);
     expect(directive(plainServer.block!, 'set')[0]!.args).toEqual(['$tams_https_port', '']);
+  });
+});
+
+/** The repository file compose mounts at `target` in the gateway container. */
+function backendsFileOnHost(target: string): string {
+  const mount = volumes(gatewayService).find(([, to]) => to === target);
+  if (mount === undefined) throw new Error(`docker-compose.yml mounts nothing at ${target} in the gateway`);
+  return path.join(REPO_ROOT, mount[0]);
+}
+
+describe('docker-compose.yml: media in MinIO', () => {
+  const minio = compose.services.minio;
+  const setup = compose.services['minio-setup'];
+  const setupEnv = setup.environment as Record<string, string>;
+  const config = loadConfig(composeEnvironment());
+  const apiPort = 9000;
+
+  it('runs a pinned MinIO with a health check, its API published for the presigned URLs and its data on a volume', () => {
+    expect(minio.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
+    expect(minio.command).toEqual(['server', '/data']);
+    expect(minio.healthcheck.test).toEqual(['CMD', 'mc', 'ready', 'local']);
+    expect(durationInSeconds(minio.healthcheck.interval as string)).toBeGreaterThan(0);
+    expect(minio.ports).toEqual([`${apiPort}:${apiPort}`]);
+    const data = volumes(minio).find(([, target]) => target === '/data');
+    expect(Object.keys(compose.volumes as object)).toContain(data![0]);
+    // No default root password: compose refuses to start until the operator sets one.
+    expect(minio.environment.MINIO_ROOT_PASSWORD).toMatch(/^\$\{MINIO_ROOT_PASSWORD:\?.+\}$/);
+    expect(minio.networks).toEqual(['edge']);
+  });
+
+  it('allows the gateway\'s browser origins on the bucket (server-wide: community MinIO has no bucket CORS)', () => {
+    expect(minio.environment.MINIO_API_CORS_ALLOW_ORIGIN).toMatch(/^\$\{CORS_ORIGINS:-https:\/\/[^}]+\}$/);
+    expect(gatewayService.environment.CORS_ORIGINS).toBe('${CORS_ORIGINS:-}');
+  });
+
+  it('starts the gateway once MinIO is healthy and the bucket and its user exist', () => {
+    expect(gatewayService.depends_on).toEqual({
+      minio: { condition: 'service_healthy' },
+      'minio-setup': { condition: 'service_completed_successfully' },
+    });
+    expect(setup.depends_on).toEqual({ minio: { condition: 'service_healthy' } });
+    expect(setup.image).toMatch(/^minio\/mc:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
+    expect(setup.restart).toBe('no');
+  });
+
+  it('mounts a backends file at TAMS_STORAGE_BACKENDS_FILE that loads with the gateway\'s environment and points at the MinIO service', () => {
+    expect(config.storageBackendsFile).toBe('/etc/tams/storage-backends.json');
+    const file = backendsFileOnHost(config.storageBackendsFile!);
+    expect((gatewayService.volumes as string[]).find((v) => v.includes(config.storageBackendsFile!))).toMatch(/:ro$/);
+    const [backend, ...others] = loadStorageBackendsFile(file, composeEnvironment());
+    expect(others).toEqual([]);
+    const endpoint = new URL(backend!.endpoint);
+    expect([endpoint.hostname, Number(endpoint.port)]).toEqual(['minio', apiPort]);
+    expect(backend).toMatchObject({ pathStyle: true, bucket: setupEnv.BUCKET, conditionalWrites: true, backend: { store_product: 'minio', default_storage: true } });
+    // The gateway signs with the user the setup job creates, from the same variables.
+    expect(backend!.credentials).toEqual({ kind: 'static', accessKeyId: 'tams-gateway', secretAccessKey: operatorValue('TAMS_S3_SECRET_ACCESS_KEY') });
+    for (const name of loadWithAnyEnvironment(file).variables) expect([name, gatewayService.environment[name]]).toEqual([name, setupEnv[name]]);
+  });
+
+  it('the setup job is valid shell that creates the bucket, a policy for it alone, and the gateway\'s user', () => {
+    const script = (setup.command as string[]).join('\n');
+    expect(setup.entrypoint).toEqual(['/bin/sh', '-euc']);
+    // $$ is compose's escape for a $ the shell sees.
+    execFileSync('sh', ['-n', '-c', script.replace(/\$\$/g, '$')], { stdio: 'pipe' });
+    expect(script).toContain('mc alias set tams http://minio:9000 ');
+    expect(script).toContain('mc mb --ignore-existing "tams/$$BUCKET"');
+    const policy = /<<EOF\n([\s\S]*?)\nEOF\n/.exec(script)![1]!.replace(/\$\$BUCKET/g, setupEnv.BUCKET!);
+    expect(JSON.parse(policy).Statement.flatMap((st: { Resource: string[] }) => st.Resource)).toEqual([
+      `arn:aws:s3:::${setupEnv.BUCKET!}`,
+      `arn:aws:s3:::${setupEnv.BUCKET!}/*`,
+    ]);
+    expect(script).toContain('mc admin user add tams "$$TAMS_S3_ACCESS_KEY_ID" "$$TAMS_S3_SECRET_ACCESS_KEY"');
+    expect(script).toContain('mc admin policy attach tams tams-gateway --user "$$TAMS_S3_ACCESS_KEY_ID"');
+    expect(setupEnv.MINIO_ROOT_PASSWORD).toBe(minio.environment.MINIO_ROOT_PASSWORD);
   });
 });
 

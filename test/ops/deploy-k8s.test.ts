@@ -7,11 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { loadStorageBackendsFile } from '../../src/storage-backends-file';
 import { startHarness } from '../support/gateway-harness';
 import { durationInSeconds, gatewayVariables, sizeInBytes } from './support/gateway-config';
 import { readRepoFile, readYaml, readYamlDocuments, Yaml } from './support/deploy-files';
 import { kindKey, schemaErrors, supportedKinds, unknownFields } from './support/k8s-schema';
 import { REPO_ROOT } from './support/nginx';
+import { loadWithAnyEnvironment } from './support/storage-backends';
 import { checkedFetch } from '../support/checked-fetch';
 
 const K8S_DIR = 'k8s';
@@ -32,9 +34,17 @@ function only(kind: string): Yaml {
   return found[0]!.doc;
 }
 
+function named(kind: string, name: string): Yaml {
+  const found = manifests.find((m) => m.doc.kind === kind && m.doc.metadata.name === name);
+  if (found === undefined) throw new Error(`no ${kind} named ${name}`);
+  return found.doc;
+}
+
 const namespace = only('Namespace');
 const configMap = only('ConfigMap');
-const secret = only('Secret');
+const secrets = manifests.filter((m) => m.doc.kind === 'Secret').map((m) => m.doc);
+const authSecret = named('Secret', 'tams-gateway-auth');
+const s3Secret = named('Secret', 'tams-s3-credentials');
 const service = only('Service');
 const statefulSet = only('StatefulSet');
 const ingress = only('Ingress');
@@ -53,7 +63,7 @@ function containerEnvironment(): Record<string, string> {
       Object.assign(env, configMap.data);
     }
     if (source.secretRef) {
-      expect(source.secretRef.name).toBe(secret.metadata.name);
+      const secret = named('Secret', source.secretRef.name);
       Object.assign(env, secret.stringData, secret.data);
     }
   }
@@ -100,28 +110,75 @@ describe('Kubernetes manifests: schemas', () => {
     for (const { file, doc } of manifests) {
       expect([file, doc.metadata.namespace ?? kustomization.namespace]).toEqual([file, kustomization.namespace]);
     }
-    const unknownKeys = Object.keys(kustomization).filter((k) => !['apiVersion', 'kind', 'namespace', 'resources', 'images', 'labels'].includes(k));
+    const unknownKeys = Object.keys(kustomization).filter((k) => !['apiVersion', 'kind', 'namespace', 'resources', 'images', 'labels', 'configMapGenerator'].includes(k));
     expect(unknownKeys).toEqual([]);
     expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
   });
 });
 
+/** The ConfigMap kustomize generates from each file of k8s/ (kustomization.yaml's configMapGenerator). */
+function generatedConfigMap(name: string): { file: string; key: string } {
+  const generator = (kustomization.configMapGenerator as Yaml[]).find((g) => g.name === name);
+  if (generator === undefined) throw new Error(`kustomization.yaml generates no ConfigMap ${name}`);
+  expect(generator.files).toHaveLength(1);
+  const key = generator.files[0] as string;
+  return { file: path.join(REPO_ROOT, K8S_DIR, key), key };
+}
+
+/** The repository file the container sees at `target`: a mounted ConfigMap's key. */
+function mountedFile(target: string): string {
+  const mount = (container.volumeMounts as Yaml[]).find((m) => target.startsWith(`${m.mountPath as string}/`));
+  if (mount === undefined) throw new Error(`nothing is mounted above ${target}`);
+  expect(mount.readOnly).toBe(true);
+  const volume = (pod.volumes as Yaml[]).find((v) => v.name === mount.name);
+  const { file, key } = generatedConfigMap(volume.configMap.name);
+  expect(path.posix.relative(mount.mountPath, target)).toBe(key);
+  return file;
+}
+
 describe('Kubernetes manifests: agreement with the gateway', () => {
   const env = containerEnvironment();
 
   it('sets only variables the gateway reads, and the gateway starts with them', () => {
-    const read = gatewayVariables();
+    // The gateway reads src/config.ts's variables, and those its storage backends file names.
+    const read = new Set([...gatewayVariables(), ...loadWithAnyEnvironment(mountedFile(loadConfig(env).storageBackendsFile!)).variables]);
     expect(Object.keys(env).filter((name) => !read.has(name))).toEqual([]);
     for (const value of Object.values(env)) expect(typeof value).toBe('string');
     const config = loadConfig(env);
     expect(config).toMatchObject({ host: '0.0.0.0', nodeEnv: 'production', auth: 'on' });
   });
 
-  it('keeps no real secret in the Secret template', () => {
-    expect(secret.type).toBe('Opaque');
-    expect(secret.data).toBeUndefined();
-    expect(Object.entries(secret.stringData as Record<string, string>).filter(([, value]) => value !== '')).toEqual([]);
-    expect(Object.keys(secret.stringData as Record<string, string>).every((name) => name.startsWith('AUTH_'))).toBe(true);
+  it('keeps no real secret in the Secret templates', () => {
+    expect(secrets.map((s: Yaml) => s.metadata.name).sort()).toEqual(['tams-gateway-auth', 'tams-s3-credentials']);
+    for (const secret of secrets) {
+      expect(secret.type).toBe('Opaque');
+      expect(secret.data).toBeUndefined();
+      expect(Object.entries(secret.stringData as Record<string, string>).filter(([, value]) => value !== '')).toEqual([]);
+    }
+    expect(Object.keys(authSecret.stringData as Record<string, string>).every((name) => name.startsWith('AUTH_'))).toBe(true);
+  });
+
+  it('mounts the storage backends file from a generated ConfigMap at TAMS_STORAGE_BACKENDS_FILE, read-only', () => {
+    const target = loadConfig(env).storageBackendsFile!;
+    expect(target).toBe('/etc/tams/storage-backends.json');
+    const volume = (pod.volumes as Yaml[]).find((v) => v.configMap?.name === 'tams-storage-backends');
+    expect(Object.keys(volume)).toEqual(['name', 'configMap']);
+    expect(fs.existsSync(mountedFile(target))).toBe(true);
+  });
+
+  it('gives the backends file every credential variable it names, from the S3 Secret', () => {
+    const file = mountedFile(loadConfig(env).storageBackendsFile!);
+    const { variables } = loadWithAnyEnvironment(file);
+    expect(variables.length).toBeGreaterThan(0);
+    expect(Object.keys(s3Secret.stringData as Record<string, string>).sort()).toEqual(variables);
+    expect((container.envFrom as Yaml[]).map((source) => source.secretRef?.name)).toContain(s3Secret.metadata.name);
+    // Filled in as an operator would, the file loads with the container's environment.
+    const filled = { ...env, ...Object.fromEntries(variables.map((name) => [name, `operator-set-${name}`])) };
+    const [backend, ...others] = loadStorageBackendsFile(file, filled);
+    expect(others).toEqual([]);
+    expect(backend).toMatchObject({ backend: { default_storage: true }, credentials: { kind: 'static', secretAccessKey: 'operator-set-TAMS_S3_SECRET_ACCESS_KEY' } });
+    // Left empty, as in the template, the gateway refuses to start naming the variable.
+    expect(() => loadStorageBackendsFile(file, env)).toThrow(/credentials\.access_key_id_env names TAMS_S3_ACCESS_KEY_ID, which is not set/);
   });
 
   it('exposes PORT on the container, the Service and the NetworkPolicy', () => {
@@ -190,8 +247,9 @@ describe('Kubernetes manifests: agreement with the gateway', () => {
       expect([probe, container[probe].httpGet.path]).toEqual([probe, expected]);
       expect(containerPort(container[probe].httpGet.port)).toBe(loadConfig(env).port);
     }
-    // The manifests' own settings, on a loopback port and a temporary data directory.
-    const { HOST: _host, PORT: _port, TAMS_DATA_DIR: _dataDir, LOG_LEVEL: _logLevel, ...settings } = env;
+    // The manifests' own settings, on a loopback port and a temporary data directory; media
+    // stays local (no bucket to reach here: the backends file is checked above).
+    const { HOST: _host, PORT: _port, TAMS_DATA_DIR: _dataDir, LOG_LEVEL: _logLevel, TAMS_STORAGE_BACKENDS_FILE: _backends, ...settings } = env;
     for (const extra of [{}, { TAMS_BASE_PATH: '/tams/v8.2' }] as Record<string, string>[]) {
       const h = await startHarness({ ...settings, ...extra });
       try {
