@@ -410,8 +410,8 @@ async function prepareData(): Promise<string> {
       await gateway.store.putFlow(flow, now);
       if (flow.format === 'urn:x-nmos:format:multi') continue;
       await seedSegments(gateway.store, flow.id, 20, SEGMENT_NS, {
-        storageId: gateway.objects.backend.id,
-        keyFor: (objectId) => gateway.objects.keyFor(objectId),
+        storageId: gateway.localObjects.backend.id,
+        keyFor: (objectId) => gateway.localObjects.keyFor(objectId),
       });
     }
   } finally {

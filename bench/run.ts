@@ -169,8 +169,8 @@ async function prepareDataDir(segments: number): Promise<SegmentData> {
   await gateway.store.putFlow(flow, new Date().toISOString());
   const t0 = Date.now();
   await seedSegments(gateway.store, flowId, segments, SEGMENT_NS, {
-    storageId: gateway.objects.backend.id,
-    keyFor: (objectId) => gateway.objects.keyFor(objectId),
+    storageId: gateway.localObjects.backend.id,
+    keyFor: (objectId) => gateway.localObjects.keyFor(objectId),
   });
   process.stdout.write(`  seeded ${segments} segments in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   await gateway.close();
@@ -511,8 +511,8 @@ async function prepareGraphData(): Promise<{ dataDir: string; sources: Map<strin
       };
       await gateway.store.putFlow(flow, new Date().toISOString());
       await seedSegments(gateway.store, flow.id, GRAPH_SEGMENTS, SEGMENT_NS, {
-        storageId: gateway.objects.backend.id,
-        keyFor: (objectId) => gateway.objects.keyFor(objectId),
+        storageId: gateway.localObjects.backend.id,
+        keyFor: (objectId) => gateway.localObjects.keyFor(objectId),
       });
       sources.set(flow.id, flow.source_id);
     }

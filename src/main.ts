@@ -4,6 +4,7 @@
  */
 import 'reflect-metadata';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +14,9 @@ import type { StorageBackend } from './domain/entities';
 import { SqliteMetadataStore } from './adapters/sqlite/sqlite-metadata-store';
 import { LocalObjectStore } from './adapters/local-objects/local-object-store';
 import { PageCursorCodec } from './services/page-cursor';
+import { ObjectStores } from './services/object-stores';
+import { ObjectGcWorker } from './workers/object-gc-worker';
+import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { EventDispatcher } from './services/event-dispatcher';
 import { FlowService } from './services/flow-service';
 import { SegmentService } from './services/segment-service';
@@ -54,7 +58,12 @@ export interface Gateway {
   config: Config;
   app: FastifyInstance;
   store: SqliteMetadataStore;
-  objects: LocalObjectStore;
+  /** Every storage backend, by storage_id. */
+  objects: ObjectStores;
+  /** The embedded local backend (always there; the default unless a backends file names one). */
+  localObjects: LocalObjectStore;
+  /** Object garbage collection (TAMS_GC=on), or undefined. */
+  gc: ObjectGcWorker | undefined;
   events: EventDispatcher;
   /** Prometheus metrics (METRICS_TOKEN or METRICS_PORT set), or undefined. */
   metrics: GatewayMetrics | undefined;
@@ -100,6 +109,35 @@ function localBackend(dataDir: string): StorageBackend {
     store_product: 'local-directory',
     default_storage: true,
   };
+}
+
+/** The object garbage collector of this process (TAMS_GC), reporting to the log and metrics. */
+function objectGc(
+  config: Config,
+  store: MetadataStore,
+  objects: ObjectStores,
+  clock: Clock,
+  metrics: GatewayMetrics | undefined,
+  log: () => FastifyInstance['log'],
+): ObjectGcWorker | undefined {
+  if (!config.gc.enabled) return undefined;
+  const minObjectTimeoutMs = Number(((tryParseTimestamp(config.minObjectTimeout) as bigint) * 1000n) / NANOS_PER_SECOND);
+  return new ObjectGcWorker(store, objects, clock, {
+    holder: `${os.hostname()}:${process.pid}:${randomUUID()}`,
+    batch: config.gc.batch,
+    intervalMs: config.gc.intervalMs,
+    unregisteredAfterMs: minObjectTimeoutMs + config.gc.graceSec * 1000,
+  }, {
+    pass: (result) => {
+      if (!result.ran) return;
+      metrics?.objectGcPasses.inc();
+      metrics?.objectGcCollected.inc(result.collected);
+      metrics?.objectGcDeletions.inc({ outcome: 'ok' }, result.deleted);
+      metrics?.objectGcDeletions.inc({ outcome: 'failed' }, result.failed);
+      if (result.collected + result.deleted + result.failed > 0) log().info({ gc: result }, 'object garbage collection pass');
+    },
+    failed: (storageId, err) => log().warn({ err, storageId }, 'object garbage collection: deleting bytes failed; they stay queued'),
+  });
 }
 
 const WEBHOOK_DNS_TIMEOUT_MS = 3000;
@@ -163,12 +201,13 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   let store: MetadataStore = sqlite;
   if (metrics !== undefined) store = instrumentStore(store, metrics.storeCalls);
   if (tracing !== undefined) store = instrumentStore(store, storeSpans(tracing.tracer, 'sqlite'));
-  const objects = new LocalObjectStore({
+  const localObjects = new LocalObjectStore({
     rootDir: objectsDir,
     secret,
     backend: localBackend(config.dataDir),
     maxObjectBytes: config.maxObjectBytes,
   });
+  const objects = new ObjectStores([localObjects]);
 
   const cursors = new PageCursorCodec(secret);
   const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
@@ -183,7 +222,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       presignedUrlTimeout: config.presignedUrlTimeout,
     }, policy),
     flows,
-    segments: new SegmentService(store, objects, flows, cursors, clock, config.presignedUrlTimeoutSec),
+    segments: new SegmentService(store, objects, flows, cursors, clock, { presignedUrlTimeoutSec: config.presignedUrlTimeoutSec, verifyUploads: config.verifyUploads }),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
     profiles: new ProfileService(store, clock, cursors),
     webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config)),
@@ -197,7 +236,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     events,
     config,
     services,
-    media: objects,
+    media: localObjects,
     clock,
     health: {
       ready: async () => (await store.ping()) && (await objects.ping()),
@@ -214,6 +253,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     events.subscribe((event) => metrics.outboxLag.observe(Math.max(0, clock.nowMs() - Date.parse(event.event_timestamp)) / 1000));
   }
   await events.start();
+  const gc = objectGc(config, store, objects, clock, metrics, () => app.log);
+  gc?.start((err) => app.log.error({ err }, 'object garbage collection pass failed'));
   const metricsListener =
     metrics !== undefined && config.metrics.port !== undefined
       ? await listenForMetrics(metrics.registry, { host: config.host, port: config.metrics.port, token: config.metrics.token })
@@ -224,6 +265,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     app,
     store: sqlite,
     objects,
+    localObjects,
+    gc,
     events,
     metrics,
     metricsPort: metricsListener?.port,
@@ -233,6 +276,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await app.close();
       await rateLimits?.counters.close();
       await services.deletions.settled();
+      await gc?.stop();
       await events.stop();
       await store.close();
       await tracing?.shutdown();

@@ -110,13 +110,14 @@ export function copyOptionalScalars(from: OptionalSegmentScalars, to: OptionalSe
 /** A registered segment together with what the store knows of its objects. */
 export interface SegmentRecord extends NewSegment {
   flow_id: string;
-  /** Storage location of the media object when the store controls it. */
-  object_storage?: ObjectStorageRef;
-  init_object_storage?: ObjectStorageRef;
+  /** The media object's controlled instances (where the store keeps its bytes), oldest first; absent when none. */
+  object_instances?: readonly ObjectStorageRef[];
+  init_object_instances?: readonly ObjectStorageRef[];
   /** The object's own timerange (first registration), for include_object_timerange. */
   object_timerange_of_object?: string;
 }
 
+/** A controlled instance of an object: its bytes under `key` on storage backend `storage_id`. */
 export interface ObjectStorageRef {
   storage_id: string;
   key: string;
@@ -124,7 +125,8 @@ export interface ObjectStorageRef {
 
 export interface ObjectRecord {
   id: string;
-  storage: ObjectStorageRef | null;
+  /** Controlled instances, oldest first (at most one per storage backend); empty when none. */
+  instances: ObjectStorageRef[];
   /** The flow storage was allocated for; a newly written object belongs to it. */
   allocated_for_flow: string | null;
   content_type?: string;

@@ -74,6 +74,26 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Object garbage collection (src/workers/object-gc-worker.ts). */
+  readonly objectGcPasses = new Counter({
+    name: 'tams_object_gc_passes_total',
+    help: 'Object garbage collection passes run by this process (not counting those another process held the lease for)',
+    registers: [this.registry],
+  });
+
+  readonly objectGcCollected = new Counter({
+    name: 'tams_object_gc_objects_collected_total',
+    help: 'Media objects dropped by garbage collection (unreferenced, or allocated and never registered)',
+    registers: [this.registry],
+  });
+
+  readonly objectGcDeletions = new Counter({
+    name: 'tams_object_gc_deletions_total',
+    help: 'Deletions of object bytes from storage backends by garbage collection, by outcome (ok, failed: left queued)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly subscriptionCounts: (() => number)[] = [];
 
   readonly graphqlSubscriptions = new Gauge({

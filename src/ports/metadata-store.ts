@@ -50,9 +50,9 @@ export interface SegmentText {
   has_object_timerange: boolean;
   /** As on SegmentRecord: the object's own timerange, when the query asked for it. */
   object_timerange_of_object?: string;
-  object_storage?: ObjectStorageRef;
+  object_instances?: readonly ObjectStorageRef[];
   init_object_id?: string;
-  init_object_storage?: ObjectStorageRef;
+  init_object_instances?: readonly ObjectStorageRef[];
   /** Uncontrolled URLs registered with the segment. */
   get_urls?: UncontrolledUrl[];
 }
@@ -254,17 +254,42 @@ export interface MetadataStore {
   deleteWebhook(id: string): Promise<boolean>;
 
   /**
-   * Adds an uncontrolled instance (url + label) to a registered object. A label already used
-   * by one of its instances fails with `instance_conflict`; an unknown or unregistered object
-   * with `not_found`. Segments of the object list the new URL in their get_urls.
+   * Adds an instance to a registered object: an uncontrolled one (url + label; a label already
+   * used by one of its instances fails with `instance_conflict`) or a controlled one (bytes under
+   * `key` on backend `storage_id`; a backend already holding one fails with `instance_conflict`).
+   * An unknown or unregistered object fails with `not_found`. Segments of the object list the
+   * new instance in their get_urls.
    */
-  addObjectInstance(objectId: string, instance: UncontrolledUrl): Promise<void>;
+  addObjectInstance(objectId: string, instance: UncontrolledUrl | ObjectStorageRef): Promise<void>;
   /**
    * Removes one instance. Removing the last instance fails with `last_instance`; an unknown
-   * instance with `not_found`. Removing the controlled instance leaves the object without
-   * storage (its bytes are for the garbage collector).
+   * instance with `not_found`. A removed controlled instance is returned, its bytes queued for
+   * deletion in the same transaction (see pendingObjectDeletions).
    */
-  removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<void>;
+  removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<ObjectStorageRef | undefined>;
+  /** Every storage_id some object's controlled instance (or a pending byte deletion) names. */
+  storageIdsInUse(): Promise<string[]>;
+
+  /**
+   * Takes or renews the lease `name` for `holder` until `nowMs + ttlMs`: true when it was free,
+   * expired, or already held by `holder`; false while another holder's lease runs.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  /** Gives the lease up early (only `holder`'s own lease). */
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /**
+   * Garbage collection of objects, in one transaction: deletes up to `limit` objects that no
+   * segment references (as object_id or init_object_id) and no other object names as its init
+   * object, when they were registered once or were allocated before `unregisteredBefore` (ISO
+   * time) and never registered. Their controlled instances are queued for byte deletion in the
+   * same transaction. A segment registered afterwards finds the object unknown.
+   */
+  collectObjects(unregisteredBefore: string, limit: number): Promise<number>;
+  /** Up to `limit` queued byte deletions, oldest first. */
+  pendingObjectDeletions(limit: number): Promise<ObjectStorageRef[]>;
+  /** Removes byte deletions from the queue once their bytes are gone. */
+  completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void>;
 
   getDeletionRequest(id: string): Promise<DeletionRequest | undefined>;
   /** Sorted by created (newest first) then id. */

@@ -3,6 +3,7 @@ import type { TagFilter } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
 import { matchesTags } from '../domain/tags';
 import { isPlainJsonText, jsonString } from '../domain/json-text';
+import type { ObjectStores } from './object-stores';
 
 /** The get_urls filters of segment and object listings (TAMS ADR 0023, 0054). */
 export interface GetUrlOptions {
@@ -10,6 +11,7 @@ export interface GetUrlOptions {
   acceptGetUrls?: string[];
   /** Storage ids to include; undefined or [] = no filtering. */
   acceptStorageIds?: string[];
+  /** Only presigned (true) or only plain (false) URLs; undefined = both. */
   presigned?: boolean;
   verbose: boolean;
   backendTags?: TagFilter;
@@ -17,72 +19,129 @@ export interface GetUrlOptions {
 
 export type GetUrl = Record<string, unknown> & { url: string };
 
+/** What a request's filters decide about one storage backend, worked out once per request. */
+interface BackendUrls {
+  store: ObjectStore;
+  /** Hand out presigned GET URLs of this backend. */
+  signed: boolean;
+  /** Hand out plain (unsigned) GET URLs of this backend: it has them and the filters allow them. */
+  plain: boolean;
+  signedTemplate: Record<string, unknown>;
+  plainTemplate: Record<string, unknown>;
+  /** `,"label":"…"}` closing a non-verbose signed URL's JSON. */
+  signedTail: string;
+  /** Signed URLs can be written into JSON as they are (see ObjectStore.getUrlsArePlainAfterBase). */
+  plainJsonUrls: boolean;
+  /** Signed URLs of the page, by key (see prepare). */
+  presigned: Map<string, string>;
+}
+
 /**
- * Builds get_urls for objects. What a filter decides about the controlled backend is worked
- * out once per request, so each object costs one (cached) signature at most.
+ * Builds get_urls for objects. What the filters decide about each storage backend is worked
+ * out once per request, so each controlled instance costs one (batched) signature at most.
  */
 export class GetUrlBuilder {
-  private readonly controlledAllowed: boolean;
-  private readonly controlledTemplate: Record<string, unknown>;
-  private readonly labelJson: string;
-  /** Signed URLs can be written into JSON as they are (see ObjectStore.getUrlsArePlainAfterBase). */
-  private readonly plainUrls: boolean;
-  private readonly presigned = new Map<string, string>();
+  private readonly backends = new Map<string, BackendUrls>();
 
   constructor(
-    private readonly objects: ObjectStore,
+    stores: ObjectStores,
     private readonly options: GetUrlOptions,
     private readonly baseUrl: string,
     private readonly expiresAtSec: number,
-    /** May the request read the controlled backend (its auth_classes, AppNote 0016)? Else its URLs are left out. */
-    backendReadable = true,
+    /** May the request read this backend (its auth_classes, AppNote 0016)? Else its URLs are left out. */
+    readable: (backend: StorageBackend) => boolean = () => true,
   ) {
-    const backend = objects.backend;
-    this.controlledAllowed = backendReadable && this.allows(backend.label, backend.id, true, backend);
-    this.controlledTemplate = options.verbose ? verboseFields(backend) : { label: backend.label };
-    this.labelJson = JSON.stringify(backend.label);
-    this.plainUrls = objects.getUrlsArePlainAfterBase === true && isPlainJsonText(baseUrl);
+    for (const store of stores.all) {
+      const backend = store.backend;
+      const allowedHere = readable(backend) && this.allowsBackend(backend);
+      const signed = allowedHere && this.allows(backend.label, backend.id, true);
+      const plain = allowedHere && store.plainGet !== undefined && this.allows(backend.label, backend.id, false);
+      if (!signed && !plain) continue;
+      const verbose = options.verbose ? verboseFields(backend) : { label: backend.label };
+      this.backends.set(backend.id, {
+        store,
+        signed,
+        plain,
+        signedTemplate: { presigned: true, ...verbose },
+        plainTemplate: { presigned: false, ...verbose },
+        signedTail: `,"presigned":true,"label":${JSON.stringify(backend.label)}}`,
+        plainJsonUrls: store.getUrlsArePlainAfterBase === true && isPlainJsonText(baseUrl),
+        presigned: new Map(),
+      });
+    }
   }
 
-  private allows(label: string | undefined, storageId: string | undefined, presigned: boolean, backend?: StorageBackend): boolean {
+  private allowsBackend(backend: StorageBackend): boolean {
+    const tags = this.options.backendTags;
+    return tags === undefined || matchesTags(backend.tags, tags);
+  }
+
+  private allows(label: string | undefined, storageId: string | undefined, presigned: boolean): boolean {
     const o = this.options;
     if (o.acceptGetUrls !== undefined && (label === undefined || !o.acceptGetUrls.includes(label))) return false;
     if (o.acceptStorageIds !== undefined && o.acceptStorageIds.length > 0 && (storageId === undefined || !o.acceptStorageIds.includes(storageId))) return false;
     if (o.presigned !== undefined && o.presigned !== presigned) return false;
-    if (o.backendTags !== undefined && (backend === undefined || !matchesTags(backend.tags, o.backendTags))) return false;
     return true;
   }
 
-  /** Signs, in one batch, the URLs that `build` will be asked for (a page of segments). */
-  prepare(storages: readonly (ObjectStorageRef | null | undefined)[]): void {
-    if (!this.controlledAllowed) return;
-    const backendId = this.objects.backend.id;
-    const keys: string[] = [];
+  /** Signs, in one batch per backend, the URLs that `build` and `json` will be asked for (a page of segments). */
+  prepare(instanceLists: readonly (readonly ObjectStorageRef[] | undefined)[]): void {
+    if (this.backends.size === 0) return;
+    const keys = new Map<BackendUrls, string[]>();
     // An object named twice on a page is simply signed twice: cheaper than checking each key.
-    for (const storage of storages) if (storage && storage.storage_id === backendId) keys.push(storage.key);
-    const urls = this.objects.signGets(keys, this.baseUrl, this.expiresAtSec);
-    for (let i = 0; i < keys.length; i++) this.presigned.set(keys[i] as string, urls[i] as string);
+    for (const list of instanceLists) {
+      if (list === undefined) continue;
+      for (const instance of list) {
+        const b = this.backends.get(instance.storage_id);
+        if (b === undefined || !b.signed) continue;
+        const batch = keys.get(b);
+        if (batch === undefined) keys.set(b, [instance.key]);
+        else batch.push(instance.key);
+      }
+    }
+    for (const [b, batch] of keys) {
+      const urls = b.store.signGets(batch, this.baseUrl, this.expiresAtSec);
+      for (let i = 0; i < batch.length; i++) b.presigned.set(batch[i] as string, urls[i] as string);
+    }
+  }
+
+  private signedUrl(b: BackendUrls, key: string): string {
+    return b.presigned.get(key) || b.store.signGet(key, this.baseUrl, this.expiresAtSec);
   }
 
   /**
-   * `build` as JSON text. The usual case (one signed URL of the controlled backend, not
+   * `build` as JSON text. The usual case (one controlled instance, its signed URL only, not
    * verbose) is written directly; anything else is `JSON.stringify(build(...))`.
    */
-  json(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): string {
-    if (this.options.verbose || uncontrolled !== undefined) return JSON.stringify(this.build(storage, uncontrolled));
-    if (!storage || !this.controlledAllowed || storage.storage_id !== this.objects.backend.id) return '[]';
-    const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
-    return `[{"url":${this.plainUrls ? `"${url}"` : jsonString(url)},"presigned":true,"label":${this.labelJson}}]`;
+  json(instances: readonly ObjectStorageRef[] | undefined, uncontrolled: UncontrolledUrl[] | undefined): string {
+    if (this.options.verbose || uncontrolled !== undefined || (instances !== undefined && instances.length > 1)) {
+      return JSON.stringify(this.build(instances, uncontrolled));
+    }
+    const instance = instances?.[0];
+    if (instance === undefined) return '[]';
+    const b = this.backends.get(instance.storage_id);
+    if (b === undefined) return '[]';
+    if (b.plain) return JSON.stringify(this.build(instances, undefined));
+    const url = this.signedUrl(b, instance.key);
+    return `[{"url":${b.plainJsonUrls ? `"${url}"` : jsonString(url)}${b.signedTail}]`;
   }
 
-  build(storage: ObjectStorageRef | null | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {
+  build(instances: readonly ObjectStorageRef[] | undefined, uncontrolled: UncontrolledUrl[] | undefined): GetUrl[] {
     const urls: GetUrl[] = [];
-    if (storage && this.controlledAllowed && storage.storage_id === this.objects.backend.id) {
-      const url = this.presigned.get(storage.key) || this.objects.signGet(storage.key, this.baseUrl, this.expiresAtSec);
-      // Written out for the usual (non-verbose) case: a spread per URL showed in profiles.
-      urls.push(this.options.verbose ? { url, presigned: true, ...this.controlledTemplate } : { url, presigned: true, label: this.objects.backend.label });
+    if (instances !== undefined) {
+      for (const instance of instances) {
+        const b = this.backends.get(instance.storage_id);
+        if (b === undefined) continue;
+        // Written out for the usual (non-verbose) case: a spread per URL showed in profiles.
+        if (b.signed) {
+          const url = this.signedUrl(b, instance.key);
+          urls.push(this.options.verbose ? { url, ...b.signedTemplate } : { url, presigned: true, label: b.store.backend.label });
+        }
+        if (b.plain && b.store.plainGet !== undefined) urls.push({ url: b.store.plainGet(instance.key), ...b.plainTemplate });
+      }
     }
-    if (uncontrolled) {
+    // Uncontrolled URLs have no storage backend, so no backend tag can match them.
+    if (uncontrolled && this.options.backendTags === undefined) {
       for (const u of uncontrolled) {
         if (!this.allows(u.label, undefined, false)) continue;
         urls.push(this.options.verbose ? { url: u.url, presigned: false, label: u.label, controlled: false } : { url: u.url, presigned: false, label: u.label });

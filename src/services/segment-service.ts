@@ -1,9 +1,10 @@
-import { copyOptionalScalars, type Flow, type NewSegment, type SegmentRecord } from '../domain/entities';
+import { copyOptionalScalars, type Flow, type NewSegment, type ObjectRecord, type SegmentRecord } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { isHttpUrl } from '../domain/http-url';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
 import type { MetadataStore, Page, PageRequest, SegmentQuery } from '../ports/metadata-store';
-import type { ObjectStore } from '../ports/object-store';
+import type { ObjectStores } from './object-stores';
+import { mapBounded } from './bounded-concurrency';
 import type { Clock } from '../ports/clock';
 import type { FlowService, CursorPage } from './flow-service';
 import type { PageCursorCodec } from './page-cursor';
@@ -13,7 +14,16 @@ import { jsonString } from '../domain/json-text';
 import { isWellFormedText } from '../domain/text';
 
 /** What the URL builder reads of a listed segment. */
-type SegmentStorages = Pick<SegmentRecord, 'object_storage' | 'init_object_storage'>;
+type SegmentStorages = Pick<SegmentRecord, 'object_instances' | 'init_object_instances'>;
+
+/** Upload checks (TAMS_VERIFY_UPLOADS) run at once per registration. */
+const UPLOAD_CHECKS_IN_FLIGHT = 16;
+
+export interface SegmentServiceOptions {
+  presignedUrlTimeoutSec: number;
+  /** Refuse a segment whose allocated object was never uploaded (one existence check per new object). */
+  verifyUploads: boolean;
+}
 
 /** A segment as a client sent it, before parsing (flow-segment-post.json, schema-valid). */
 export type SegmentPostBody = Omit<NewSegment, 'timerange' | 'timerange_text'> & { timerange: string };
@@ -39,11 +49,11 @@ export interface SegmentPage<T = Record<string, unknown>> extends CursorPage<T> 
 export class SegmentService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly objects: ObjectStore,
+    private readonly stores: ObjectStores,
     private readonly flows: FlowService,
     private readonly cursors: PageCursorCodec,
     private readonly clock: Clock,
-    private readonly presignedUrlTimeoutSec: number,
+    private readonly options: SegmentServiceOptions,
   ) {}
 
   private now(): string {
@@ -76,9 +86,9 @@ export class SegmentService {
       const objectTimerange = s.has_object_timerange ? undefined : shownObjectTimerange(undefined, s.object_timerange_of_object, options.includeObjectTimerange);
       if (objectTimerange !== undefined) json += `,"object_timerange":${jsonString(objectTimerange)}`;
       if (s.init_object_id !== undefined) {
-        json += `,"init_object":{"object_id":${jsonString(s.init_object_id)},"get_urls":${urls.json(s.init_object_storage, undefined)}}`;
+        json += `,"init_object":{"object_id":${jsonString(s.init_object_id)},"get_urls":${urls.json(s.init_object_instances, undefined)}}`;
       }
-      return `${json},"get_urls":${urls.json(s.object_storage, s.get_urls)}}`;
+      return `${json},"get_urls":${urls.json(s.object_instances, s.get_urls)}}`;
     });
     return {
       items,
@@ -128,10 +138,9 @@ export class SegmentService {
 
   /** A URL builder with every object of these pages signed in one go. */
   private urlBuilder(ctx: RequestContext, getUrls: GetUrlOptions, pages: readonly Page<SegmentStorages>[]): GetUrlBuilder {
-    const readable = this.flows.access.canUseBackend(ctx.principal, 'read', this.objects.backend);
-    const urls = new GetUrlBuilder(this.objects, getUrls, ctx.baseUrl, this.expiresAt(), readable);
+    const urls = new GetUrlBuilder(this.stores, getUrls, ctx.baseUrl, this.expiresAt(), (backend) => this.flows.access.canUseBackend(ctx.principal, 'read', backend));
     const storages = [];
-    for (const page of pages) for (const s of page.items) storages.push(s.object_storage, s.init_object_storage);
+    for (const page of pages) for (const s of page.items) storages.push(s.object_instances, s.init_object_instances);
     urls.prepare(storages);
     return urls;
   }
@@ -156,7 +165,7 @@ export class SegmentService {
   }
 
   private expiresAt(): number {
-    return Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec;
+    return Math.floor(this.clock.nowMs() / 1000) + this.options.presignedUrlTimeoutSec;
   }
 
   private present(s: SegmentRecord, urls: GetUrlBuilder, includeObjectTimerange: boolean): Record<string, unknown> {
@@ -169,9 +178,9 @@ export class SegmentService {
     if (s.sample_count !== undefined) out.sample_count = s.sample_count;
     if (s.key_frame_count !== undefined) out.key_frame_count = s.key_frame_count;
     if (s.init_object_id !== undefined) {
-      out.init_object = { object_id: s.init_object_id, get_urls: urls.build(s.init_object_storage, undefined) };
+      out.init_object = { object_id: s.init_object_id, get_urls: urls.build(s.init_object_instances, undefined) };
     }
-    out.get_urls = urls.build(s.object_storage, s.get_urls);
+    out.get_urls = urls.build(s.object_instances, s.get_urls);
     return out;
   }
 
@@ -200,13 +209,40 @@ export class SegmentService {
       if (parsed instanceof TamsError) failed.push({ object_id: body.object_id, timerange: body.timerange, error: parsed });
       else accepted.push(parsed);
     }
-    if (accepted.length > 0) {
-      const outcomes = await this.store.addSegments(flowId, accepted, this.now());
+    const missing = this.options.verifyUploads ? await this.notUploaded(accepted) : undefined;
+    const stored = missing === undefined || missing.size === 0 ? accepted : accepted.filter((segment) => {
+      const absent = [segment.object_id, segment.init_object_id].find((id) => id !== undefined && missing.has(id));
+      if (absent === undefined) return true;
+      const error = new TamsError('validation_failed', `Object ${absent} was allocated but its bytes were never uploaded: PUT them to its put_url first`);
+      failed.push({ object_id: segment.object_id, timerange: segment.timerange_text, error });
+      return false;
+    });
+    if (stored.length > 0) {
+      const outcomes = await this.store.addSegments(flowId, stored, this.now());
       for (const o of outcomes) {
         if (o.error) failed.push({ object_id: o.segment.object_id, timerange: o.segment.timerange_text, error: o.error });
       }
     }
     return failed;
+  }
+
+  /**
+   * TAMS_VERIFY_UPLOADS: of the objects these segments name that were allocated but not yet
+   * registered, those whose bytes no controlled instance holds. Registered objects were checked
+   * at their first registration. A backend that cannot answer fails the whole request (503)
+   * before anything is stored.
+   */
+  private async notUploaded(segments: readonly NewSegment[]): Promise<Set<string>> {
+    const ids = [...new Set(segments.flatMap((s) => (s.init_object_id === undefined ? [s.object_id] : [s.object_id, s.init_object_id])))];
+    const fresh = (await this.store.getObjects(ids)).filter((o): o is ObjectRecord => o !== undefined && !o.registered && o.instances.length > 0);
+    const present = await mapBounded(fresh, UPLOAD_CHECKS_IN_FLIGHT, async (object) => {
+      for (const instance of object.instances) {
+        const store = this.stores.get(instance.storage_id);
+        if (store !== undefined && (await store.exists(instance.key))) return true;
+      }
+      return false;
+    });
+    return new Set(fresh.filter((_, i) => !present[i]).map((o) => o.id));
   }
 
   /**

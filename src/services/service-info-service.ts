@@ -1,6 +1,6 @@
 import type { ServiceInfo, StorageBackend } from '../domain/entities';
 import type { MetadataStore } from '../ports/metadata-store';
-import type { ObjectStore } from '../ports/object-store';
+import type { ObjectStores } from './object-stores';
 import type { RequestContext } from './request-context';
 import { AccessPolicy, isAdmin, requireAdmin } from './access-policy';
 
@@ -26,7 +26,7 @@ export interface ServiceInfoOptions {
 export class ServiceInfoService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly objects: ObjectStore,
+    private readonly stores: ObjectStores,
     private readonly options: ServiceInfoOptions,
     private readonly policy: AccessPolicy = new AccessPolicy(),
   ) {}
@@ -55,7 +55,7 @@ export class ServiceInfoService {
 
   /** The storage backends the request has any permission on (their auth_classes tags, ADR 0055). */
   storageBackends(ctx: RequestContext): StorageBackend[] {
-    const all = [this.objects.backend];
+    const all = [...this.stores.backends];
     if (isAdmin(ctx.principal)) return all;
     return all.filter((backend) => this.policy.canSeeStorageBackend(ctx.principal, backend));
   }

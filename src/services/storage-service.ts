@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ObjectRecord } from '../domain/entities';
+import type { ObjectRecord, ObjectStorageRef } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { isHttpUrl } from '../domain/http-url';
 import type { InstanceSelector, MetadataStore, NewObjectAllocation, TagFilter } from '../ports/metadata-store';
 import type { ObjectStore } from '../ports/object-store';
+import type { ObjectStores } from './object-stores';
 import type { Clock } from '../ports/clock';
 import type { FlowService } from './flow-service';
 import type { RequestContext } from './request-context';
@@ -49,7 +50,7 @@ export interface ObjectPage extends CursorPage<string> {
 export class StorageService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly objects: ObjectStore,
+    private readonly stores: ObjectStores,
     private readonly flows: FlowService,
     private readonly clock: Clock,
     private readonly presignedUrlTimeoutSec: number,
@@ -63,12 +64,10 @@ export class StorageService {
     if (request.limit !== undefined && request.object_ids !== undefined) {
       throw new TamsError('validation_failed', 'Give either limit or object_ids, not both');
     }
-    if (request.storage_id !== undefined && request.storage_id !== this.objects.backend.id) {
-      throw new TamsError('validation_failed', `Unknown storage backend ${request.storage_id}`);
-    }
-    this.flows.access.requireBackend(ctx.principal, 'write', this.objects.backend);
+    const target = this.allocationStore(request.storage_id);
+    this.flows.access.requireBackend(ctx.principal, 'write', target.backend);
     if (request.presigned === false) {
-      throw new TamsError('validation_failed', 'This storage backend only issues presigned URLs');
+      throw new TamsError('validation_failed', `Storage backend ${target.backend.label} only issues presigned PUT URLs`);
     }
     const ids = request.object_ids ?? Array.from({ length: request.limit ?? this.defaultLimit }, () => randomUUID());
     if (new Set(ids).size !== ids.length) throw new TamsError('validation_failed', 'object_ids contains duplicates');
@@ -78,21 +77,31 @@ export class StorageService {
     const contentType = request.content_type ?? container;
     const allocations: NewObjectAllocation[] = ids.map((id) => ({
       id,
-      storage_id: this.objects.backend.id,
-      key: this.objects.keyFor(id),
+      storage_id: target.backend.id,
+      key: target.keyFor(id),
       ...(request.content_type === undefined ? {} : { content_type: request.content_type }),
     }));
     const now = this.clock.nowMs();
     await this.store.allocateObjects(flowId, allocations, new Date(now).toISOString());
     const expiresAt = Math.floor(now / 1000) + this.presignedUrlTimeoutSec;
     return allocations.map((a) => {
-      const signed = this.objects.signPut(a.key, ctx.baseUrl, expiresAt, contentType);
+      const signed = target.signPut(a.key, ctx.baseUrl, expiresAt, contentType);
       return {
         object_id: a.id,
         put_url: { url: signed.url, 'content-type': contentType, ...(signed.headers ? { headers: signed.headers } : {}) },
         presigned: true,
       };
     });
+  }
+
+  /** The backend a storage request allocates on: the one named, else the default (400 when there is none). */
+  private allocationStore(storageId: string | undefined): ObjectStore {
+    if (storageId !== undefined) return this.stores.require(storageId);
+    const fallback = this.stores.default;
+    if (fallback === undefined) {
+      throw new TamsError('validation_failed', 'This service has no default storage backend: name one with storage_id (see GET /service/storage-backends)');
+    }
+    return fallback;
   }
 
   /**
@@ -190,29 +199,25 @@ export class StorageService {
   }
 
   /**
-   * POST /objects/{id}/instances. Uncontrolled instances (url + label) are recorded; copies
-   * to another storage backend need a backend to copy to, which this gateway does not have
-   * yet, so a controlled request only succeeds when the backend already holds the object.
-   * Access: write on the object (every flow referencing it), and on the backend named.
+   * POST /objects/{id}/instances. Uncontrolled instances (url + label) are recorded. A
+   * controlled one is a copy of the object's bytes onto the backend named (server-side when the
+   * backends can, else streamed through the gateway, never whole in memory), recorded once the
+   * copy is complete; already there, nothing happens. Access: write on the object (every flow
+   * referencing it), write on the backend named and read on the backend copied from.
    */
   async addInstance(ctx: RequestContext, id: string, request: InstanceRequest): Promise<void> {
     const object = await this.permittedObject(ctx, id, 'write');
-    const backend = this.objects.backend;
     if ('storage_id' in request) {
-      if (request.storage_id === backend.id) this.flows.access.requireBackend(ctx.principal, 'write', backend);
-      if (object.storage?.storage_id === request.storage_id) return;
-      if (request.storage_id !== backend.id) {
-        throw new TamsError('validation_failed', `Unknown storage backend ${request.storage_id}`);
-      }
-      throw new TamsError(
-        'validation_failed',
-        `Copying an object to storage backend ${request.storage_id} is not supported yet (this object has no controlled instance to copy from)`,
-      );
+      const target = this.stores.require(request.storage_id);
+      this.flows.access.requireBackend(ctx.principal, 'write', target.backend);
+      if (object.instances.some((i) => i.storage_id === request.storage_id)) return;
+      await this.copyTo(ctx, object, target);
+      return;
     }
     if (!isHttpUrl(request.url)) {
       throw new TamsError('validation_failed', 'An object instance url must be an absolute http or https URL');
     }
-    if (request.label === backend.label) {
+    if (this.stores.backends.some((b) => b.label === request.label)) {
       throw new TamsError('instance_conflict', `Label ${request.label} is the label of a storage backend`);
     }
     if (object.uncontrolled_urls.some((u) => u.label === request.label)) {
@@ -222,33 +227,73 @@ export class StorageService {
   }
 
   /**
+   * Copies an object's bytes to `target` from one of its controlled instances the request may
+   * read (one on the same kind of store first, so S3 can copy server-side), then records the new
+   * instance. Bytes copied for an instance that cannot be recorded (the object went meanwhile)
+   * are deleted again.
+   */
+  private async copyTo(ctx: RequestContext, object: ObjectRecord, target: ObjectStore): Promise<void> {
+    const sources = object.instances.flatMap((instance) => {
+      const store = this.stores.get(instance.storage_id);
+      return store !== undefined && this.flows.access.canUseBackend(ctx.principal, 'read', store.backend) ? [{ store, instance }] : [];
+    });
+    const source = sources.find((s) => s.store.constructor === target.constructor) ?? sources[0];
+    if (source === undefined) {
+      throw new TamsError(
+        'validation_failed',
+        `Object ${object.id} has no controlled instance this request may read to copy from (uncontrolled URLs are not copied)`,
+      );
+    }
+    const copy: ObjectStorageRef = { storage_id: target.backend.id, key: target.keyFor(object.id) };
+    await this.stores.copy(source.store, source.instance.key, target, copy.key);
+    try {
+      await this.store.addObjectInstance(object.id, copy);
+    } catch (err) {
+      await target.delete(copy.key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
    * DELETE /objects/{id}/instances?storage_id=|label=. The last instance is never removed.
-   * A controlled instance may be named by its backend's label too. Access: write on the
-   * object (every flow referencing it), and on the backend of a controlled instance.
+   * A controlled instance may be named by its backend's label too; its bytes are deleted
+   * (queued in the same transaction, so the garbage collector finishes the job when the
+   * backend cannot be reached now). Access: write on the object (every flow referencing it),
+   * and on the backend of a controlled instance.
    */
   async removeInstance(ctx: RequestContext, id: string, selector: InstanceSelector): Promise<void> {
     const object = await this.permittedObject(ctx, id, 'write');
-    const backend = this.objects.backend;
-    const controlled =
-      'storage_id' in selector
-        ? object.storage !== null && object.storage.storage_id === selector.storage_id
-        : object.storage !== null && object.storage.storage_id === backend.id && selector.label === backend.label;
+    const backend = 'storage_id' in selector ? this.stores.get(selector.storage_id)?.backend : this.stores.backends.find((b) => b.label === selector.label);
+    const controlled = backend !== undefined && object.instances.some((i) => i.storage_id === backend.id);
     const uncontrolled = 'label' in selector && object.uncontrolled_urls.some((u) => u.label === selector.label);
     if (!controlled && !uncontrolled) {
       const which = 'storage_id' in selector ? `on storage backend ${selector.storage_id}` : `labelled ${selector.label}`;
       throw new TamsError('not_found', `Object ${id} has no instance ${which}`);
     }
     if (controlled) this.flows.access.requireBackend(ctx.principal, 'write', backend);
-    const instances = (object.storage === null ? 0 : 1) + object.uncontrolled_urls.length;
-    if (instances <= 1) {
+    if (object.instances.length + object.uncontrolled_urls.length <= 1) {
       throw new TamsError('last_instance', `Cannot delete the last instance of object ${id}; delete the segments that use it instead`);
     }
-    await this.store.removeObjectInstance(id, controlled && object.storage !== null ? { storage_id: object.storage.storage_id } : selector);
+    const removed = await this.store.removeObjectInstance(id, controlled ? { storage_id: backend.id } : selector);
+    if (removed !== undefined) await this.deleteBytes(removed);
+  }
+
+  /** Deletes removed bytes now when the backend answers; left queued for the garbage collector when not. */
+  private async deleteBytes(instance: ObjectStorageRef): Promise<void> {
+    const store = this.stores.get(instance.storage_id);
+    if (store === undefined) return;
+    try {
+      await store.delete(instance.key);
+      await this.store.completeObjectDeletions([instance]);
+    } catch {
+      // Still queued: the garbage collector retries.
+    }
   }
 
   private urlBuilder(ctx: RequestContext, options: GetUrlOptions): GetUrlBuilder {
-    const readable = this.flows.access.canUseBackend(ctx.principal, 'read', this.objects.backend);
-    return new GetUrlBuilder(this.objects, options, ctx.baseUrl, Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec, readable);
+    return new GetUrlBuilder(this.stores, options, ctx.baseUrl, Math.floor(this.clock.nowMs() / 1000) + this.presignedUrlTimeoutSec, (backend) =>
+      this.flows.access.canUseBackend(ctx.principal, 'read', backend),
+    );
   }
 
   private async present(ctx: RequestContext, o: ObjectRecord, options: GetUrlOptions): Promise<Record<string, unknown>> {
@@ -262,9 +307,9 @@ export class StorageService {
     if (o.timerange !== undefined) out.timerange = o.timerange;
     if (o.key_frame_count !== undefined) out.key_frame_count = o.key_frame_count;
     if (o.init_object_id !== undefined) {
-      out.init_object = { id: o.init_object_id, get_urls: urls.build(init?.storage, init?.uncontrolled_urls) };
+      out.init_object = { id: o.init_object_id, get_urls: urls.build(init?.instances, init?.uncontrolled_urls) };
     }
-    out.get_urls = urls.build(o.storage, o.uncontrolled_urls);
+    out.get_urls = urls.build(o.instances, o.uncontrolled_urls);
     return out;
   }
 }

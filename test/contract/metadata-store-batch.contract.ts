@@ -112,9 +112,9 @@ export function runMetadataStoreBatchContract(
           json: { object_id: r.object_id, timerange: r.timerange_text, ...fields },
           has_object_timerange: r.object_timerange !== undefined,
           ...(r.object_timerange_of_object === undefined ? {} : { object_timerange_of_object: r.object_timerange_of_object }),
-          ...(r.object_storage === undefined ? {} : { object_storage: r.object_storage }),
+          ...(r.object_instances === undefined ? {} : { object_instances: r.object_instances }),
           ...(r.init_object_id === undefined ? {} : { init_object_id: r.init_object_id }),
-          ...(r.init_object_storage === undefined ? {} : { init_object_storage: r.init_object_storage }),
+          ...(r.init_object_instances === undefined ? {} : { init_object_instances: r.init_object_instances }),
           ...(r.get_urls === undefined ? {} : { get_urls: r.get_urls }),
         };
       };

@@ -536,7 +536,7 @@ export function runMetadataStoreUpdatesContract(
         await store.allocateObjects(f.id, [{ id: obj, storage_id: 'st', key: 'k' }], at(1));
         await expectCode(store.addObjectInstance(obj, { url: 'https://x.example', label: 'x' }), 'not_found');
         await expectCode(store.removeObjectInstance(obj, { storage_id: 'st' }), 'not_found');
-        expect((await store.getObject(obj))?.storage).toEqual({ storage_id: 'st', key: 'k' });
+        expect((await store.getObject(obj))?.instances).toEqual([{ storage_id: 'st', key: 'k' }]);
       });
 
       it('removes an uncontrolled instance, but never the last one', async () => {
@@ -572,14 +572,15 @@ export function runMetadataStoreUpdatesContract(
         const copy = { url: 'https://copy.example/m', label: 'copy' };
         await store.addObjectInstance(media, copy);
         let [s] = await segments(f.id);
-        expect(s!.object_storage).toEqual({ storage_id: 'st', key: 'k/m' });
+        expect(s!.object_instances).toEqual([{ storage_id: 'st', key: 'k/m' }]);
         expect(s!.get_urls).toEqual([copy]);
 
         await store.removeObjectInstance(media, { storage_id: 'st' });
-        expect(await store.getObject(media)).toMatchObject({ storage: null, uncontrolled_urls: [copy], registered: true });
+        expect(await store.getObject(media)).toMatchObject({ instances: [], uncontrolled_urls: [copy], registered: true });
+        expect(await store.pendingObjectDeletions(10)).toContainEqual({ storage_id: 'st', key: 'k/m' });
         [s] = await segments(f.id);
-        expect(s!.object_storage).toBeUndefined();
-        expect(s!.init_object_storage).toEqual({ storage_id: 'st', key: 'k/i' });
+        expect(s!.object_instances).toBeUndefined();
+        expect(s!.init_object_instances).toEqual([{ storage_id: 'st', key: 'k/i' }]);
         expect(s!.get_urls).toEqual([copy]);
         await expectCode(store.removeObjectInstance(media, { storage_id: 'st' }), 'not_found');
         await expectCode(store.removeObjectInstance(media, { label: 'copy' }), 'last_instance');
@@ -587,7 +588,7 @@ export function runMetadataStoreUpdatesContract(
         await store.addObjectInstance(init, { url: 'https://copy.example/i', label: 'copy' });
         await store.removeObjectInstance(init, { storage_id: 'st' });
         [s] = await segments(f.id);
-        expect(s!.init_object_storage).toBeUndefined();
+        expect(s!.init_object_instances).toBeUndefined();
         expect(s!.get_urls).toEqual([copy]);
       });
     });

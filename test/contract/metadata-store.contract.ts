@@ -276,7 +276,7 @@ export function runMetadataStoreContract(
         await addSegments(store, f.id, [plain], at(2));
         const [, second] = await segments(f.id, '_');
         expect(Object.keys(second!).sort()).toEqual(
-          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '', object_storage: {}, init_object_storage: {} }).sort(),
+          Object.keys({ ...plain, flow_id: f.id, object_timerange_of_object: '', object_instances: [], init_object_instances: [] }).sort(),
         );
       });
 
@@ -544,7 +544,7 @@ export function runMetadataStoreContract(
         const a = await store.getObject('obj-a');
         expect(a).toEqual({
           id: 'obj-a',
-          storage: { storage_id: 'st', key: 'k/a' },
+          instances: [{ storage_id: 'st', key: 'k/a' }],
           allocated_for_flow: f.id,
           content_type: 'video/mp2t',
           registered: false,
@@ -553,11 +553,11 @@ export function runMetadataStoreContract(
           uncontrolled_urls: [],
           created: at(1),
         });
-        expectNoEmptyMembers(a!, ['storage', 'allocated_for_flow', 'role']);
+        expectNoEmptyMembers(a!, ['instances', 'allocated_for_flow', 'role']);
 
         await expectCode(store.allocateObjects(f.id, [{ id: 'obj-c', storage_id: 'st', key: 'k/c' }, { id: 'obj-a', storage_id: 'st', key: 'x' }], at(2)), 'object_exists');
         expect(await store.getObject('obj-c')).toBeUndefined();
-        expect((await store.getObject('obj-a'))?.storage).toEqual({ storage_id: 'st', key: 'k/a' });
+        expect((await store.getObject('obj-a'))?.instances).toEqual([{ storage_id: 'st', key: 'k/a' }]);
         await expectCode(store.allocateObjects(f.id, [{ id: 'obj-d', storage_id: 'st', key: 'd' }, { id: 'obj-d', storage_id: 'st', key: 'd2' }], at(2)), 'object_exists');
         expect(await store.getObject('obj-d')).toBeUndefined();
         expect(await store.getObject('never')).toBeUndefined();
@@ -583,8 +583,8 @@ export function runMetadataStoreContract(
         });
         expect(await store.getObject('i1')).toMatchObject({ registered: true, role: 'init', referenced_by_flows: [f.id] });
         const [s] = await segments(f.id, '_');
-        expect(s!.object_storage).toEqual({ storage_id: 'st', key: 'k/m1' });
-        expect(s!.init_object_storage).toEqual({ storage_id: 'st', key: 'k/i1' });
+        expect(s!.object_instances).toEqual([{ storage_id: 'st', key: 'k/m1' }]);
+        expect(s!.init_object_instances).toEqual([{ storage_id: 'st', key: 'k/i1' }]);
         expect(s!.object_timerange_of_object).toBe('[0:0_2:0)');
       });
 
@@ -613,13 +613,13 @@ export function runMetadataStoreContract(
             expect(full.items.filter((s) => s.object_id.startsWith('lean-m')).every((s) => typeof s.object_timerange_of_object === 'string')).toBe(true);
             expect(lean.items).toEqual(full.items.map(({ object_timerange_of_object: _dropped, ...rest }) => rest));
             // Each record its own copy of the (shared) init storage.
-            if (lean.items.length > 1 && lean.items[0]!.init_object_storage && lean.items[1]!.init_object_storage) {
-              expect(lean.items[0]!.init_object_storage).not.toBe(lean.items[1]!.init_object_storage);
+            if (lean.items.length > 1 && lean.items[0]!.init_object_instances && lean.items[1]!.init_object_instances) {
+              expect(lean.items[0]!.init_object_instances).not.toBe(lean.items[1]!.init_object_instances);
             }
           }
         }
         const [first] = (await store.listSegments(f.id, { timerange: parseTimeRange('_'), object_timerange: false }, { limit: 1 })).items;
-        expect(first!.init_object_storage).toEqual({ storage_id: 'st', key: 'k/lean-i1' });
+        expect(first!.init_object_instances).toEqual([{ storage_id: 'st', key: 'k/lean-i1' }]);
       });
 
       it('refuses an unregistered object allocated for another flow', async () => {
@@ -683,7 +683,7 @@ export function runMetadataStoreContract(
         const obj = await store.getObject('external');
         expect(obj).toMatchObject({
           id: 'external',
-          storage: null,
+          instances: [],
           allocated_for_flow: null,
           registered: true,
           role: 'media',
@@ -693,9 +693,9 @@ export function runMetadataStoreContract(
           referenced_by_flows: [f.id],
           created: at(1),
         });
-        expectNoEmptyMembers(obj!, ['storage', 'allocated_for_flow', 'role']);
+        expectNoEmptyMembers(obj!, ['instances', 'allocated_for_flow', 'role']);
         const [s] = await segments(f.id, '_');
-        expect(s!.object_storage).toBeUndefined();
+        expect(s!.object_instances).toBeUndefined();
         expect(s!.get_urls).toEqual(urls);
       });
 

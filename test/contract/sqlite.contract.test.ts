@@ -6,6 +6,7 @@ import { runMetadataStoreContract } from './metadata-store.contract';
 import { runMetadataStoreUpdatesContract } from './metadata-store-updates.contract';
 import { runMetadataStoreBatchContract } from './metadata-store-batch.contract';
 import { runMetadataStoreRulesContract } from './metadata-store-rules.contract';
+import { runMetadataStoreStorageContract } from './metadata-store-storage.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
 let n = 0;
@@ -45,3 +46,10 @@ runMetadataStoreRulesContract('sqlite (file)', async () => {
 });
 
 runMetadataStoreRulesContract('sqlite (one file shared by every test)', async () => new SqliteMetadataStore({ filename: join(dir, 'shared.db') }));
+
+runMetadataStoreStorageContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreStorageContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));

@@ -14,6 +14,7 @@ import { TamsError } from '../../src/domain/errors';
 import { DEVELOPMENT_PRINCIPAL, type Principal, type Scope } from '../../src/domain/principal';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { LocalObjectStore } from '../../src/adapters/local-objects/local-object-store';
+import { ObjectStores } from '../../src/services/object-stores';
 import { AccessPolicy, authClassesOf, canSeeEvent, flowClasses } from '../../src/services/access-policy';
 import { FlowService } from '../../src/services/flow-service';
 import { PageCursorCodec } from '../../src/services/page-cursor';
@@ -64,9 +65,10 @@ beforeAll(async () => {
   const cursors = new PageCursorCodec(randomBytes(32));
   const policy = new AccessPolicy();
   flows = new FlowService(store, cursors, clock, policy);
-  segments = new SegmentService(store, objects, flows, cursors, clock, 3600);
-  storage = new StorageService(store, objects, flows, clock, 3600, 10);
-  serviceInfo = new ServiceInfoService(store, objects, { defaultName: 't', serviceVersion: '0', minObjectTimeout: '3600:0', presignedUrlTimeout: '3600:0' }, policy);
+  const stores = new ObjectStores([objects]);
+  segments = new SegmentService(store, stores, flows, cursors, clock, { presignedUrlTimeoutSec: 3600, verifyUploads: false });
+  storage = new StorageService(store, stores, flows, clock, 3600, 10);
+  serviceInfo = new ServiceInfoService(store, stores, { defaultName: 't', serviceVersion: '0', minObjectTimeout: '3600:0', presignedUrlTimeout: '3600:0' }, policy);
   webhooks = new WebhookService(store, clock, cursors, flows.access);
 });
 

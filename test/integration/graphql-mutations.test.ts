@@ -482,7 +482,7 @@ describe('GraphQL mutations', () => {
       const served = Buffer.from(await (await checkedFetch(segments[0].get_urls[0].url)).arrayBuffer());
       expect(served.equals(bytes)).toBe(true);
 
-      const named = (await data(ALLOCATE, { flowId, objectIds: ['mine/1', 'mine/2'], storageId: h.gateway.objects.backend.id, contentType: 'video/mp4' })).allocateStorage;
+      const named = (await data(ALLOCATE, { flowId, objectIds: ['mine/1', 'mine/2'], storageId: h.gateway.localObjects.backend.id, contentType: 'video/mp4' })).allocateStorage;
       expect(named.map((o: Json) => [o.objectId, o.putUrl.contentType])).toEqual([
         ['mine/1', 'video/mp4'],
         ['mine/2', 'video/mp4'],
@@ -541,7 +541,7 @@ describe('GraphQL mutations', () => {
       const flowId = await putVideoFlow();
       const o = `ext/${randomUUID()}`;
       await register(flowId, [{ objectId: o, timerange: '[0:0_1:0)', getUrls: [{ url: 'https://cdn.example.com/x', label: 'cdn' }] }]);
-      const backendId = h.gateway.objects.backend.id;
+      const backendId = h.gateway.localObjects.backend.id;
       await refused('BAD_USER_INPUT', ADD, { o });
       await refused('BAD_USER_INPUT', ADD, { o, url: 'https://a.example.com/x' });
       await refused('BAD_USER_INPUT', ADD, { o, storageId: backendId, url: 'https://a.example.com/x', label: 'a' });

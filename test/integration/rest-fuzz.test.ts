@@ -940,7 +940,7 @@ describeWithSpec('REST fuzz: malformed requests', () => {
     }
     // Allocated and never uploaded: a PUT URL exists for each, so a write there would land.
     const empty = (await allocate(video.id as string, 3)).map((mo) => keyOf(mo.put_url.url));
-    const objects = h.gateway.objects;
+    const objects = h.gateway.localObjects;
     mx = {
       uploaded,
       empty,
@@ -962,7 +962,7 @@ describeWithSpec('REST fuzz: malformed requests', () => {
 
   /** Every row of every table, and the name, size and sha256 of every file in the media directory. */
   function snapshot(): { db: string; media: string } {
-    return { db: tableHashes(h.gateway.store.database), media: mediaContents(h.gateway.objects.rootDir) };
+    return { db: tableHashes(h.gateway.store.database), media: mediaContents(h.gateway.localObjects.rootDir) };
   }
 
   const same = (a: { db: string; media: string }, b: { db: string; media: string }): boolean => a.db === b.db && a.media === b.media;

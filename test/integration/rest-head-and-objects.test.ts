@@ -237,10 +237,10 @@ describe('GET /objects/{objectId} and media URLs', () => {
   });
 
   it('refuses an expired URL with 403', async () => {
-    const expired = h.gateway.objects.signGet(keyOf(getUrl), h.base, 1);
+    const expired = h.gateway.localObjects.signGet(keyOf(getUrl), h.base, 1);
     await expectMediaError(await checkedFetch(expired), 403);
     // The same key freshly signed works, so it is the expiry that is refused.
-    const fresh = h.gateway.objects.signGet(keyOf(getUrl), h.base, Math.floor(Date.now() / 1000) + 600);
+    const fresh = h.gateway.localObjects.signGet(keyOf(getUrl), h.base, Math.floor(Date.now() / 1000) + 600);
     expect((await checkedFetch(fresh)).status).toBe(200);
   });
 
@@ -297,7 +297,7 @@ describe('media uploads over TAMS_MAX_OBJECT_BYTES', () => {
     const res = await upload(mo!, randomBytes(2000));
     await expectMediaError(res, 413);
     const key = keyOf(mo!.put_url.url);
-    const get = await checkedFetch(h.gateway.objects.signGet(key, h.base, Math.floor(Date.now() / 1000) + 600));
+    const get = await checkedFetch(h.gateway.localObjects.signGet(key, h.base, Math.floor(Date.now() / 1000) + 600));
     await expectMediaError(get, 404);
   });
 
@@ -314,7 +314,7 @@ describe('media uploads over TAMS_MAX_OBJECT_BYTES', () => {
     const init = { method: 'PUT', body, duplex: 'half', headers: { 'content-type': mo!.put_url['content-type'] } };
     const res = await checkedFetch(mo!.put_url.url, init as RequestInit);
     await expectMediaError(res, 413);
-    const get = await checkedFetch(h.gateway.objects.signGet(keyOf(mo!.put_url.url), h.base, Math.floor(Date.now() / 1000) + 600));
+    const get = await checkedFetch(h.gateway.localObjects.signGet(keyOf(mo!.put_url.url), h.base, Math.floor(Date.now() / 1000) + 600));
     await expectMediaError(get, 404);
   });
 
@@ -322,7 +322,7 @@ describe('media uploads over TAMS_MAX_OBJECT_BYTES', () => {
     const [mo] = await allocate(h, flowId, { limit: 1 });
     const bytes = randomBytes(1000);
     expect((await upload(mo!, bytes)).status).toBe(200);
-    const got = await checkedFetch(h.gateway.objects.signGet(keyOf(mo!.put_url.url), h.base, Math.floor(Date.now() / 1000) + 600));
+    const got = await checkedFetch(h.gateway.localObjects.signGet(keyOf(mo!.put_url.url), h.base, Math.floor(Date.now() / 1000) + 600));
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
   });

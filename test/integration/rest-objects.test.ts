@@ -33,7 +33,7 @@ describe('/objects/{objectId}', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    backendId = h.gateway.objects.backend.id;
+    backendId = h.gateway.localObjects.backend.id;
     for (const f of flows) expect((await h.request('PUT', `/flows/${f.id as string}`, f)).status).toBe(201);
     const newsId = news.id as string;
     const alloc = await h.request('POST', `/flows/${newsId}/storage`, { object_ids: [shared, unregistered] });
@@ -163,14 +163,14 @@ describe('/objects/{objectId}', () => {
     expect((await h.request('DELETE', `${path}?label=pipeline-b`)).status).toBe(400);
   });
 
-  it('handles controlled instance requests: the holding backend is a no-op, others are not supported yet', async () => {
+  it('handles controlled instance requests: the holding backend is a no-op, an object with only URLs cannot be copied', async () => {
     const sharedPath = `/objects/${enc(shared)}/instances`;
     expect((await h.request('POST', sharedPath, { storage_id: backendId })).status).toBe(201);
     const unknownBackend = await h.request('POST', sharedPath, { storage_id: randomUUID() });
     expect(unknownBackend.status).toBe(400);
     const copy = await h.request('POST', `/objects/${enc(external)}/instances`, { storage_id: backendId });
     expect(copy.status).toBe(400);
-    expect(copy.body.summary).toMatch(/not supported yet/);
+    expect(copy.body.summary).toMatch(/no controlled instance/);
 
     // The controlled instance goes only while another remains; it may be named by its backend label.
     expect((await h.request('DELETE', `${sharedPath}?storage_id=${backendId}`)).status).toBe(400);

@@ -64,8 +64,8 @@ describe('segment rows carry copies of their objects', () => {
           init_object_id: 'i1',
           timerange: parseTimeRange('[0:0_2:0)'),
           timerange_text: '[0:0_2:0)',
-          object_storage: { storage_id: 'st', key: 'k/m1' },
-          init_object_storage: { storage_id: 'st', key: 'k/i1' },
+          object_instances: [{ storage_id: 'st', key: 'k/m1' }],
+          init_object_instances: [{ storage_id: 'st', key: 'k/i1' }],
           object_timerange_of_object: '[0:0_4:0)',
         },
         {
@@ -98,8 +98,8 @@ describe('segment rows carry copies of their objects', () => {
       expect(page.items).toHaveLength(1);
       expect(page.items[0]).toMatchObject({
         object_id: 'm1',
-        object_storage: { storage_id: 'st', key: 'k/m1' },
-        init_object_storage: { storage_id: 'st', key: 'k/i1' },
+        object_instances: [{ storage_id: 'st', key: 'k/m1' }],
+        init_object_instances: [{ storage_id: 'st', key: 'k/i1' }],
         object_timerange_of_object: '[0:0_4:0)',
       });
     } finally {

@@ -109,7 +109,7 @@ describe('segment window on a flow of 200,000 segments', () => {
       '[199996:0_199998:0)',
       '[199998:0_200000:0)',
     ]);
-    expect(page.items[0]?.object_storage).toEqual({ storage_id: 'local', key: `${seeded}/199990000000000` });
+    expect(page.items[0]?.object_instances).toEqual([{ storage_id: 'local', key: `${seeded}/199990000000000` }]);
     const more = await seedSegments(store, seeded, 10, 2_000_000_000n);
     expect(more.startNs).toBe(200_000_000_000_000n);
     expect(await store.countSegments(seeded)).toBe(100_010);

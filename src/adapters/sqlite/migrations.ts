@@ -180,6 +180,64 @@ export const MIGRATIONS: readonly string[] = [
       || '-' || lower(hex(randomblob(6))))
     WHERE json_extract(doc, '$.metadata_version') IS NULL;
   `,
+  // Version 6: an object has a list of controlled instances (issue 17: several storage
+  // backends, copies between them). `object_instances` is the list, one row per backend holding
+  // the object, indexed by backend for the start-up check that every backend in use is still
+  // configured. The hot paths keep reading copies, as since version 2: `objects.storage_id` /
+  // `storage_key` and the segment rows' `object_storage_*` / `init_storage_*` now hold the
+  // instances' ids and keys, oldest first, joined by U+001F (an id or key holding U+001F or
+  // U+001E is refused at allocation), so a one-instance object reads exactly as before and
+  // existing rows need no rewrite. The store changes both in the transaction that changes
+  // `object_instances`.
+  //
+  // Garbage collection: `object_gc_candidates` names objects that lost a segment reference (a
+  // segment deleted), so a collection pass checks those rather than every object;
+  // `object_deletions` is the queue of bytes to delete (instances of collected objects, removed
+  // controlled instances), written in the transaction that drops them, so a crash never leaves
+  // bytes nothing points at. `leases` lets one process at a time run a worker.
+  `
+  CREATE TABLE object_instances (
+    object_id   TEXT NOT NULL,
+    storage_id  TEXT NOT NULL,
+    storage_key TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    PRIMARY KEY (object_id, storage_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX object_instances_storage ON object_instances(storage_id);
+  INSERT INTO object_instances (object_id, storage_id, storage_key, created)
+    SELECT id, storage_id, storage_key, created FROM objects WHERE storage_id IS NOT NULL AND storage_key IS NOT NULL;
+
+  CREATE INDEX objects_unregistered ON objects(created) WHERE registered = 0;
+  CREATE INDEX objects_init_object ON objects(init_object_id) WHERE init_object_id IS NOT NULL;
+
+  CREATE TABLE object_gc_candidates (
+    object_id TEXT PRIMARY KEY
+  ) WITHOUT ROWID;
+  -- Every way a segment goes (deleted segments, deleted flows) makes its objects candidates.
+  CREATE TRIGGER segments_object_gc AFTER DELETE ON segments BEGIN
+    INSERT OR IGNORE INTO object_gc_candidates (object_id) VALUES (old.object_id);
+    INSERT OR IGNORE INTO object_gc_candidates (object_id) SELECT old.init_object_id WHERE old.init_object_id IS NOT NULL;
+  END;
+  -- Objects whose segments went before this version.
+  INSERT INTO object_gc_candidates (object_id)
+    SELECT id FROM objects o WHERE registered = 1
+      AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.object_id = o.id)
+      AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.init_object_id = o.id);
+
+  CREATE TABLE object_deletions (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    storage_id  TEXT NOT NULL,
+    storage_key TEXT NOT NULL,
+    queued      TEXT NOT NULL
+  );
+  CREATE INDEX object_deletions_storage ON object_deletions(storage_id, storage_key);
+
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The version from which source collections are inferred (a store migrated from before gets them filled in). */

@@ -56,9 +56,28 @@ export function segmentRowSql(withObjectTimerange: boolean): string {
     || ifnull(char(30) || s.init_object_id, '')`;
 }
 
-/** True when a storage id or key can go into a window row's text (see {@link SegmentRow}): not empty (read as absent), no U+001E. */
+/** Between the instances' ids (and keys) in the storage copies of object and segment rows (migration 6). */
+const INSTANCE_SEPARATOR = '\x1f';
+
+/** True when a storage id or key can go into a window row's text (see {@link SegmentRow}): not empty (read as absent), no U+001E or U+001F. */
 export function fitsSegmentRow(storageText: string): boolean {
-  return storageText !== '' && !storageText.includes(FIELD_SEPARATOR);
+  return storageText !== '' && !storageText.includes(FIELD_SEPARATOR) && !storageText.includes(INSTANCE_SEPARATOR);
+}
+
+/** Instances as the storage copies of object and segment rows hold them (migration 6): ids and keys, each joined by U+001F; nulls for none. */
+export function joinInstances(instances: readonly ObjectStorageRef[]): { ids: string | null; keys: string | null } {
+  if (instances.length === 0) return { ids: null, keys: null };
+  if (instances.length === 1) return { ids: (instances[0] as ObjectStorageRef).storage_id, keys: (instances[0] as ObjectStorageRef).key };
+  return { ids: instances.map((i) => i.storage_id).join(INSTANCE_SEPARATOR), keys: instances.map((i) => i.key).join(INSTANCE_SEPARATOR) };
+}
+
+/** The instances of a storage copy (see {@link joinInstances}); undefined for none. */
+export function splitInstances(ids: string | null, keys: string | null): ObjectStorageRef[] | undefined {
+  if (ids === null || keys === null) return undefined;
+  if (!ids.includes(INSTANCE_SEPARATOR)) return [{ storage_id: ids, key: keys }];
+  const idList = ids.split(INSTANCE_SEPARATOR);
+  const keyList = keys.split(INSTANCE_SEPARATOR);
+  return idList.map((storage_id, i) => ({ storage_id, key: keyList[i] ?? '' }));
 }
 
 /** A window row's text taken apart (see {@link SegmentRow}; empty fields are absent ones). */
@@ -122,8 +141,8 @@ export function jsonHeadParts(head: string): { objectId: string; timerangeText: 
   return { objectId, timerangeText: head.slice(from, to), optional: head.length > to + 1 ? `{${head.slice(to + 2)}}` : null };
 }
 
-/** The storage of an init object, from the row of a segment naming it (end_ns of that row). */
-export type InitStorageLookup = (endNs: bigint) => ObjectStorageRef | undefined;
+/** The instances of an init object, from the row of a segment naming it (end_ns of that row). */
+export type InitStorageLookup = (endNs: bigint) => readonly ObjectStorageRef[] | undefined;
 
 /** The optional flow-segment fields, kept as JSON members in `segments.json_head`. */
 export type OptionalSegmentFields = OptionalSegmentScalars & Pick<NewSegment, 'get_urls'>;
@@ -170,9 +189,6 @@ export function toSource(row: SourceRow): Source {
   return JSON.parse(row.doc) as Source;
 }
 
-export function storageRef(id: string | null, key: string | null): ObjectStorageRef | undefined {
-  return id !== null && key !== null ? { storage_id: id, key } : undefined;
-}
 
 export function boundToNanos(ns: bigint, unbounded: bigint): bigint | null {
   return ns === unbounded ? null : ns;
@@ -203,9 +219,9 @@ class OptionalFieldsParser {
 function initStorageOf(
   initObjectId: string,
   row: SegmentRow,
-  known: Map<string, ObjectStorageRef | undefined>,
+  known: Map<string, readonly ObjectStorageRef[] | undefined>,
   lookup: InitStorageLookup,
-): ObjectStorageRef | undefined {
+): readonly ObjectStorageRef[] | undefined {
   if (known.has(initObjectId)) return known.get(initObjectId);
   const storage = lookup(BigInt(row.endNs));
   known.set(initObjectId, storage);
@@ -221,7 +237,7 @@ function rowToSegment(
   flowId: string,
   row: SegmentRow,
   optionals: OptionalFieldsParser,
-  initStorages: Map<string, ObjectStorageRef | undefined>,
+  initStorages: Map<string, readonly ObjectStorageRef[] | undefined>,
   lookup: InitStorageLookup,
 ): SegmentRecord {
   const { head, initObjectId, storageId, storageKey, objectTimerange } = row;
@@ -234,11 +250,12 @@ function rowToSegment(
   };
   if (initObjectId !== null) seg.init_object_id = initObjectId;
   if (optional !== null) Object.assign(seg, optionals.parse(optional));
-  const objectStorage = storageRef(storageId, storageKey);
-  if (objectStorage) seg.object_storage = objectStorage;
+  const objectInstances = splitInstances(storageId, storageKey);
+  if (objectInstances) seg.object_instances = objectInstances;
   if (initObjectId !== null) {
-    const initStorage = initStorageOf(initObjectId, row, initStorages, lookup);
-    if (initStorage) seg.init_object_storage = { ...initStorage };
+    const initInstances = initStorageOf(initObjectId, row, initStorages, lookup);
+    // Each record its own copy: records are handed out as they are.
+    if (initInstances) seg.init_object_instances = initInstances.map((i) => ({ ...i }));
   }
   if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
   return seg;
@@ -250,7 +267,7 @@ function rowToSegment(
  */
 export function toSegments(flowId: string, rows: readonly SegmentRow[], initStorage: InitStorageLookup): SegmentRecord[] {
   const optionals = new OptionalFieldsParser();
-  const initStorages = new Map<string, ObjectStorageRef | undefined>();
+  const initStorages = new Map<string, readonly ObjectStorageRef[] | undefined>();
   return rows.map((row) => rowToSegment(flowId, row, optionals, initStorages, initStorage));
 }
 
@@ -262,19 +279,19 @@ export function toSegments(flowId: string, rows: readonly SegmentRow[], initStor
  * Stored get_urls are parsed for each segment, so no two share those objects.
  */
 export function toSegmentTexts(rows: readonly SegmentRow[], lookup: InitStorageLookup): SegmentText[] {
-  const initStorages = new Map<string, ObjectStorageRef | undefined>();
+  const initStorages = new Map<string, readonly ObjectStorageRef[] | undefined>();
   return rows.map((row) => {
     const { head, initObjectId, storageId, storageKey, objectTimerange } = row;
     const urlsAt = head.indexOf(URLS_MEMBER);
     const jsonHead = urlsAt < 0 ? head : head.slice(0, urlsAt);
     const seg: SegmentText = { json_head: jsonHead, has_object_timerange: jsonHead.includes(',"object_timerange":') };
     if (objectTimerange !== null) seg.object_timerange_of_object = objectTimerange;
-    const objectStorage = storageRef(storageId, storageKey);
-    if (objectStorage) seg.object_storage = objectStorage;
+    const objectInstances = splitInstances(storageId, storageKey);
+    if (objectInstances) seg.object_instances = objectInstances;
     if (initObjectId !== null) {
       seg.init_object_id = initObjectId;
-      const initStorage = initStorageOf(initObjectId, row, initStorages, lookup);
-      if (initStorage) seg.init_object_storage = { ...initStorage };
+      const initInstances = initStorageOf(initObjectId, row, initStorages, lookup);
+      if (initInstances) seg.init_object_instances = initInstances;
     }
     if (urlsAt >= 0) seg.get_urls = JSON.parse(head.slice(urlsAt + URLS_MEMBER.length)) as UncontrolledUrl[];
     return seg;

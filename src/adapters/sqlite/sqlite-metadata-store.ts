@@ -60,9 +60,10 @@ import { SqliteSourceCollections } from './source-collections';
 import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
+import { SqliteObjectStorage } from './object-storage';
 import {
   boundToNanos,
-  storageRef,
+  splitInstances,
   optionalFieldsJson,
   toFlow,
   type OptionalSegmentFields,
@@ -79,7 +80,6 @@ import {
   segmentJsonHeadSql,
   segmentJsonTail,
   readSegmentRow,
-  fitsSegmentRow,
   jsonHeadParts,
   type SourceRow,
 } from './rows';
@@ -179,6 +179,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private eventsInTransaction = 0;
   private pingStatement: Statement | undefined;
   private readonly sourceCollections: SqliteSourceCollections;
+  private readonly objectStorage: SqliteObjectStorage;
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.db = new Database(options.filename);
@@ -191,6 +192,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('temp_store = MEMORY');
     this.dynamic = new StatementCache(this.db, 256);
     this.windows = new StatementCache(this.db, 256, (stmt) => stmt.pluck(true));
+    this.objectStorage = new SqliteObjectStorage(this.db);
     this.sourceCollections = new SqliteSourceCollections(this.db, (payload, timestamp, ids) => this.appendEvent(payload, timestamp, ids));
   }
 
@@ -299,11 +301,6 @@ export class SqliteMetadataStore implements MetadataStore {
           timerange = ?, init_object_id = ?, first_referenced_by_flow = ?
         WHERE id = ?`),
       setObjectUrls: p('UPDATE objects SET get_urls = ? WHERE id = ?'),
-      clearObjectStorage: p('UPDATE objects SET storage_id = NULL, storage_key = NULL WHERE id = ?'),
-      clearSegmentObjectStorage: p(`UPDATE segments SET object_storage_id = NULL, object_storage_key = NULL
-        WHERE object_id = ?`),
-      clearSegmentInitStorage: p(`UPDATE segments SET init_storage_id = NULL, init_storage_key = NULL
-        WHERE init_object_id = ?`),
       segmentHeadsOfObject: p64('SELECT flow_id, end_ns, json_head FROM segments WHERE object_id = ?'),
       setSegmentHead: p64(`UPDATE segments SET json_head = ${segmentJsonHeadSql('object_id', '?')} WHERE flow_id = ? AND end_ns = ?`),
 
@@ -781,9 +778,9 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The rows of one page of a segment window, the next page's key, and the init-storage lookup. */
   private readWindow(flowId: string, query: SegmentQuery, page: PageRequest): { rows: SegmentRow[]; next?: unknown; initStorage: InitStorageLookup } {
     const after = page.after === undefined ? undefined : parseSegmentCursor(page.after);
-    const initStorage = (endNs: bigint): ObjectStorageRef | undefined => {
+    const initStorage = (endNs: bigint): ObjectStorageRef[] | undefined => {
       const row = this.s.segmentInitStorage.get(flowId, endNs) as { init_storage_id: string | null; init_storage_key: string | null } | undefined;
-      return row === undefined ? undefined : storageRef(row.init_storage_id, row.init_storage_key);
+      return row === undefined ? undefined : splitInstances(row.init_storage_id, row.init_storage_key);
     };
     if (query.timerange.empty || page.limit <= 0) return { rows: [], initStorage };
     const stmt = this.windowStatement(query, page.limit + 1);
@@ -1025,8 +1022,7 @@ export class SqliteMetadataStore implements MetadataStore {
           throw new TamsError('object_exists', `Object ${o.id} already exists`);
         }
         seen.add(o.id);
-        // Minted by the object store, never client text: a window row could not carry them (SegmentRow).
-        if (!fitsSegmentRow(o.storage_id) || !fitsSegmentRow(o.key)) throw new Error(`Storage id or key of object ${o.id} is empty or holds U+001E`);
+        this.objectStorage.allocated(o.id, { storage_id: o.storage_id, key: o.key }, now);
         this.s.insertAllocation.run(o.id, o.storage_id, o.key, flowId, o.content_type ?? null, now);
       }
     });
@@ -1045,7 +1041,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (!row) return undefined;
     const record: ObjectRecord = {
       id: row.id,
-      storage: row.storage_id !== null && row.storage_key !== null ? { storage_id: row.storage_id, key: row.storage_key } : null,
+      instances: splitInstances(row.storage_id, row.storage_key) ?? [],
       allocated_for_flow: row.allocated_for_flow,
       registered: row.registered === 1,
       role: row.role,
@@ -1170,14 +1166,19 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- object instances ----------------------------------------------------------------
 
   /**
-   * Appends an uncontrolled instance. Only the object's uncontrolled labels are checked
-   * (`instance_conflict`); the store does not know storage backend labels, so the caller
-   * must refuse a label equal to the controlled backend's. Every segment row of the object
-   * gets the URL in its get_urls copy (replacing an entry of the same label there).
+   * Appends an instance. Uncontrolled: only the object's uncontrolled labels are checked
+   * (`instance_conflict`); the store does not know storage backend labels, so the caller must
+   * refuse a label equal to a backend's. Every segment row of the object gets the URL in its
+   * get_urls copy (replacing an entry of the same label there). Controlled: see
+   * SqliteObjectStorage.add.
    */
-  async addObjectInstance(objectId: string, instance: UncontrolledUrl): Promise<void> {
+  async addObjectInstance(objectId: string, instance: UncontrolledUrl | ObjectStorageRef): Promise<void> {
     this.write(() => {
       const row = this.registeredObject(objectId);
+      if ('storage_id' in instance) {
+        this.objectStorage.add(objectId, { storage_id: instance.storage_id, key: instance.key }, new Date().toISOString());
+        return;
+      }
       const urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
       if (urls.some((u) => u.label === instance.label)) {
         throw new TamsError('instance_conflict', `Object ${objectId} already has an instance labelled ${instance.label}`);
@@ -1190,24 +1191,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /**
    * Removes an instance: `{label}` an uncontrolled one (also from the segments' get_urls
-   * copies), `{storage_id}` the controlled one (storage cleared on the object and on the
-   * segment rows using it as media or init object). The controlled storage counts as one
-   * instance: leaving none fails with `last_instance`.
+   * copies), `{storage_id}` a controlled one (its bytes queued for deletion, the storage copies
+   * rewritten). Leaving none fails with `last_instance`.
    */
-  async removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<void> {
-    this.write(() => {
+  async removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<ObjectStorageRef | undefined> {
+    return this.write(() => {
       const row = this.registeredObject(objectId);
       const urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
-      const controlled = row.storage_id !== null && row.storage_key !== null ? 1 : 0;
+      const controlled = splitInstances(row.storage_id, row.storage_key)?.length ?? 0;
       if ('storage_id' in selector) {
-        if (controlled === 0 || row.storage_id !== selector.storage_id) {
-          throw new TamsError('not_found', `Object ${objectId} has no instance in storage ${selector.storage_id}`);
-        }
-        if (urls.length === 0) throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
-        this.s.clearObjectStorage.run(objectId);
-        this.s.clearSegmentObjectStorage.run(objectId);
-        this.s.clearSegmentInitStorage.run(objectId);
-        return;
+        const removed = this.objectStorage.remove(objectId, selector.storage_id, new Date().toISOString());
+        if (urls.length + controlled - 1 === 0) throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
+        return removed;
       }
       const label = selector.label;
       if (!urls.some((u) => u.label === label)) {
@@ -1219,7 +1214,34 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       this.s.setObjectUrls.run(JSON.stringify(remaining), objectId);
       this.editSegmentUrls(objectId, (list) => list.filter((u) => u.label !== label));
+      return undefined;
     });
+  }
+
+  async storageIdsInUse(): Promise<string[]> {
+    return this.objectStorage.storageIdsInUse();
+  }
+
+  // ---- garbage collection and leases ---------------------------------------------------
+
+  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    return this.write(() => this.objectStorage.acquireLease(name, holder, ttlMs, nowMs));
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.write(() => this.objectStorage.releaseLease(name, holder));
+  }
+
+  async collectObjects(unregisteredBefore: string, limit: number): Promise<number> {
+    return this.write(() => this.objectStorage.collect(unregisteredBefore, limit, new Date().toISOString()));
+  }
+
+  async pendingObjectDeletions(limit: number): Promise<ObjectStorageRef[]> {
+    return this.objectStorage.pendingDeletions(limit);
+  }
+
+  async completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void> {
+    this.write(() => this.objectStorage.completeDeletions(done));
   }
 
   private registeredObject(objectId: string): ObjectRow {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { LocalObjectStore } from '../../../src/adapters/local-objects/local-object-store';
 import type { ObjectStorageRef, StorageBackend, UncontrolledUrl } from '../../../src/domain/entities';
 import { GetUrlBuilder, type GetUrlOptions } from '../../../src/services/get-urls';
+import { ObjectStores } from '../../../src/services/object-stores';
 
 const backend: StorageBackend = {
   id: '2a4f5b6c-0000-4000-8000-000000000001',
@@ -13,8 +14,10 @@ const backend: StorageBackend = {
   tags: { tier: 'hot' },
 };
 const objects = new LocalObjectStore({ rootDir: path.resolve('/srv/tams-media'), secret: Buffer.alloc(32, 7), backend, maxObjectBytes: 1024 });
-const controlled: ObjectStorageRef = { storage_id: backend.id, key: objects.keyFor('obj-1') };
-const foreign: ObjectStorageRef = { storage_id: 'another-backend', key: 'aa/bb/whatever' };
+const stores = new ObjectStores([objects]);
+const controlled: ObjectStorageRef[] = [{ storage_id: backend.id, key: objects.keyFor('obj-1') }];
+const foreign: ObjectStorageRef[] = [{ storage_id: 'another-backend', key: 'aa/bb/whatever' }];
+const both: ObjectStorageRef[] = [...foreign, ...controlled];
 const uncontrolled: UncontrolledUrl[] = [
   { url: 'https://elsewhere.example/a?b="c"&d=\\', label: 'elsewhere' },
   { url: 'https://cdn.example/x', label: 'cdn' },
@@ -39,9 +42,9 @@ describe('GetUrlBuilder.json', () => {
     for (const readable of [true, false]) {
       for (const baseUrl of ['http://127.0.0.1:8000', 'https://tams.example/a "b"/']) {
         it(`is JSON.stringify(build()) for ${JSON.stringify(options)}, backend readable ${readable}, base ${baseUrl}`, () => {
-          const builder = new GetUrlBuilder(objects, options, baseUrl, 1_900_000_000, readable);
-          builder.prepare([controlled, foreign, undefined]);
-          for (const storage of [controlled, foreign, undefined, null]) {
+          const builder = new GetUrlBuilder(stores, options, baseUrl, 1_900_000_000, () => readable);
+          builder.prepare([controlled, foreign, both, undefined]);
+          for (const storage of [controlled, foreign, both, [], undefined]) {
             for (const urls of [undefined, uncontrolled, []]) {
               const json = builder.json(storage, urls);
               expect(json).toBe(JSON.stringify(builder.build(storage, urls)));
@@ -54,10 +57,10 @@ describe('GetUrlBuilder.json', () => {
   }
 
   it('signs a key that prepare was not given, as build does', () => {
-    const builder = new GetUrlBuilder(objects, { verbose: false }, 'http://h', 1_900_000_000);
-    const other: ObjectStorageRef = { storage_id: backend.id, key: objects.keyFor('obj-2') };
+    const builder = new GetUrlBuilder(stores, { verbose: false }, 'http://h', 1_900_000_000);
+    const other: ObjectStorageRef[] = [{ storage_id: backend.id, key: objects.keyFor('obj-2') }];
     const [url] = JSON.parse(builder.json(other, undefined)) as { url: string }[];
-    expect(url?.url).toContain(other.key);
+    expect(url?.url).toContain(other[0]!.key);
     expect(builder.json(other, undefined)).toBe(JSON.stringify(builder.build(other, undefined)));
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SqliteMetadataStore } from '../../../src/adapters/sqlite/sqlite-metadata-store';
 import { LocalObjectStore } from '../../../src/adapters/local-objects/local-object-store';
+import { ObjectStores } from '../../../src/services/object-stores';
 import { PageCursorCodec } from '../../../src/services/page-cursor';
 import { FlowService } from '../../../src/services/flow-service';
 import { SegmentService, type SegmentListOptions } from '../../../src/services/segment-service';
@@ -28,7 +29,7 @@ describe('SegmentService.listSegmentsJson', () => {
   const cursors = new PageCursorCodec(Buffer.alloc(32, 5));
   const clock = { nowMs: () => Date.parse(now) };
   const flows = new FlowService(store, cursors, clock);
-  const segments = new SegmentService(store, objects, flows, cursors, clock, 3600);
+  const segments = new SegmentService(store, new ObjectStores([objects]), flows, cursors, clock, { presignedUrlTimeoutSec: 3600, verifyUploads: false });
   const contexts = [
     { baseUrl: 'https://tams.example/api', principal: DEVELOPMENT_PRINCIPAL },
     // A base URL that needs escaping in JSON (a Host header can hold anything).
