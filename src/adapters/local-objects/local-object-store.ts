@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { StorageBackend } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
-import type { ObjectStore, SignedRequest } from '../../ports/object-store';
+import type { ObjectBytes, ObjectStore, SignedRequest } from '../../ports/object-store';
 import type { ByteRange } from './byte-range';
 import { isMediaType } from './media-type';
 import { hasObjectKeyLayout, isObjectKey, newObjectKey } from './object-key';
@@ -177,13 +177,56 @@ export class LocalObjectStore implements ObjectStore {
     if (contentType !== undefined && !isMediaType(contentType)) {
       throw new TamsError('bad_request', 'Content-Type must be a media type such as video/mp2t');
     }
+    return this.writeOnce(key, file, body, maxBytes, contentType);
+  }
+
+  /** The whole object and its stored type (a copy to another backend). */
+  async read(key: string): Promise<ObjectBytes> {
+    const { stream, size } = await this.openRead(key);
+    try {
+      const contentType = await this.contentType(key);
+      return contentType === undefined ? { body: stream, size } : { body: stream, size, contentType };
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+  }
+
+  /**
+   * A copy from another backend, through the upload path (write-once, durable, atomic). The
+   * source announced `bytes.size`: a body longer or shorter than that is refused before the
+   * object becomes visible, so a source that breaks off never leaves a truncated object. A
+   * type this store cannot keep (not a well-formed media type) is dropped rather than failing
+   * the copy. The body is destroyed whenever the write fails.
+   */
+  async write(key: string, bytes: ObjectBytes): Promise<void> {
+    try {
+      if (!Number.isSafeInteger(bytes.size) || bytes.size < 0) throw new TamsError('internal', `Object size ${bytes.size} is not a byte count`);
+      if (bytes.size > this.maxObjectBytes) throw new TamsError('payload_too_large', `Media object larger than ${this.maxObjectBytes} bytes`);
+      const contentType = bytes.contentType !== undefined && isMediaType(bytes.contentType) ? bytes.contentType : undefined;
+      await this.writeOnce(key, this.resolveKey(key), bytes.body, bytes.size, contentType, bytes.size);
+    } catch (err) {
+      bytes.body.destroy();
+      throw err;
+    }
+  }
+
+  /** The write-once check, then writeFile; `exactBytes`: the body must be exactly that long. */
+  private async writeOnce(
+    key: string,
+    file: string,
+    body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
+    maxBytes: number,
+    contentType: string | undefined,
+    exactBytes?: number,
+  ): Promise<{ size: number }> {
     // Until iteration starts nothing listens for the body's 'error', so a client abort during
     // mkdir/open would be an unhandled 'error' event; the iterator then rethrows the error.
     const emitter = isEventEmitter(body) ? body : undefined;
     emitter?.on('error', ignoreError);
     try {
       if ((await this.stat(key)) !== undefined) throw mediaExists();
-      return await this.writeFile(file, body, maxBytes, contentType);
+      return await this.writeFile(file, body, maxBytes, contentType, exactBytes);
     } finally {
       emitter?.removeListener('error', ignoreError);
     }
@@ -201,6 +244,7 @@ export class LocalObjectStore implements ObjectStore {
     body: NodeJS.ReadableStream | AsyncIterable<Buffer | string>,
     maxBytes: number,
     contentType: string | undefined,
+    exactBytes?: number,
   ): Promise<{ size: number }> {
     const dir = path.dirname(file);
     await mkdir(dir, { recursive: true });
@@ -213,9 +257,10 @@ export class LocalObjectStore implements ObjectStore {
       for await (const chunk of body as AsyncIterable<Buffer | string>) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         size += buf.length;
-        if (size > maxBytes) throw new TamsError('payload_too_large', `Media object larger than ${maxBytes} bytes`);
+        if (size > maxBytes) throw exactBytes === undefined ? new TamsError('payload_too_large', `Media object larger than ${maxBytes} bytes`) : sizeMismatch(exactBytes);
         await writeAll(handle, buf);
       }
+      if (exactBytes !== undefined && size !== exactBytes) throw sizeMismatch(exactBytes);
       // Durable before visible: after a crash the key holds a whole object or none.
       await handle.sync();
       await handle.close();
@@ -393,6 +438,11 @@ function isEventEmitter(body: unknown): body is NodeJS.EventEmitter {
 function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A copy's source sent more or fewer bytes than it announced (it broke off, or changed meanwhile). */
+function sizeMismatch(announced: number): TamsError {
+  return new TamsError('unavailable', `The object's source did not give the ${announced} bytes it announced; nothing was stored`);
 }
 
 function mediaExists(): TamsError {

@@ -7,9 +7,13 @@
  * are the date strings of the last second signed.
  *
  * What it signs is exactly what `@smithy/signature-v4` presigns for an S3 request with the
- * `host` header, `x-amz-content-sha256: UNSIGNED-PAYLOAD` hoisted into the query and S3's path
- * rules (each key segment escaped once, no double escaping): test/unit/s3/sigv4-presigner.test.ts
- * compares the URLs byte for byte.
+ * `host` header (and `if-none-match: *` for a write-once PUT), `x-amz-content-sha256:
+ * UNSIGNED-PAYLOAD` hoisted into the query and S3's path rules (each key segment escaped once,
+ * no double escaping): test/unit/s3/sigv4-presigner.test.ts compares the URLs byte for byte.
+ *
+ * Temporary credentials are swapped in with `setCredentials` (the session token rides as
+ * X-Amz-Security-Token, inside the signature, as smithy puts it); signing keys are cached per
+ * credentials, so a swap costs one key derivation on the next URL.
  */
 import { createHmac, hash } from 'node:crypto';
 
@@ -35,6 +39,11 @@ export interface PresignRequest {
   expiresInSec: number;
   /** The signing time (the URL is valid from it for expiresInSec). */
   now: Date;
+  /**
+   * Signs the `if-none-match: *` header too (X-Amz-SignedHeaders `host;if-none-match`): the
+   * client must send it, and S3 then refuses the PUT (412) when the key holds an object.
+   */
+  ifNoneMatch?: boolean;
 }
 
 const SERVICE = 's3';
@@ -63,39 +72,76 @@ function amzDate(now: Date): { date: string; dateTime: string } {
   return { date: dateTime.slice(0, 8), dateTime };
 }
 
+interface SigningDay {
+  key: Buffer;
+  scope: string;
+  /** The escaped X-Amz-Credential value. */
+  credential: string;
+}
+
+/** One set of credentials and the signing keys derived from it, per day. */
+interface SigningIdentity {
+  credentials: S3Credentials;
+  /** `&X-Amz-Security-Token=...` (escaped), or '' without a session token. */
+  tokenParam: string;
+  days: Map<string, SigningDay>;
+}
+
+const SIGNED_HOST = '&X-Amz-SignedHeaders=host';
+const SIGNED_HOST_IF_NONE_MATCH = '&X-Amz-SignedHeaders=host%3Bif-none-match';
+
 export class SigV4Presigner {
   private readonly host: string;
   private readonly origin: string;
   private readonly pathPrefix: string;
-  /** Per day: the signing key, the credential scope, and the escaped X-Amz-Credential value. */
-  private readonly days = new Map<string, { key: Buffer; scope: string; credential: string }>();
+  private identity: SigningIdentity;
   /** The last signing time seen, to the second, and its date strings (a page of URLs shares one). */
   private lastSecond = Number.NaN;
   private lastDate = { date: '', dateTime: '' };
 
   constructor(
     private readonly target: PresignTarget,
-    private readonly credentials: S3Credentials,
+    credentials: S3Credentials,
   ) {
     const endpoint = new URL(target.endpoint);
     if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new Error(`S3 endpoint ${target.endpoint} is not http(s)`);
     this.host = target.pathStyle ? endpoint.host : `${target.bucket}.${endpoint.host}`;
     this.origin = `${endpoint.protocol}//${this.host}`;
     this.pathPrefix = target.pathStyle ? `/${sigV4Escape(target.bucket)}/` : '/';
+    this.identity = newIdentity(credentials);
   }
 
-  /** What one day signs with (derived once per day: the signing key is an HMAC chain over date, region and service). */
-  private day(date: string): { key: Buffer; scope: string; credential: string } {
-    let day = this.days.get(date);
+  /** The credentials URLs are signed with from now on (refreshed temporary credentials). */
+  setCredentials(credentials: S3Credentials): void {
+    const next = newIdentity(credentials);
+    const current = this.identity.credentials;
+    if (
+      current.accessKeyId === next.credentials.accessKeyId &&
+      current.secretAccessKey === next.credentials.secretAccessKey &&
+      current.sessionToken === next.credentials.sessionToken
+    ) {
+      return;
+    }
+    this.identity = next;
+  }
+
+  /** The object's URL without any signature (a public bucket, or credentials held out of band). */
+  objectUrl(key: string): string {
+    return `${this.origin}${this.pathPrefix}${keyPath(key)}`;
+  }
+
+  /** What one day signs with (derived once per credentials and day: the signing key is an HMAC chain over date, region and service). */
+  private day(identity: SigningIdentity, date: string): SigningDay {
+    let day = identity.days.get(date);
     if (day === undefined) {
-      const kDate = createHmac('sha256', `AWS4${this.credentials.secretAccessKey}`).update(date).digest();
+      const kDate = createHmac('sha256', `AWS4${identity.credentials.secretAccessKey}`).update(date).digest();
       const kRegion = createHmac('sha256', kDate).update(this.target.region).digest();
       const kService = createHmac('sha256', kRegion).update(SERVICE).digest();
       const key = createHmac('sha256', kService).update('aws4_request').digest();
       const scope = `${date}/${this.target.region}/${SERVICE}/aws4_request`;
-      day = { key, scope, credential: sigV4Escape(`${this.credentials.accessKeyId}/${scope}`) };
-      if (this.days.size >= SIGNING_KEY_CACHE_SIZE) this.days.clear();
-      this.days.set(date, day);
+      day = { key, scope, credential: sigV4Escape(`${identity.credentials.accessKeyId}/${scope}`) };
+      if (identity.days.size >= SIGNING_KEY_CACHE_SIZE) identity.days.clear();
+      identity.days.set(date, day);
     }
     return day;
   }
@@ -111,23 +157,36 @@ export class SigV4Presigner {
       this.lastSecond = second;
     }
     const { date, dateTime } = this.lastDate;
-    const { key, scope, credential } = this.day(date);
+    // One read: a refresh swapping the identity mid-URL cannot mix two sets of credentials.
+    const identity = this.identity;
+    const { key, scope, credential } = this.day(identity, date);
     const path = `${this.pathPrefix}${keyPath(request.key)}`;
     // Sorted by parameter name (all of ours are fixed, so the order is written out).
-    let query =
+    const unsigned =
       `X-Amz-Algorithm=${ALGORITHM}` +
       `&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
       `&X-Amz-Credential=${credential}` +
       `&X-Amz-Date=${dateTime}` +
-      `&X-Amz-Expires=${request.expiresInSec}`;
-    if (this.credentials.sessionToken !== undefined) query += `&X-Amz-Security-Token=${sigV4Escape(this.credentials.sessionToken)}`;
-    query += '&X-Amz-SignedHeaders=host';
-    const canonicalRequest = `${request.method}\n${path}\n${query}\nhost:${this.host}\n\nhost\n${UNSIGNED_PAYLOAD}`;
+      `&X-Amz-Expires=${request.expiresInSec}` +
+      identity.tokenParam;
+    const signedHeaders = request.ifNoneMatch === true ? SIGNED_HOST_IF_NONE_MATCH : SIGNED_HOST;
+    const canonicalHeaders = request.ifNoneMatch === true ? `host:${this.host}\nif-none-match:*\n\nhost;if-none-match` : `host:${this.host}\n\nhost`;
+    const canonicalRequest = `${request.method}\n${path}\n${unsigned}${signedHeaders}\n${canonicalHeaders}\n${UNSIGNED_PAYLOAD}`;
     // crypto.hash (one call) costs less than half of createHash().update().digest() here.
     const stringToSign = `${ALGORITHM}\n${dateTime}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
     const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
     // Written out sorted by name, as the SDK writes its presigned URLs (Signature sorts before SignedHeaders).
-    const unsigned = query.slice(0, query.length - '&X-Amz-SignedHeaders=host'.length);
-    return `${this.origin}${path}?${unsigned}&X-Amz-Signature=${signature}&X-Amz-SignedHeaders=host`;
+    return `${this.origin}${path}?${unsigned}&X-Amz-Signature=${signature}${signedHeaders}`;
   }
+}
+
+function newIdentity(credentials: S3Credentials): SigningIdentity {
+  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+  // An empty token is no token (smithy leaves it out too).
+  const token = sessionToken === '' ? undefined : sessionToken;
+  return {
+    credentials: token === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken: token },
+    tokenParam: token === undefined ? '' : `&X-Amz-Security-Token=${sigV4Escape(token)}`,
+    days: new Map(),
+  };
 }
