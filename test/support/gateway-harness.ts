@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { createGateway, Gateway } from '../../src/main';
+import type { Clock } from '../../src/ports/clock';
 import { checkedFetch, parseBody, registerGatewayOrigin, unregisterGatewayOrigin } from './checked-fetch';
 import { recordHarnessStart } from './parity-recorder';
 
@@ -47,7 +48,12 @@ export function readAuditLines(file: string): AuditLine[] {
 /** The operationId a request hits (moved to checked-fetch.ts; re-exported for the suites that import it here). */
 export { operationOf } from './checked-fetch';
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** The gateway's clock (default the system clock): a test that moves time controls expiries and garbage collection. */
+  clock?: Clock;
+}
+
+export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
   // Authentication is on by default in the product; suites about other things opt out of it.
@@ -61,7 +67,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
     ...env,
   });
-  const gateway = await createGateway(config);
+  const gateway = await createGateway(config, options.clock);
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.server.address();
   if (typeof address !== 'object' || address === null) throw new Error('no address');

@@ -1,0 +1,216 @@
+/**
+ * The object garbage collector over a real SQLite store (in memory) and real local backends in
+ * a temp dir: how much one pass does, what stop() waits for and gives up, and that a backend
+ * whose deletions fail (a directory where an object's bytes would be: unlink answers EISDIR)
+ * or that is not configured holds up neither the other backends nor itself for long.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { SqliteMetadataStore } from '../../../src/adapters/sqlite/sqlite-metadata-store';
+import { LocalObjectStore } from '../../../src/adapters/local-objects/local-object-store';
+import { ObjectStores } from '../../../src/services/object-stores';
+import { ObjectGcWorker, type ObjectGcOptions, type ObjectGcPass } from '../../../src/workers/object-gc-worker';
+import type { Clock } from '../../../src/ports/clock';
+import type { ObjectStorageRef } from '../../../src/domain/entities';
+import { parseTimeRange } from '../../../src/domain/timerange';
+
+class TestClock implements Clock {
+  private ms = Date.parse('2024-01-01T00:00:00.000Z');
+  nowMs(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+const FLOW = 'c0ffee00-0000-4000-8000-000000000001';
+const LEASE_AFTER_PASS = 'SELECT holder FROM leases WHERE name = ?';
+/** Allocated objects older than this are collected. */
+const UNREGISTERED_AFTER_MS = 1000;
+
+let dir: string;
+let store: SqliteMetadataStore;
+let clock: TestClock;
+let a: LocalObjectStore;
+let b: LocalObjectStore;
+let stores: ObjectStores;
+
+function localStore(name: string, isDefault: boolean): LocalObjectStore {
+  return new LocalObjectStore({
+    rootDir: path.join(dir, name),
+    secret: Buffer.alloc(32, 7),
+    backend: {
+      id: `c0ffee00-0000-4000-8000-00000000000${isDefault ? 'a' : 'b'}`,
+      label: name,
+      store_type: 'http_object_store',
+      provider: 'tams-gateway',
+      store_product: 'local-directory',
+      default_storage: isDefault,
+    },
+    maxObjectBytes: 1 << 20,
+  });
+}
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-gc-worker-'));
+  store = new SqliteMetadataStore({ filename: ':memory:' });
+  await store.init();
+  await store.putFlow({ id: FLOW, source_id: 'c0ffee00-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:data', container: 'application/json' }, new Date(0).toISOString());
+  clock = new TestClock();
+  a = localStore('a', true);
+  b = localStore('b', false);
+  stores = new ObjectStores([a, b]);
+});
+
+afterEach(async () => {
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function worker(options: Partial<ObjectGcOptions> = {}, holder = 'test'): ObjectGcWorker {
+  return new ObjectGcWorker(store, stores, clock, { holder, batch: 2, intervalMs: 60_000, unregisteredAfterMs: UNREGISTERED_AFTER_MS, ...options });
+}
+
+/**
+ * `n` objects allocated now on `on` and never registered, each with bytes (or, `blocked`, a
+ * directory where its bytes would be); one millisecond apart, so they are collected in order.
+ */
+async function allocated(on: LocalObjectStore, n: number, prefix: string, blocked = false): Promise<{ ref: ObjectStorageRef; file: string }[]> {
+  const out: { ref: ObjectStorageRef; file: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const ref = { storage_id: on.backend.id, key: on.keyFor(`${prefix}-${i}`) };
+    await store.allocateObjects(FLOW, [{ id: `${prefix}-${i}`, ...ref }], new Date(clock.nowMs()).toISOString());
+    const file = on.resolveKey(ref.key);
+    if (blocked) fs.mkdirSync(file, { recursive: true });
+    else await on.write(ref.key, { body: Readable.from([randomBytes(32)]), size: 32 });
+    out.push({ ref, file });
+    clock.advance(1);
+  }
+  return out;
+}
+
+const present = (objects: { file: string }[]): boolean[] => objects.map((o) => fs.existsSync(o.file));
+const pass = (collected: number, deleted: number, failed = 0): ObjectGcPass => ({ ran: true, collected, deleted, failed });
+
+describe('ObjectGcWorker', () => {
+  it('does at most maxStepsPerPass steps of `batch` objects in a pass, and the rest in the next ones', async () => {
+    const backlog = await allocated(a, 13, 'backlog');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    const gc = worker({ batch: 2, maxStepsPerPass: 3 });
+
+    expect(await gc.runOnce()).toEqual(pass(6, 6));
+    expect(present(backlog)).toEqual([...Array<boolean>(6).fill(false), ...Array<boolean>(7).fill(true)]);
+    expect(await gc.runOnce()).toEqual(pass(6, 6));
+    expect(await gc.runOnce()).toEqual(pass(1, 1));
+    expect(present(backlog)).toEqual(Array<boolean>(13).fill(false));
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    expect(await store.pendingObjectDeletions(100)).toEqual([]);
+  });
+
+  it('stop() waits for the pass that is running and gives the lease up', async () => {
+    const backlog = await allocated(a, 8, 'running');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    const gc = worker({ batch: 2 });
+    const order: string[] = [];
+    const running = gc.runOnce().then((result) => {
+      order.push('pass');
+      return result;
+    });
+    // A second call joins the pass in flight rather than starting another.
+    const joined = gc.runOnce();
+    const stopped = gc.stop().then(() => order.push('stopped'));
+    await Promise.all([running, stopped]);
+    expect(order).toEqual(['pass', 'stopped']);
+    expect(await running).toEqual(pass(8, 8));
+    expect(await joined).toEqual(pass(8, 8));
+    expect(present(backlog)).toEqual(Array<boolean>(8).fill(false));
+    expect(store.database.prepare(LEASE_AFTER_PASS).get('object-gc')).toBeUndefined();
+    // Free at once, not after the lease would have run out.
+    expect((await worker({}, 'next').runOnce()).ran).toBe(true);
+  });
+
+  it('holds the lease after a pass, so another holder waits until it runs out', async () => {
+    const gc = worker({ intervalMs: 60_000 });
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    expect(store.database.prepare(LEASE_AFTER_PASS).get('object-gc')).toEqual({ holder: 'test' });
+    const other = worker({}, 'other');
+    clock.advance(120_000 - 1);
+    expect(await other.runOnce()).toEqual({ ran: false, collected: 0, deleted: 0, failed: 0 });
+    clock.advance(1);
+    expect(await other.runOnce()).toEqual(pass(0, 0));
+    expect(await gc.runOnce()).toEqual({ ran: false, collected: 0, deleted: 0, failed: 0 });
+  });
+
+  it('after stop() schedules no more passes', async () => {
+    const passes: ObjectGcPass[] = [];
+    const gc = new ObjectGcWorker(store, stores, clock, { holder: 'test', batch: 2, intervalMs: 10, unregisteredAfterMs: UNREGISTERED_AFTER_MS }, {
+      pass: (result) => passes.push(result),
+      failed: () => undefined,
+    });
+    const errors: unknown[] = [];
+    gc.start((error) => errors.push(error));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await gc.stop();
+    const seen = passes.length;
+    expect(seen).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(passes.length).toBe(seen);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps the deletions of a failing backend queued, reporting it once per pass, and deletes the others in the same pass', async () => {
+    const failing = await allocated(a, 1, 'failing', true);
+    const healthy = await allocated(b, 2, 'healthy');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    const failures: string[] = [];
+    const gc = new ObjectGcWorker(store, stores, clock, { holder: 'test', batch: 10, intervalMs: 60_000, unregisteredAfterMs: UNREGISTERED_AFTER_MS }, {
+      pass: () => undefined,
+      failed: (storageId, error) => failures.push(`${storageId} ${(error as NodeJS.ErrnoException).code ?? ''}`),
+    });
+    expect(await gc.runOnce()).toEqual(pass(3, 2, 1));
+    expect(failures).toEqual([`${a.backend.id} EISDIR`]);
+    expect(present(healthy)).toEqual([false, false]);
+    expect(await store.pendingObjectDeletions(100)).toEqual(failing.map((o) => o.ref));
+
+    fs.rmdirSync(failing[0]!.file);
+    expect(await gc.runOnce()).toEqual(pass(0, 1));
+    expect(await store.pendingObjectDeletions(100)).toEqual([]);
+  });
+
+  /*
+   * The queue is read oldest first, `batch * 4` entries at a time, and a step whose entries all
+   * belong to a failing (or unconfigured) backend ends the pass: whatever waits behind them on
+   * a healthy backend is never reached while that backend fails.
+   */
+  it('deletes queued bytes on a healthy backend while a failing one holds a batch of older entries', async () => {
+    await allocated(a, 2, 'failing', true);
+    const healthy = await allocated(b, 2, 'healthy');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    // Queued by an earlier pass that did not get to delete them (a crash, say).
+    expect(await store.collectObjects(new Date(clock.nowMs() - UNREGISTERED_AFTER_MS).toISOString(), 100)).toBe(4);
+    const gc = worker({ batch: 2 });
+    const result = await gc.runOnce();
+    expect({ collected: result.collected, deleted: result.deleted }).toEqual({ collected: 0, deleted: 2 });
+    expect(present(healthy)).toEqual([false, false]);
+  });
+
+  it('deletes queued bytes on a configured backend behind a window of entries for a backend no store serves', async () => {
+    const ghost = { storage_id: 'c0ffee00-0000-4000-8000-00000000dead', key: 'ghost/key' };
+    await store.allocateObjects(FLOW, [{ id: 'ghostly', storage_id: b.backend.id, key: b.keyFor('ghostly') }], new Date(clock.nowMs()).toISOString());
+    await store.addSegments(FLOW, [{ object_id: 'ghostly', timerange: parseTimeRange('[0:0_1:0)'), timerange_text: '[0:0_1:0)' }], new Date(clock.nowMs()).toISOString());
+    for (let i = 0; i < 4; i++) {
+      await store.addObjectInstance('ghostly', { ...ghost, key: `ghost/${i}` });
+      await store.removeObjectInstance('ghostly', { storage_id: ghost.storage_id });
+    }
+    const healthy = await allocated(b, 1, 'healthy');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    const result = await worker({ batch: 1 }).runOnce();
+    expect({ collected: result.collected, deleted: result.deleted }).toEqual({ collected: 1, deleted: 1 });
+    expect(present(healthy)).toEqual([false]);
+    expect((await store.pendingObjectDeletions(100)).map((d) => d.storage_id)).toEqual(Array<string>(4).fill(ghost.storage_id));
+  });
+});
