@@ -13,6 +13,9 @@ import { systemClock, Clock } from './ports/clock';
 import type { StorageBackend } from './domain/entities';
 import { SqliteMetadataStore } from './adapters/sqlite/sqlite-metadata-store';
 import { LocalObjectStore } from './adapters/local-objects/local-object-store';
+import { S3ObjectStore } from './adapters/s3/s3-object-store';
+import { loadStorageBackendsFile, type StorageBackendConfig } from './storage-backends-file';
+import type { ObjectStore } from './ports/object-store';
 import { PageCursorCodec } from './services/page-cursor';
 import { ObjectStores } from './services/object-stores';
 import { ObjectGcWorker } from './workers/object-gc-worker';
@@ -91,8 +94,11 @@ function loadOrCreateSecret(dataDir: string): Buffer {
   return secret;
 }
 
-/** A stable id for the local backend, so storage_id survives restarts. */
-function localBackend(dataDir: string): StorageBackend {
+/**
+ * A stable id for the local backend, so storage_id survives restarts. It is the default
+ * storage unless a backends file is given (then only an entry there can be).
+ */
+function localBackend(dataDir: string, isDefault: boolean): StorageBackend {
   const file = path.join(dataDir, 'storage-backend-id');
   let id: string;
   try {
@@ -107,7 +113,7 @@ function localBackend(dataDir: string): StorageBackend {
     store_type: 'http_object_store',
     provider: 'tams-gateway',
     store_product: 'local-directory',
-    default_storage: true,
+    default_storage: isDefault,
   };
 }
 
@@ -138,6 +144,74 @@ function objectGc(
     },
     failed: (storageId, err) => log().warn({ err, storageId }, 'object garbage collection: deleting bytes failed; they stay queued'),
   });
+}
+
+/** The S3 backends of TAMS_STORAGE_BACKENDS_FILE, credentials resolved (none without the file). */
+async function s3Stores(config: Config, local: StorageBackend, log: () => FastifyInstance['log']): Promise<S3ObjectStore[]> {
+  if (config.storageBackendsFile === undefined) return [];
+  const entries = loadStorageBackendsFile(config.storageBackendsFile, process.env);
+  for (const e of entries) {
+    if (e.backend.id === local.id || e.backend.label === local.label) {
+      throw new ConfigError('TAMS_STORAGE_BACKENDS_FILE', `${config.storageBackendsFile}: backend ${e.backend.label} (${e.backend.id}) has the id or label of the embedded local backend (${local.label}, ${local.id})`);
+    }
+  }
+  const stores: S3ObjectStore[] = [];
+  try {
+    for (const e of entries) stores.push(await S3ObjectStore.create(s3Options(config, e, log)));
+  } catch (err) {
+    for (const made of stores) made.close();
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('TAMS_STORAGE_BACKENDS_FILE', `${config.storageBackendsFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return stores;
+}
+
+function s3Options(config: Config, e: StorageBackendConfig, log: () => FastifyInstance['log']): ConstructorParameters<typeof S3ObjectStore>[0] {
+  return {
+    backend: e.backend,
+    endpoint: e.endpoint,
+    bucket: e.bucket,
+    region: e.region,
+    pathStyle: e.pathStyle,
+    ...(e.credentials.kind === 'static'
+      ? {
+          credentials: {
+            accessKeyId: e.credentials.accessKeyId,
+            secretAccessKey: e.credentials.secretAccessKey,
+            ...(e.credentials.sessionToken === undefined ? {} : { sessionToken: e.credentials.sessionToken }),
+          },
+        }
+      : {}),
+    keyPrefix: e.keyPrefix,
+    requestTimeoutMs: e.requestTimeoutMs,
+    maxAttempts: e.maxAttempts,
+    plainUrls: e.plainUrls,
+    conditionalWrites: e.conditionalWrites,
+    multipartThresholdBytes: config.copyMultipartThresholdBytes,
+    partBytes: config.copyPartBytes,
+    onCredentialsError: (err) => log().warn({ err, storageId: e.backend.id }, `storage backend ${e.backend.label}: refreshing its credentials failed (retried)`),
+    logger: { warn: (message) => log().warn({ storageId: e.backend.id }, message) },
+  };
+}
+
+/** Stops the start when objects use a storage backend the deployment no longer lists. */
+async function checkBackendsInUse(store: MetadataStore, objects: ObjectStores): Promise<void> {
+  const missing = (await store.storageIdsInUse()).filter((id) => objects.get(id) === undefined);
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    'TAMS_STORAGE_BACKENDS_FILE',
+    `storage backend ${missing.join(', ')} is not configured, but objects in the metadata store are kept there: list it in the backends file again`,
+  );
+}
+
+/** Logs, without holding up the start, each bucket whose CORS rules browsers at CORS_ORIGINS would trip on. */
+function warnAboutBucketCors(objects: ObjectStores, origins: readonly string[], warn: (line: string) => void): void {
+  for (const store of objects.all as readonly (ObjectStore | S3ObjectStore)[]) {
+    if (!(store instanceof S3ObjectStore)) continue;
+    void store.checkCors(origins).then((line) => {
+      if (line !== undefined) warn(line);
+    });
+  }
 }
 
 const WEBHOOK_DNS_TIMEOUT_MS = 3000;
@@ -204,10 +278,15 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const localObjects = new LocalObjectStore({
     rootDir: objectsDir,
     secret,
-    backend: localBackend(config.dataDir),
+    backend: localBackend(config.dataDir, config.storageBackendsFile === undefined),
     maxObjectBytes: config.maxObjectBytes,
   });
-  const objects = new ObjectStores([localObjects]);
+  const objects = new ObjectStores([localObjects, ...(await s3Stores(config, localObjects.backend, () => app.log))]);
+  await checkBackendsInUse(store, objects).catch(async (err: unknown) => {
+    objects.close();
+    await store.close();
+    throw err;
+  });
 
   const cursors = new PageCursorCodec(secret);
   const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
@@ -254,6 +333,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   }
   await events.start();
   const gc = objectGc(config, store, objects, clock, metrics, () => app.log);
+  warnAboutBucketCors(objects, config.http.corsOrigins, (line) => app.log.warn(line));
   gc?.start((err) => app.log.error({ err }, 'object garbage collection pass failed'));
   const metricsListener =
     metrics !== undefined && config.metrics.port !== undefined
@@ -278,6 +358,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await services.deletions.settled();
       await gc?.stop();
       await events.stop();
+      objects.close();
       await store.close();
       await tracing?.shutdown();
       await metricsListener?.close();

@@ -283,11 +283,12 @@ export interface MetadataStore {
    * segment references (as object_id or init_object_id) and no other object names as its init
    * object, when they were registered once or were allocated before `unregisteredBefore` (ISO
    * time) and never registered. Their controlled instances are queued for byte deletion in the
-   * same transaction. A segment registered afterwards finds the object unknown.
+   * same transaction. A segment registered afterwards finds the object unknown. `more`: the pass
+   * stopped at `limit` objects examined, so another may find more.
    */
-  collectObjects(unregisteredBefore: string, limit: number): Promise<number>;
-  /** Up to `limit` queued byte deletions, oldest first. */
-  pendingObjectDeletions(limit: number): Promise<ObjectStorageRef[]>;
+  collectObjects(unregisteredBefore: string, limit: number): Promise<{ collected: number; more: boolean }>;
+  /** Up to `limit` queued byte deletions, oldest first; only those on the backends `storageIds` names, when given. */
+  pendingObjectDeletions(limit: number, storageIds?: readonly string[]): Promise<ObjectStorageRef[]>;
   /** Removes byte deletions from the queue once their bytes are gone. */
   completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void>;
 

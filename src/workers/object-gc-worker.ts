@@ -88,12 +88,13 @@ export class ObjectGcWorker {
     const failing = new Set<string>();
     for (let step = 0; step < this.maxSteps; step++) {
       const cutoff = new Date(this.clock.nowMs() - this.options.unregisteredAfterMs).toISOString();
-      const collected = await this.store.collectObjects(cutoff, this.options.batch);
+      const { collected, more } = await this.store.collectObjects(cutoff, this.options.batch);
       result.collected += collected;
       const { deleted, failed, progress } = await this.deleteQueued(failing);
       result.deleted += deleted;
       result.failed += failed;
-      if (collected < this.options.batch && !progress) break;
+      // A step whose deletions all failed has marked their backend failing: the next reads past it.
+      if (!more && !progress && failed === 0) break;
       if (!(await this.store.acquireLease(LEASE, this.options.holder, leaseMs, this.clock.nowMs()))) break;
     }
     this.observer?.pass(result);
@@ -101,12 +102,14 @@ export class ObjectGcWorker {
   }
 
   /**
-   * Deletes a batch of queued bytes. Entries of backends that failed in this pass (or are not
-   * configured) are skipped; `progress` says whether anything left the queue.
+   * Deletes a batch of queued bytes, read only from the backends that are configured and have
+   * not failed in this pass, so entries stuck on one never hold up the others'; `progress`
+   * says whether anything left the queue.
    */
   private async deleteQueued(failing: Set<string>): Promise<{ deleted: number; failed: number; progress: boolean }> {
-    const queued = await this.store.pendingObjectDeletions(this.options.batch * 4);
-    const work = queued.filter((d) => !failing.has(d.storage_id) && this.stores.get(d.storage_id) !== undefined).slice(0, this.options.batch);
+    const usable = this.stores.backends.map((b) => b.id).filter((id) => !failing.has(id));
+    if (usable.length === 0) return { deleted: 0, failed: 0, progress: false };
+    const work = await this.store.pendingObjectDeletions(this.options.batch, usable);
     const outcomes = await mapBounded(work, DELETES_IN_FLIGHT, async (d): Promise<boolean> => {
       if (failing.has(d.storage_id)) return false;
       try {

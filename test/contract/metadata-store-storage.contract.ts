@@ -118,15 +118,15 @@ export function runMetadataStoreStorageContract(name: string, makeStore: () => P
       it('collects registered objects no segment references any more, with their init objects', async () => {
         const flowId = await registered('m', 'i');
         await store.addObjectInstance('m', ref(B, 'kb/m'));
-        expect(await store.collectObjects(at(0), 100)).toBe(0);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(0);
         expect(await store.getObject('m')).toBeDefined();
 
         expect(await store.deleteSegments(flowId, parseTimeRange('_'), undefined, at(3))).toBe(1);
-        expect(await store.collectObjects(at(0), 100)).toBe(2);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(2);
         expect(await store.getObject('m')).toBeUndefined();
         expect(await store.getObject('i')).toBeUndefined();
         expect((await store.pendingObjectDeletions(100)).sort((x, y) => x.key.localeCompare(y.key))).toEqual([ref(A, 'k/i'), ref(A, 'k/m'), ref(B, 'kb/m')]);
-        expect(await store.collectObjects(at(0), 100)).toBe(0);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(0);
 
         // A segment naming a collected object finds it unknown: never a reference to deleted bytes.
         const [again] = await store.addSegments(flowId, [seg('m', '[5:0_6:0)', { init_object_id: 'i' })], at(4));
@@ -138,12 +138,12 @@ export function runMetadataStoreStorageContract(name: string, makeStore: () => P
         const second = await addFlow(INIT_SEGMENTS);
         expect((await store.addSegments(second.id, [seg('m', '[0:0_1:0)')], at(3)))[0]!.error).toBeUndefined();
         expect(await store.deleteFlow(first, at(4))).toBe(true);
-        expect(await store.collectObjects(at(0), 100)).toBe(0);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(0);
         expect((await store.getObject('m'))?.referenced_by_flows).toEqual([second.id]);
         expect(await store.getObject('i')).toBeDefined();
 
         expect(await store.deleteFlow(second.id, at(5))).toBe(true);
-        expect(await store.collectObjects(at(0), 100)).toBe(2);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(2);
         expect(await store.getObject('m')).toBeUndefined();
       });
 
@@ -151,20 +151,20 @@ export function runMetadataStoreStorageContract(name: string, makeStore: () => P
         const f = await addFlow();
         await store.allocateObjects(f.id, [{ id: 'u1', storage_id: A, key: 'k/u1' }], at(10));
         await store.allocateObjects(f.id, [{ id: 'u2', storage_id: A, key: 'k/u2' }], at(20));
-        expect(await store.collectObjects(at(10), 100)).toBe(0);
-        expect(await store.collectObjects(at(11), 100)).toBe(1);
+        expect((await store.collectObjects(at(10), 100)).collected).toBe(0);
+        expect((await store.collectObjects(at(11), 100)).collected).toBe(1);
         expect(await store.getObject('u1')).toBeUndefined();
         expect(await store.getObject('u2')).toBeDefined();
         expect(await store.pendingObjectDeletions(100)).toEqual([ref(A, 'k/u1')]);
-        expect(await store.collectObjects(at(21), 100)).toBe(1);
+        expect((await store.collectObjects(at(21), 100)).collected).toBe(1);
       });
 
       it('collects at most `limit` objects a pass', async () => {
         const f = await addFlow();
         await store.allocateObjects(f.id, Array.from({ length: 5 }, (_, n) => ({ id: `u${n}`, storage_id: A, key: `k/u${n}` })), at(1));
-        expect(await store.collectObjects(at(2), 2)).toBe(2);
-        expect(await store.collectObjects(at(2), 2)).toBe(2);
-        expect(await store.collectObjects(at(2), 2)).toBe(1);
+        expect((await store.collectObjects(at(2), 2)).collected).toBe(2);
+        expect((await store.collectObjects(at(2), 2)).collected).toBe(2);
+        expect((await store.collectObjects(at(2), 2)).collected).toBe(1);
         expect(await store.pendingObjectDeletions(2)).toHaveLength(2);
         expect(await store.pendingObjectDeletions(100)).toHaveLength(5);
       });
@@ -174,7 +174,7 @@ export function runMetadataStoreStorageContract(name: string, makeStore: () => P
         const urls = [{ url: 'https://elsewhere.example/x', label: 'x' }];
         expect((await store.addSegments(f.id, [seg('ext', '[0:0_1:0)', { get_urls: urls })], at(1)))[0]!.error).toBeUndefined();
         await store.deleteSegments(f.id, parseTimeRange('_'), undefined, at(2));
-        expect(await store.collectObjects(at(0), 100)).toBe(1);
+        expect((await store.collectObjects(at(0), 100)).collected).toBe(1);
         expect(await store.pendingObjectDeletions(100)).toEqual([]);
       });
     });

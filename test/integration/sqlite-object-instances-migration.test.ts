@@ -114,16 +114,16 @@ describe('migration 6: object instances and garbage collection candidates for a 
 
   it('collects the registered object no segment uses, then the allocated one once its time is past', async () => {
     expect(store.database.prepare('SELECT object_id FROM object_gc_candidates').pluck().all()).toEqual(['orphan']);
-    expect(await store.collectObjects(NOW, 100)).toBe(1);
+    expect((await store.collectObjects(NOW, 100)).collected).toBe(1);
     expect(await store.getObject('orphan')).toBeUndefined();
     expect(await store.pendingObjectDeletions(100)).toEqual([storageOf('orphan')]);
     // The deletion keeps its backend in use until it is done.
     expect((await store.storageIdsInUse()).sort()).toEqual([LOCAL, S3].sort());
     await store.completeObjectDeletions([storageOf('orphan')!]);
     expect(await store.pendingObjectDeletions(100)).toEqual([]);
-    expect(await store.collectObjects(NOW, 100)).toBe(0);
+    expect((await store.collectObjects(NOW, 100)).collected).toBe(0);
 
-    expect(await store.collectObjects(LATER, 100)).toBe(1);
+    expect((await store.collectObjects(LATER, 100)).collected).toBe(1);
     expect(await store.getObject('allocated')).toBeUndefined();
     expect(await store.pendingObjectDeletions(100)).toEqual([storageOf('allocated')]);
     for (const kept of ['media-1', 'init-1', 'media-2', 'urls-only']) expect((await store.getObject(kept))?.registered).toBe(true);
@@ -131,7 +131,7 @@ describe('migration 6: object instances and garbage collection candidates for a 
 
   it('makes the objects of segments deleted after the migration candidates, init objects included', async () => {
     await store.deleteSegments(FLOW, parseTimeRange('[0:0_1:0)'), undefined, LATER);
-    expect(await store.collectObjects(NOW, 100)).toBe(3);
+    expect((await store.collectObjects(NOW, 100)).collected).toBe(3);
     for (const gone of ['orphan', 'media-1', 'init-1']) expect(await store.getObject(gone)).toBeUndefined();
     expect((await store.pendingObjectDeletions(100)).sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual(
       [storageOf('orphan'), storageOf('media-1'), storageOf('init-1')].sort((a, b) => (a!.key < b!.key ? -1 : 1)),

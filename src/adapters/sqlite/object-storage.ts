@@ -22,6 +22,7 @@ interface Statements {
   setSegmentInitStorage: Statement;
   queueDeletion: Statement;
   pendingDeletions: Statement;
+  pendingDeletionsOn: Statement;
   completeDeletion: Statement;
   storageIds: Statement;
   candidates: Statement;
@@ -69,6 +70,8 @@ export class SqliteObjectStorage {
       setSegmentInitStorage: p('UPDATE segments SET init_storage_id = ?, init_storage_key = ? WHERE init_object_id = ?'),
       queueDeletion: p('INSERT INTO object_deletions (storage_id, storage_key, queued) VALUES (?, ?, ?)'),
       pendingDeletions: p('SELECT storage_id, storage_key AS key FROM object_deletions ORDER BY seq LIMIT ?'),
+      pendingDeletionsOn: p(`SELECT storage_id, storage_key AS key FROM object_deletions
+        WHERE storage_id IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`),
       completeDeletion: p('DELETE FROM object_deletions WHERE storage_id = ? AND storage_key = ?'),
       storageIds: p(STORAGE_IDS).pluck(true),
       candidates: p('SELECT object_id FROM object_gc_candidates LIMIT ?').pluck(true),
@@ -137,22 +140,25 @@ export class SqliteObjectStorage {
    * See MetadataStore.collectObjects. An object collected here may have been the last to name
    * its init object: that one is checked again in the same pass.
    */
-  collect(unregisteredBefore: string, limit: number, now: string): number {
+  collect(unregisteredBefore: string, limit: number, now: string): { collected: number; more: boolean } {
     let collected = 0;
+    let examined = 0;
     const work = [...(this.s.candidates.all(limit) as string[])];
-    for (let id = work.shift(); id !== undefined && collected < limit; id = work.shift()) {
+    for (let id = work.shift(); id !== undefined; id = work.shift()) {
+      examined++;
       this.s.dropCandidate.run(id);
       const gone = this.collectOne(id, now);
       if (gone === undefined) continue;
       collected++;
       if (gone.init_object_id !== null) work.push(gone.init_object_id);
     }
-    if (collected < limit) {
-      for (const id of this.s.unregistered.all(unregisteredBefore, limit - collected) as string[]) {
+    if (examined < limit) {
+      for (const id of this.s.unregistered.all(unregisteredBefore, limit - examined) as string[]) {
+        examined++;
         if (this.collectOne(id, now) !== undefined) collected++;
       }
     }
-    return collected;
+    return { collected, more: examined >= limit };
   }
 
   /** Deletes the object when nothing needs it, queueing its bytes; what it was, or undefined when kept. */
@@ -166,8 +172,9 @@ export class SqliteObjectStorage {
     return row;
   }
 
-  pendingDeletions(limit: number): ObjectStorageRef[] {
-    return this.s.pendingDeletions.all(limit) as ObjectStorageRef[];
+  pendingDeletions(limit: number, storageIds?: readonly string[]): ObjectStorageRef[] {
+    if (storageIds === undefined) return this.s.pendingDeletions.all(limit) as ObjectStorageRef[];
+    return this.s.pendingDeletionsOn.all(JSON.stringify(storageIds), limit) as ObjectStorageRef[];
   }
 
   completeDeletions(done: readonly ObjectStorageRef[]): void {

@@ -1232,12 +1232,12 @@ export class SqliteMetadataStore implements MetadataStore {
     this.write(() => this.objectStorage.releaseLease(name, holder));
   }
 
-  async collectObjects(unregisteredBefore: string, limit: number): Promise<number> {
+  async collectObjects(unregisteredBefore: string, limit: number): Promise<{ collected: number; more: boolean }> {
     return this.write(() => this.objectStorage.collect(unregisteredBefore, limit, new Date().toISOString()));
   }
 
-  async pendingObjectDeletions(limit: number): Promise<ObjectStorageRef[]> {
-    return this.objectStorage.pendingDeletions(limit);
+  async pendingObjectDeletions(limit: number, storageIds?: readonly string[]): Promise<ObjectStorageRef[]> {
+    return this.objectStorage.pendingDeletions(limit, storageIds);
   }
 
   async completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void> {

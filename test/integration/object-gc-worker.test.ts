@@ -9,13 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { SqliteMetadataStore } from '../../../src/adapters/sqlite/sqlite-metadata-store';
-import { LocalObjectStore } from '../../../src/adapters/local-objects/local-object-store';
-import { ObjectStores } from '../../../src/services/object-stores';
-import { ObjectGcWorker, type ObjectGcOptions, type ObjectGcPass } from '../../../src/workers/object-gc-worker';
-import type { Clock } from '../../../src/ports/clock';
-import type { ObjectStorageRef } from '../../../src/domain/entities';
-import { parseTimeRange } from '../../../src/domain/timerange';
+import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { LocalObjectStore } from '../../src/adapters/local-objects/local-object-store';
+import { ObjectStores } from '../../src/services/object-stores';
+import { ObjectGcWorker, type ObjectGcOptions, type ObjectGcPass } from '../../src/workers/object-gc-worker';
+import type { Clock } from '../../src/ports/clock';
+import type { ObjectStorageRef } from '../../src/domain/entities';
+import { parseTimeRange } from '../../src/domain/timerange';
 
 class TestClock implements Clock {
   private ms = Date.parse('2024-01-01T00:00:00.000Z');
@@ -191,7 +191,7 @@ describe('ObjectGcWorker', () => {
     const healthy = await allocated(b, 2, 'healthy');
     clock.advance(UNREGISTERED_AFTER_MS + 1);
     // Queued by an earlier pass that did not get to delete them (a crash, say).
-    expect(await store.collectObjects(new Date(clock.nowMs() - UNREGISTERED_AFTER_MS).toISOString(), 100)).toBe(4);
+    expect((await store.collectObjects(new Date(clock.nowMs() - UNREGISTERED_AFTER_MS).toISOString(), 100)).collected).toBe(4);
     const gc = worker({ batch: 2 });
     const result = await gc.runOnce();
     expect({ collected: result.collected, deleted: result.deleted }).toEqual({ collected: 0, deleted: 2 });
