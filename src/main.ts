@@ -366,6 +366,13 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   };
 }
 
+/** One line per S3 backend (the local one is the `data:` line), the default marked. */
+function storageBanner(objects: ObjectStores): string[] {
+  return objects.all.flatMap((store) =>
+    store instanceof S3ObjectStore ? [`  storage: ${store.backend.label} (${store.backend.id}): bucket ${store.bucket} at ${store.endpoint}${store.backend.default_storage ? ', default' : ''}`] : [],
+  );
+}
+
 const ADMIN_TOKEN_TTL_SEC = 12 * 3600;
 
 /**
@@ -419,6 +426,7 @@ async function main(): Promise<void> {
       `  REST:    ${base}${config.basePath}/`,
       `  GraphQL: ${base}${config.graphql.underBasePath ? config.basePath : ''}/graphql`,
       `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
+      ...storageBanner(gateway.objects),
       ...(await authBanner(config)),
       ...operationsBanner(config, gateway, shownHost, base),
       '',
