@@ -250,6 +250,8 @@ export class StorageService {
       await this.store.addObjectInstance(object.id, copy);
     } catch (err) {
       await target.delete(copy.key).catch(() => undefined);
+      // A concurrent request made the same copy first: the backend holds the object, as asked.
+      if (err instanceof TamsError && err.code === 'instance_conflict') return;
       throw err;
     }
   }
