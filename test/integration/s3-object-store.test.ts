@@ -566,6 +566,48 @@ describe('S3ObjectStore against s3rver', () => {
     });
   });
 
+  describe('the local directory as the other end of a copy', () => {
+    let rootDir: string;
+    let local: LocalObjectStore;
+    beforeEach(async () => {
+      rootDir = await mkdtemp(path.join(tmpdir(), 'tams-s3-copy-'));
+      local = new LocalObjectStore({ rootDir, secret: Buffer.alloc(32, 5), backend: localBackend(), maxObjectBytes: MiB });
+    });
+    afterEach(async () => {
+      await rm(rootDir, { recursive: true, force: true });
+    });
+
+    it('stores nothing when the source sends more or fewer bytes than it announced, and destroys the body', async () => {
+      for (const [sent, announced] of [
+        [1000, 2000],
+        [3000, 2000],
+      ] as const) {
+        const key = local.keyFor('obj');
+        const bytes = { body: Readable.from([Buffer.alloc(sent)]), size: announced };
+        await expect(local.write(key, bytes)).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining(`${announced} bytes it announced`) });
+        expect(bytes.body.destroyed).toBe(true);
+        expect(await local.exists(key)).toBe(false);
+      }
+    });
+
+    it('refuses an object over its size limit before reading it, and drops a type it cannot keep', async () => {
+      const big = { body: Readable.from([Buffer.alloc(10)]), size: MiB + 1 };
+      await expect(local.write(local.keyFor('obj'), big)).rejects.toMatchObject({ code: 'payload_too_large' });
+      expect(big.body.destroyed).toBe(true);
+      const key = local.keyFor('obj');
+      await local.write(key, { body: Readable.from([Buffer.from('abc')]), size: 3, contentType: 'not a media type' });
+      expect(await readBack(local, key)).toEqual({ bytes: Buffer.from('abc'), size: 3, contentType: undefined });
+    });
+
+    it('is write-once and answers not_found for nothing, like the bucket', async () => {
+      const key = local.keyFor('obj');
+      await local.write(key, streamOf(Buffer.from('first'), 'text/plain'));
+      await expect(local.write(key, streamOf(Buffer.from('second')))).rejects.toMatchObject({ code: 'media_exists' });
+      expect(await readBack(local, key)).toEqual({ bytes: Buffer.from('first'), size: 5, contentType: 'text/plain' });
+      await expect(local.read(local.keyFor('obj'))).rejects.toMatchObject({ code: 'not_found' });
+    });
+  });
+
   describe('CORS check', () => {
     const ORIGIN = 'https://app.example.com';
 

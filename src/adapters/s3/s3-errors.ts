@@ -32,6 +32,8 @@ const MISCONFIGURED = new Set(['PermanentRedirect', 'TemporaryRedirect', 'Author
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 const NETWORK_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
 
+const SDK_WRAPPER = 'AWS SDK error wrapper for ';
+
 interface ErrorShape {
   name?: unknown;
   code?: unknown;
@@ -55,6 +57,12 @@ function networkCode(error: unknown): string | undefined {
   const e = error as ErrorShape & { cause?: unknown };
   if (typeof e.code === 'string' && NETWORK.has(e.code)) return e.code;
   if (typeof e.name === 'string' && NETWORK_NAMES.has(e.name)) return e.name;
+  // The SDK's retry step turns what it does not recognise as an Error (a socket error from
+  // another realm, e.g. a VM context) into text: "AWS SDK error wrapper for Error: connect ECONNREFUSED ...".
+  if (typeof e.message === 'string' && e.message.startsWith(SDK_WRAPPER)) {
+    const code = /\b(E[A-Z_]{3,})\b/.exec(e.message)?.[1];
+    if (code !== undefined && NETWORK.has(code)) return code;
+  }
   // fetch-style wrappers and SDK wrappers keep the socket error as the cause.
   return e.cause === undefined || e.cause === error ? undefined : networkCode(e.cause);
 }

@@ -345,7 +345,10 @@ export class S3ObjectStore implements ObjectStore {
     if (!(source instanceof S3ObjectStore) || source.endpoint !== this.endpoint) return false;
     try {
       if (source.credentials.current().accessKeyId !== this.credentials.current().accessKeyId) return false;
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: source.bucket, Key: sourceKey }));
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: source.bucket, Key: sourceKey })).catch(async (error: unknown) => {
+        if (isNotFound(error)) await source.confirmBucket();
+        throw error;
+      });
       if (head.ContentLength === undefined) throw new TamsError('unavailable', `Storage backend '${source.backend.label}' answered HeadObject without the object's length`);
       if (!this.conditionalWrites && (await this.exists(key))) throw mediaExists();
       return await copyServerSide(this.target, {

@@ -58,6 +58,10 @@ describe('S3 errors as TamsErrors', () => {
     // As the SDK hands it over after its retries (with $metadata), and wrapped with a cause.
     expect(mapped(Object.assign(new Error('x'), { code, $metadata: { attempts: 3 } })).code).toBe('unavailable');
     expect(mapped(new Error('fetch failed', { cause: error })).code).toBe('unavailable');
+    // What the SDK's retry step makes of a thrown value it does not take for an Error.
+    expect(mapped(Object.assign(new Error(`AWS SDK error wrapper for Error: connect ${code} 127.0.0.1:1`), { $metadata: { attempts: 1 } })).message).toBe(
+      `Storage backend 'eu-media' did not answer (${code})`,
+    );
   });
 
   it("smithy's timeouts and aborts -> unavailable", () => {
