@@ -6,6 +6,7 @@
  * - a bucket that does not exist (s3rver): `unavailable` naming the backend and the bucket;
  * - an endpoint that is down (a port just closed): `unavailable`, after bounded retries;
  * - an endpoint that accepts and never answers: `unavailable` at the timeout, per attempt;
+ * - a GetObject body that stalls or breaks off midway: the reader gets `unavailable`;
  * - a bucket refusing the gateway's credentials (a server answering 403 AccessDenied):
  *   `forbidden`, naming the backend;
  * - throttling (503 SlowDown): `unavailable` after exactly `maxAttempts` requests (a streamed
@@ -197,6 +198,46 @@ describe('S3ObjectStore failures', () => {
         }
       } finally {
         stalled.close();
+      }
+    });
+  });
+
+  describe('a body that stalls or breaks off while it flows', () => {
+    let server: ReturnType<typeof createNetServer>;
+    let endpoint: string;
+    let ending: 'stall' | 'drop';
+    const sockets = new Set<Socket>();
+    beforeAll(async () => {
+      // Headers announcing 1000 bytes, 10 of them, then silence or a dropped connection.
+      server = createNetServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.once('data', () => {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 1000\r\n\r\n0123456789');
+          if (ending === 'drop') setTimeout(() => socket.destroy(), 50);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it.each(['stall', 'drop'] as const)('%s: the reader gets unavailable, within the timeout', async (how) => {
+      ending = how;
+      const store = storeAt(endpoint, { maxAttempts: 1 });
+      try {
+        const out = await store.read(KEY);
+        expect(out.size).toBe(1000);
+        const { error, ms } = await timed(async () => {
+          for await (const chunk of out.body) expect(chunk).toBeDefined();
+        });
+        expect(error).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/^Storage backend 'failing-s3' did not answer \(/) });
+        expect(ms).toBeLessThan(TIMEOUT_MS + 700);
+      } finally {
+        store.close();
       }
     });
   });
