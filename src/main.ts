@@ -117,6 +117,16 @@ function localBackend(dataDir: string, isDefault: boolean): StorageBackend {
   };
 }
 
+/**
+ * How long after an object's allocation one of its PUT URLs may still be used: PUT URLs live at
+ * most min_object_timeout, and an upload that started in time may still be arriving for the
+ * grace period. Bytes are never deleted before then (else such an upload would put back bytes
+ * nothing tracks).
+ */
+function putUrlLifetimeMs(config: Config): number {
+  return Number(((tryParseTimestamp(config.minObjectTimeout) as bigint) * 1000n) / NANOS_PER_SECOND) + config.gc.graceSec * 1000;
+}
+
 /** The object garbage collector of this process (TAMS_GC), reporting to the log and metrics. */
 function objectGc(
   config: Config,
@@ -127,12 +137,11 @@ function objectGc(
   log: () => FastifyInstance['log'],
 ): ObjectGcWorker | undefined {
   if (!config.gc.enabled) return undefined;
-  const minObjectTimeoutMs = Number(((tryParseTimestamp(config.minObjectTimeout) as bigint) * 1000n) / NANOS_PER_SECOND);
   return new ObjectGcWorker(store, objects, clock, {
     holder: `${os.hostname()}:${process.pid}:${randomUUID()}`,
     batch: config.gc.batch,
     intervalMs: config.gc.intervalMs,
-    unregisteredAfterMs: minObjectTimeoutMs + config.gc.graceSec * 1000,
+    unregisteredAfterMs: putUrlLifetimeMs(config),
   }, {
     pass: (result) => {
       if (!result.ran) return;
@@ -147,7 +156,7 @@ function objectGc(
 }
 
 /** The S3 backends of TAMS_STORAGE_BACKENDS_FILE, credentials resolved (none without the file). */
-async function s3Stores(config: Config, local: StorageBackend, log: () => FastifyInstance['log']): Promise<S3ObjectStore[]> {
+async function s3Stores(config: Config, local: StorageBackend, clock: Clock, log: () => FastifyInstance['log']): Promise<S3ObjectStore[]> {
   if (config.storageBackendsFile === undefined) return [];
   const entries = loadStorageBackendsFile(config.storageBackendsFile, process.env);
   for (const e of entries) {
@@ -157,7 +166,7 @@ async function s3Stores(config: Config, local: StorageBackend, log: () => Fastif
   }
   const stores: S3ObjectStore[] = [];
   try {
-    for (const e of entries) stores.push(await S3ObjectStore.create(s3Options(config, e, log)));
+    for (const e of entries) stores.push(await S3ObjectStore.create(s3Options(config, e, clock, log)));
   } catch (err) {
     for (const made of stores) made.close();
     if (err instanceof ConfigError) throw err;
@@ -166,7 +175,7 @@ async function s3Stores(config: Config, local: StorageBackend, log: () => Fastif
   return stores;
 }
 
-function s3Options(config: Config, e: StorageBackendConfig, log: () => FastifyInstance['log']): ConstructorParameters<typeof S3ObjectStore>[0] {
+function s3Options(config: Config, e: StorageBackendConfig, clock: Clock, log: () => FastifyInstance['log']): ConstructorParameters<typeof S3ObjectStore>[0] {
   return {
     backend: e.backend,
     endpoint: e.endpoint,
@@ -191,6 +200,8 @@ function s3Options(config: Config, e: StorageBackendConfig, log: () => FastifyIn
     partBytes: config.copyPartBytes,
     onCredentialsError: (err) => log().warn({ err, storageId: e.backend.id }, `storage backend ${e.backend.label}: refreshing its credentials failed (retried)`),
     logger: { warn: (message) => log().warn({ storageId: e.backend.id }, message) },
+    // URLs are dated by the gateway's clock, as their lifetimes are computed from it.
+    now: () => clock.nowMs(),
   };
 }
 
@@ -281,7 +292,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     backend: localBackend(config.dataDir, config.storageBackendsFile === undefined),
     maxObjectBytes: config.maxObjectBytes,
   });
-  const objects = new ObjectStores([localObjects, ...(await s3Stores(config, localObjects.backend, () => app.log))]);
+  const objects = new ObjectStores([localObjects, ...(await s3Stores(config, localObjects.backend, clock, () => app.log))]);
   await checkBackendsInUse(store, objects).catch(async (err: unknown) => {
     objects.close();
     await store.close();
@@ -302,7 +313,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     }, policy),
     flows,
     segments: new SegmentService(store, objects, flows, cursors, clock, { presignedUrlTimeoutSec: config.presignedUrlTimeoutSec, verifyUploads: config.verifyUploads }),
-    storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10),
+    storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10, putUrlLifetimeMs(config)),
     profiles: new ProfileService(store, clock, cursors),
     webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config)),
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),

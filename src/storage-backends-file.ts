@@ -259,6 +259,8 @@ function parseEntry(entry: unknown, env: NodeJS.ProcessEnv): StorageBackendConfi
   const id = requiredString(entry, 'id');
   if (!UUID_RE.test(id)) throw new EntryError(`id ${quote(id)} must be a lower-case UUID`);
   const label = requiredString(entry, 'label');
+  // Clients select labels with comma-separated lists (accept_get_urls): a comma could never be selected.
+  if (label.includes(',')) throw new EntryError(`label ${quote(label)} must not hold a comma (accept_get_urls is a comma-separated list of labels)`);
   const storeType = requiredString(entry, 'store_type');
   if (storeType !== 'http_object_store') throw new EntryError(`store_type must be "http_object_store", got ${quote(storeType)}`);
   const provider = requiredString(entry, 'provider');

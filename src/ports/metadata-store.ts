@@ -264,10 +264,11 @@ export interface MetadataStore {
   /**
    * Removes one instance. Removing the last instance fails with `last_instance`; an unknown
    * instance with `not_found`. A removed controlled instance is returned, its bytes queued for
-   * deletion in the same transaction (see pendingObjectDeletions).
+   * deletion in the same transaction, not before `bytesNotBefore` (ISO time; default at once:
+   * see pendingObjectDeletions).
    */
-  removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<ObjectStorageRef | undefined>;
-  /** Every storage_id some object's controlled instance (or a pending byte deletion) names. */
+  removeObjectInstance(objectId: string, selector: InstanceSelector, bytesNotBefore?: string): Promise<ObjectStorageRef | undefined>;
+  /** Every storage_id some object's controlled instance names (queued byte deletions do not count). */
   storageIdsInUse(): Promise<string[]>;
 
   /**
@@ -279,16 +280,20 @@ export interface MetadataStore {
   releaseLease(name: string, holder: string): Promise<void>;
 
   /**
-   * Garbage collection of objects, in one transaction: deletes up to `limit` objects that no
-   * segment references (as object_id or init_object_id) and no other object names as its init
-   * object, when they were registered once or were allocated before `unregisteredBefore` (ISO
-   * time) and never registered. Their controlled instances are queued for byte deletion in the
-   * same transaction. A segment registered afterwards finds the object unknown. `more`: the pass
-   * stopped at `limit` objects examined, so another may find more.
+   * Garbage collection of objects, in one transaction: deletes up to `limit` objects created
+   * before `createdBefore` (ISO time: no PUT URL for them works any more) that no segment
+   * references (as object_id or init_object_id) and no other object names as its init object:
+   * objects whose segments were deleted, and objects allocated and never registered. Their
+   * controlled instances are queued for byte deletion in the same transaction. A segment
+   * registered afterwards finds the object unknown. `more`: the pass stopped at `limit` objects
+   * examined, so another may find more.
    */
-  collectObjects(unregisteredBefore: string, limit: number): Promise<{ collected: number; more: boolean }>;
-  /** Up to `limit` queued byte deletions, oldest first; only those on the backends `storageIds` names, when given. */
-  pendingObjectDeletions(limit: number, storageIds?: readonly string[]): Promise<ObjectStorageRef[]>;
+  collectObjects(createdBefore: string, limit: number): Promise<{ collected: number; more: boolean }>;
+  /**
+   * Up to `limit` queued byte deletions, oldest first: only those on the backends `storageIds`
+   * names, and only those due by `dueBy` (ISO time), when given.
+   */
+  pendingObjectDeletions(limit: number, storageIds?: readonly string[], dueBy?: string): Promise<ObjectStorageRef[]>;
   /** Removes byte deletions from the queue once their bytes are gone. */
   completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void>;
 

@@ -1,4 +1,4 @@
-import { copyOptionalScalars, type Flow, type NewSegment, type ObjectRecord, type SegmentRecord } from '../domain/entities';
+import { copyOptionalScalars, type Flow, type NewSegment, type ObjectRecord, type SegmentRecord, type StorageBackend } from '../domain/entities';
 import { TamsError } from '../domain/errors';
 import { isHttpUrl } from '../domain/http-url';
 import { TimeRange, span, EMPTY, tryParseTimeRange } from '../domain/timerange';
@@ -205,11 +205,11 @@ export class SegmentService {
         failed.push({ object_id: body.object_id, timerange: body.timerange, error });
         continue;
       }
-      const parsed = parseSegment(body);
+      const parsed = parseSegment(body, this.stores.backends);
       if (parsed instanceof TamsError) failed.push({ object_id: body.object_id, timerange: body.timerange, error: parsed });
       else accepted.push(parsed);
     }
-    const missing = this.options.verifyUploads ? await this.notUploaded(accepted) : undefined;
+    const missing = this.options.verifyUploads ? await this.notUploaded(flowId, accepted) : undefined;
     const stored = missing === undefined || missing.size === 0 ? accepted : accepted.filter((segment) => {
       const absent = [segment.object_id, segment.init_object_id].find((id) => id !== undefined && missing.has(id));
       if (absent === undefined) return true;
@@ -232,9 +232,13 @@ export class SegmentService {
    * at their first registration. A backend that cannot answer fails the whole request (503)
    * before anything is stored.
    */
-  private async notUploaded(segments: readonly NewSegment[]): Promise<Set<string>> {
+  private async notUploaded(flowId: string, segments: readonly NewSegment[]): Promise<Set<string>> {
     const ids = [...new Set(segments.flatMap((s) => (s.init_object_id === undefined ? [s.object_id] : [s.object_id, s.init_object_id])))];
-    const fresh = (await this.store.getObjects(ids)).filter((o): o is ObjectRecord => o !== undefined && !o.registered && o.instances.length > 0);
+    // Objects allocated for another flow are refused by the store anyway; asking their backend
+    // first would tell this request whether another flow's bytes were uploaded.
+    const fresh = (await this.store.getObjects(ids)).filter(
+      (o): o is ObjectRecord => o !== undefined && !o.registered && o.allocated_for_flow === flowId && o.instances.length > 0,
+    );
     const present = await mapBounded(fresh, UPLOAD_CHECKS_IN_FLIGHT, async (object) => {
       for (const instance of object.instances) {
         const store = this.stores.get(instance.storage_id);
@@ -286,7 +290,7 @@ export function requireContainer(flow: Flow): string {
   return flow.container;
 }
 
-function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
+function parseSegment(body: SegmentPostBody, backends: readonly StorageBackend[]): NewSegment | TamsError {
   if (!isWellFormedText(body.object_id) || (body.init_object_id !== undefined && !isWellFormedText(body.init_object_id))) {
     return new TamsError('validation_failed', 'An object id holds a lone UTF-16 surrogate, which cannot be stored as sent');
   }
@@ -308,6 +312,9 @@ function parseSegment(body: SegmentPostBody): NewSegment | TamsError {
   }
   const badUrl = body.get_urls?.findIndex((u) => !isHttpUrl(u.url)) ?? -1;
   if (badUrl >= 0) return new TamsError('validation_failed', `get_urls[${badUrl}].url must be an absolute http or https URL`);
+  // A URL labelled as a storage backend would pass for that backend's own URL (accept_get_urls selects by label).
+  const posing = body.get_urls?.find((u) => backends.some((b) => b.label === u.label));
+  if (posing !== undefined) return new TamsError('validation_failed', `get_urls label ${posing.label} is the label of a storage backend`);
   const segment: NewSegment = {
     object_id: body.object_id,
     timerange,

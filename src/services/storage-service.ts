@@ -14,6 +14,7 @@ import type { CursorPage } from './flow-service';
 import { matchesTags } from '../domain/tags';
 import { Permission, enforce } from './access-policy';
 import { isWellFormedText } from '../domain/text';
+import { Semaphore } from './semaphore';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -47,7 +48,14 @@ export interface ObjectPage extends CursorPage<string> {
   body: Record<string, unknown>;
 }
 
+/** Copies onto other backends running at once (each streams or holds one part at most). */
+const COPIES_IN_FLIGHT = 4;
+
 export class StorageService {
+  /** Copies in progress by object and target backend: a second request for one waits for it. */
+  private readonly copies = new Map<string, Promise<void>>();
+  private readonly copySlots = new Semaphore(COPIES_IN_FLIGHT);
+
   constructor(
     private readonly store: MetadataStore,
     private readonly stores: ObjectStores,
@@ -55,6 +63,12 @@ export class StorageService {
     private readonly clock: Clock,
     private readonly presignedUrlTimeoutSec: number,
     private readonly defaultLimit: number,
+    /**
+     * How long after an object's allocation a PUT URL for it may still be used (min_object_timeout
+     * plus the upload grace): a removed instance's bytes are not deleted before then, or an upload
+     * could put back bytes nothing tracks.
+     */
+    private readonly putUrlLifetimeMs = 0,
   ) {}
 
   /** POST /flows/{id}/storage: needs write on the flow and on the storage backend (AppNote 0016). */
@@ -211,7 +225,15 @@ export class StorageService {
       const target = this.stores.require(request.storage_id);
       this.flows.access.requireBackend(ctx.principal, 'write', target.backend);
       if (object.instances.some((i) => i.storage_id === request.storage_id)) return;
-      await this.copyTo(ctx, object, target);
+      // One copy per object and backend at a time: a concurrent request waits for it (and is
+      // answered as it is) rather than moving the bytes again.
+      const key = `${id}\u0000${target.backend.id}`;
+      let copying = this.copies.get(key);
+      if (copying === undefined) {
+        copying = this.copySlots.run(() => this.copyTo(ctx, object, target)).finally(() => this.copies.delete(key));
+        this.copies.set(key, copying);
+      }
+      await copying;
       return;
     }
     if (!isHttpUrl(request.url)) {
@@ -276,8 +298,11 @@ export class StorageService {
     if (object.instances.length + object.uncontrolled_urls.length <= 1) {
       throw new TamsError('last_instance', `Cannot delete the last instance of object ${id}; delete the segments that use it instead`);
     }
-    const removed = await this.store.removeObjectInstance(id, controlled ? { storage_id: backend.id } : selector);
-    if (removed !== undefined) await this.deleteBytes(removed);
+    const now = this.clock.nowMs();
+    const safeAt = Date.parse(object.created) + this.putUrlLifetimeMs;
+    const removed = await this.store.removeObjectInstance(id, controlled ? { storage_id: backend.id } : selector, new Date(Math.max(now, safeAt)).toISOString());
+    // While a PUT URL may still work the bytes stay queued; the garbage collector deletes them when due.
+    if (removed !== undefined && !(safeAt > now)) await this.deleteBytes(removed);
   }
 
   /** Deletes removed bytes now when the backend answers; left queued for the garbage collector when not. */

@@ -27,7 +27,7 @@ export interface ObjectGcOptions {
   batch: number;
   /** Pause between passes. */
   intervalMs: number;
-  /** min_object_timeout plus the grace period, in milliseconds. */
+  /** min_object_timeout plus the grace period, in milliseconds: after it no PUT URL for an object works. */
   unregisteredAfterMs: number;
   /** Steps per pass at most, so one pass over a large backlog yields the lease in time. Default 20. */
   maxStepsPerPass?: number;
@@ -109,7 +109,7 @@ export class ObjectGcWorker {
   private async deleteQueued(failing: Set<string>): Promise<{ deleted: number; failed: number; progress: boolean }> {
     const usable = this.stores.backends.map((b) => b.id).filter((id) => !failing.has(id));
     if (usable.length === 0) return { deleted: 0, failed: 0, progress: false };
-    const work = await this.store.pendingObjectDeletions(this.options.batch, usable);
+    const work = await this.store.pendingObjectDeletions(this.options.batch, usable, new Date(this.clock.nowMs()).toISOString());
     const outcomes = await mapBounded(work, DELETES_IN_FLIGHT, async (d): Promise<boolean> => {
       if (failing.has(d.storage_id)) return false;
       try {

@@ -35,6 +35,9 @@ import { SigV4Presigner, type S3Credentials } from './sigv4-presigner';
 /** SigV4's longest presigned URL lifetime (seven days). */
 export const MAX_PRESIGN_SEC = 604_800;
 
+/** How long a HeadBucket that found the bucket is trusted (see confirmBucket). */
+const BUCKET_CONFIRMED_FOR_MS = 30_000;
+
 export interface S3ObjectStoreOptions {
   backend: StorageBackend;
   /** `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`... (no path). */
@@ -148,6 +151,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly multipartThresholdBytes: number;
   private readonly partBytes: number;
   private readonly now: () => number;
+  private bucketConfirmedAt = -Infinity;
 
   /** A store whose credentials are resolved: ready to sign. */
   static async create(options: S3ObjectStoreOptions): Promise<S3ObjectStore> {
@@ -428,8 +432,12 @@ export class S3ObjectStore implements ObjectStore {
    * tells. Credentials allowed objects but not the bucket (403 here) count as a bucket present.
    */
   private async confirmBucket(): Promise<void> {
+    // One HeadBucket stands for the next ones for a while: a batch of missing objects (an
+    // upload check of thousands) must not double its S3 requests.
+    if (this.now() - this.bucketConfirmedAt < BUCKET_CONFIRMED_FOR_MS) return;
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      this.bucketConfirmedAt = this.now();
     } catch (error) {
       const failure = s3Failure(error);
       if (failure?.code === 'NoSuchBucket' || failure?.status === 404) throw bucketMissing(this.target);

@@ -224,11 +224,14 @@ export const MIGRATIONS: readonly string[] = [
       AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.object_id = o.id)
       AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.init_object_id = o.id);
 
+  -- not_before: a PUT URL handed out for the key may work until then, so deleting earlier would
+  -- let an upload put back bytes nothing tracks.
   CREATE TABLE object_deletions (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     storage_id  TEXT NOT NULL,
     storage_key TEXT NOT NULL,
-    queued      TEXT NOT NULL
+    queued      TEXT NOT NULL,
+    not_before  TEXT NOT NULL
   );
   CREATE INDEX object_deletions_storage ON object_deletions(storage_id, storage_key);
 

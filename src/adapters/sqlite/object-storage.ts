@@ -22,7 +22,6 @@ interface Statements {
   setSegmentInitStorage: Statement;
   queueDeletion: Statement;
   pendingDeletions: Statement;
-  pendingDeletionsOn: Statement;
   completeDeletion: Statement;
   storageIds: Statement;
   candidates: Statement;
@@ -41,18 +40,12 @@ const REFERENCED = `SELECT EXISTS (SELECT 1 FROM segments WHERE object_id = @id)
   OR EXISTS (SELECT 1 FROM segments WHERE init_object_id = @id)
   OR EXISTS (SELECT 1 FROM objects WHERE init_object_id = @id AND id <> @id)`;
 
-/**
- * The distinct storage ids of instances and queued deletions, by a skip scan over their indexes
- * (one seek per distinct id, however many objects): start-up reads it.
- */
+/** The distinct storage ids of instances, by a skip scan over their index (one seek per distinct id, however many objects): start-up reads it. */
 const STORAGE_IDS = `
   WITH RECURSIVE i(id) AS (
     SELECT min(storage_id) FROM object_instances
-    UNION ALL SELECT (SELECT min(storage_id) FROM object_instances WHERE storage_id > i.id) FROM i WHERE i.id IS NOT NULL),
-  d(id) AS (
-    SELECT min(storage_id) FROM object_deletions
-    UNION ALL SELECT (SELECT min(storage_id) FROM object_deletions WHERE storage_id > d.id) FROM d WHERE d.id IS NOT NULL)
-  SELECT id FROM i WHERE id IS NOT NULL UNION SELECT id FROM d WHERE id IS NOT NULL`;
+    UNION ALL SELECT (SELECT min(storage_id) FROM object_instances WHERE storage_id > i.id) FROM i WHERE i.id IS NOT NULL)
+  SELECT id FROM i WHERE id IS NOT NULL`;
 
 export class SqliteObjectStorage {
   private statements: Statements | undefined;
@@ -68,13 +61,16 @@ export class SqliteObjectStorage {
       setObjectStorage: p('UPDATE objects SET storage_id = ?, storage_key = ? WHERE id = ?'),
       setSegmentObjectStorage: p('UPDATE segments SET object_storage_id = ?, object_storage_key = ? WHERE object_id = ?'),
       setSegmentInitStorage: p('UPDATE segments SET init_storage_id = ?, init_storage_key = ? WHERE init_object_id = ?'),
-      queueDeletion: p('INSERT INTO object_deletions (storage_id, storage_key, queued) VALUES (?, ?, ?)'),
-      pendingDeletions: p('SELECT storage_id, storage_key AS key FROM object_deletions ORDER BY seq LIMIT ?'),
-      pendingDeletionsOn: p(`SELECT storage_id, storage_key AS key FROM object_deletions
-        WHERE storage_id IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`),
+      queueDeletion: p('INSERT INTO object_deletions (storage_id, storage_key, queued, not_before) VALUES (?, ?, ?, ?)'),
+      // Read in queue order (the `+` keeps SQLite from sorting a whole backend's entries by seq).
+      pendingDeletions: p(`SELECT storage_id, storage_key AS key FROM object_deletions
+        WHERE (@ids IS NULL OR +storage_id IN (SELECT value FROM json_each(@ids))) AND (@due IS NULL OR not_before <= @due)
+        ORDER BY seq LIMIT @limit`),
       completeDeletion: p('DELETE FROM object_deletions WHERE storage_id = ? AND storage_key = ?'),
       storageIds: p(STORAGE_IDS).pluck(true),
-      candidates: p('SELECT object_id FROM object_gc_candidates LIMIT ?').pluck(true),
+      // Candidates whose object is old enough that no PUT URL for it works (or already gone).
+      candidates: p(`SELECT c.object_id FROM object_gc_candidates c LEFT JOIN objects o ON o.id = c.object_id
+        WHERE o.id IS NULL OR o.created < ? LIMIT ?`).pluck(true),
       dropCandidate: p('DELETE FROM object_gc_candidates WHERE object_id = ?'),
       unregistered: p('SELECT id FROM objects WHERE registered = 0 AND created < ? ORDER BY created LIMIT ?').pluck(true),
       referenced: p(REFERENCED).pluck(true),
@@ -115,11 +111,11 @@ export class SqliteObjectStorage {
    * Removes the controlled instance on `storageId` and queues its bytes for deletion; the
    * caller has checked that another instance remains. `not_found` when there is none there.
    */
-  remove(objectId: string, storageId: string, now: string): ObjectStorageRef {
+  remove(objectId: string, storageId: string, now: string, notBefore: string): ObjectStorageRef {
     const instance = this.instancesOf(objectId).find((i) => i.storage_id === storageId);
     if (instance === undefined) throw new TamsError('not_found', `Object ${objectId} has no instance on storage backend ${storageId}`);
     this.s.deleteInstance.run(objectId, storageId);
-    this.s.queueDeletion.run(instance.storage_id, instance.key, now);
+    this.s.queueDeletion.run(instance.storage_id, instance.key, now, notBefore);
     this.copyToRows(objectId);
     return instance;
   }
@@ -140,10 +136,10 @@ export class SqliteObjectStorage {
    * See MetadataStore.collectObjects. An object collected here may have been the last to name
    * its init object: that one is checked again in the same pass.
    */
-  collect(unregisteredBefore: string, limit: number, now: string): { collected: number; more: boolean } {
+  collect(createdBefore: string, limit: number, now: string): { collected: number; more: boolean } {
     let collected = 0;
     let examined = 0;
-    const work = [...(this.s.candidates.all(limit) as string[])];
+    const work = [...(this.s.candidates.all(createdBefore, limit) as string[])];
     for (let id = work.shift(); id !== undefined; id = work.shift()) {
       examined++;
       this.s.dropCandidate.run(id);
@@ -153,7 +149,7 @@ export class SqliteObjectStorage {
       if (gone.init_object_id !== null) work.push(gone.init_object_id);
     }
     if (examined < limit) {
-      for (const id of this.s.unregistered.all(unregisteredBefore, limit - examined) as string[]) {
+      for (const id of this.s.unregistered.all(createdBefore, limit - examined) as string[]) {
         examined++;
         if (this.collectOne(id, now) !== undefined) collected++;
       }
@@ -166,15 +162,14 @@ export class SqliteObjectStorage {
     if (this.s.referenced.get({ id }) === 1) return undefined;
     const row = this.s.getObject.get(id) as { init_object_id: string | null } | undefined;
     if (row === undefined) return undefined;
-    for (const instance of this.instancesOf(id)) this.s.queueDeletion.run(instance.storage_id, instance.key, now);
+    for (const instance of this.instancesOf(id)) this.s.queueDeletion.run(instance.storage_id, instance.key, now, now);
     this.s.deleteInstances.run(id);
     this.s.deleteObject.run(id);
     return row;
   }
 
-  pendingDeletions(limit: number, storageIds?: readonly string[]): ObjectStorageRef[] {
-    if (storageIds === undefined) return this.s.pendingDeletions.all(limit) as ObjectStorageRef[];
-    return this.s.pendingDeletionsOn.all(JSON.stringify(storageIds), limit) as ObjectStorageRef[];
+  pendingDeletions(limit: number, storageIds?: readonly string[], dueBy?: string): ObjectStorageRef[] {
+    return this.s.pendingDeletions.all({ ids: storageIds === undefined ? null : JSON.stringify(storageIds), due: dueBy ?? null, limit }) as ObjectStorageRef[];
   }
 
   completeDeletions(done: readonly ObjectStorageRef[]): void {

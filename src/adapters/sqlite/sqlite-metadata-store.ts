@@ -1194,13 +1194,14 @@ export class SqliteMetadataStore implements MetadataStore {
    * copies), `{storage_id}` a controlled one (its bytes queued for deletion, the storage copies
    * rewritten). Leaving none fails with `last_instance`.
    */
-  async removeObjectInstance(objectId: string, selector: InstanceSelector): Promise<ObjectStorageRef | undefined> {
+  async removeObjectInstance(objectId: string, selector: InstanceSelector, bytesNotBefore?: string): Promise<ObjectStorageRef | undefined> {
     return this.write(() => {
       const row = this.registeredObject(objectId);
       const urls = JSON.parse(row.get_urls) as UncontrolledUrl[];
       const controlled = splitInstances(row.storage_id, row.storage_key)?.length ?? 0;
       if ('storage_id' in selector) {
-        const removed = this.objectStorage.remove(objectId, selector.storage_id, new Date().toISOString());
+        const now = new Date().toISOString();
+        const removed = this.objectStorage.remove(objectId, selector.storage_id, now, bytesNotBefore !== undefined && bytesNotBefore > now ? bytesNotBefore : now);
         if (urls.length + controlled - 1 === 0) throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
         return removed;
       }
@@ -1232,12 +1233,12 @@ export class SqliteMetadataStore implements MetadataStore {
     this.write(() => this.objectStorage.releaseLease(name, holder));
   }
 
-  async collectObjects(unregisteredBefore: string, limit: number): Promise<{ collected: number; more: boolean }> {
-    return this.write(() => this.objectStorage.collect(unregisteredBefore, limit, new Date().toISOString()));
+  async collectObjects(createdBefore: string, limit: number): Promise<{ collected: number; more: boolean }> {
+    return this.write(() => this.objectStorage.collect(createdBefore, limit, new Date().toISOString()));
   }
 
-  async pendingObjectDeletions(limit: number, storageIds?: readonly string[]): Promise<ObjectStorageRef[]> {
-    return this.objectStorage.pendingDeletions(limit, storageIds);
+  async pendingObjectDeletions(limit: number, storageIds?: readonly string[], dueBy?: string): Promise<ObjectStorageRef[]> {
+    return this.objectStorage.pendingDeletions(limit, storageIds, dueBy);
   }
 
   async completeObjectDeletions(done: readonly ObjectStorageRef[]): Promise<void> {
