@@ -19,6 +19,7 @@ import type { ObjectStore } from './ports/object-store';
 import { PageCursorCodec } from './services/page-cursor';
 import { ObjectStores } from './services/object-stores';
 import { ObjectGcWorker } from './workers/object-gc-worker';
+import { DeletionWorker } from './workers/deletion-worker';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { EventDispatcher } from './services/event-dispatcher';
 import { FlowService } from './services/flow-service';
@@ -67,6 +68,8 @@ export interface Gateway {
   localObjects: LocalObjectStore;
   /** Object garbage collection (TAMS_GC=on), or undefined. */
   gc: ObjectGcWorker | undefined;
+  /** The deletion-request worker (always on: a 202 promises the deletion happens). */
+  deletions: DeletionWorker;
   events: EventDispatcher;
   /** Prometheus metrics (METRICS_TOKEN or METRICS_PORT set), or undefined. */
   metrics: GatewayMetrics | undefined;
@@ -117,6 +120,9 @@ function localBackend(dataDir: string, isDefault: boolean): StorageBackend {
   };
 }
 
+/** This process, as holder of worker leases in the metadata store. */
+const processHolder = `${os.hostname()}:${process.pid}:${randomUUID()}`;
+
 /**
  * How long after an object's allocation one of its PUT URLs may still be used: PUT URLs live at
  * most min_object_timeout, and an upload that started in time may still be arriving for the
@@ -138,7 +144,7 @@ function objectGc(
 ): ObjectGcWorker | undefined {
   if (!config.gc.enabled) return undefined;
   return new ObjectGcWorker(store, objects, clock, {
-    holder: `${os.hostname()}:${process.pid}:${randomUUID()}`,
+    holder: processHolder,
     batch: config.gc.batch,
     intervalMs: config.gc.intervalMs,
     unregisteredAfterMs: putUrlLifetimeMs(config),
@@ -300,6 +306,11 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   });
 
   const cursors = new PageCursorCodec(secret);
+  const deletions = new DeletionWorker(store, clock, {
+    holder: processHolder,
+    // A chunk per transaction: at most the synchronous threshold, so a chunk costs what a synchronous delete may.
+    batch: Math.min(1000, Math.max(1, config.deleteAsyncThreshold)),
+  });
   const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
   const flows = new FlowService(store, cursors, clock, policy);
   const services = {
@@ -316,7 +327,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10, putUrlLifetimeMs(config)),
     profiles: new ProfileService(store, clock, cursors),
     webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config)),
-    deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors),
+    deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors, () => deletions.wake()),
   };
 
   let shuttingDown = false;
@@ -344,6 +355,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   }
   await events.start();
   const gc = objectGc(config, store, objects, clock, metrics, () => app.log);
+  deletions.start((err) => app.log.error({ err }, 'deletion worker pass failed'));
   warnAboutBucketCors(objects, config.http.corsOrigins, (line) => app.log.warn(line));
   gc?.start((err) => app.log.error({ err }, 'object garbage collection pass failed'));
   const metricsListener =
@@ -358,6 +370,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     objects,
     localObjects,
     gc,
+    deletions,
     events,
     metrics,
     metricsPort: metricsListener?.port,
@@ -366,7 +379,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await afterPendingReads();
       await app.close();
       await rateLimits?.counters.close();
-      await services.deletions.settled();
+      // The chunk in progress finishes; an unfinished request is resumed at the next start.
+      await deletions.stop();
       await gc?.stop();
       await events.stop();
       objects.close();

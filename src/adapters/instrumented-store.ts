@@ -57,6 +57,8 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   getDeletionRequest: true,
   listDeletionRequests: true,
   putDeletionRequest: true,
+  listUnfinishedDeletionRequests: true,
+  deleteExpiredDeletionRequests: true,
   readEvents: true,
   lastEventSeq: true,
 };

@@ -142,6 +142,11 @@ export interface WebhookFilter {
 /** Which instance of an object to remove: a controlled one by storage id, an uncontrolled one by label. */
 export type InstanceSelector = { storage_id: string } | { label: string };
 
+/**
+ * While a flow has an unfinished deletion request, putFlow (of that existing flow), updateFlow,
+ * addSegments and allocateObjects on it fail with `flow_being_deleted`: segments and storage
+ * for any request, metadata changes when the request deletes the flow itself.
+ */
 export interface MetadataStore {
   /** Creates or migrates the schema. Idempotent. */
   init(): Promise<void>;
@@ -302,6 +307,10 @@ export interface MetadataStore {
   listDeletionRequests(page: PageRequest): Promise<Page<DeletionRequest>>;
   /** Creates or replaces a deletion request. */
   putDeletionRequest(request: DeletionRequest): Promise<void>;
+  /** Requests still `created` or `started`, oldest first (the deletion worker's queue). */
+  listUnfinishedDeletionRequests(limit: number): Promise<DeletionRequest[]>;
+  /** Deletes finished (`done`, `error`) requests whose `expiry` is before `now`; returns how many. */
+  deleteExpiredDeletionRequests(now: string): Promise<number>;
 
   /** Committed events after `afterSeq`, in order. */
   readEvents(afterSeq: number, limit: number): Promise<OutboxEvent[]>;

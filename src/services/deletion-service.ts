@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeletionRequest, Flow } from '../domain/entities';
-import { TamsError, toTamsError } from '../domain/errors';
-import { EMPTY, ETERNITY, TimeRange, formatTimeRange, intersection, parseTimeRange, range } from '../domain/timerange';
+import { TamsError } from '../domain/errors';
+import { ETERNITY, TimeRange, formatTimeRange } from '../domain/timerange';
 import type { MetadataStore } from '../ports/metadata-store';
 import type { Clock } from '../ports/clock';
 import type { PageCursorCodec } from './page-cursor';
@@ -10,10 +10,8 @@ import type { RequestContext } from './request-context';
 import { enforce, requireAdmin } from './access-policy';
 import { callerName } from './attribution';
 
-/** How long a finished (or abandoned) deletion request stays visible. */
-const REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
-/** Segments deleted per step of a deletion request, at most. */
-const MAX_BATCH = 1000;
+/** How long a deletion request stays visible after its last change (the worker renews it as it works). */
+export const DELETION_REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
 const SCAN_PAGE = 1000;
 
 export type DeletionSort = 'created' | 'expiry';
@@ -43,8 +41,8 @@ function badCursor(): TamsError {
 
 /**
  * Flow and segment deletion, synchronous below a threshold and as deletion requests above it.
- * A deletion request runs in process right after it is answered, in batches, recording its
- * progress (`timerange_remaining`) after each; a resumable worker takes over later.
+ * A deletion request is stored `created` and worked by the deletion worker
+ * (src/workers/deletion-worker.ts), which `requested` wakes.
  */
 export class DeletionService {
   constructor(
@@ -53,22 +51,12 @@ export class DeletionService {
     readonly clock: Clock,
     readonly asyncThreshold: number,
     private readonly cursors: PageCursorCodec,
+    /** Told of each new deletion request (wakes the worker). */
+    private readonly requested: () => void = () => undefined,
   ) {}
-
-  /** Deletion requests working in the background, so a shutdown can let them finish. */
-  private readonly running = new Set<Promise<void>>();
-
-  /** Resolves once every deletion request started so far has finished (done or error). */
-  async settled(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running);
-  }
 
   private now(): string {
     return new Date(this.clock.nowMs()).toISOString();
-  }
-
-  private get batchSize(): number {
-    return Math.min(MAX_BATCH, Math.max(1, this.asyncThreshold));
   }
 
   /** DELETE /flows/{id}: the flow, its segments, and its source when nobody else uses it. Needs delete on the flow. */
@@ -168,64 +156,12 @@ export class DeletionService {
       status: 'created',
       created: new Date(now).toISOString(),
       updated: new Date(now).toISOString(),
-      expiry: new Date(now + REQUEST_RETENTION_MS).toISOString(),
+      expiry: new Date(now + DELETION_REQUEST_RETENTION_MS).toISOString(),
       ...(createdBy === undefined ? {} : { created_by: createdBy }),
       ...(classes === undefined ? {} : { flow_auth_classes: [...classes] }),
     };
     await this.store.putDeletionRequest(request);
-    // Starts once the caller has had the chance to answer; run() records its own failures.
-    const running = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.run(request))
-      .finally(() => this.running.delete(running));
-    this.running.add(running);
+    this.requested();
     return publicRequest(request);
-  }
-
-  /** Works a request to `done` (or `error`); never rejects. */
-  private async run(initial: DeletionRequest): Promise<void> {
-    let request = initial;
-    const save = async (change: Partial<DeletionRequest>): Promise<void> => {
-      const nowMs = this.clock.nowMs();
-      request = { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + REQUEST_RETENTION_MS).toISOString() };
-      await this.store.putDeletionRequest(request);
-    };
-    try {
-      await save({ status: 'started' });
-      let remaining = parseTimeRange(request.timerange_remaining ?? request.timerange_to_delete);
-      while (!remaining.empty) {
-        remaining = await this.step(request.flow_id, remaining);
-        await save({ timerange_remaining: formatTimeRange(remaining) });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
-        await this.store.deleteFlow(request.flow_id, this.now());
-      }
-      await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
-    } catch (err) {
-      const error = toTamsError(err);
-      try {
-        await save({ status: 'error', error: { type: error.type, summary: error.message, time: this.now() } });
-      } catch {
-        // The store itself is failing (or closed); the request stays as last recorded.
-      }
-    }
-  }
-
-  /**
-   * Deletes the segments covered by the first batch of `remaining` and returns what is left:
-   * the batch ends where its last segment ends (segments of a flow never overlap, so nothing
-   * later is cut). A batch shorter than the batch size was the last one.
-   */
-  private async step(flowId: string, remaining: TimeRange): Promise<TimeRange> {
-    const page = await this.store.listSegments(flowId, { timerange: remaining, object_timerange: false }, { limit: this.batchSize });
-    const lastSegment = page.items[page.items.length - 1];
-    const end = lastSegment?.timerange.end ?? null;
-    if (page.next === undefined || lastSegment === undefined || end === null) {
-      await this.store.deleteSegments(flowId, remaining, undefined, this.now());
-      return EMPTY;
-    }
-    const batch = intersection(remaining, range(remaining.start, end));
-    await this.store.deleteSegments(flowId, batch, undefined, this.now());
-    return intersection(remaining, range(end, remaining.end));
   }
 }

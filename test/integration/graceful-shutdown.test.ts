@@ -25,6 +25,7 @@ import { buildIfStale, startChildGateway, type ChildGateway } from '../support/c
 import { startHarness } from '../support/gateway-harness';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
 import { videoFlow } from '../fixtures/flows';
+import { parseTimeRange } from '../../src/domain/timerange';
 import { checkedFetch } from '../support/checked-fetch';
 
 const GRACE_MS = 10_000;
@@ -327,19 +328,20 @@ describe('graceful shutdown', () => {
     expect(messages).toContain('shut down');
   });
 
-  it('lets a background deletion request finish before the store closes', async () => {
+  it('lets the deletion chunk in progress finish, and the next start resumes the request to done', async () => {
     const h = await startHarness({ TAMS_DELETE_ASYNC_THRESHOLD: '10' });
     let requestId: string;
+    const flow = videoFlow();
+    const flowId = flow.id as string;
     try {
-      const flow = videoFlow();
-      expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
-      const allocated = await h.request('POST', `/flows/${flow.id as string}/storage`, { limit: 400 });
+      expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+      const allocated = await h.request('POST', `/flows/${flowId}/storage`, { limit: 400 });
       expect(allocated.status).toBe(201);
       const objects = (allocated.body as { media_objects: { object_id: string }[] }).media_objects;
       const segments = objects.map(({ object_id }, t) => ({ object_id, timerange: `[${t}:0_${t + 1}:0)` }));
-      expect((await h.request('POST', `/flows/${flow.id as string}/segments`, segments)).status).toBe(201);
-      // 40 batches of 10, each its own transaction: still running when the shutdown begins.
-      const res = await h.request('DELETE', `/flows/${flow.id as string}`);
+      expect((await h.request('POST', `/flows/${flowId}/segments`, segments)).status).toBe(201);
+      // 40 chunks of 10, each its own transaction: still running when the shutdown begins.
+      const res = await h.request('DELETE', `/flows/${flowId}`);
       expect(res.status).toBe(202);
       requestId = res.body.id as string;
     } finally {
@@ -348,9 +350,25 @@ describe('graceful shutdown', () => {
     const store = new SqliteMetadataStore({ filename: path.join(h.dataDir, 'tams.db') });
     await store.init();
     try {
-      expect(await store.getDeletionRequest(requestId)).toMatchObject({ status: 'done' });
+      // Stopped between chunks: what is recorded as remaining is exactly what is left.
+      const stopped = (await store.getDeletionRequest(requestId))!;
+      expect(['started', 'done']).toContain(stopped.status);
+      const left = await store.listSegments(flowId, { timerange: parseTimeRange(stopped.timerange_remaining ?? '_') }, { limit: 1000 });
+      expect(await store.countSegments(flowId)).toBe(left.items.length);
     } finally {
       await store.close();
+    }
+    const again = await startHarness({ TAMS_DELETE_ASYNC_THRESHOLD: '10', TAMS_DATA_DIR: h.dataDir });
+    try {
+      for (let i = 0; i < 200; i++) {
+        const got = await again.request('GET', `/flow-delete-requests/${requestId}`);
+        if (got.body.status === 'done') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect((await again.request('GET', `/flow-delete-requests/${requestId}`)).body).toMatchObject({ status: 'done', timerange_remaining: '()' });
+      expect((await again.request('GET', `/flows/${flowId}`)).status).toBe(404);
+    } finally {
+      await again.close();
       fs.rmSync(h.dataDir, { recursive: true, force: true });
     }
   });

@@ -312,6 +312,13 @@ export class SqliteMetadataStore implements MetadataStore {
         ON CONFLICT(id) DO UPDATE SET url = excluded.url, doc = excluded.doc`),
       deleteWebhook: p('DELETE FROM webhooks WHERE id = ?'),
       getDeletionRequest: p('SELECT id, doc FROM deletion_requests WHERE id = ?'),
+      // Deletion requests are few and short-lived: their status is read from the document.
+      unfinishedDeletionRequests: p(`SELECT id, doc FROM deletion_requests
+        WHERE json_extract(doc, '$.status') IN ('created', 'started') ORDER BY created, id LIMIT ?`),
+      deleteExpiredDeletionRequests: p(`DELETE FROM deletion_requests
+        WHERE expiry < ? AND json_extract(doc, '$.status') IN ('done', 'error')`),
+      pendingDeletionOf: p(`SELECT max(json_extract(doc, '$.delete_flow')) FROM deletion_requests
+        WHERE flow_id = ? AND json_extract(doc, '$.status') IN ('created', 'started')`).pluck(true),
       upsertDeletionRequest: p(`INSERT INTO deletion_requests (id, flow_id, created, expiry, doc) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET flow_id = excluded.flow_id, created = excluded.created,
           expiry = excluded.expiry, doc = excluded.doc`),
@@ -495,6 +502,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async putFlow(flow: Flow, now: string): Promise<PutFlowResult> {
     return this.write(() => {
       const previous = this.s.getFlow.get(flow.id) as FlowRow | undefined;
+      if (previous) this.refuseWhileDeleting(flow.id, 'metadata');
       return { created: !previous, flow: this.replaceFlow(flow, previous, now) };
     });
   }
@@ -571,6 +579,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => {
       const previous = this.s.getFlow.get(id) as FlowRow | undefined;
       if (!previous) return undefined;
+      this.refuseWhileDeleting(id, 'metadata');
       const next = plain(change(plain(toFlow(previous))));
       if (next.id !== id) throw new TamsError('validation_failed', 'The id of a flow cannot be changed');
       return this.replaceFlow(next, previous, now);
@@ -825,6 +834,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
     return this.write(() => {
+      this.refuseWhileDeleting(flowId, 'media');
       const flow = this.s.flowForSegments.get(flowId) as { source_id: string; init_segments: number } | undefined;
       if (!flow) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
       const flowUsesInit = flow.init_segments === 1;
@@ -1016,6 +1026,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void> {
     this.write(() => {
+      this.refuseWhileDeleting(flowId, 'media');
       const seen = new Set<string>();
       for (const o of objects) {
         if (seen.has(o.id) || this.s.getObject.get(o.id) !== undefined) {
@@ -1282,6 +1293,28 @@ export class SqliteMetadataStore implements MetadataStore {
     const sql = `SELECT x.id, x.doc, x.created AS sort_key FROM deletion_requests x ${where.sql} ${orderBy} ${limitClause(page.limit + 1)}`;
     const rows = this.cached(sql).all(...where.params) as (DocRow & { sort_key: string | null })[];
     return this.pageOf(rows, page.limit, DELETION_SORT, (row) => JSON.parse(row.doc) as DeletionRequest);
+  }
+
+  async listUnfinishedDeletionRequests(limit: number): Promise<DeletionRequest[]> {
+    return (this.s.unfinishedDeletionRequests.all(limit) as DocRow[]).map((row) => JSON.parse(row.doc) as DeletionRequest);
+  }
+
+  async deleteExpiredDeletionRequests(now: string): Promise<number> {
+    return this.write(() => this.s.deleteExpiredDeletionRequests.run(now).changes);
+  }
+
+  /**
+   * A flow with an unfinished deletion request takes no new segments or storage ('media'), and,
+   * when the request deletes the flow, no metadata change either ('metadata'): what is written
+   * would be deleted, or would race the deletion's chunks.
+   */
+  private refuseWhileDeleting(flowId: string, write: 'media' | 'metadata'): void {
+    const deleteFlow = this.s.pendingDeletionOf.get(flowId) as number | null;
+    if (deleteFlow === null || (write === 'metadata' && deleteFlow !== 1)) return;
+    throw new TamsError(
+      'flow_being_deleted',
+      deleteFlow === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
+    );
   }
 
   async putDeletionRequest(request: DeletionRequest): Promise<void> {

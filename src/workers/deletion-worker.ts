@@ -1,0 +1,189 @@
+/**
+ * Asynchronous flow and segment deletions (DELETE answered 202 with a deletion request), worked
+ * in chunks by a background worker that survives restarts: each request is claimed with a lease
+ * in the metadata store (`deletion:<id>`), so one process at a time works it and another takes
+ * it over when its holder dies; after a restart the worker finds unfinished requests in the
+ * store and resumes them from `timerange_remaining`.
+ *
+ * Status goes `created` -> `started` -> `done` (or `error`, with an `error` object). Each chunk
+ * deletes the segments from the first one wholly inside what remains to the end of the
+ * `batch`-th, in its own transaction with one `flows/segments_deleted` event whose timerange
+ * starts and ends on deleted segments; `timerange_remaining` is saved after each chunk, so a
+ * chunk is never deleted twice and never skipped. A request that deletes the flow deletes it
+ * last (one `flows/deleted`). Freed objects become garbage-collection candidates in the same
+ * transactions (a trigger on the segments table). Finished requests past their `expiry` are
+ * deleted. Stopping lets the chunk in progress finish and leaves the request `started`.
+ */
+import type { DeletionRequest } from '../domain/entities';
+import { toTamsError } from '../domain/errors';
+import { EMPTY, covers, formatTimeRange, intersection, parseTimeRange, range, type TimeRange } from '../domain/timerange';
+import type { Clock } from '../ports/clock';
+import type { MetadataStore } from '../ports/metadata-store';
+import { DELETION_REQUEST_RETENTION_MS } from '../services/deletion-service';
+
+export interface DeletionWorkerOptions {
+  /** Who this process is, for the leases (unique per process). */
+  holder: string;
+  /** Segments deleted per chunk (one transaction each). */
+  batch: number;
+  /** Look for requests left by a stopped or dead process this often. Default 5000 ms. */
+  intervalMs?: number;
+  /** A request's lease, renewed at every chunk. Default 60,000 ms. */
+  leaseMs?: number;
+}
+
+/** Told of what the worker did (metrics, logs, tests). */
+export interface DeletionWorkerObserver {
+  chunk?(requestId: string, deleted: TimeRange): void;
+  finished?(request: DeletionRequest): void;
+}
+
+export class DeletionWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopping = false;
+  private started = false;
+  private readonly intervalMs: number;
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly clock: Clock,
+    private readonly options: DeletionWorkerOptions,
+    private readonly observer: DeletionWorkerObserver = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 5000;
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
+
+  private now(): string {
+    return new Date(this.clock.nowMs()).toISOString();
+  }
+
+  /** A new request was stored: work it soon (a pass already running goes round once more). */
+  wake(): void {
+    if (!this.started || this.stopping) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    setImmediate(() => void this.runOnce().catch(() => undefined));
+  }
+
+  /** One pass over the unfinished requests this process can claim; joins a pass already running. */
+  async runOnce(): Promise<void> {
+    if (this.running !== undefined) return this.running;
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again && !this.stopping);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    await this.store.deleteExpiredDeletionRequests(this.now());
+    for (const request of await this.store.listUnfinishedDeletionRequests(100)) {
+      if (this.stopping) return;
+      const lease = `deletion:${request.id}`;
+      if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) continue;
+      try {
+        // Read again under the lease: another process may have finished it meanwhile.
+        const current = await this.store.getDeletionRequest(request.id);
+        if (current !== undefined && (current.status === 'created' || current.status === 'started')) await this.work(current, lease);
+      } finally {
+        await this.store.releaseLease(lease, this.options.holder);
+      }
+    }
+  }
+
+  /** Works one request chunk by chunk to `done` (or `error`), unless the worker stops first. */
+  private async work(initial: DeletionRequest, lease: string): Promise<void> {
+    let request = initial;
+    const save = async (change: Partial<DeletionRequest>): Promise<void> => {
+      const nowMs = this.clock.nowMs();
+      request = { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + DELETION_REQUEST_RETENTION_MS).toISOString() };
+      await this.store.putDeletionRequest(request);
+    };
+    try {
+      if (request.status !== 'started') await save({ status: 'started' });
+      let remaining = parseTimeRange(request.timerange_remaining ?? request.timerange_to_delete);
+      while (!remaining.empty) {
+        if (this.stopping) return;
+        remaining = await this.chunk(request, remaining);
+        await save({ timerange_remaining: formatTimeRange(remaining) });
+        if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) return;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
+        await this.store.deleteFlow(request.flow_id, this.now());
+      }
+      await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
+      this.observer.finished?.(request);
+    } catch (err) {
+      const error = toTamsError(err);
+      try {
+        await save({ status: 'error', error: { type: error.type, summary: error.message, time: this.now() } });
+        this.observer.finished?.(request);
+      } catch {
+        // The store itself is failing (or closed): the request stays as last recorded and is resumed later.
+      }
+    }
+  }
+
+  /**
+   * Deletes the next chunk of `remaining` and returns what is left. The chunk runs from the
+   * first segment wholly inside `remaining` to the end of the `batch`-th segment (segments of a
+   * flow never overlap, so nothing later is cut); the rest of `remaining` starts there.
+   */
+  private async chunk(request: DeletionRequest, remaining: TimeRange): Promise<TimeRange> {
+    const flowId = request.flow_id;
+    // One more than the batch: a segment that only overlaps the start of `remaining` is listed but not deleted.
+    const page = await this.store.listSegments(flowId, { timerange: remaining, object_timerange: false }, { limit: this.options.batch + 1 });
+    const inside = page.items.filter((s) => covers(remaining, s.timerange));
+    const shown = inside.slice(0, this.options.batch);
+    const first = shown[0];
+    const last = shown[shown.length - 1];
+    const more = page.next !== undefined || inside.length > this.options.batch;
+    if (first === undefined || last === undefined || last.timerange.end === null) {
+      // Nothing wholly inside is left: any segment still listed only overlaps an end of `remaining`.
+      if (!more) return EMPTY;
+      await this.store.deleteSegments(flowId, remaining, undefined, this.now());
+      return EMPTY;
+    }
+    const deleted = range(first.timerange.start, last.timerange.end);
+    await this.store.deleteSegments(flowId, deleted, undefined, this.now());
+    this.observer.chunk?.(request.id, deleted);
+    return more ? intersection(remaining, range(last.timerange.end, remaining.end)) : EMPTY;
+  }
+
+  /** Works requests now and every intervalMs (requests left by a dead process are found there). */
+  start(onError: (error: unknown) => void): void {
+    this.started = true;
+    this.stopping = false;
+    const tick = (): void => {
+      if (this.stopping) return;
+      this.runOnce().then(schedule, (error: unknown) => {
+        onError(error);
+        schedule();
+      });
+    };
+    const schedule = (): void => {
+      if (this.stopping) return;
+      this.timer = setTimeout(tick, this.intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** Stops: the chunk in progress finishes, its request stays `started` (resumed on the next start). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+}
