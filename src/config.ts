@@ -73,6 +73,26 @@ export interface Config {
   copyPartBytes: number;
   /** Garbage collection of media objects (the TAMS_GC* settings). */
   gc: GcConfig;
+  /** Webhook delivery and outbox retention (the TAMS_WEBHOOK_* settings, TAMS_OUTBOX_RETENTION). */
+  webhooks: WebhookDeliveryConfig;
+}
+
+export interface WebhookDeliveryConfig {
+  /** TAMS_WEBHOOK_DELIVERY: deliver webhooks (and prune the outbox) in this process. */
+  enabled: boolean;
+  /** TAMS_WEBHOOK_MAX_ATTEMPTS: failed attempts at one event before the webhook goes to `error`. */
+  maxAttempts: number;
+  /** TAMS_WEBHOOK_TIMEOUT_MS: one POST, from resolving the host to the end of the (bounded) answer. */
+  timeoutMs: number;
+  /** TAMS_WEBHOOK_RETRY_BASE_MS / TAMS_WEBHOOK_RETRY_MAX_MS: the backoff's first delay and cap. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** TAMS_WEBHOOK_LEASE_MS: how long a webhook stays claimed by a process that stopped (at least twice the timeout). */
+  leaseMs: number;
+  /** TAMS_WEBHOOK_MAX_RESPONSE_BYTES: bytes of a receiver's answer read at most. */
+  maxResponseBytes: number;
+  /** TAMS_OUTBOX_RETENTION, in milliseconds: outbox events older than this are deleted. */
+  outboxRetentionMs: number;
 }
 
 export interface GcConfig {
@@ -416,6 +436,42 @@ function gcConfig(env: Env, requestTimeoutMs: number): GcConfig {
   };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Seconds (`604800`), a number with a unit (`90s`, `30m`, `12h`, `7d`) or a TAMS timestamp (`604800:0`), in milliseconds. */
+function duration(env: Env, name: string, fallbackMs: number, minMs: number): number {
+  const raw = str(env, name, '');
+  if (raw === '') return fallbackMs;
+  const unit = /^(\d+)([smhd])?$/.exec(raw);
+  let ms: number | undefined;
+  if (unit !== null) ms = Number(unit[1]) * (DURATION_UNITS_MS[unit[2] ?? 's'] as number);
+  else if (raw.includes(':')) {
+    const ns = tryParseTimestamp(raw);
+    if (ns !== undefined && ns >= 0n) ms = Number(ns / 1_000_000n);
+  }
+  if (ms === undefined || !Number.isSafeInteger(ms)) throw new ConfigError(name, `must be seconds (604800), a number with s, m, h or d (7d), or a TAMS timestamp (604800:0), got ${JSON.stringify(raw)}`);
+  if (ms < minMs) throw new ConfigError(name, `must be at least ${minMs / 1000} s, got ${raw}`);
+  return ms;
+}
+
+function webhookDeliveryConfig(env: Env): WebhookDeliveryConfig {
+  const timeoutMs = int(env, 'TAMS_WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000);
+  const leaseMs = int(env, 'TAMS_WEBHOOK_LEASE_MS', Math.max(30_000, 2 * timeoutMs), 1_000, 3_600_000);
+  // The lease is renewed before each POST: it must outlast one, with room for the renewal.
+  if (leaseMs < 2 * timeoutMs) throw new ConfigError('TAMS_WEBHOOK_LEASE_MS', `must be at least twice TAMS_WEBHOOK_TIMEOUT_MS (${2 * timeoutMs}), got ${leaseMs}`);
+  const retryBaseMs = int(env, 'TAMS_WEBHOOK_RETRY_BASE_MS', 1_000, 1, 3_600_000);
+  return {
+    enabled: oneOf(env, 'TAMS_WEBHOOK_DELIVERY', 'on', ['on', 'off'] as const) === 'on',
+    maxAttempts: int(env, 'TAMS_WEBHOOK_MAX_ATTEMPTS', 10, 1, 1000),
+    timeoutMs,
+    retryBaseMs,
+    retryMaxMs: Math.max(retryBaseMs, int(env, 'TAMS_WEBHOOK_RETRY_MAX_MS', 300_000, 1, 86_400_000)),
+    leaseMs,
+    maxResponseBytes: int(env, 'TAMS_WEBHOOK_MAX_RESPONSE_BYTES', 64 * 1024, 0, 16 * MIB),
+    outboxRetentionMs: duration(env, 'TAMS_OUTBOX_RETENTION', 7 * 86_400_000, 1_000),
+  };
+}
+
 function jwksUrl(raw: string): string {
   let url: URL;
   try {
@@ -563,5 +619,6 @@ export function loadConfig(env: Env = process.env): Config {
     copyMultipartThresholdBytes: int(env, 'TAMS_COPY_MULTIPART_THRESHOLD_BYTES', 5 * GIB, 5 * MIB, 5 * GIB),
     copyPartBytes: int(env, 'TAMS_COPY_PART_BYTES', 64 * MIB, 5 * MIB, 5 * GIB),
     gc: gcConfig(env, http.requestTimeoutMs),
+    webhooks: webhookDeliveryConfig(env),
   };
 }

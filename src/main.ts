@@ -19,6 +19,10 @@ import type { ObjectStore } from './ports/object-store';
 import { PageCursorCodec } from './services/page-cursor';
 import { ObjectStores } from './services/object-stores';
 import { ObjectGcWorker } from './workers/object-gc-worker';
+import { WebhookDeliveryWorker } from './workers/webhook-delivery-worker';
+import { WebhookPayloads } from './services/webhook-payloads';
+import type { ResourceAccess } from './services/resource-access';
+import { webhookHttpSender } from './adapters/webhook-http/webhook-http-sender';
 import { DeletionWorker } from './workers/deletion-worker';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { EventDispatcher } from './services/event-dispatcher';
@@ -68,6 +72,8 @@ export interface Gateway {
   localObjects: LocalObjectStore;
   /** Object garbage collection (TAMS_GC=on), or undefined. */
   gc: ObjectGcWorker | undefined;
+  /** Webhook delivery and outbox retention (TAMS_WEBHOOK_DELIVERY=on), or undefined. */
+  webhooks: WebhookDeliveryWorker | undefined;
   /** The deletion-request worker (always on: a 202 promises the deletion happens). */
   deletions: DeletionWorker;
   events: EventDispatcher;
@@ -233,6 +239,72 @@ function warnAboutBucketCors(objects: ObjectStores, origins: readonly string[], 
 
 const WEBHOOK_DNS_TIMEOUT_MS = 3000;
 
+/**
+ * Webhook delivery of this process (TAMS_WEBHOOK_DELIVERY): POSTs through the SSRF guard,
+ * outcomes counted in metrics, refusals audited, skipped spans and errors logged.
+ */
+function webhookDelivery(
+  config: Config,
+  store: MetadataStore,
+  objects: ObjectStores,
+  access: ResourceAccess,
+  clock: Clock,
+  metrics: GatewayMetrics | undefined,
+  app: () => FastifyInstance,
+): WebhookDeliveryWorker | undefined {
+  const settings = config.webhooks;
+  if (!settings.enabled) return undefined;
+  const payloads = new WebhookPayloads(store, objects, access, clock, {
+    baseUrl: config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}${config.basePath}`,
+    presignedUrlTimeoutSec: config.presignedUrlTimeoutSec,
+  });
+  const send = webhookHttpSender({
+    allowPrivate: config.webhookAllowPrivate,
+    resolve: dnsHostResolver(WEBHOOK_DNS_TIMEOUT_MS),
+    timeoutMs: settings.timeoutMs,
+    maxResponseBytes: settings.maxResponseBytes,
+  });
+  const retentionIntervalMs = Math.min(60_000, Math.max(1_000, Math.floor(settings.outboxRetentionMs / 10)));
+  return new WebhookDeliveryWorker(store, payloads, send, clock, {
+    holder: `${os.hostname()}:${process.pid}:${randomUUID()}`,
+    maxAttempts: settings.maxAttempts,
+    leaseMs: settings.leaseMs,
+    retryBaseMs: settings.retryBaseMs,
+    retryMaxMs: settings.retryMaxMs,
+    pollMs: 1_000,
+    batch: 200,
+    concurrency: 32,
+    retentionMs: settings.outboxRetentionMs,
+    retentionIntervalMs,
+  }, {
+    sent: () => metrics?.webhookDeliveries.inc({ outcome: 'sent' }),
+    failed: (webhook, event, failure, retry) => {
+      metrics?.webhookDeliveries.inc({ outcome: failure.kind === 'refused' ? 'refused' : 'failed' });
+      if (retry) metrics?.webhookRetries.inc();
+      else metrics?.webhookErrors.inc();
+      const log = { webhook: webhook.id, seq: event.seq, kind: failure.kind, status: failure.status, reason: failure.message };
+      if (retry) app().log.warn(log, 'webhook delivery failed, will retry');
+      else app().log.error(log, 'webhook delivery failed too often: webhook set to error');
+      if (failure.kind === 'refused') {
+        app().audit.write({
+          event: 'denied', outcome: 'denied', status: 0, requestId: `webhook:${webhook.id}:${event.seq}`,
+          principal: { subject: webhook.owner ?? '', method: 'none', authenticated: false },
+          client: failure.address ?? '', method: 'POST', route: null, path: '', action: 'webhook.deliver',
+          resource: { webhook: webhook.id }, reason: 'the webhook URL resolves to a refused address (SSRF guard)',
+        });
+      }
+    },
+    skipped: (webhook, from, to) => {
+      metrics?.webhookEventsSkipped.inc(to - from + 1);
+      app().log.warn({ webhook: webhook.id, from, to }, 'webhook skipped events already removed by outbox retention');
+    },
+    pruned: (count) => {
+      metrics?.outboxPruned.inc(count);
+      app().log.info({ pruned: count }, 'outbox retention pass');
+    },
+  }, (err) => app().log.error({ err }, 'webhook delivery failed'));
+}
+
 /** Webhook targets: private addresses refused unless TAMS_WEBHOOK_ALLOW_PRIVATE, names resolved at registration. */
 function webhookUrlPolicy(config: Config): WebhookUrlPolicy {
   return new WebhookUrlPolicy({ allowPrivate: config.webhookAllowPrivate, resolve: dnsHostResolver(WEBHOOK_DNS_TIMEOUT_MS) });
@@ -358,6 +430,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   deletions.start((err) => app.log.error({ err }, 'deletion worker pass failed'));
   warnAboutBucketCors(objects, config.http.corsOrigins, (line) => app.log.warn(line));
   gc?.start((err) => app.log.error({ err }, 'object garbage collection pass failed'));
+  const webhooks = webhookDelivery(config, store, objects, flows.access, clock, metrics, () => app);
+  if (webhooks !== undefined) metrics?.watchWebhookBacklogs(() => store.webhookBacklogs(), () => clock.nowMs());
+  webhooks?.start();
   const metricsListener =
     metrics !== undefined && config.metrics.port !== undefined
       ? await listenForMetrics(metrics.registry, { host: config.host, port: config.metrics.port, token: config.metrics.token })
@@ -370,6 +445,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     objects,
     localObjects,
     gc,
+    webhooks,
     deletions,
     events,
     metrics,
@@ -382,6 +458,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       // The chunk in progress finishes; an unfinished request is resumed at the next start.
       await deletions.stop();
       await gc?.stop();
+      await webhooks?.stop();
       await events.stop();
       objects.close();
       await store.close();

@@ -61,6 +61,16 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   deleteExpiredDeletionRequests: true,
   readEvents: true,
   lastEventSeq: true,
+  // webhook delivery
+  listWebhookDeliveries: true,
+  getWebhookDelivery: true,
+  readEventsWithContext: true,
+  advanceWebhookCursor: true,
+  recordWebhookFailure: true,
+  failWebhook: true,
+  outboxPruned: true,
+  pruneEvents: true,
+  webhookBacklogs: true,
 };
 
 type AsyncMethod = (...args: unknown[]) => Promise<unknown>;

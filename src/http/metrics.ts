@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreCallObserver } from '../adapters/instrumented-store';
+import type { WebhookBacklog } from '../ports/webhook-delivery';
 
 /** Seconds, from a cached read to a large segment batch or a slow listing. */
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -93,6 +94,77 @@ export class GatewayMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+
+  // ---- webhook delivery (src/workers/webhook-delivery-worker.ts) ----
+
+  readonly webhookDeliveries = new Counter({
+    name: 'tams_webhook_deliveries_total',
+    help: 'Webhook POSTs by outcome: sent (answered 2xx), failed (timeout, network error, non-2xx, redirect), refused (SSRF guard: nothing sent)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookRetries = new Counter({
+    name: 'tams_webhook_retries_total',
+    help: 'Failed webhook attempts that were scheduled to be retried',
+    registers: [this.registry],
+  });
+
+  readonly webhookErrors = new Counter({
+    name: 'tams_webhook_errors_total',
+    help: 'Webhooks put into the error status after TAMS_WEBHOOK_MAX_ATTEMPTS failed attempts',
+    registers: [this.registry],
+  });
+
+  readonly webhookEventsSkipped = new Counter({
+    name: 'tams_webhook_events_skipped_total',
+    help: 'Outbox events webhooks never got because retention pruned them first (counted over the skipped seq span)',
+    registers: [this.registry],
+  });
+
+  readonly outboxPruned = new Counter({
+    name: 'tams_outbox_pruned_total',
+    help: 'Outbox events deleted by retention (TAMS_OUTBOX_RETENTION)',
+    registers: [this.registry],
+  });
+
+  private webhookBacklogs: { read: () => Promise<WebhookBacklog[]>; nowMs: () => number } | undefined;
+
+  readonly webhookQueueDepth = new Gauge({
+    name: 'tams_webhook_queue_depth',
+    help: 'Outbox events after the webhooks\' cursors (whether they match or not), summed by webhook status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      await this.collectWebhookBacklogs();
+    },
+  });
+
+  readonly webhookLag = new Gauge({
+    name: 'tams_webhook_lag_seconds',
+    help: 'Age of the oldest event a webhook has not got yet, the largest per webhook status (0 when caught up)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  /** Reports the webhooks' backlogs in tams_webhook_queue_depth and tams_webhook_lag_seconds. */
+  watchWebhookBacklogs(read: () => Promise<WebhookBacklog[]>, nowMs: () => number): void {
+    this.webhookBacklogs = { read, nowMs };
+  }
+
+  private async collectWebhookBacklogs(): Promise<void> {
+    if (this.webhookBacklogs === undefined) return;
+    const backlogs = await this.webhookBacklogs.read();
+    const now = this.webhookBacklogs.nowMs();
+    this.webhookQueueDepth.reset();
+    this.webhookLag.reset();
+    for (const status of ['created', 'started', 'disabled', 'error'] as const) {
+      const mine = backlogs.filter((b) => b.status === status);
+      this.webhookQueueDepth.set({ status }, mine.reduce((sum, b) => sum + b.depth, 0));
+      const ages = mine.map((b) => (b.oldest_timestamp === undefined ? 0 : Math.max(0, now - Date.parse(b.oldest_timestamp)) / 1000));
+      this.webhookLag.set({ status }, Math.max(0, ...ages));
+    }
+  }
 
   private readonly subscriptionCounts: (() => number)[] = [];
 

@@ -13,6 +13,7 @@ import type {
   Webhook,
 } from '../domain/entities';
 import type { OutboxEvent } from '../domain/events';
+import type { ContextualEvent, OutboxPruned, WebhookBacklog, WebhookDelivery } from './webhook-delivery';
 import type { TimeRange } from '../domain/timerange';
 import type { TamsError } from '../domain/errors';
 
@@ -318,6 +319,35 @@ export interface MetadataStore {
   lastEventSeq(): Promise<number>;
   /** Subscribes to "something was committed" notifications (in-process). */
   onCommit(listener: () => void): () => void;
+
+  // ---- webhook delivery (issue 18; state kept by migration 7, see src/ports/webhook-delivery.ts) ----
+
+  /** Every webhook with its delivery position, in id order. */
+  listWebhookDeliveries(): Promise<WebhookDelivery[]>;
+  /** One webhook's delivery position (undefined when the webhook is gone). */
+  getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined>;
+  /** readEvents, each event with the context it committed with. */
+  readEventsWithContext(afterSeq: number, limit: number): Promise<ContextualEvent[]>;
+  /**
+   * Moves a webhook's cursor from `from` to `to` (false, and nothing changed, when the cursor is
+   * no longer `from` or the webhook is gone), resets its attempts, and turns `created` into
+   * `started`. With `skipped`, the webhook's `error` says so (its status stays).
+   */
+  advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean>;
+  /** Records a failed attempt: how many so far, when the next may start, why. */
+  recordWebhookFailure(id: string, attempts: number, nextAttemptMs: number, lastError: string): Promise<void>;
+  /** Puts a `created` or `started` webhook into `error` with this error object (false otherwise). */
+  failWebhook(id: string, error: NonNullable<Webhook['error']>): Promise<boolean>;
+  /** How far retention has pruned the outbox. */
+  outboxPruned(): Promise<OutboxPruned>;
+  /**
+   * Outbox retention: deletes up to `limit` of the oldest events committed before `before` (ISO
+   * time), whatever any webhook's cursor, and the remembered context of resources gone before
+   * it. Returns how many events went.
+   */
+  pruneEvents(before: string, limit: number): Promise<number>;
+  /** Every webhook's backlog (metrics). */
+  webhookBacklogs(): Promise<WebhookBacklog[]>;
 }
 
 /** Tags helper type re-exported for adapters. */

@@ -141,7 +141,8 @@ export function webhookView(w: Webhook): WebhookView {
   for (const field of FILTER_FIELDS) {
     if (w[field] !== undefined) (view as Record<string, unknown>)[field] = w[field];
   }
-  if (w.status === 'error' && w.error !== undefined) view.error = w.error;
+  // Set by delivery: why it stopped (`error`), or which events retention made it skip.
+  if (w.error !== undefined) view.error = w.error;
   return view;
 }
 

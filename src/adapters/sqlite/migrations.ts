@@ -241,6 +241,90 @@ export const MIGRATIONS: readonly string[] = [
     expires_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // Version 7: webhook delivery (issue 18). Filters and permissions are evaluated against the
+  // flow or source as it was when the event committed, so each outbox row gets `context`: the
+  // flow's source, both collected_by lists and both auth_classes tags, read by a trigger in the
+  // event's own transaction (no write path has to remember it). Events written after their
+  // resource's row is gone (flows/deleted, sources/deleted) take it from `gone_event_context`,
+  // which the delete triggers fill just before; outbox retention prunes both.
+  //
+  // `webhook_deliveries` is each webhook's position: `cursor` is the last outbox seq it is done
+  // with, made when the webhook is (so it gets the events committed after its registration),
+  // dropped with it. Going back to `created` from `error` or `disabled` starts the retries
+  // afresh. `outbox_pruned` remembers the newest seq retention removed, so a cursor behind it
+  // knows that it skipped events.
+  `
+  ALTER TABLE outbox ADD COLUMN context TEXT;
+
+  CREATE TABLE gone_event_context (
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    context TEXT NOT NULL,
+    gone    TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+
+  CREATE TRIGGER flows_gone_context AFTER DELETE ON flows BEGIN
+    INSERT OR REPLACE INTO gone_event_context (kind, id, context, gone)
+      SELECT 'flow', old.id, json_object('source_id', old.source_id,
+          'flow_collected_by', old.doc -> '$.collected_by', 'flow_classes', old.doc -> '$.tags.auth_classes',
+          'source_collected_by', s.doc -> '$.collected_by', 'source_classes', s.doc -> '$.tags.auth_classes'),
+        strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      FROM (SELECT 1) LEFT JOIN sources s ON s.id = old.source_id;
+  END;
+  CREATE TRIGGER sources_gone_context AFTER DELETE ON sources BEGIN
+    INSERT OR REPLACE INTO gone_event_context (kind, id, context, gone)
+      VALUES ('source', old.id, json_object('source_id', old.id,
+          'source_collected_by', old.doc -> '$.collected_by', 'source_classes', old.doc -> '$.tags.auth_classes'),
+        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+
+  CREATE TRIGGER outbox_context AFTER INSERT ON outbox BEGIN
+    UPDATE outbox SET context = CASE
+      WHEN new.event_type LIKE 'flows/%' THEN coalesce(
+        (SELECT json_object('source_id', f.source_id,
+            'flow_collected_by', f.doc -> '$.collected_by', 'flow_classes', f.doc -> '$.tags.auth_classes',
+            'source_collected_by', s.doc -> '$.collected_by', 'source_classes', s.doc -> '$.tags.auth_classes')
+          FROM flows f LEFT JOIN sources s ON s.id = f.source_id
+          WHERE f.id = coalesce(new.flow_id, new.payload ->> '$.flow_id', new.payload ->> '$.flow.id')),
+        (SELECT context FROM gone_event_context
+          WHERE kind = 'flow' AND id = coalesce(new.flow_id, new.payload ->> '$.flow_id', new.payload ->> '$.flow.id')))
+      ELSE coalesce(
+        (SELECT json_object('source_id', s.id,
+            'source_collected_by', s.doc -> '$.collected_by', 'source_classes', s.doc -> '$.tags.auth_classes')
+          FROM sources s WHERE s.id = coalesce(new.source_id, new.payload ->> '$.source_id', new.payload ->> '$.source.id')),
+        (SELECT context FROM gone_event_context
+          WHERE kind = 'source' AND id = coalesce(new.source_id, new.payload ->> '$.source_id', new.payload ->> '$.source.id')))
+    END
+    WHERE seq = new.seq;
+  END;
+
+  CREATE TABLE webhook_deliveries (
+    webhook_id      TEXT PRIMARY KEY,
+    cursor          INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT
+  ) WITHOUT ROWID;
+  INSERT INTO webhook_deliveries (webhook_id, cursor) SELECT id, (SELECT coalesce(max(seq), 0) FROM outbox) FROM webhooks;
+
+  CREATE TRIGGER webhooks_delivery_made AFTER INSERT ON webhooks BEGIN
+    INSERT OR IGNORE INTO webhook_deliveries (webhook_id, cursor) VALUES (new.id, (SELECT coalesce(max(seq), 0) FROM outbox));
+  END;
+  CREATE TRIGGER webhooks_delivery_dropped AFTER DELETE ON webhooks BEGIN
+    DELETE FROM webhook_deliveries WHERE webhook_id = old.id;
+  END;
+  CREATE TRIGGER webhooks_delivery_reenabled AFTER UPDATE OF doc ON webhooks
+    WHEN old.doc ->> '$.status' IN ('error', 'disabled') AND new.doc ->> '$.status' = 'created' BEGIN
+    UPDATE webhook_deliveries SET attempts = 0, next_attempt_ms = 0, last_error = NULL WHERE webhook_id = new.id;
+  END;
+
+  CREATE TABLE outbox_pruned (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL,
+    before      TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The version from which source collections are inferred (a store migrated from before gets them filled in). */

@@ -61,6 +61,8 @@ import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
 import { SqliteObjectStorage } from './object-storage';
+import { SqliteWebhookDeliveries } from './webhook-deliveries';
+import type { ContextualEvent, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import {
   boundToNanos,
   splitInstances,
@@ -180,6 +182,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private pingStatement: Statement | undefined;
   private readonly sourceCollections: SqliteSourceCollections;
   private readonly objectStorage: SqliteObjectStorage;
+  private readonly webhookDeliveries: SqliteWebhookDeliveries;
 
   constructor(options: SqliteMetadataStoreOptions) {
     this.db = new Database(options.filename);
@@ -193,6 +196,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.dynamic = new StatementCache(this.db, 256);
     this.windows = new StatementCache(this.db, 256, (stmt) => stmt.pluck(true));
     this.objectStorage = new SqliteObjectStorage(this.db);
+    this.webhookDeliveries = new SqliteWebhookDeliveries(this.db);
     this.sourceCollections = new SqliteSourceCollections(this.db, (payload, timestamp, ids) => this.appendEvent(payload, timestamp, ids));
   }
 
@@ -1343,5 +1347,43 @@ export class SqliteMetadataStore implements MetadataStore {
     return () => {
       this.listeners.delete(wrapped);
     };
+  }
+
+  // ---- webhook delivery (issue 18: SqliteWebhookDeliveries, migration 7) ----------------
+
+  async listWebhookDeliveries(): Promise<WebhookDelivery[]> {
+    return this.webhookDeliveries.list();
+  }
+
+  async getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined> {
+    return this.webhookDeliveries.get(id);
+  }
+
+  async readEventsWithContext(afterSeq: number, limit: number): Promise<ContextualEvent[]> {
+    return this.webhookDeliveries.events(afterSeq, limit);
+  }
+
+  async advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean> {
+    return this.write(() => this.webhookDeliveries.advance(id, from, to, skipped));
+  }
+
+  async recordWebhookFailure(id: string, attempts: number, nextAttemptMs: number, lastError: string): Promise<void> {
+    this.write(() => this.webhookDeliveries.recordFailure(id, attempts, nextAttemptMs, lastError));
+  }
+
+  async failWebhook(id: string, error: NonNullable<Webhook['error']>): Promise<boolean> {
+    return this.write(() => this.webhookDeliveries.fail(id, error));
+  }
+
+  async outboxPruned(): Promise<OutboxPruned> {
+    return this.webhookDeliveries.pruned();
+  }
+
+  async pruneEvents(before: string, limit: number): Promise<number> {
+    return this.write(() => this.webhookDeliveries.prune(before, limit));
+  }
+
+  async webhookBacklogs(): Promise<WebhookBacklog[]> {
+    return this.webhookDeliveries.backlogs();
   }
 }

@@ -1,0 +1,133 @@
+/**
+ * What a webhook is sent for an event, decided when each attempt is sent: whether the owner
+ * may see the event now, and the TAMS envelope `{event_timestamp, event_type, event}`, whose
+ * segments carry get_urls signed for this attempt under the webhook's `accept_get_urls`,
+ * `accept_storage_ids`, `presigned` and `verbose_storage`, and their object's timerange with
+ * `include_object_timerange`.
+ */
+import type { Flow, ObjectRecord, Source, Webhook } from '../domain/entities';
+import type { Principal } from '../domain/principal';
+import type { Clock } from '../ports/clock';
+import type { MetadataStore } from '../ports/metadata-store';
+import type { ContextualEvent } from '../ports/webhook-delivery';
+import { authClassesOf, type ResourceClasses } from './access-policy';
+import { GetUrlBuilder } from './get-urls';
+import type { ObjectStores } from './object-stores';
+import type { ResourceAccess } from './resource-access';
+import { eventFlowId, eventSourceId } from './webhook-matching';
+
+export interface WebhookPayloadOptions {
+  /** Where the gateway's own URLs (local media) start: TAMS_PUBLIC_URL. */
+  baseUrl: string;
+  /** How long signed get_urls work after the attempt. */
+  presignedUrlTimeoutSec: number;
+}
+
+/** A resource gone with nothing remembered about it: only admin sees its events. */
+const UNKNOWN: ResourceClasses = [];
+
+function classesOfTag(tag: string | string[] | undefined): ResourceClasses {
+  return tag === undefined ? undefined : authClassesOf({ auth_classes: tag });
+}
+
+/** Reads for one batch of events: each flow and source looked up once. */
+export class WebhookEventBatch {
+  private readonly flows = new Map<string, Promise<Flow | undefined>>();
+  private readonly sources = new Map<string, Promise<Source | undefined>>();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly access: ResourceAccess,
+  ) {}
+
+  private flow(id: string): Promise<Flow | undefined> {
+    let found = this.flows.get(id);
+    if (found === undefined) this.flows.set(id, (found = this.store.getFlow(id)));
+    return found;
+  }
+
+  private source(id: string): Promise<Source | undefined> {
+    let found = this.sources.get(id);
+    if (found === undefined) this.sources.set(id, (found = this.store.getSource(id)));
+    return found;
+  }
+
+  /**
+   * The classes the event is checked against: the resource's as stored now, or, when it is
+   * gone (deleted flows and sources), those it had when the event committed.
+   */
+  async classesOf(event: ContextualEvent): Promise<ResourceClasses> {
+    const context = event.context;
+    if (event.event_type.startsWith('flows/')) {
+      const id = eventFlowId(event);
+      const flow = id === undefined ? undefined : await this.flow(id);
+      if (flow !== undefined) return this.access.classesOfFlow(flow);
+      if (context === undefined) return UNKNOWN;
+      return classesOfTag(context.flow_classes) ?? classesOfTag(context.source_classes);
+    }
+    const id = eventSourceId(event);
+    const source = id === undefined ? undefined : await this.source(id);
+    if (source !== undefined) return authClassesOf(source.tags);
+    if (context === undefined) return UNKNOWN;
+    return classesOfTag(context.source_classes);
+  }
+
+  async visibleTo(owner: Principal, event: ContextualEvent): Promise<boolean> {
+    if (this.access.unrestricted(owner)) return true;
+    return this.access.policy.canSeeEvent(owner, event, await this.classesOf(event));
+  }
+}
+
+export class WebhookPayloads {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly stores: ObjectStores,
+    private readonly access: ResourceAccess,
+    private readonly clock: Clock,
+    private readonly options: WebhookPayloadOptions,
+  ) {}
+
+  batch(): WebhookEventBatch {
+    return new WebhookEventBatch(this.store, this.access);
+  }
+
+  /** The JSON body of one attempt. */
+  async body(webhook: Webhook, owner: Principal, event: ContextualEvent): Promise<string> {
+    const envelope = { event_timestamp: event.event_timestamp, event_type: event.event_type, event: event.event };
+    if (event.event_type !== 'flows/segments_added') return JSON.stringify(envelope);
+    const payload = event.event as { flow_id: string; segments: Record<string, unknown>[] };
+    return JSON.stringify({ ...envelope, event: { ...payload, segments: await this.segments(webhook, owner, payload.segments) } });
+  }
+
+  private async segments(webhook: Webhook, owner: Principal, segments: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const ids = [...new Set(segments.map((s) => s.object_id).filter((id): id is string => typeof id === 'string'))];
+    const objects = new Map<string, ObjectRecord>();
+    (await this.store.getObjects(ids)).forEach((o) => {
+      if (o !== undefined) objects.set(o.id, o);
+    });
+    const urls = new GetUrlBuilder(
+      this.stores,
+      {
+        ...(webhook.accept_get_urls === undefined ? {} : { acceptGetUrls: webhook.accept_get_urls }),
+        ...(webhook.accept_storage_ids === undefined ? {} : { acceptStorageIds: webhook.accept_storage_ids }),
+        ...(webhook.presigned === undefined ? {} : { presigned: webhook.presigned }),
+        verbose: webhook.verbose_storage === true,
+      },
+      this.options.baseUrl,
+      Math.floor(this.clock.nowMs() / 1000) + this.options.presignedUrlTimeoutSec,
+      (backend) => this.access.canUseBackend(owner, 'read', backend),
+    );
+    urls.prepare([...objects.values()].map((o) => o.instances));
+    return segments.map((segment) => {
+      const object = typeof segment.object_id === 'string' ? objects.get(segment.object_id) : undefined;
+      // An object collected since the event has no URL left to give.
+      if (object === undefined) return segment;
+      const out: Record<string, unknown> = { ...segment };
+      if (webhook.include_object_timerange === true && out.object_timerange === undefined && object.timerange !== undefined) {
+        out.object_timerange = object.timerange;
+      }
+      out.get_urls = urls.build(object.instances, object.uncontrolled_urls.length > 0 ? object.uncontrolled_urls : undefined);
+      return out;
+    });
+  }
+}

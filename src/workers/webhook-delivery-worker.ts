@@ -1,0 +1,303 @@
+/**
+ * Webhook delivery: every committed outbox event a webhook wants (events, filters, its owner's
+ * permissions) is POSTed to it, at least once and in outbox order.
+ *
+ * Each webhook has a cursor in the metadata store (the last outbox seq it is done with). A
+ * webhook is worked on under the lease `webhook:<id>`, so two processes never deliver to it at
+ * once and a process that died has its webhook taken over when the lease runs out; the lease
+ * is renewed before every POST and outlives the POST's timeout. The cursor moves only after the
+ * receiver answered 2xx (compare-and-set), so a crash repeats at most the event in flight.
+ *
+ * A failed POST (timeout, network error, non-2xx, a redirect, which is never followed, or an
+ * address the SSRF guard refuses) is retried with exponential backoff and jitter; after
+ * `maxAttempts` the webhook goes to `error` with an `error` object. `disabled` and `error`
+ * webhooks are left alone; a PUT back to `created` resets the attempts (a store trigger) and
+ * delivery resumes from the cursor, or, when retention has pruned events past the cursor, from
+ * the oldest retained event, with the skipped span in the webhook's `error`.
+ *
+ * Outbox retention runs here too, under its own lease: events older than `retentionMs` are
+ * deleted whatever any cursor says.
+ */
+import type { Webhook } from '../domain/entities';
+import type { Clock } from '../ports/clock';
+import type { MetadataStore } from '../ports/metadata-store';
+import type { ContextualEvent, WebhookDelivery } from '../ports/webhook-delivery';
+import type { WebhookResponse, WebhookSender } from '../ports/webhook-sender';
+import { webhookOwner } from '../services/webhook-service';
+import type { WebhookPayloads } from '../services/webhook-payloads';
+import { webhookWants } from '../services/webhook-matching';
+
+export interface WebhookDeliveryOptions {
+  /** Who this process is, for the leases (unique per process). */
+  holder: string;
+  /** TAMS_WEBHOOK_MAX_ATTEMPTS: failed attempts at one event before the webhook goes to `error`. */
+  maxAttempts: number;
+  /** TAMS_WEBHOOK_LEASE_MS: how long a webhook stays claimed by a process that stopped renewing. */
+  leaseMs: number;
+  /** First retry delay; doubled per attempt up to `retryMaxMs`, half of it random. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How often webhooks are looked at without a commit notification (events of other processes, due retries). */
+  pollMs: number;
+  /** Outbox events read per step. */
+  batch: number;
+  /** Webhooks delivered to at once by this process. */
+  concurrency: number;
+  /** TAMS_OUTBOX_RETENTION in milliseconds. */
+  retentionMs: number;
+  retentionIntervalMs: number;
+  /** For tests: [0, 1) like Math.random. */
+  random?: () => number;
+}
+
+export type DeliveryFailure = Extract<WebhookResponse, { ok: false }>;
+
+/** Told what delivery does (metrics, log, audit). */
+export interface WebhookDeliveryObserver {
+  sent(webhook: Webhook, event: ContextualEvent): void;
+  /** A failed attempt; `retry`: another will be made, else the webhook went to `error`. */
+  failed(webhook: Webhook, event: ContextualEvent, failure: DeliveryFailure, retry: boolean): void;
+  /** Retention pruned events before this webhook got them: `from`..`to` (outbox seqs) skipped. */
+  skipped(webhook: Webhook, from: number, to: number): void;
+  pruned(count: number): void;
+}
+
+const RETENTION_LEASE = 'outbox-retention';
+const PRUNE_BATCH = 5000;
+/** Prune steps per pass at most, so one pass yields in time. */
+const PRUNE_STEPS = 100;
+
+/** How the webhook's `error` describes a failure. */
+function failureSummary(failure: DeliveryFailure, attempts: number): string {
+  const what = failure.kind === 'refused' ? 'the URL resolves to an address webhooks may not reach' : failure.message;
+  return `Delivery failed ${attempts} times in a row: ${what}`;
+}
+
+export class WebhookDeliveryWorker {
+  private readonly active = new Set<string>();
+  private scanning: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly runs = new Set<Promise<void>>();
+  private retentionPass: Promise<number> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly payloads: WebhookPayloads,
+    private readonly send: WebhookSender,
+    private readonly clock: Clock,
+    private readonly options: WebhookDeliveryOptions,
+    private readonly observer: WebhookDeliveryObserver,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.unsubscribe = this.store.onCommit(() => this.poke());
+    this.pollTimer = setInterval(() => this.poke(), this.options.pollMs);
+    this.pollTimer.unref();
+    this.retentionTimer = setInterval(() => {
+      this.pruneOnce().catch(this.onError);
+    }, this.options.retentionIntervalMs);
+    this.retentionTimer.unref();
+    this.poke();
+  }
+
+  /** Stops taking work, lets each POST in flight finish (within its timeout) and gives the leases up. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearInterval(this.pollTimer);
+    clearInterval(this.retentionTimer);
+    for (const timer of this.retryTimers.values()) clearTimeout(timer);
+    this.retryTimers.clear();
+    await this.scanning;
+    await Promise.all([...this.runs]);
+    await this.retentionPass?.catch(() => undefined);
+  }
+
+  /** Resolves once nothing is in flight and no webhook has work it could do now (tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.scanning;
+      if (this.runs.size === 0 && !this.again) return;
+      await Promise.all([...this.runs]);
+    }
+  }
+
+  /** Looks at every webhook now. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.scanning !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.scanning = this.scan()
+      .catch(this.onError)
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  private async scan(): Promise<void> {
+    const [deliveries, last] = await Promise.all([this.store.listWebhookDeliveries(), this.store.lastEventSeq()]);
+    const now = this.clock.nowMs();
+    for (const delivery of deliveries) {
+      const { webhook } = delivery;
+      if (this.stopped || this.active.size >= this.options.concurrency) return;
+      if (webhook.status !== 'created' && webhook.status !== 'started') continue;
+      if (this.active.has(webhook.id) || delivery.cursor >= last) continue;
+      if (delivery.next_attempt_ms > now) {
+        this.retryAt(webhook.id, delivery.next_attempt_ms - now);
+        continue;
+      }
+      this.active.add(webhook.id);
+      const run = this.deliver(webhook.id)
+        .catch(this.onError)
+        .finally(() => {
+          this.active.delete(webhook.id);
+          this.runs.delete(run);
+          this.poke();
+        });
+      this.runs.add(run);
+    }
+  }
+
+  private retryAt(id: string, delayMs: number): void {
+    if (this.retryTimers.has(id)) return;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(id);
+      this.poke();
+    }, delayMs);
+    timer.unref();
+    this.retryTimers.set(id, timer);
+  }
+
+  private async claim(id: string): Promise<boolean> {
+    return this.store.acquireLease(`webhook:${id}`, this.options.holder, this.options.leaseMs, this.clock.nowMs());
+  }
+
+  /** Delivers to one webhook until it is caught up, fails, changes status or the lease is lost. */
+  private async deliver(id: string): Promise<void> {
+    if (!(await this.claim(id))) return;
+    try {
+      let claimedAt = this.clock.nowMs();
+      for (;;) {
+        // Read again under the lease: another process may have moved the cursor, a PUT the webhook.
+        const delivery = await this.store.getWebhookDelivery(id);
+        if (delivery === undefined || this.stopped) return;
+        const { webhook } = delivery;
+        if (webhook.status !== 'created' && webhook.status !== 'started') return;
+        if (delivery.next_attempt_ms > this.clock.nowMs()) return;
+        let cursor = await this.skipPruned(delivery);
+        const events = await this.store.readEventsWithContext(cursor, this.options.batch);
+        if (events.length === 0) return;
+        const owner = webhookOwner(webhook);
+        const batch = this.payloads.batch();
+        for (const event of events) {
+          if (this.stopped) break;
+          if (!webhookWants(webhook, event) || !(await batch.visibleTo(owner, event))) continue;
+          // Everything before this event is done with (not for this webhook).
+          if (event.seq - 1 > cursor) {
+            if (!(await this.store.advanceWebhookCursor(id, cursor, event.seq - 1))) return;
+            cursor = event.seq - 1;
+          }
+          if (this.clock.nowMs() - claimedAt > this.options.leaseMs / 3) {
+            if (!(await this.claim(id))) return;
+            claimedAt = this.clock.nowMs();
+          }
+          const response = await this.send({ url: webhook.url, body: await this.payloads.body(webhook, owner, event), headers: keyHeader(webhook) });
+          if (!response.ok) {
+            await this.failed(delivery, event, response);
+            return;
+          }
+          this.observer.sent(webhook, event);
+          if (!(await this.store.advanceWebhookCursor(id, cursor, event.seq))) return;
+          cursor = event.seq;
+          delivery.attempts = 0;
+        }
+        const lastSeq = events[events.length - 1]!.seq;
+        if (!this.stopped && lastSeq > cursor && !(await this.store.advanceWebhookCursor(id, cursor, lastSeq))) return;
+        if (this.stopped) return;
+      }
+    } finally {
+      await this.store.releaseLease(`webhook:${id}`, this.options.holder).catch(() => undefined);
+    }
+  }
+
+  /** The cursor to read from: the webhook's, or past what retention pruned, reported. */
+  private async skipPruned(delivery: WebhookDelivery): Promise<number> {
+    const { through_seq: through, before } = await this.store.outboxPruned();
+    if (delivery.cursor >= through) return delivery.cursor;
+    const from = delivery.cursor + 1;
+    const error = {
+      type: 'events_skipped',
+      summary: `Events ${from} to ${through} of the outbox were removed by retention (TAMS_OUTBOX_RETENTION${before === undefined ? '' : `, everything committed before ${before}`}) before this webhook got them; delivery resumed after them`,
+      time: new Date(this.clock.nowMs()).toISOString(),
+    };
+    if (!(await this.store.advanceWebhookCursor(delivery.webhook.id, delivery.cursor, through, error))) return delivery.cursor;
+    this.observer.skipped(delivery.webhook, from, through);
+    return through;
+  }
+
+  private async failed(delivery: WebhookDelivery, event: ContextualEvent, failure: DeliveryFailure): Promise<void> {
+    const attempts = delivery.attempts + 1;
+    const { webhook } = delivery;
+    if (attempts >= this.options.maxAttempts) {
+      const time = new Date(this.clock.nowMs()).toISOString();
+      await this.store.recordWebhookFailure(webhook.id, attempts, 0, failure.message);
+      await this.store.failWebhook(webhook.id, { type: 'delivery_failed', summary: failureSummary(failure, attempts), time });
+      this.observer.failed(webhook, event, failure, false);
+      return;
+    }
+    const delay = this.backoffMs(attempts);
+    await this.store.recordWebhookFailure(webhook.id, attempts, this.clock.nowMs() + delay, failure.message);
+    this.observer.failed(webhook, event, failure, true);
+    this.retryAt(webhook.id, delay);
+  }
+
+  /** Exponential, half of it random ("equal jitter"), so webhooks failing together spread out. */
+  backoffMs(attempts: number): number {
+    const full = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
+    return Math.round(full / 2 + (this.random() * full) / 2);
+  }
+
+  /** One retention pass now (under its lease); how many events went. */
+  async pruneOnce(): Promise<number> {
+    if (this.retentionPass !== undefined) return this.retentionPass;
+    this.retentionPass = this.prune().finally(() => {
+      this.retentionPass = undefined;
+    });
+    return this.retentionPass;
+  }
+
+  private async prune(): Promise<number> {
+    const leaseMs = Math.max(this.options.retentionIntervalMs * 2, 60_000);
+    if (!(await this.store.acquireLease(RETENTION_LEASE, this.options.holder, leaseMs, this.clock.nowMs()))) return 0;
+    const before = new Date(this.clock.nowMs() - this.options.retentionMs).toISOString();
+    let total = 0;
+    for (let step = 0; step < PRUNE_STEPS; step++) {
+      const removed = await this.store.pruneEvents(before, PRUNE_BATCH);
+      total += removed;
+      if (removed < PRUNE_BATCH) break;
+    }
+    if (total > 0) this.observer.pruned(total);
+    return total;
+  }
+}
+
+function keyHeader(webhook: Webhook): Record<string, string> {
+  if (webhook.api_key_name === undefined || webhook.api_key_value === undefined) return {};
+  return { [webhook.api_key_name]: webhook.api_key_value };
+}
