@@ -145,6 +145,9 @@ export class GatewayMetrics {
     help: 'Age of the oldest event a webhook has not got yet, the largest per webhook status (0 when caught up)',
     labelNames: ['status'] as const,
     registers: [this.registry],
+    collect: async (): Promise<void> => {
+      await this.collectWebhookBacklogs();
+    },
   });
 
   /** Reports the webhooks' backlogs in tams_webhook_queue_depth and tams_webhook_lag_seconds. */
