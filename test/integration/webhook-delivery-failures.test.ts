@@ -1,0 +1,191 @@
+/**
+ * Webhook delivery when receivers misbehave (500, slow, never answering, redirecting, an
+ * enormous answer), the status transitions that follow (created -> started -> error, PUT back
+ * to created), and re-enabling inside and past the outbox retention (TAMS_OUTBOX_RETENTION)
+ * with a test clock.
+ */
+import { startHarness, type Harness } from '../support/gateway-harness';
+import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { TestClock } from '../support/test-clock';
+import { videoFlow } from '../fixtures/flows';
+
+const ENV = { TAMS_WEBHOOK_RETRY_BASE_MS: '50', TAMS_WEBHOOK_RETRY_MAX_MS: '200', TAMS_WEBHOOK_MAX_ATTEMPTS: '3', TAMS_WEBHOOK_TIMEOUT_MS: '700', TAMS_WEBHOOK_LEASE_MS: '2000', METRICS_TOKEN: 'metrics-token-0123456789' };
+
+async function register(h: Harness, r: WebhookReceiver, flowId?: string): Promise<string> {
+  const res = await h.request('POST', '/service/webhooks', { url: r.url, events: ['flows/created', 'flows/updated'], ...(flowId === undefined ? {} : { flow_ids: [flowId] }) });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+
+async function relabel(h: Harness, flowId: string, label: string): Promise<void> {
+  expect((await h.request('PUT', `/flows/${flowId}/label`, JSON.stringify(label))).status).toBeLessThan(300);
+}
+
+async function webhook(h: Harness, id: string): Promise<Record<string, unknown>> {
+  return (await h.request('GET', `/service/webhooks/${id}`)).body as Record<string, unknown>;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function reenable(h: Harness, id: string, r: WebhookReceiver, flowId: string): Promise<void> {
+  const res = await h.request('PUT', `/service/webhooks/${id}`, { id, url: r.url, events: ['flows/created', 'flows/updated'], flow_ids: [flowId], status: 'created' });
+  expect(res.status).toBe(201);
+}
+
+async function metric(h: Harness, pattern: RegExp): Promise<number> {
+  const text = (await h.request('GET', '/metrics', undefined, { authorization: 'Bearer metrics-token-0123456789' })).text;
+  return Number(pattern.exec(text)?.[1] ?? 'NaN');
+}
+
+describe('webhook delivery failures and status', () => {
+  let h: Harness;
+  const receivers: WebhookReceiver[] = [];
+  async function receiver(): Promise<WebhookReceiver> {
+    const r = await startReceiver();
+    receivers.push(r);
+    return r;
+  }
+  beforeAll(async () => {
+    h = await startHarness(ENV);
+  });
+  afterAll(async () => {
+    await h.close();
+    for (const r of receivers) await r.close();
+  });
+
+  it('retries a 500 with backoff, goes started, then error after the attempt limit, and resumes from the cursor when re-enabled', async () => {
+    const r = await receiver();
+    const flow = videoFlow();
+    const flowId = flow.id as string;
+    const id = await register(h, r, flowId);
+    expect((await webhook(h, id)).status).toBe('created');
+    r.respond = (_x, i) => ({ status: i < 2 ? 500 : 200 });
+    expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+    await r.waitFor(3);
+    await until(async () => (await webhook(h, id)).status === 'started');
+    expect(r.received.map((x) => x.body.event_type)).toEqual(['flows/created', 'flows/created', 'flows/created']);
+    // The backoff spaced the attempts out (base 50 ms, half of it random).
+    expect(r.received[1]!.atMs - r.received[0]!.atMs).toBeGreaterThanOrEqual(20);
+    expect(await metric(h, /tams_webhook_retries_total (\d+)/)).toBeGreaterThanOrEqual(2);
+
+    r.respond = () => ({ status: 503 });
+    await relabel(h, flowId, 'one');
+    await relabel(h, flowId, 'two');
+    await until(async () => (await webhook(h, id)).status === 'error');
+    const failed = await webhook(h, id);
+    expect(failed.error).toMatchObject({ type: 'delivery_failed', summary: expect.stringContaining('503'), time: expect.any(String) });
+    expect(r.received.length).toBe(6);
+    // An error webhook cannot be disabled (webhook-get.json), and it sends nothing more.
+    expect((await h.request('PUT', `/service/webhooks/${id}`, { id, url: r.url, events: ['flows/updated'], status: 'disabled' })).status).toBe(400);
+    await relabel(h, flowId, 'three');
+    await new Promise((x) => setTimeout(x, 300));
+    expect(r.received.length).toBe(6);
+
+    r.respond = () => ({ status: 200 });
+    await reenable(h, id, r, flowId);
+    await r.waitFor(9);
+    expect(r.received.slice(5).map((x) => x.body.event.flow.label)).toEqual(['one', 'one', 'two', 'three']);
+    await until(async () => (await webhook(h, id)).status === 'started');
+    expect((await webhook(h, id)).error).toBeUndefined();
+  });
+
+  it('sends nothing while disabled and resumes from the cursor on re-enable', async () => {
+    const r = await receiver();
+    const flow = videoFlow();
+    const flowId = flow.id as string;
+    const id = await register(h, r, flowId);
+    expect((await h.request('PUT', `/service/webhooks/${id}`, { id, url: r.url, events: ['flows/created', 'flows/updated'], flow_ids: [flowId], status: 'disabled' })).status).toBe(201);
+    expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+    await relabel(h, flowId, 'x');
+    await new Promise((x) => setTimeout(x, 300));
+    expect(r.received).toEqual([]);
+    await reenable(h, id, r, flowId);
+    expect((await r.waitFor(2)).map((x) => x.body.event_type)).toEqual(['flows/created', 'flows/updated']);
+  });
+
+  it('delivers to a slow receiver within the timeout, and fails one that never answers', async () => {
+    const slow = await receiver();
+    slow.respond = () => ({ status: 200, delayMs: 300 });
+    const silent = await receiver();
+    silent.respond = () => 'hang';
+    const flow = videoFlow();
+    const slowId = await register(h, slow, flow.id as string);
+    const silentId = await register(h, silent, flow.id as string);
+    const started = Date.now();
+    expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+    await slow.waitFor(1);
+    await until(async () => (await webhook(h, slowId)).status === 'started');
+    await until(async () => (await webhook(h, silentId)).status === 'error');
+    expect(silent.received.length).toBe(3);
+    // Three attempts of 700 ms each, not a hang.
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect((await h.gateway.store.getWebhookDelivery(silentId))?.last_error).toMatch(/no complete answer within \d+ ms/);
+  });
+
+  it('never follows a redirect (here to a metadata address), and reads at most a bounded answer', async () => {
+    const redirecting = await receiver();
+    redirecting.respond = () => ({ status: 302, location: 'http://169.254.169.254/latest/meta-data/' });
+    const enormous = await receiver();
+    enormous.respond = () => ({ status: 200, bodyBytes: 512 * 1024 * 1024 });
+    const flow = videoFlow();
+    const redirectId = await register(h, redirecting, flow.id as string);
+    const enormousId = await register(h, enormous, flow.id as string);
+    expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+    await until(async () => (await webhook(h, redirectId)).status === 'error');
+    expect((await webhook(h, redirectId)).error).toMatchObject({ summary: expect.stringContaining('redirects are not followed') });
+    await until(async () => (await webhook(h, enormousId)).status === 'started');
+    expect(enormous.received.length).toBe(1);
+    // The gateway dropped the connection after 64 KiB: far from the 512 MiB offered.
+    await new Promise((x) => setTimeout(x, 200));
+    expect(enormous.bytesWritten).toBeLessThan(64 * 1024 * 1024);
+  });
+});
+
+describe('outbox retention and re-enabling past it', () => {
+  it('prunes events older than TAMS_OUTBOX_RETENTION whatever the cursors, and a re-enabled webhook reports the skipped span', async () => {
+    const clock = new TestClock();
+    const h = await startHarness({ ...ENV, TAMS_OUTBOX_RETENTION: '60s' }, { clock });
+    const r = await startReceiver();
+    try {
+      const flow = videoFlow();
+      const flowId = flow.id as string;
+      const id = await register(h, r, flowId);
+      expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+      await r.waitFor(1);
+      const disable = { id, url: r.url, events: ['flows/created', 'flows/updated'], flow_ids: [flowId], status: 'disabled' };
+      expect((await h.request('PUT', `/service/webhooks/${id}`, disable)).status).toBe(201);
+      await relabel(h, flowId, 'inside');
+      clock.advance(30_000);
+      expect(await h.gateway.webhooks!.pruneOnce()).toBe(0);
+      await reenable(h, id, r, flowId);
+      expect((await r.waitFor(2))[1]!.body.event.flow.label).toBe('inside');
+
+      expect((await h.request('PUT', `/service/webhooks/${id}`, disable)).status).toBe(201);
+      await relabel(h, flowId, 'lost 1');
+      await relabel(h, flowId, 'lost 2');
+      clock.advance(120_000);
+      const before = await h.gateway.store.lastEventSeq();
+      expect(await h.gateway.webhooks!.pruneOnce()).toBeGreaterThanOrEqual(2);
+      expect(await h.gateway.store.readEvents(0, 10)).toEqual([]);
+      await relabel(h, flowId, 'after');
+      await reenable(h, id, r, flowId);
+      await r.waitFor(3);
+      await new Promise((x) => setTimeout(x, 200));
+      expect(r.received.map((x) => x.body.event.flow.label)).toEqual([flow.label, 'inside', 'after']);
+      const shown = await webhook(h, id);
+      expect(shown.status).toBe('started');
+      expect(shown.error).toMatchObject({ type: 'events_skipped', summary: expect.stringContaining(`to ${before}`) });
+      expect(await metric(h, /tams_webhook_events_skipped_total (\d+)/)).toBeGreaterThanOrEqual(2);
+      expect(await metric(h, /tams_outbox_pruned_total (\d+)/)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await h.close();
+      await r.close();
+    }
+  });
+});
