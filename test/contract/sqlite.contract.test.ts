@@ -7,6 +7,7 @@ import { runMetadataStoreUpdatesContract } from './metadata-store-updates.contra
 import { runMetadataStoreBatchContract } from './metadata-store-batch.contract';
 import { runMetadataStoreRulesContract } from './metadata-store-rules.contract';
 import { runMetadataStoreStorageContract } from './metadata-store-storage.contract';
+import { runMetadataStoreWebhooksContract } from './metadata-store-webhooks.contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'tams-sqlite-contract-'));
 let n = 0;
@@ -53,3 +54,10 @@ runMetadataStoreStorageContract('sqlite (file)', async () => {
 });
 
 runMetadataStoreStorageContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
+
+runMetadataStoreWebhooksContract('sqlite (file)', async () => {
+  n += 1;
+  return new SqliteMetadataStore({ filename: join(dir, `store-${n}.db`) });
+});
+
+runMetadataStoreWebhooksContract('sqlite (:memory:)', async () => new SqliteMetadataStore({ filename: ':memory:' }));
