@@ -10,7 +10,7 @@ import type { MetadataStore } from '../../src/ports/metadata-store';
 const NOW = '2030-01-01T00:00:00.000Z';
 
 function flow(overrides: Partial<Flow> = {}): Flow {
-  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:video', ...overrides } as Flow;
+  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:video', ...overrides };
 }
 
 function hook(overrides: Partial<Webhook> = {}): Webhook {
@@ -42,7 +42,7 @@ export function runMetadataStoreWebhooksContract(name: string, makeStore: () => 
     it('records the context an event committed with, for deleted flows too', async () => {
       const from = await store.lastEventSeq();
       const member = flow({ tags: { auth_classes: 'news' } });
-      const collector = flow({ flow_collection: [{ id: member.id, role: 'v' }] } as Partial<Flow>);
+      const collector = flow({ flow_collection: [{ id: member.id, role: 'v' }] });
       await store.putFlow(member, NOW);
       await store.putFlow(collector, NOW);
       await store.deleteFlow(member.id, NOW);
