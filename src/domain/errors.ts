@@ -16,7 +16,7 @@ export const ERROR_REGISTRY = {
   profile_exists: { status: 400, graphql: 'BAD_USER_INPUT', type: 'ProfileExists' },
   instance_conflict: { status: 400, graphql: 'BAD_USER_INPUT', type: 'InstanceConflict' },
   last_instance: { status: 400, graphql: 'BAD_USER_INPUT', type: 'LastInstance' },
-  flow_being_deleted: { status: 400, graphql: 'BAD_USER_INPUT', type: 'FlowBeingDeleted' },
+  flow_being_deleted: { status: 400, graphql: 'FLOW_BEING_DELETED', type: 'FlowBeingDeleted' },
   query_too_complex: { status: 400, graphql: 'QUERY_TOO_COMPLEX', type: 'QueryTooComplex' },
   persisted_query_required: { status: 400, graphql: 'PERSISTED_QUERY_REQUIRED', type: 'PersistedQueryRequired' },
   persisted_query_mismatch: { status: 400, graphql: 'PERSISTED_QUERY_HASH_MISMATCH', type: 'PersistedQueryHashMismatch' },

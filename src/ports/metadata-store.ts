@@ -202,8 +202,10 @@ export interface MetadataStore {
    * Removes it from the `flow_collection` of every flow that collected it (each such flow gets
    * a new metadata_version and its own `flows/updated`; updated_by stays), and keeps source
    * collections in step (`sources/updated`). Returns false when the flow did not exist.
+   * `progress`: the deletion request this finishes, stored in the same transaction (only then
+   * may it run while the flow has an unfinished request; otherwise `flow_being_deleted`).
    */
-  deleteFlow(id: string, now: string): Promise<boolean>;
+  deleteFlow(id: string, now: string, progress?: DeletionRequest): Promise<boolean>;
   /** Span of the flow's segments that overlap `within` (EMPTY when none). */
   getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange>;
   countSegments(flowId: string): Promise<number>;
@@ -225,10 +227,13 @@ export interface MetadataStore {
    */
   addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]>;
   /**
-   * Deletes the segments completely covered by `timerange` (and of `object_id` when
-   * given). Writes `flows/segments_deleted` when any was deleted. Returns how many.
+   * Deletes the segments completely covered by `timerange` (and of `object_id` when given).
+   * Writes `flows/segments_deleted` when any was deleted, its timerange from the start of the
+   * first deleted segment to the end of the last. Returns how many. `progress`: the deletion
+   * request this chunk belongs to, stored in the same transaction (only then may it run while
+   * the flow has an unfinished request; otherwise `flow_being_deleted`).
    */
-  deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string): Promise<number>;
+  deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionRequest): Promise<number>;
 
   /** Records allocated object ids; fails with `object_exists` (and stores none) if any exists. */
   allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void>;
@@ -306,7 +311,10 @@ export interface MetadataStore {
   getDeletionRequest(id: string): Promise<DeletionRequest | undefined>;
   /** Sorted by created (newest first) then id. */
   listDeletionRequests(page: PageRequest): Promise<Page<DeletionRequest>>;
-  /** Creates or replaces a deletion request. */
+  /**
+   * Creates or replaces a deletion request. A new request for a flow that has an unfinished one
+   * fails with `flow_being_deleted` (one request per flow at a time).
+   */
   putDeletionRequest(request: DeletionRequest): Promise<void>;
   /** Requests still `created` or `started`, oldest first (the deletion worker's queue). */
   listUnfinishedDeletionRequests(limit: number): Promise<DeletionRequest[]>;

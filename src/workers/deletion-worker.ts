@@ -1,15 +1,16 @@
 /**
  * Asynchronous flow and segment deletions (DELETE answered 202 with a deletion request), worked
  * in chunks by a background worker that survives restarts: each request is claimed with a lease
- * in the metadata store (`deletion:<id>`), so one process at a time works it and another takes
+ * in the metadata store (`deletion:<flow id>`), so one process at a time works it and another takes
  * it over when its holder dies; after a restart the worker finds unfinished requests in the
  * store and resumes them from `timerange_remaining`.
  *
  * Status goes `created` -> `started` -> `done` (or `error`, with an `error` object). Each chunk
  * deletes the segments from the first one wholly inside what remains to the end of the
  * `batch`-th, in its own transaction with one `flows/segments_deleted` event whose timerange
- * starts and ends on deleted segments; `timerange_remaining` is saved after each chunk, so a
- * chunk is never deleted twice and never skipped. A request that deletes the flow deletes it
+ * starts and ends on deleted segments, and the new `timerange_remaining` is stored in that same
+ * transaction, so a chunk is never deleted twice nor skipped, and the request never says more
+ * is left than is. A request that deletes the flow deletes it
  * last (one `flows/deleted`). Freed objects become garbage-collection candidates in the same
  * transactions (a trigger on the segments table). Finished requests past their `expiry` are
  * deleted. Stopping lets the chunk in progress finish and leaves the request `started`.
@@ -28,7 +29,7 @@ export interface DeletionWorkerOptions {
   batch: number;
   /** Look for requests left by a stopped or dead process this often. Default 5000 ms. */
   intervalMs?: number;
-  /** A request's lease, renewed at every chunk. Default 60,000 ms. */
+  /** A flow's lease, renewed at every chunk: how long a dead holder's request waits to be taken over. Default 30,000 ms. */
   leaseMs?: number;
 }
 
@@ -54,7 +55,7 @@ export class DeletionWorker {
     private readonly observer: DeletionWorkerObserver = {},
   ) {
     this.intervalMs = options.intervalMs ?? 5000;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? 30_000;
   }
 
   private now(): string {
@@ -89,7 +90,8 @@ export class DeletionWorker {
     await this.store.deleteExpiredDeletionRequests(this.now());
     for (const request of await this.store.listUnfinishedDeletionRequests(100)) {
       if (this.stopping) return;
-      const lease = `deletion:${request.id}`;
+      // One holder per flow (a flow has one unfinished request at a time; the store refuses a second).
+      const lease = `deletion:${request.flow_id}`;
       if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) continue;
       try {
         // Read again under the lease: another process may have finished it meanwhile.
@@ -104,30 +106,38 @@ export class DeletionWorker {
   /** Works one request chunk by chunk to `done` (or `error`), unless the worker stops first. */
   private async work(initial: DeletionRequest, lease: string): Promise<void> {
     let request = initial;
-    const save = async (change: Partial<DeletionRequest>): Promise<void> => {
+    /** The request with `change` and a fresh updated/expiry: what the next write stores. */
+    const next = (change: Partial<DeletionRequest>): DeletionRequest => {
       const nowMs = this.clock.nowMs();
-      request = { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + DELETION_REQUEST_RETENTION_MS).toISOString() };
-      await this.store.putDeletionRequest(request);
+      return { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + DELETION_REQUEST_RETENTION_MS).toISOString() };
     };
     try {
-      if (request.status !== 'started') await save({ status: 'started' });
+      if (request.status !== 'started') {
+        request = next({ status: 'started' });
+        await this.store.putDeletionRequest(request);
+      }
       let remaining = parseTimeRange(request.timerange_remaining ?? request.timerange_to_delete);
       while (!remaining.empty) {
         if (this.stopping) return;
-        remaining = await this.chunk(request, remaining);
-        await save({ timerange_remaining: formatTimeRange(remaining) });
+        const { deleted, rest } = await this.nextChunk(request, remaining);
+        // The chunk and the progress it makes are one transaction: a crash never leaves them apart.
+        request = next({ timerange_remaining: formatTimeRange(rest) });
+        await this.store.deleteSegments(request.flow_id, deleted, undefined, this.now(), request);
+        if (!deleted.empty) this.observer.chunk?.(request.id, deleted);
+        remaining = rest;
         if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) return;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      if (request.delete_flow && (await this.store.getFlow(request.flow_id)) !== undefined) {
-        await this.store.deleteFlow(request.flow_id, this.now());
-      }
-      await save({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
+      const done = next({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
+      if (request.delete_flow) await this.store.deleteFlow(request.flow_id, this.now(), done);
+      else await this.store.putDeletionRequest(done);
+      request = done;
       this.observer.finished?.(request);
     } catch (err) {
       const error = toTamsError(err);
       try {
-        await save({ status: 'error', error: { type: error.type, summary: error.message, time: this.now() } });
+        request = next({ status: 'error', error: { type: error.type, summary: error.message, time: this.now() } });
+        await this.store.putDeletionRequest(request);
         this.observer.finished?.(request);
       } catch {
         // The store itself is failing (or closed): the request stays as last recorded and is resumed later.
@@ -136,29 +146,24 @@ export class DeletionWorker {
   }
 
   /**
-   * Deletes the next chunk of `remaining` and returns what is left. The chunk runs from the
-   * first segment wholly inside `remaining` to the end of the `batch`-th segment (segments of a
-   * flow never overlap, so nothing later is cut); the rest of `remaining` starts there.
+   * The next chunk of `remaining` and what is left after it. The chunk runs from the first
+   * segment wholly inside `remaining` to the end of the `batch`-th (segments of a flow never
+   * overlap, so nothing later is cut); the rest of `remaining` starts there. EMPTY chunk and rest
+   * when nothing wholly inside is left.
    */
-  private async chunk(request: DeletionRequest, remaining: TimeRange): Promise<TimeRange> {
-    const flowId = request.flow_id;
+  private async nextChunk(request: DeletionRequest, remaining: TimeRange): Promise<{ deleted: TimeRange; rest: TimeRange }> {
     // One more than the batch: a segment that only overlaps the start of `remaining` is listed but not deleted.
-    const page = await this.store.listSegments(flowId, { timerange: remaining, object_timerange: false }, { limit: this.options.batch + 1 });
+    const page = await this.store.listSegments(request.flow_id, { timerange: remaining, object_timerange: false }, { limit: this.options.batch + 1 });
     const inside = page.items.filter((s) => covers(remaining, s.timerange));
     const shown = inside.slice(0, this.options.batch);
     const first = shown[0];
     const last = shown[shown.length - 1];
+    if (first === undefined || last === undefined || last.timerange.end === null) return { deleted: EMPTY, rest: EMPTY };
     const more = page.next !== undefined || inside.length > this.options.batch;
-    if (first === undefined || last === undefined || last.timerange.end === null) {
-      // Nothing wholly inside is left: any segment still listed only overlaps an end of `remaining`.
-      if (!more) return EMPTY;
-      await this.store.deleteSegments(flowId, remaining, undefined, this.now());
-      return EMPTY;
-    }
-    const deleted = range(first.timerange.start, last.timerange.end);
-    await this.store.deleteSegments(flowId, deleted, undefined, this.now());
-    this.observer.chunk?.(request.id, deleted);
-    return more ? intersection(remaining, range(last.timerange.end, remaining.end)) : EMPTY;
+    return {
+      deleted: range(first.timerange.start, last.timerange.end),
+      rest: more ? intersection(remaining, range(last.timerange.end, remaining.end)) : EMPTY,
+    };
   }
 
   /** Works requests now and every intervalMs (requests left by a dead process are found there). */

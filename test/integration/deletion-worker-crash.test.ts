@@ -173,13 +173,10 @@ describe('a deletion of 100,000 segments killed with SIGKILL half way', () => {
     // Deleted from the start, chunk by chunk: what is left is every segment from firstLeft on.
     expect(BigInt(left.length) * DURATION).toBe(end - firstLeft);
     expect(left[left.length - 1]).toBe(end - DURATION);
-    // Every segment left is still to be deleted by the request. The recorded progress is saved
-    // in its own transaction after each chunk's, so a kill between the two leaves it one chunk
-    // behind (DEFECT test below); otherwise it is exact.
+    // The recorded progress is committed with each chunk: exactly what is left, wherever the kill fell.
     expect(covers(remaining, range(firstLeft, end))).toBe(true);
     expect(remaining.end).toBeNull();
-    expect(remaining.start).not.toBeNull();
-    expect(firstLeft - remaining.start!).toBeLessThanOrEqual(BigInt(BATCH) * DURATION);
+    expect(remaining.start).toBe(firstLeft);
     // Each chunk's event was committed with it: the events so far cover exactly what went.
     expectEventsTile(killed.deletedEvents, DURATION, firstLeft);
     expect(killed.flowDeletedEvents).toBe(0);
@@ -311,7 +308,7 @@ describe('a crash right after a chunk has committed, before the request progress
     expect(after.flowDeletedEvents).toBe(1);
   });
 
-  it('DEFECT: leaves timerange_remaining saying that a chunk already deleted is still to be deleted (progress saved in a separate transaction)', () => {
+  it('leaves timerange_remaining starting at the first segment left (progress committed with its chunk)', () => {
     // What GET /flow-delete-requests/{id} shows until a worker takes the request over: it
     // should start at the first segment left, as it does after any chunk the process lived past.
     expect(killed.request?.timerange_remaining).toBe(`[${KILLED_AFTER_CHUNKS * BATCH}:0_`);

@@ -258,15 +258,15 @@ describe('two deletion workers (two holders) over one SQLite file', () => {
     expect(eventProblems(eventsIn(storeA.database, flowId).deleted, run(0n, 1000, SECOND), run(0n, 100, SECOND))).toEqual([]);
   });
 
-  it('DEFECT: two requests on one flow are worked at the same time by the two workers, which report segments deleted twice', async () => {
-    // DELETE /flows/{id}/segments?timerange=[25:0_ then DELETE /flows/{id}: nothing refuses the
-    // second request, and the leases are per request, not per flow.
+  it('a second request on a flow with an unfinished one is refused, so two workers never work one flow at once', async () => {
+    // DELETE /flows/{id}/segments?timerange=[25:0_ then DELETE /flows/{id}: the store refuses the
+    // second request (one unfinished request per flow), and the leases are per flow.
     const flowId = await flowOf(1000);
     await requestFor(flowId, '[25:0_', false, 0);
-    await requestFor(flowId, '_', true, 1);
+    await expect(requestFor(flowId, '_', true, 1)).rejects.toMatchObject({ code: 'flow_being_deleted' });
     await Promise.all([worker(storeA, 'process-a', 50).runOnce(), worker(storeB, 'process-b', 50).runOnce()]);
-    expect(segmentsIn(storeA.database, flowId)).toEqual([]);
-    expect(eventProblems(eventsIn(storeA.database, flowId).deleted, run(0n, 1000, SECOND), [])).toEqual([]);
+    expect(segmentsIn(storeA.database, flowId)).toEqual(run(0n, 25, SECOND));
+    expect(eventProblems(eventsIn(storeA.database, flowId).deleted, run(0n, 1000, SECOND), run(0n, 25, SECOND))).toEqual([]);
   });
 });
 
@@ -332,7 +332,7 @@ describe('writes to a flow while a deletion request on it is pending', () => {
 
   function expectGraphqlBeingDeleted(result: Awaited<ReturnType<typeof gql>>): void {
     expect(result.errors).toHaveLength(1);
-    expect(result.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/being deleted/) });
+    expect(result.errors![0]).toMatchObject({ extensions: { code: 'FLOW_BEING_DELETED' }, message: expect.stringMatching(/being deleted/) });
   }
 
   /**
@@ -426,7 +426,7 @@ describe('expired deletion requests', () => {
     const pending = await req('DELETE', `/flows/${pendingFlow.id}/segments`);
     expect(pending.status).toBe(202);
     const pendingId = pending.body.id as string;
-    const lease = `deletion:${pendingId}`;
+    const lease = `deletion:${pendingFlow.id}`;
     expect(await h.gateway.store.acquireLease(lease, 'another-process', 48 * HOUR_MS, clock.nowMs())).toBe(true);
     h.gateway.deletions.start((err) => workerErrors.push(err));
 
@@ -537,7 +537,7 @@ describe('chunk boundaries', () => {
     expect((await req('GET', `/flows/${id}`)).status).toBe(404);
   });
 
-  it('DEFECT: a deletion within the request (at or below the threshold) reports a timerange that starts and ends inside segments it kept', async () => {
+  it('a deletion within the request (at or below the threshold) reports the timerange of the segments it deleted, not the range asked for', async () => {
     const { id, segments } = await flowWith([[0, BATCH, SECOND]]);
     expect((await req('DELETE', `/flows/${id}/segments?timerange=${enc('[0:500000000_4:500000000)')}`)).status).toBe(204);
     const db = h.gateway.store.database;

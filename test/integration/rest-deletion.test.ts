@@ -84,6 +84,12 @@ describe('flow delete requests', () => {
       puts.push(r);
       return original(r);
     });
+    // Chunk progress is stored with the chunk, in deleteSegments' transaction.
+    const deleteSegments = store.deleteSegments.bind(store);
+    jest.spyOn(store, 'deleteSegments').mockImplementation(async (...args: Parameters<typeof store.deleteSegments>) => {
+      if (args[4] !== undefined) puts.push(args[4]);
+      return deleteSegments(...args);
+    });
 
     const res = await req('DELETE', `/flows/${id}/segments?timerange=${enc('[2:0_10:0)')}`);
     expect(res.status).toBe(202);

@@ -286,6 +286,10 @@ export class SqliteMetadataStore implements MetadataStore {
         VALUES (?, ?, ?, ?, ?, ${segmentJsonHeadSql('?', '?')}, ?, ?, ?, ?, ?)`),
       segmentInitStorage: p64('SELECT init_storage_id, init_storage_key FROM segments WHERE flow_id = ? AND end_ns = ?'),
       deleteAllSegments: p('DELETE FROM segments WHERE flow_id = ?'),
+      firstCovered: p64(`SELECT start_ns FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
+        AND start_ns >= @lo AND (@object IS NULL OR object_id = @object) ORDER BY end_ns LIMIT 1`),
+      lastCovered: p64(`SELECT end_ns FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
+        AND start_ns >= @lo AND (@object IS NULL OR object_id = @object) ORDER BY end_ns DESC LIMIT 1`),
       deleteCovered: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
         AND start_ns >= @lo`),
       deleteCoveredObject: p(`DELETE FROM segments WHERE flow_id = @flow AND end_ns > @lo AND end_ns <= @hi
@@ -703,14 +707,17 @@ export class SqliteMetadataStore implements MetadataStore {
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }
 
-  async deleteFlow(id: string, now: string): Promise<boolean> {
+  async deleteFlow(id: string, now: string, progress?: DeletionRequest): Promise<boolean> {
     return this.write(() => {
+      if (progress === undefined) this.refuseWhileDeleting(id, 'media');
+      else this.storeDeletionRequest(progress);
       const row = this.s.getFlow.get(id) as FlowRow | undefined;
       if (!row) return false;
       const ids = { flow_id: id, source_id: row.source_id };
       const deleted = JSON.parse(row.doc) as Flow;
+      const gone = this.deletedSpan(id, INT64_MIN, INT64_MAX, undefined);
       if (this.s.deleteAllSegments.run(id).changes > 0) {
-        this.appendEvent({ type: 'flows/segments_deleted', event: { flow_id: id, timerange: '_' } }, now, ids);
+        this.appendEvent({ type: 'flows/segments_deleted', event: { flow_id: id, timerange: formatTimeRange(gone) } }, now, ids);
       }
       this.s.deleteFlow.run(id);
       this.appendEvent({ type: 'flows/deleted', event: { flow_id: id } }, now, ids);
@@ -1003,13 +1010,16 @@ export class SqliteMetadataStore implements MetadataStore {
     return undefined;
   }
 
-  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string): Promise<number> {
-    if (timerange.empty) return 0;
+  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionRequest): Promise<number> {
+    if (timerange.empty && progress === undefined) return 0;
     return this.write(() => {
+      if (progress === undefined) this.refuseWhileDeleting(flowId, 'media');
+      else this.storeDeletionRequest(progress);
       const flow = this.s.getFlow.get(flowId) as FlowRow | undefined;
-      if (!flow) return 0;
+      if (!flow || timerange.empty) return 0;
       const { lo, hi } = bounds(timerange);
       const params: Record<string, unknown> = { flow: flowId, lo, hi };
+      const gone = this.deletedSpan(flowId, lo, hi, objectId);
       const deleted =
         objectId === undefined
           ? this.s.deleteCovered.run(params).changes
@@ -1017,7 +1027,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (deleted > 0) {
         this.s.touchSegments.run(now, -deleted, flowId);
         this.appendEvent(
-          { type: 'flows/segments_deleted', event: { flow_id: flowId, timerange: formatTimeRange(timerange) } },
+          { type: 'flows/segments_deleted', event: { flow_id: flowId, timerange: formatTimeRange(gone) } },
           now,
           { flow_id: flowId, source_id: flow.source_id },
         );
@@ -1323,9 +1333,27 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async putDeletionRequest(request: DeletionRequest): Promise<void> {
     this.write(() => {
-      const doc = plain(request);
-      this.s.upsertDeletionRequest.run(doc.id, doc.flow_id, doc.created ?? null, doc.expiry ?? null, JSON.stringify(doc));
+      if (this.s.getDeletionRequest.get(request.id) === undefined) this.refuseWhileDeleting(request.flow_id, 'media');
+      this.storeDeletionRequest(request);
     });
+  }
+
+  private storeDeletionRequest(request: DeletionRequest): void {
+    const doc = plain(request);
+    this.s.upsertDeletionRequest.run(doc.id, doc.flow_id, doc.created ?? null, doc.expiry ?? null, JSON.stringify(doc));
+  }
+
+  /**
+   * From the start of the first to the end of the last segment a delete of the range (lo, hi]
+   * of end_ns (bounds()) would take: the timerange its event reports (segments never overlap,
+   * so the first by end has the earliest start). EMPTY when it takes none.
+   */
+  private deletedSpan(flowId: string, lo: bigint, hi: bigint, objectId: string | undefined): TimeRange {
+    const params = { flow: flowId, lo, hi, object: objectId ?? null };
+    const first = this.s.firstCovered.get(params) as { start_ns: bigint } | undefined;
+    const last = this.s.lastCovered.get(params) as { end_ns: bigint } | undefined;
+    if (first === undefined || last === undefined) return EMPTY;
+    return range(boundToNanos(first.start_ns, INT64_MIN), boundToNanos(last.end_ns, INT64_MAX));
   }
 
   // ---- events --------------------------------------------------------------------------
