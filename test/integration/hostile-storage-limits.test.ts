@@ -5,8 +5,8 @@
  * - TAMS_VERIFY_UPLOADS with a batch of never-uploaded segments: how many S3 requests one
  *   POST costs, and whether the check looks at objects allocated for other flows;
  * - the object garbage collector over a large backlog (every segment of a flow deleted at
- *   once): how long one pass holds the event loop (better-sqlite3 is synchronous, so that is
- *   also how long the SQLite writer is held).
+ *   once, collected once past its PUT URL lifetime): how long one pass holds the event loop
+ *   (better-sqlite3 is synchronous, so that is also how long the SQLite writer is held).
  *
  * S3 goes through a counting proxy in front of an in-process s3rver.
  */
@@ -20,17 +20,7 @@ import { startHarness, type Harness, type TamsResponse } from '../support/gatewa
 import { checkedFetch } from '../support/checked-fetch';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../support/s3-server';
 import { videoFlow } from '../fixtures/flows';
-import type { Clock } from '../../src/ports/clock';
-
-class TestClock implements Clock {
-  private ms = Date.now();
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { TestClock } from '../support/test-clock';
 
 interface CountingProxy {
   endpoint: string;
@@ -130,9 +120,11 @@ const segmentsFor = (ids: readonly string[], from = 0): { object_id: string; tim
 
 describe('hostile: TAMS_VERIFY_UPLOADS under a large batch', () => {
   let h: Harness;
+  let clock: TestClock;
 
   beforeAll(async () => {
-    h = await startHarness({ TAMS_STORAGE_BACKENDS_FILE: backendsFile, TAMS_VERIFY_UPLOADS: 'true', TAMS_GC: 'off' });
+    clock = new TestClock();
+    h = await startHarness({ TAMS_STORAGE_BACKENDS_FILE: backendsFile, TAMS_VERIFY_UPLOADS: 'true', TAMS_GC: 'off' }, { clock });
   });
   afterAll(async () => {
     await h?.close();
@@ -152,12 +144,10 @@ describe('hostile: TAMS_VERIFY_UPLOADS under a large batch', () => {
     expect((await h.request('GET', `/flows/${flowId}/segments`)).body).toEqual([]);
   });
 
-  it('DEFECT: once the upload check has failed the request (503), it goes on asking S3 about every other object of the batch', async () => {
-    // POST /flows/{id}/segments with 200 segments; S3 answers 503 to every HeadObject of the first object (the SDK's 3 attempts included).
-    // mapBounded (src/services/bounded-concurrency.ts) rejects on that first failure, so the
-    // client gets its 503 at once, but the 15 other workers keep taking items until the batch
-    // is exhausted: ~200 more HEAD requests (and 3 attempts each against a slow or throttling
-    // store) for a request that has already failed.
+  it('once the upload check has failed the request (503), it stops asking S3 about the other objects of the batch (at most the checks in flight finish)', async () => {
+    // POST /flows/{id}/segments with 200 segments; S3 answers 503 to every HeadObject of the
+    // first object (the SDK's attempts included). The client gets its 503, and no check is
+    // started after the failure: only those already in flight (16) may still reach S3.
     const flowId = await putFlow(h);
     const objects = await allocate(h, flowId, 200);
     const key = (await h.gateway.store.getObject(objects[0]!.object_id))!.instances[0]!.key;
@@ -187,29 +177,56 @@ describe('hostile: TAMS_VERIFY_UPLOADS under a large batch', () => {
     expect((listed.body as { object_id: string }[]).map((s) => s.object_id).sort()).toEqual(uploaded.map((o) => o.object_id).sort());
   });
 
-  it('DEFECT: one POST of N never-uploaded segments costs 2N S3 requests (a HeadBucket after every missing object)', async () => {
-    // POST /flows/{id}/segments with 200 segments whose objects were allocated and never
-    // uploaded: SegmentService.notUploaded asks exists() of each object, and S3ObjectStore.exists
-    // follows every 404 with a HeadBucket (confirmBucket) to tell a missing object from a missing
-    // bucket. The bucket's presence is one fact per backend and request; asked 200 times it
-    // doubles what a batch of up to 10,000 segments (20,000 objects with init objects) costs in S3
-    // requests and in time.
-    const flowId = await putFlow(h);
-    const objects = await allocate(h, flowId, 200);
+  /** POSTs `count` never-uploaded segments to the flow: the S3 requests the upload check made. */
+  async function checkNeverUploaded(flowId: string, count: number, from: number): Promise<{ headObject: number; headBucket: number }> {
+    const objects = await allocate(h, flowId, count);
     proxy.counts.clear();
-    const res = await h.request('POST', `/flows/${flowId}/segments`, segmentsFor(objects.map((o) => o.object_id)));
+    const res = await h.request('POST', `/flows/${flowId}/segments`, segmentsFor(objects.map((o) => o.object_id), from));
     expect(res.status).toBe(200);
-    expect(res.body.failed_segments.length).toBe(200);
-    expect({ headObject: proxy.counts.get('HEAD object') ?? 0, headBucket: proxy.counts.get('HEAD bucket') ?? 0 }).toEqual({ headObject: 200, headBucket: 1 });
+    expect(res.body.failed_segments.length).toBe(count);
+    return { headObject: proxy.counts.get('HEAD object') ?? 0, headBucket: proxy.counts.get('HEAD bucket') ?? 0 };
+  }
+
+  it('one POST of N never-uploaded segments costs N HeadObjects, not N HeadBuckets too: a bucket found is trusted 30 s by the gateway clock', async () => {
+    // POST /flows/{id}/segments with 200 segments whose objects were allocated and never
+    // uploaded: each object is asked about (HeadObject, 404), and a 404 is told from a missing
+    // bucket by a HeadBucket, which once answered stands for the bucket for 30 s. (How many the
+    // first misses of a batch send at once: see the DEFECT test below.)
+    const flowId = await putFlow(h);
+    // Whatever earlier tests confirmed is stale by now.
+    clock.advance(30_000);
+    const first = await checkNeverUploaded(flowId, 200, 0);
+    expect({ headObject: first.headObject, someHeadBucket: first.headBucket >= 1, atMostTheChecksInFlight: first.headBucket <= 16 }).toEqual({
+      headObject: 200,
+      someHeadBucket: true,
+      atMostTheChecksInFlight: true,
+    });
+    clock.advance(29_999);
+    expect(await checkNeverUploaded(flowId, 50, 200)).toEqual({ headObject: 50, headBucket: 0 });
+    clock.advance(1);
+    const after = await checkNeverUploaded(flowId, 40, 250);
+    expect({ headObject: after.headObject, askedAgain: after.headBucket >= 1 }).toEqual({ headObject: 40, askedAgain: true });
   });
 
-  it('DEFECT: the upload check runs on objects allocated for another flow, and its answer tells whether their bytes were uploaded', async () => {
+  it('DEFECT: the first never-uploaded objects of a batch each send their own HeadBucket (one per check in flight), not one for the batch', async () => {
+    // POST /flows/{id}/segments with 200 never-uploaded segments, the bucket not confirmed in
+    // the last 30 s (gateway clock). Expected: 200 HeadObject and 1 HeadBucket. Got: 200 and 16.
+    // The upload check runs 16 exists() at once (UPLOAD_CHECKS_IN_FLIGHT, src/services/
+    // segment-service.ts); each 404 calls S3ObjectStore.confirmBucket
+    // (src/adapters/s3/s3-object-store.ts), which returns early only once bucketConfirmedAt is
+    // set, i.e. after a HeadBucket has answered: the 16 concurrent misses all find it unset and
+    // each sends one. No single flight on the HeadBucket in progress. Bounded (16 per 30 s and
+    // backend, not N), but the batch still pays up to 16 requests where one tells.
+    const flowId = await putFlow(h);
+    clock.advance(30_000);
+    expect(await checkNeverUploaded(flowId, 200, 0)).toEqual({ headObject: 200, headBucket: 1 });
+  });
+
+  it('the upload check skips objects allocated for another flow: no S3 request, and the same answer whether their bytes were uploaded or not', async () => {
     // A writer of flow ATTACKER names, in a segment of its own flow, an object allocated for flow
-    // VICTIM (not yet registered). The store would refuse it either way ("was not intended for
-    // this flow"), but the upload check runs first: it sends a HeadObject to the victim's bucket
-    // and answers "was allocated but its bytes were never uploaded" while the victim has not
-    // uploaded, and the reuse conflict once it has: an oracle on another flow's uploads, paid
-    // for with S3 requests.
+    // VICTIM (not yet registered). The store refuses it ("was not intended for this flow") and
+    // the upload check does not run first: no HeadObject to the victim's bucket, and no answer
+    // telling whether the victim has uploaded.
     const victim = await putFlow(h);
     const attacker = await putFlow(h);
     const [pending, done] = await allocate(h, victim, 2);
@@ -231,7 +248,10 @@ describe('hostile: garbage collection of a large backlog', () => {
 
   beforeAll(async () => {
     clock = new TestClock();
-    h = await startHarness({ TAMS_GC_INTERVAL_MS: '86400000', TAMS_GC_BATCH: '10000' }, { clock });
+    h = await startHarness(
+      { TAMS_GC_INTERVAL_MS: '86400000', TAMS_GC_BATCH: '10000', TAMS_PRESIGNED_URL_TIMEOUT: '60:0', TAMS_MIN_OBJECT_TIMEOUT: '300:0', TAMS_GC_GRACE_SEC: '60' },
+      { clock },
+    );
   });
   afterAll(async () => {
     await h?.close();
@@ -254,7 +274,7 @@ describe('hostile: garbage collection of a large backlog', () => {
     return Math.max(worst, performance.now() - last);
   }
 
-  it('10,000 objects freed at once: collected and deleted in one pass, the event loop never held for a second', async () => {
+  it('10,000 objects freed at once: kept while their PUT URLs may work, then collected and deleted in one pass, the event loop never held for a second', async () => {
     const flowId = await putFlow(h);
     const objects = await allocate(h, flowId, 10_000);
     const ids = objects.map((o) => o.object_id);
@@ -262,6 +282,14 @@ describe('hostile: garbage collection of a large backlog', () => {
     expect(reg.status).toBe(201);
     expect((await h.request('DELETE', `/flows/${flowId}/segments`)).status).toBe(204);
     let pass: Awaited<ReturnType<NonNullable<Harness['gateway']['gc']>['runOnce']>> | undefined;
+    // Within their PUT URLs' lifetime (min_object_timeout 300 s + grace 60 s) none goes; the
+    // pass that finds them all too young holds the loop no longer either.
+    const youngStall = await longestStall(async () => {
+      pass = await h.gateway.gc!.runOnce();
+    });
+    expect(pass).toMatchObject({ collected: 0, deleted: 0, failed: 0 });
+    expect({ longestStallMs: Math.round(youngStall), underASecond: youngStall < 1000 }).toMatchObject({ underASecond: true });
+    clock.advance(360_001);
     const stall = await longestStall(async () => {
       pass = await h.gateway.gc!.runOnce();
     });

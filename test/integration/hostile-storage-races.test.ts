@@ -5,7 +5,9 @@
  * chosen S3 operation while it does something else (remove an instance, delete the flow, run
  * the collector, register a segment) and then let it go. The outcome must always be one of
  * the consistent ones: the copy recorded with the right bytes, or nothing recorded and no bytes
- * left behind; never a reference to deleted bytes, never a hang, never a 500.
+ * left behind; never a reference to deleted bytes, never a hang, never a 500. Bytes are never
+ * deleted while a PUT URL for them may still work (allocation + min_object_timeout + grace, by
+ * the gateway's clock): tests that need bytes deleted at once move the clock past that first.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -19,17 +21,7 @@ import { startHarness, type Harness, type TamsResponse } from '../support/gatewa
 import { checkedFetch } from '../support/checked-fetch';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../support/s3-server';
 import { videoFlow } from '../fixtures/flows';
-import type { Clock } from '../../src/ports/clock';
-
-class TestClock implements Clock {
-  private ms = Date.now();
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { TestClock } from '../support/test-clock';
 
 /** What an S3 request is, from the proxy's point of view. */
 type S3Op = 'HeadObject' | 'HeadBucket' | 'GetObject' | 'PutObject' | 'CopyObject' | 'DeleteObject' | 'Other';
@@ -52,16 +44,22 @@ type Plan = { hold?: Promise<void>; holdResponse?: Promise<void>; answer?: numbe
 interface S3Proxy {
   endpoint: string;
   counts: Map<S3Op, number>;
+  /** The most requests of an operation seen in progress at once (arrived, not yet answered). */
+  maxInFlight: Map<S3Op, number>;
   plan: (op: S3Op, req: http.IncomingMessage) => Plan;
   close(): Promise<void>;
 }
 
 async function s3Proxy(target: string): Promise<S3Proxy> {
   const upstream = new URL(target);
-  const proxy: S3Proxy = { endpoint: '', counts: new Map(), plan: () => undefined, close: async () => undefined };
+  const proxy: S3Proxy = { endpoint: '', counts: new Map(), maxInFlight: new Map(), plan: () => undefined, close: async () => undefined };
+  const inFlight = new Map<S3Op, number>();
   const server = http.createServer((req, res) => {
     const op = classify(req);
     proxy.counts.set(op, (proxy.counts.get(op) ?? 0) + 1);
+    inFlight.set(op, (inFlight.get(op) ?? 0) + 1);
+    proxy.maxInFlight.set(op, Math.max(proxy.maxInFlight.get(op) ?? 0, inFlight.get(op)!));
+    res.on('close', () => inFlight.set(op, inFlight.get(op)! - 1));
     const plan = proxy.plan(op, req);
     if (plan?.stall) {
       req.resume();
@@ -206,6 +204,8 @@ describe('hostile: races and failures of instances, copies and garbage collectio
     await h?.close();
   });
 
+  /** TAMS_MIN_OBJECT_TIMEOUT (300 s) plus TAMS_GC_GRACE_SEC (0): how long a PUT URL for an object may work after its allocation. */
+  const LIFETIME_MS = 300_000;
   const req = (method: string, p: string, body?: unknown): Promise<TamsResponse> => h.request(method, p, body);
   const gc = () => h.gateway.gc!.runOnce();
 
@@ -255,22 +255,39 @@ describe('hostile: races and failures of instances, copies and garbage collectio
     expect(digest(await bytesOn(objectId, C.id, C.bucket))).toBe(digest(bytes));
   });
 
-  it('DEFECT: concurrent copies of one object onto one backend each transfer the whole object (N requests, N full copies)', async () => {
-    // POST /objects/{id}/instances {storage_id} x8 at once: every request streams the whole
-    // object through the gateway into the target (StorageService.copyTo has no single-flight
-    // per object and backend, nor any bound on copies in flight), then 7 of the 8 copies are
-    // deleted again. With objects of gigabytes, one writer multiplies the gateway's traffic at will.
+  it('concurrent copies of one object onto one backend transfer it once: the others wait for that copy (one PutObject reaches the target)', async () => {
+    // POST /objects/{id}/instances {storage_id} x8 at once: one request streams the object into
+    // the target, the seven others wait for it and answer as it does, without moving the bytes again.
     const flowId = await putFlow();
     const { objectId } = await registered(flowId, A.id, 0, 64 * 1024);
     proxy2.counts.clear();
-    await Promise.all(Array.from({ length: 8 }, () => req('POST', `/objects/${objectId}/instances`, { storage_id: C.id })));
+    const answers = await Promise.all(Array.from({ length: 8 }, () => req('POST', `/objects/${objectId}/instances`, { storage_id: C.id })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(201));
     expect({ putObjectsReachingTheTarget: proxy2.counts.get('PutObject') ?? 0 }).toEqual({ putObjectsReachingTheTarget: 1 });
+  });
+
+  it('at most 4 copies run at once: 8 copies of different objects onto one backend, each answer held a while, never more than 4 uploads in flight', async () => {
+    const flowId = await putFlow();
+    const objects: { objectId: string; bytes: Buffer }[] = [];
+    for (let i = 0; i < 8; i++) objects.push(await registered(flowId, A.id, i, 32 * 1024));
+    proxy2.counts.clear();
+    proxy2.maxInFlight.clear();
+    // Each upload's answer held 150 ms (under the backend's 400 ms request timeout), so copies overlap.
+    proxy2.plan = (op) => (op === 'PutObject' ? { holdResponse: new Promise<void>((resolve) => setTimeout(resolve, 150)) } : undefined);
+    const answers = await Promise.all(objects.map((o) => req('POST', `/objects/${o.objectId}/instances`, { storage_id: C.id })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(201));
+    const most = proxy2.maxInFlight.get('PutObject') ?? 0;
+    // Without the bound all 8 overlap; with it, at most 4 (and the copies did overlap).
+    expect({ putObjects: proxy2.counts.get('PutObject') ?? 0, atMostFourInFlight: most <= 4, overlapped: most >= 2 }).toEqual({ putObjects: 8, atMostFourInFlight: true, overlapped: true });
+    for (const o of objects) expect(digest(await bytesOn(o.objectId, C.id, C.bucket))).toBe(digest(o.bytes));
   });
 
   it('removing the source instance while a streamed copy reads it: the copy lands whole or nothing is recorded', async () => {
     const flowId = await putFlow();
     const { objectId, bytes } = await registered(flowId, A.id, 0, 256 * 1024);
     expect((await req('POST', `/objects/${objectId}/instances`, { storage_id: B.id })).status).toBe(201);
+    // Past the object's PUT URL lifetime, so a removal deletes its bytes with the request.
+    clock.advance(LIFETIME_MS);
     // Hold the copy's upload into C (the read from A or B is already open).
     const held = gate();
     proxy2.plan = (op) => (op === 'PutObject' ? { hold: held.promise } : undefined);
@@ -299,6 +316,8 @@ describe('hostile: races and failures of instances, copies and garbage collectio
   it('deleting the flow and collecting its objects during a copy: the copy answers 404 and leaves no bytes behind', async () => {
     const flowId = await putFlow();
     const { objectId } = await registered(flowId, A.id, 0, 128 * 1024);
+    // Past the object's PUT URL lifetime, so the collector may take it once the flow is gone.
+    clock.advance(LIFETIME_MS + 1);
     const cBefore = new Set(bucketObjects(C.bucket).keys());
     const held = gate();
     proxy2.plan = (op) => (op === 'PutObject' ? { holdResponse: held.promise } : undefined);
@@ -322,6 +341,8 @@ describe('hostile: races and failures of instances, copies and garbage collectio
     for (let round = 0; round < 4; round++) {
       const { objectId, bytes } = await registered(flowId, A.id, round);
       expect((await req('DELETE', `/flows/${flowId}/segments?object_id=${objectId}`)).status).toBe(204);
+      // Past its PUT URL lifetime: the collector may take it now.
+      clock.advance(LIFETIME_MS + 1);
       const [pass, reg] = await Promise.all([gc(), req('POST', `/flows/${other}/segments`, { object_id: objectId, timerange: `[${round}:0_${round + 1}:0)` })]);
       if (reg.status === 201) {
         expect(pass.collected).toBe(0);
@@ -353,58 +374,86 @@ describe('hostile: races and failures of instances, copies and garbage collectio
     expect(listed.body).toEqual([]);
   });
 
-  it('DEFECT: removing an instance deletes its bytes while the PUT URL handed out for them still works, so the uploader re-creates bytes nothing tracks', async () => {
+  it('removing an instance keeps its bytes while the PUT URL handed out for them may work, so a re-upload lands on a key still queued, deleted once due', async () => {
     // POST /flows/{f}/storage {storage_id: A} -> put_url (valid TAMS_PRESIGNED_URL_TIMEOUT);
     // PUT bytes; register; POST /objects/{id}/instances {storage_id: B}; DELETE
-    // /objects/{id}/instances?storage_id=A (bytes at A's key deleted at once); PUT to the same
-    // put_url again: the key is free, so the upload lands (with If-None-Match: * too). No object
-    // and no queued deletion names the key: the bytes stay in the bucket for ever, invisible to
-    // the API and to the collector, even long after the URL expired. Repeated, a writer fills
-    // buckets at will. (An S3 presigned PUT cannot be revoked: the deletion must wait for the
-    // URL's expiry, or be repeated after it.)
+    // /objects/{id}/instances?storage_id=A; PUT to the same put_url again. The bytes at A's key
+    // stay, queued, until allocation + min_object_timeout + grace, when a collector pass deletes
+    // them: whatever the re-upload wrote is deleted with them, and by then the URL has expired.
+    // (s3rver limit: it replaces bytes despite If-None-Match and checks X-Amz-Expires by the real
+    // clock, so here the re-upload answers 200 and the URL's expiry is read from the URL.)
     const flowId = await putFlow();
     const objectId = randomUUID();
     const alloc = await req('POST', `/flows/${flowId}/storage`, { object_ids: [objectId], storage_id: A.id });
     const put = alloc.body.media_objects[0].put_url as { url: string; 'content-type': string; headers?: Record<string, string> };
+    const allocatedAt = clock.nowMs();
     const send = (bytes: Buffer) => checkedFetch(put.url, { method: 'PUT', body: bytes, headers: { 'content-type': put['content-type'], ...(put.headers ?? {}) } });
     expect((await send(randomBytes(1000))).status).toBe(200);
     expect((await req('POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' })).status).toBe(201);
     const keyOnA = (await h.gateway.store.getObject(objectId))!.instances[0]!.key;
     expect((await req('POST', `/objects/${objectId}/instances`, { storage_id: B.id })).status).toBe(201);
+    proxy.counts.clear();
     expect((await req('DELETE', `/objects/${objectId}/instances?storage_id=${A.id}`)).status).toBe(204);
-    expect(bucketObjects(A.bucket).has(keyOnA)).toBe(false);
+    expect(await instancesOf(objectId)).toEqual([B.id]);
+    // No DeleteObject with the request: the bytes stay, queued.
+    expect(proxy.counts.get('DeleteObject') ?? 0).toBe(0);
+    expect(bucketObjects(A.bucket).has(keyOnA)).toBe(true);
+    const queuedOnA = async (): Promise<boolean> => (await h.gateway.store.pendingObjectDeletions(1000)).some((d) => d.storage_id === A.id && d.key === keyOnA);
+    expect(await queuedOnA()).toBe(true);
+
     const again = await send(randomBytes(50_000));
     expect(again.status).toBe(200);
-    // Long after the URL expired, a collector pass: the bytes must be gone, or at least queued.
-    clock.advance(3_600_000);
-    await gc();
-    const tracked = (await h.gateway.store.pendingObjectDeletions(1000)).some((d) => d.key === keyOnA);
-    expect({ untrackedBytesLeftInBucket: bucketObjects(A.bucket).has(keyOnA) && !tracked }).toEqual({ untrackedBytesLeftInBucket: false });
+    expect(await queuedOnA()).toBe(true);
+    expect(await gc()).toMatchObject({ deleted: 0, failed: 0 });
+    clock.advance(LIFETIME_MS - 1);
+    expect(await gc()).toMatchObject({ deleted: 0, failed: 0 });
+    expect(bucketObjects(A.bucket).has(keyOnA)).toBe(true);
+
+    clock.advance(1);
+    expect(await gc()).toMatchObject({ deleted: 1, failed: 0 });
+    expect({ leftInBucket: bucketObjects(A.bucket).has(keyOnA), queued: await queuedOnA() }).toEqual({ leftInBucket: false, queued: false });
+    // The URL had expired by the gateway's clock before the bytes went (S3 refuses it from then on).
+    const q = new URL(put.url).searchParams;
+    const signedAt = Date.parse(q.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const expiresAt = signedAt + Number(q.get('X-Amz-Expires')) * 1000;
+    expect({ expiredWhenDeleted: expiresAt < clock.nowMs(), signedAtAllocation: signedAt <= allocatedAt }).toEqual({ expiredWhenDeleted: true, signedAtAllocation: true });
   });
 
-  it('DEFECT: the collector deletes a freed object while its PUT URL still works (local backend), and a re-upload then stays on disk for ever', async () => {
-    // Same hole through garbage collection: register, DELETE the segments, a collector pass
-    // deletes the bytes, and the still-valid local put_url writes them again under a key no
-    // object names (the /media PUT route checks only the signature and write-once).
+  it('the collector keeps a freed object while its PUT URL may work (local backend): a re-upload meets write-once, and once the bytes are gone the URL is refused', async () => {
+    // Register, DELETE the segments, collector passes; the still-valid local put_url tries to
+    // write the bytes again. Until allocation + min_object_timeout + grace the object and its
+    // bytes stay (the /media PUT route refuses a second upload: write-once); after, the pass
+    // deletes them, and the URL has expired by the gateway's clock (403): nothing comes back.
     const localId = h.gateway.localObjects.backend.id;
     const flowId = await putFlow();
     const objectId = randomUUID();
     const alloc = await req('POST', `/flows/${flowId}/storage`, { object_ids: [objectId], storage_id: localId });
     const put = alloc.body.media_objects[0].put_url as { url: string; 'content-type': string };
     const send = (bytes: Buffer) => checkedFetch(put.url, { method: 'PUT', body: bytes, headers: { 'content-type': put['content-type'] } });
-    expect((await send(randomBytes(1000))).status).toBe(200);
+    const bytes = randomBytes(1000);
+    expect((await send(bytes)).status).toBe(200);
     expect((await req('POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' })).status).toBe(201);
     const key = (await h.gateway.store.getObject(objectId))!.instances[0]!.key;
-    expect((await req('DELETE', `/flows/${flowId}/segments`)).status).toBe(204);
-    expect(await gc()).toMatchObject({ collected: 1, deleted: 1 });
     const file = path.join(h.gateway.localObjects.rootDir, ...key.split('/'));
-    expect(existsSync(file)).toBe(false);
+    expect((await req('DELETE', `/flows/${flowId}/segments`)).status).toBe(204);
+    expect(await gc()).toMatchObject({ collected: 0, deleted: 0 });
+    expect(readFileSync(file).equals(bytes)).toBe(true);
     const again = await send(randomBytes(20_000));
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(409);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+
+    clock.advance(LIFETIME_MS);
+    expect(await gc()).toMatchObject({ collected: 0, deleted: 0 });
+    expect(existsSync(file)).toBe(true);
+    clock.advance(1);
+    expect(await gc()).toMatchObject({ collected: 1, deleted: 1 });
+    expect(existsSync(file)).toBe(false);
+    const late = await send(randomBytes(20_000));
+    expect(late.status).toBe(403);
     clock.advance(3_600_000);
     await gc();
     const tracked = (await h.gateway.store.pendingObjectDeletions(1000)).some((d) => d.key === key);
-    expect({ orphanOnDiskAfterUrlExpiry: existsSync(file) && !tracked }).toEqual({ orphanOnDiskAfterUrlExpiry: false });
+    expect({ onDisk: existsSync(file), tracked }).toEqual({ onDisk: false, tracked: false });
   });
 
   it('a server-side copy whose CopyObject never answers fails with 503 within the backend timeout, recording nothing', async () => {
@@ -446,15 +495,79 @@ describe('hostile: races and failures of instances, copies and garbage collectio
     const { objectId } = await registered(flowId, A.id, 0);
     expect((await req('POST', `/objects/${objectId}/instances`, { storage_id: B.id })).status).toBe(201);
     const key = (await h.gateway.store.getObject(objectId))!.instances.find((i) => i.storage_id === B.id)!.key;
+    // Past the object's PUT URL lifetime, so the removal tries to delete the bytes with the request.
+    clock.advance(LIFETIME_MS);
     proxy.plan = (op) => (op === 'DeleteObject' ? { answer: 503 } : undefined);
+    proxy.counts.clear();
     const res = await req('DELETE', `/objects/${objectId}/instances?storage_id=${B.id}`);
     expect(res.status).toBe(204);
+    expect(proxy.counts.get('DeleteObject') ?? 0).toBeGreaterThan(0);
     expect(await instancesOf(objectId)).toEqual([A.id]);
     expect(bucketObjects(B.bucket).has(key)).toBe(true);
     const listed = await req('GET', `/objects/${objectId}?verbose_storage=true`);
     expect(listed.body.get_urls.map((u: { storage_id: string }) => u.storage_id)).toEqual([A.id]);
+    // Still failing: the pass keeps it queued.
+    expect(await gc()).toMatchObject({ deleted: 0, failed: 1 });
+    expect(bucketObjects(B.bucket).has(key)).toBe(true);
     proxy.plan = () => undefined;
     expect(await gc()).toMatchObject({ deleted: 1, failed: 0 });
     expect(bucketObjects(B.bucket).has(key)).toBe(false);
+    expect(await h.gateway.store.pendingObjectDeletions(100)).toEqual([]);
+  });
+});
+
+describe('hostile: a local PUT URL against a grace period under a minute', () => {
+  let h: Harness;
+  let clock: TestClock;
+
+  beforeEach(async () => {
+    // One second past a whole minute (and ahead of the real time): the local backend rounds
+    // URL expiries up to the minute, here by 59 s.
+    clock = new TestClock(Math.ceil(Date.now() / 60_000) * 60_000 + 1_000);
+    h = await startHarness(
+      { TAMS_GC_INTERVAL_MS: '86400000', TAMS_PRESIGNED_URL_TIMEOUT: '300:0', TAMS_MIN_OBJECT_TIMEOUT: '300:0', TAMS_GC_GRACE_SEC: '0' },
+      { clock },
+    );
+  });
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('DEFECT: with TAMS_GC_GRACE_SEC under 60 s, a local PUT URL still works after the collector deleted its bytes, and a re-upload stays on disk for ever', async () => {
+    // TAMS_PRESIGNED_URL_TIMEOUT = TAMS_MIN_OBJECT_TIMEOUT = 300:0 (allowed: at most equal),
+    // TAMS_GC_GRACE_SEC = 0 (allowed: 0 and up). Allocate on the local backend at a whole
+    // minute + 1 s, upload, register, DELETE the segments; 300.001 s later a pass collects the
+    // object and deletes its bytes; PUT to the put_url again. Expected 403 (no PUT URL outlives
+    // allocation + min_object_timeout + grace, which is what the collector waits for). Got 200:
+    // StorageService.allocate asks for exp = now + 300 s, but UrlSigner.quantiseExpiry
+    // (src/adapters/local-objects/url-signer.ts) rounds local expiries up to the minute (+59 s
+    // here) and verify accepts the whole second of exp, so the URL works until allocation +
+    // 360 s; putUrlLifetimeMs (src/main.ts) counts min_object_timeout + grace only. The bytes
+    // written then are named by no object and no queued deletion: nothing ever deletes them.
+    // (The default grace, 600 s, covers the rounding; any grace under 60 s, with a presigned
+    // timeout within 60 s of min_object_timeout, does not.)
+    const flow = videoFlow();
+    const flowId = flow.id as string;
+    expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+    const objectId = randomUUID();
+    const alloc = await h.request('POST', `/flows/${flowId}/storage`, { object_ids: [objectId] });
+    expect(alloc.status).toBe(201);
+    const put = alloc.body.media_objects[0].put_url as { url: string; 'content-type': string };
+    const send = (bytes: Buffer) => checkedFetch(put.url, { method: 'PUT', body: bytes, headers: { 'content-type': put['content-type'] } });
+    expect((await send(randomBytes(1000))).status).toBe(200);
+    expect((await h.request('POST', `/flows/${flowId}/segments`, { object_id: objectId, timerange: '[0:0_1:0)' })).status).toBe(201);
+    const key = (await h.gateway.store.getObject(objectId))!.instances[0]!.key;
+    const file = path.join(h.gateway.localObjects.rootDir, ...key.split('/'));
+    expect((await h.request('DELETE', `/flows/${flowId}/segments`)).status).toBe(204);
+    clock.advance(300_001);
+    expect(await h.gateway.gc!.runOnce()).toMatchObject({ collected: 1, deleted: 1 });
+    expect(existsSync(file)).toBe(false);
+
+    const reupload = await send(randomBytes(20_000));
+    clock.advance(3_600_000);
+    await h.gateway.gc!.runOnce();
+    const tracked = (await h.gateway.store.pendingObjectDeletions(1000)).some((d) => d.key === key);
+    expect({ reuploadAfterDeletion: reupload.status, orphanOnDisk: existsSync(file) && !tracked }).toEqual({ reuploadAfterDeletion: 403, orphanOnDisk: false });
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The object garbage collector over a real SQLite store (in memory) and real local backends in
- * a temp dir: how much one pass does, what stop() waits for and gives up, and that a backend
- * whose deletions fail (a directory where an object's bytes would be: unlink answers EISDIR)
- * or that is not configured holds up neither the other backends nor itself for long.
+ * a temp dir: how much one pass does, what stop() waits for and gives up, that a backend whose
+ * deletions fail (a directory where an object's bytes would be: unlink answers EISDIR) or that
+ * is not configured holds up neither the other backends nor itself for long, and that objects
+ * and queued deletions wait for their time by the worker's clock (allocation + unregisteredAfterMs,
+ * a deletion's not_before).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,24 +15,15 @@ import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-s
 import { LocalObjectStore } from '../../src/adapters/local-objects/local-object-store';
 import { ObjectStores } from '../../src/services/object-stores';
 import { ObjectGcWorker, type ObjectGcOptions, type ObjectGcPass } from '../../src/workers/object-gc-worker';
-import type { Clock } from '../../src/ports/clock';
 import type { ObjectStorageRef } from '../../src/domain/entities';
 import { parseTimeRange } from '../../src/domain/timerange';
-
-class TestClock implements Clock {
-  private ms = Date.parse('2024-01-01T00:00:00.000Z');
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { TestClock } from '../support/test-clock';
 
 const FLOW = 'c0ffee00-0000-4000-8000-000000000001';
 const LEASE_AFTER_PASS = 'SELECT holder FROM leases WHERE name = ?';
 /** Allocated objects older than this are collected. */
 const UNREGISTERED_AFTER_MS = 1000;
+const DAY_MS = 86_400_000;
 
 let dir: string;
 let store: SqliteMetadataStore;
@@ -60,7 +53,9 @@ beforeEach(async () => {
   store = new SqliteMetadataStore({ filename: ':memory:' });
   await store.init();
   await store.putFlow({ id: FLOW, source_id: 'c0ffee00-0000-4000-8000-0000000000ff', format: 'urn:x-nmos:format:data', container: 'application/json' }, new Date(0).toISOString());
-  clock = new TestClock();
+  // A day ahead of the real time: the store dates the deletions it queues by its own clock
+  // (see the DEFECT test at the end), which must not hold up what these tests look at.
+  clock = new TestClock(Date.now() + DAY_MS);
   a = localStore('a', true);
   b = localStore('b', false);
   stores = new ObjectStores([a, b]);
@@ -212,5 +207,71 @@ describe('ObjectGcWorker', () => {
     expect({ collected: result.collected, deleted: result.deleted }).toEqual({ collected: 1, deleted: 1 });
     expect(present(healthy)).toEqual([false]);
     expect((await store.pendingObjectDeletions(100)).map((d) => d.storage_id)).toEqual(Array<string>(4).fill(ghost.storage_id));
+  });
+
+  it('collects an unreferenced object only once the clock has passed its allocation + unregisteredAfterMs by 1 ms, one whose segments were deleted as well as one never registered', async () => {
+    const refs = ['never-registered', 'freed'].map((id) => ({ id, storage_id: a.backend.id, key: a.keyFor(id) }));
+    await store.allocateObjects(FLOW, refs, clock.iso());
+    for (const r of refs) await a.write(r.key, { body: Readable.from([randomBytes(32)]), size: 32 });
+    await store.addSegments(FLOW, [{ object_id: 'freed', timerange: parseTimeRange('[0:0_1:0)'), timerange_text: '[0:0_1:0)' }], clock.iso());
+    await store.deleteSegments(FLOW, parseTimeRange('[0:0_1:0)'), undefined, clock.iso());
+    const files = refs.map((r) => ({ file: a.resolveKey(r.key) }));
+    const gc = worker({ batch: 10 });
+
+    // Freed at once, but a PUT URL for either may still work: nothing goes, bytes included.
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    clock.advance(UNREGISTERED_AFTER_MS);
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    expect(present(files)).toEqual([true, true]);
+    expect((await store.getObject('freed'))?.registered).toBe(true);
+
+    clock.advance(1);
+    expect(await gc.runOnce()).toEqual(pass(2, 2));
+    expect(present(files)).toEqual([false, false]);
+    expect(await store.getObject('freed')).toBeUndefined();
+    expect(await store.pendingObjectDeletions(100)).toEqual([]);
+  });
+
+  it('leaves a queued deletion alone until the clock reaches its not_before, then deletes it', async () => {
+    const moved = { storage_id: a.backend.id, key: a.keyFor('moved') };
+    await store.allocateObjects(FLOW, [{ id: 'moved', ...moved }], clock.iso());
+    await a.write(moved.key, { body: Readable.from([randomBytes(32)]), size: 32 });
+    await store.addSegments(FLOW, [{ object_id: 'moved', timerange: parseTimeRange('[0:0_1:0)'), timerange_text: '[0:0_1:0)' }], clock.iso());
+    await store.addObjectInstance('moved', { storage_id: b.backend.id, key: b.keyFor('moved') });
+    expect(await store.removeObjectInstance('moved', { storage_id: a.backend.id }, new Date(clock.nowMs() + 5000).toISOString())).toEqual(moved);
+    const file = [{ file: a.resolveKey(moved.key) }];
+    const gc = worker({ batch: 10 });
+
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    clock.advance(4999);
+    expect(await gc.runOnce()).toEqual(pass(0, 0));
+    expect(present(file)).toEqual([true]);
+    expect(await store.pendingObjectDeletions(100)).toEqual([moved]);
+    // The queue read with a due time leaves it out until then.
+    expect(await store.pendingObjectDeletions(100, undefined, clock.iso())).toEqual([]);
+
+    clock.advance(1);
+    expect(await gc.runOnce()).toEqual(pass(0, 1));
+    expect(present(file)).toEqual([false]);
+    expect(await store.pendingObjectDeletions(100)).toEqual([]);
+  });
+
+  it('DEFECT: under a clock behind the real one, the bytes of an object the pass collects are not deleted in that pass (their deletion is dated by the store\'s own clock)', async () => {
+    // A worker whose clock reads 2024-01-01 (the gateway's injected clock; the store runs on the
+    // real one): one object allocated then, with bytes, and never registered; the clock moved
+    // past allocation + unregisteredAfterMs; one runOnce(). Expected pass(1, 1), the file gone,
+    // as with the system clock. Got pass(1, 0), the file left: SqliteMetadataStore.collectObjects
+    // (src/adapters/sqlite/sqlite-metadata-store.ts) hands SqliteObjectStorage.collect
+    // `new Date().toISOString()`, and collectOne (src/adapters/sqlite/object-storage.ts) queues
+    // the bytes with not_before = that real time, while the worker reads the queue with
+    // dueBy = its own clock (src/workers/object-gc-worker.ts deleteQueued). A collected object
+    // is past its PUT URL lifetime by the caller's clock, so its bytes are due at once; they
+    // stay queued until the gateway's clock reaches the store host's. Harmless while both
+    // clocks are the system clock; contrary to "time comes from the injected clock".
+    clock = new TestClock(Date.parse('2024-01-01T00:00:00.000Z'));
+    const old = await allocated(a, 1, 'old');
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    expect(await worker({ batch: 10 }).runOnce()).toEqual(pass(1, 1));
+    expect(present(old)).toEqual([false]);
   });
 });

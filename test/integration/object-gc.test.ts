@@ -1,10 +1,13 @@
 /**
  * Object garbage collection over real HTTP, the local backend and a clock the test moves:
  * only explicit `gateway.gc.runOnce()` passes run (the scheduled interval is a day of real
- * time). Objects go when no segment needs them or when allocated and never registered past
- * min_object_timeout plus the grace period, their bytes with them; uncontrolled URLs are
- * never requested; a failing deletion stays queued; the counts reach /metrics; one process at
- * a time works, under a lease.
+ * time). An object goes, its bytes with it, when no segment needs it (its segments deleted, or
+ * allocated and never registered) and it was allocated more than min_object_timeout plus the
+ * grace period ago: until then a PUT URL handed out for it may still work, and deleting its
+ * bytes would let an upload put back bytes nothing tracks. For the same reason a removed
+ * instance's bytes stay queued until that lifetime is over. Uncontrolled URLs are never
+ * requested; a failing deletion stays queued; the counts reach /metrics; one process at a time
+ * works, under a lease.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -14,23 +17,16 @@ import path from 'node:path';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { checkedFetch } from '../support/checked-fetch';
 import { videoFlow } from '../fixtures/flows';
-import type { Clock } from '../../src/ports/clock';
 import type { ObjectStorageRef } from '../../src/domain/entities';
 import { ObjectGcWorker, type ObjectGcPass } from '../../src/workers/object-gc-worker';
-
-class TestClock implements Clock {
-  private ms = Date.now();
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { TestClock } from '../support/test-clock';
 
 const METRICS_TOKEN = 'object-gc-metrics-0123456789';
 const DAY_MS = 86_400_000;
-/** TAMS_MIN_OBJECT_TIMEOUT (300 s) plus TAMS_GC_GRACE_SEC (60 s). */
+/**
+ * TAMS_MIN_OBJECT_TIMEOUT (300 s) plus TAMS_GC_GRACE_SEC (60 s): how long after its allocation
+ * a PUT URL for an object may still be used, so how long its bytes are kept at least.
+ */
 const UNREGISTERED_AFTER_MS = 360_000;
 const ENV = {
   TAMS_GC_INTERVAL_MS: String(DAY_MS),
@@ -132,34 +128,58 @@ describe('object garbage collection', () => {
   const objectStatus = async (id: string): Promise<number> => (await h.request('GET', `/objects/${enc(id)}`)).status;
   const queued = (): Promise<ObjectStorageRef[]> => h.gateway.store.pendingObjectDeletions(1000);
 
-  it('keeps objects that segments use, and drops an object and its bytes once its segments are gone', async () => {
+  it('keeps objects that segments use, and drops an object and its bytes once its segments are gone and its PUT URL lifetime is over', async () => {
     const flowId = await putFlow();
-    const [used, unused] = [randomUUID(), randomUUID()];
-    const bytes = randomBytes(1024);
-    const urls = await allocate(flowId, [used, unused]);
+    const [used, kept] = [randomUUID(), randomUUID()];
+    const [bytes, keptBytes] = [randomBytes(1024), randomBytes(512)];
+    const urls = await allocate(flowId, [used, kept]);
     await upload(urls.get(used), bytes);
+    await upload(urls.get(kept), keptBytes);
     await segment(flowId, { object_id: used, timerange: '[0:0_1:0)' });
-    const file = await fileOf(used);
+    await segment(flowId, { object_id: kept, timerange: '[1:0_2:0)' });
+    const [file, keptFile] = [await fileOf(used), await fileOf(kept)];
 
     expect(await gc()).toEqual(pass(0, 0));
     expect(onDisk(file)).toEqual(bytes);
     expect(fs.existsSync(`${file}.content-type`)).toBe(true);
     expect(await objectStatus(used)).toBe(200);
 
-    await deleteSegments(flowId);
-    // Nothing happens to the bytes until a pass.
+    expect((await h.request('DELETE', `/flows/${flowId}/segments?timerange=${enc('[0:0_1:0)')}`)).status).toBe(204);
+    // Unreferenced now, but allocated less than min_object_timeout + grace ago: its PUT URL may
+    // still be used, so the object and its bytes stay (a re-upload meets write-once).
+    expect(await gc()).toEqual(pass(0, 0));
     expect(onDisk(file)).toEqual(bytes);
+    expect((await h.gateway.store.getObject(used))?.registered).toBe(true);
+    expect(await queued()).toEqual([]);
+    const reupload = await checkedFetch(urls.get(used)!.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': urls.get(used)!['content-type'] } });
+    expect(reupload.status).toBe(409);
+    expect(onDisk(file)).toEqual(bytes);
+
+    // Up to allocation + lifetime exactly, still kept; 1 ms later, collected with its bytes.
+    clock.advance(UNREGISTERED_AFTER_MS);
+    expect(await gc()).toEqual(pass(0, 0));
+    expect(onDisk(file)).toEqual(bytes);
+    clock.advance(1);
     expect(await gc()).toEqual(pass(1, 1));
     expect(await objectStatus(used)).toBe(404);
     expect(await h.gateway.store.getObject(used)).toBeUndefined();
     expect(onDisk(file)).toBeUndefined();
     expect(fs.existsSync(`${file}.content-type`)).toBe(false);
     expect(await queued()).toEqual([]);
+    // Its PUT URL has long expired: nothing can put the bytes back.
+    const late = await checkedFetch(urls.get(used)!.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': urls.get(used)!['content-type'] } });
+    expect(late.status).toBe(403);
+    expect(onDisk(file)).toBeUndefined();
     // The id names nothing now: a segment cannot re-use it.
-    await segment(flowId, { object_id: used, timerange: '[1:0_2:0)' }, 400);
-    // The allocated one is still within its time.
-    expect((await h.gateway.store.getObject(unused))?.registered).toBe(false);
+    await segment(flowId, { object_id: used, timerange: '[2:0_3:0)' }, 400);
+    // However old, an object a segment uses stays, bytes and all.
+    expect(onDisk(keptFile)).toEqual(keptBytes);
+    expect(await objectStatus(kept)).toBe(200);
+    // One allocated now is within its time.
+    const unused = randomUUID();
+    await allocate(flowId, [unused]);
     expect(await gc()).toEqual(pass(0, 0));
+    expect((await h.gateway.store.getObject(unused))?.registered).toBe(false);
   });
 
   it('drops objects allocated and never registered only after min_object_timeout plus the grace period', async () => {
@@ -204,6 +224,10 @@ describe('object garbage collection', () => {
     expect(await gc()).toEqual(pass(0, 0));
     expect((await h.request('DELETE', `/flows/${withInit}`)).status).toBe(204);
     expect((await h.request('DELETE', `/flows/${other}`)).status).toBe(204);
+    // Freed, but within their PUT URLs' lifetime: kept for now.
+    expect(await gc()).toEqual(pass(0, 0));
+    expect(onDisk(files.init)).toEqual(initBytes);
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
     expect(await gc()).toEqual(pass(3, 3));
 
     for (const id of [media, init, own]) expect(await objectStatus(id)).toBe(404);
@@ -223,13 +247,63 @@ describe('object garbage collection', () => {
     expect(await gc()).toEqual(pass(0, 0));
 
     await deleteSegments(flowId);
+    // Objects are collected by age whatever their instances: this one too waits out the lifetime.
+    expect(await gc()).toEqual(pass(0, 0));
+    expect(await objectStatus(external)).toBe(200);
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
     expect(await gc()).toEqual(pass(1, 0));
     expect(await objectStatus(external)).toBe(404);
     expect(await queued()).toEqual([]);
     expect(elsewhereHits).toEqual([]);
   });
 
-  it('deletes the local bytes when the local instance is removed from an object with another instance', async () => {
+  it('keeps the local bytes of a removed local instance queued while its PUT URL may work, and a pass deletes them once due', async () => {
+    const flowId = await putFlow();
+    const id = randomUUID();
+    const bytes = randomBytes(256);
+    const putUrl = (await allocate(flowId, [id])).get(id)!;
+    await upload(putUrl, bytes);
+    await segment(flowId, { object_id: id, timerange: '[0:0_1:0)' });
+    const file = await fileOf(id);
+    const localRef = await localInstance(id);
+    const mirror = `${elsewhereBase}/mirror/${id}`;
+    expect((await h.request('POST', `/objects/${enc(id)}/instances`, { url: mirror, label: 'mirror' })).status).toBe(201);
+    expect(onDisk(file)).toEqual(bytes);
+
+    const localId = h.gateway.localObjects.backend.id;
+    expect((await h.request('DELETE', `/objects/${enc(id)}/instances?storage_id=${localId}`)).status).toBe(204);
+    const res = await h.request('GET', `/objects/${enc(id)}`);
+    expect(res.body.get_urls).toEqual([{ url: mirror, label: 'mirror', presigned: false }]);
+    // The instance is gone at once; its bytes are queued until allocation + lifetime, since the
+    // PUT URL may still work until then: a re-upload meets write-once, nothing untracked appears.
+    expect(onDisk(file)).toEqual(bytes);
+    expect(await queued()).toEqual([localRef]);
+    const reupload = await checkedFetch(putUrl.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': putUrl['content-type'] } });
+    expect(reupload.status).toBe(409);
+    expect(onDisk(file)).toEqual(bytes);
+    expect(await gc()).toEqual(pass(0, 0));
+    clock.advance(UNREGISTERED_AFTER_MS - 1);
+    expect(await gc()).toEqual(pass(0, 0));
+    expect(onDisk(file)).toEqual(bytes);
+
+    // Due at allocation + lifetime: the next pass deletes them.
+    clock.advance(1);
+    expect(await gc()).toEqual(pass(0, 1));
+    expect(onDisk(file)).toBeUndefined();
+    expect(await queued()).toEqual([]);
+    const late = await checkedFetch(putUrl.url, { method: 'PUT', body: randomBytes(64), headers: { 'content-type': putUrl['content-type'] } });
+    expect(late.status).toBe(403);
+    expect(onDisk(file)).toBeUndefined();
+
+    await deleteSegments(flowId);
+    // (Objects go 1 ms after allocation + lifetime; queued bytes are due at it.)
+    clock.advance(1);
+    expect(await gc()).toEqual(pass(1, 0));
+    expect(await objectStatus(id)).toBe(404);
+    expect(elsewhereHits).toEqual([]);
+  });
+
+  it('deletes the local bytes with the request when the local instance is removed after its PUT URL lifetime', async () => {
     const flowId = await putFlow();
     const id = randomUUID();
     const bytes = await registered(flowId, id, 0);
@@ -237,19 +311,14 @@ describe('object garbage collection', () => {
     const mirror = `${elsewhereBase}/mirror/${id}`;
     expect((await h.request('POST', `/objects/${enc(id)}/instances`, { url: mirror, label: 'mirror' })).status).toBe(201);
     expect(onDisk(file)).toEqual(bytes);
+    clock.advance(UNREGISTERED_AFTER_MS);
 
     const localId = h.gateway.localObjects.backend.id;
     expect((await h.request('DELETE', `/objects/${enc(id)}/instances?storage_id=${localId}`)).status).toBe(204);
     // Gone with the request, not left for a pass.
     expect(onDisk(file)).toBeUndefined();
     expect(await queued()).toEqual([]);
-    const res = await h.request('GET', `/objects/${enc(id)}`);
-    expect(res.body.get_urls).toEqual([{ url: mirror, label: 'mirror', presigned: false }]);
     expect(await gc()).toEqual(pass(0, 0));
-
-    await deleteSegments(flowId);
-    expect(await gc()).toEqual(pass(1, 0));
-    expect(await objectStatus(id)).toBe(404);
     expect(elsewhereHits).toEqual([]);
   });
 
@@ -310,19 +379,25 @@ describe('object garbage collection', () => {
     expect(await scrape()).toEqual(counts(1, 0, 0, 0));
 
     await deleteSegments(flowId);
-    expect(await gc()).toEqual(pass(2, 2));
-    expect(await scrape()).toEqual(counts(2, 2, 2, 0));
+    // Too young to collect: a pass, and nothing else counted.
+    expect(await gc()).toEqual(pass(0, 0));
+    expect(await scrape()).toEqual(counts(2, 0, 0, 0));
+
+    clock.advance(UNREGISTERED_AFTER_MS + 1);
+    // The never-uploaded one's bytes are absent: deleting them succeeds all the same.
+    expect(await gc()).toEqual(pass(3, 3));
+    expect(await scrape()).toEqual(counts(3, 3, 3, 0));
 
     await allocate(flowId, [stuck]);
     const stuckFile = await fileOf(stuck);
     fs.mkdirSync(stuckFile, { recursive: true });
     clock.advance(UNREGISTERED_AFTER_MS + 1);
-    expect(await gc()).toEqual(pass(2, 1, 1));
-    expect(await scrape()).toEqual(counts(3, 4, 3, 1));
+    expect(await gc()).toEqual(pass(1, 0, 1));
+    expect(await scrape()).toEqual(counts(4, 4, 3, 1));
 
     fs.rmdirSync(stuckFile);
     expect(await gc()).toEqual(pass(0, 1));
-    expect(await scrape()).toEqual(counts(4, 4, 4, 1));
+    expect(await scrape()).toEqual(counts(5, 4, 4, 1));
   });
 
   it('lets one worker at a time run: another waits for the lease to expire or be given up', async () => {

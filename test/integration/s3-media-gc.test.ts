@@ -1,14 +1,18 @@
 /**
  * Object garbage collection on S3 backends, over real HTTP with a clock the test moves (only
  * explicit `gateway.gc.runOnce()` passes run: the scheduled one is a day of real time away).
- * Deleting flows frees their objects, and a pass deletes the bytes of every controlled
- * instance (two buckets and the local directory); objects another flow still uses stay;
- * objects allocated and never registered go after min_object_timeout plus the grace period,
- * not before; a backend that is down keeps its deletions queued while the others' proceed.
- * What s3rver cannot check is listed in s3-media-workflow.test.ts.
+ * Deleting flows frees their objects, and once they were allocated more than
+ * min_object_timeout plus the grace period ago (no PUT URL for them works any more) a pass
+ * deletes the bytes of every controlled instance (two buckets and the local directory);
+ * objects another flow still uses stay; objects allocated and never registered go after that
+ * lifetime too, not before; a removed instance's bytes stay queued until it is over, so a
+ * re-upload through the PUT URL cannot leave bytes nothing tracks; a backend that is down keeps
+ * its deletions queued while the others' proceed. What s3rver cannot check is listed in
+ * s3-media-workflow.test.ts; here, that it checks X-Amz-Expires by the real clock, not the
+ * gateway's moved one, so a PUT URL's expiry is checked against the gateway's clock instead.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Clock } from '../../src/ports/clock';
+import fs from 'node:fs';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import {
   bucketObjects,
@@ -28,21 +32,14 @@ import {
   type S3BackendUnderTest,
   type S3TestServer,
 } from '../support/s3-server';
-
-class TestClock implements Clock {
-  private ms = Date.now();
-  nowMs(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { TestClock } from '../support/test-clock';
 
 const SECRET = 'gc-secret-7e3a91c04b5d2f68';
 const PRESIGNED_SEC = 60;
 const OBJECT_TIMEOUT_SEC = 300;
 const GRACE_SEC = 60;
+/** How long after its allocation an object's PUT URL may still be used: its bytes stay that long at least. */
+const LIFETIME_MS = (OBJECT_TIMEOUT_SEC + GRACE_SEC) * 1000;
 
 const MAIN: S3BackendUnderTest = { id: '7c3f2e5a-9d4b-4a0c-8e83-2f5b7a9c1d01', label: 'gc-main', bucket: 'gc-main', region: 'us-east-1', secret: SECRET, conditional: true, endpoint: '' };
 const COPIES: S3BackendUnderTest = { id: '7c3f2e5a-9d4b-4a0c-8e83-2f5b7a9c1d02', label: 'gc-copies', bucket: 'gc-copies', region: 'us-east-1', secret: SECRET, conditional: false, endpoint: '' };
@@ -108,8 +105,9 @@ const keyIn = (url: string, b: S3BackendUnderTest): string => new URL(url).pathn
 const inBucket = (server: S3TestServer, b: S3BackendUnderTest, url: string): Buffer | undefined => bucketObjects(server, b.bucket).get(keyIn(url, b));
 
 describe('object garbage collection on S3 backends', () => {
-  // What earlier tests left to collect goes first, so each test counts only its own objects.
+  // What earlier tests left to collect goes first (once past its lifetime), so each test counts only its own objects.
   beforeEach(async () => {
+    clock.advance(LIFETIME_MS + 1);
     await gc();
   });
 
@@ -119,19 +117,28 @@ describe('object garbage collection on S3 backends', () => {
     await addInstance(own, COPIES.id);
     await addInstance(own, h.gateway.localObjects.backend.id);
     const ownUrls = await instanceUrls(own);
+    const ownLocalFile = h.gateway.localObjects.resolveKey((await h.gateway.store.getObject(own))!.instances.find((i) => i.storage_id === h.gateway.localObjects.backend.id)!.key);
+    expect(fs.readFileSync(ownLocalFile).equals(bytes.get(own)!)).toBe(true);
     const sharedUrl = (await instanceUrls(shared)).get(MAIN.id)!;
     const other = await media.putFlow();
     await media.register(other, { object_id: shared, timerange: second(0) });
 
     expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 0, failed: 0 });
     expectStatus(await h.request('DELETE', `/flows/${flowId}`), 204);
-    // Nothing is deleted before a pass runs.
+    // Nothing is deleted before a pass runs, nor by a pass while the object's PUT URLs may work.
+    expect(inBucket(s3a, MAIN, ownUrls.get(MAIN.id)!)?.equals(bytes.get(own)!)).toBe(true);
+    expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 0, failed: 0 });
+    expect(inBucket(s3a, MAIN, ownUrls.get(MAIN.id)!)?.equals(bytes.get(own)!)).toBe(true);
+    expect(inBucket(s3a, COPIES, ownUrls.get(COPIES.id)!)?.equals(bytes.get(own)!)).toBe(true);
+    clock.advance(LIFETIME_MS);
+    expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 0, failed: 0 });
     expect(inBucket(s3a, MAIN, ownUrls.get(MAIN.id)!)?.equals(bytes.get(own)!)).toBe(true);
 
+    clock.advance(1);
     expect(await gc()).toEqual({ ran: true, collected: 1, deleted: 3, failed: 0 });
     expect(inBucket(s3a, MAIN, ownUrls.get(MAIN.id)!)).toBeUndefined();
     expect(inBucket(s3a, COPIES, ownUrls.get(COPIES.id)!)).toBeUndefined();
-    expect((await getBytes(ownUrls.get(h.gateway.localObjects.backend.id)!)).status).toBe(404);
+    expect(fs.existsSync(ownLocalFile)).toBe(false);
     expect((await h.request('GET', `/objects/${enc(own)}`)).status).toBe(404);
 
     // The other flow still uses `shared`: its bytes stay, readable.
@@ -140,6 +147,7 @@ describe('object garbage collection on S3 backends', () => {
     expect(kept.body.referenced_by_flows).toEqual([other]);
     expect((await getBytes(sharedUrl)).bytes.equals(bytes.get(shared)!)).toBe(true);
 
+    // Allocated long enough ago: freed, it goes with the next pass.
     expectStatus(await h.request('DELETE', `/flows/${other}`), 204);
     expect(await gc()).toEqual({ ran: true, collected: 1, deleted: 1, failed: 0 });
     expect(inBucket(s3a, MAIN, sharedUrl)).toBeUndefined();
@@ -183,6 +191,51 @@ describe('object garbage collection on S3 backends', () => {
     expect({ signedAt, expiresInSec }).toEqual({ signedAt: now, expiresInSec: PRESIGNED_SEC });
   });
 
+  it('a removed instance keeps its bytes while its PUT URL may work: a re-upload lands on a key still queued, and a pass deletes it once due', async () => {
+    const flowId = await media.putFlow();
+    const [allocation] = await media.allocate(flowId, { storage_id: MAIN.id, limit: 1 });
+    const objectId = allocation!.object_id;
+    const bytes = randomBytes(3000);
+    await uploaded(allocation!.put_url, bytes);
+    await media.register(flowId, { object_id: objectId, timerange: second(0) });
+    await addInstance(objectId, COPIES.id);
+    const mainKey = keyIn(allocation!.put_url.url, MAIN);
+    const allocatedAt = clock.nowMs();
+
+    expectStatus(await h.request('DELETE', `/objects/${enc(objectId)}/instances?storage_id=${MAIN.id}`), 204);
+    expect([...(await instanceUrls(objectId)).keys()]).toEqual([COPIES.id]);
+    // Not deleted with the request: queued until allocation + lifetime.
+    expect(inBucket(s3a, MAIN, allocation!.put_url.url)?.equals(bytes)).toBe(true);
+    expect(await h.gateway.store.pendingObjectDeletions(100)).toEqual([{ storage_id: MAIN.id, key: mainKey }]);
+
+    // The uploader uses its PUT URL again. s3rver limit: it ignores If-None-Match: * and
+    // replaces the bytes (S3 with conditional writes answers 412); either way the key is still
+    // queued, so nothing the API does not track is left.
+    const again = randomBytes(4000);
+    await uploaded(allocation!.put_url, again);
+    expect(inBucket(s3a, MAIN, allocation!.put_url.url)?.equals(again)).toBe(true);
+    expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 0, failed: 0 });
+    clock.advance(LIFETIME_MS - 1);
+    expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 0, failed: 0 });
+    expect(inBucket(s3a, MAIN, allocation!.put_url.url)).toBeDefined();
+
+    clock.advance(1);
+    expect(await gc()).toEqual({ ran: true, collected: 0, deleted: 1, failed: 0 });
+    expect(inBucket(s3a, MAIN, allocation!.put_url.url)).toBeUndefined();
+    expect(await h.gateway.store.pendingObjectDeletions(100)).toEqual([]);
+    // By the gateway's clock the PUT URL had expired when the bytes went (S3 would refuse it
+    // from then on; s3rver checks the real clock, which this test does not move).
+    const put = new URL(allocation!.put_url.url).searchParams;
+    const signedAt = Date.parse(put.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const expiresAt = signedAt + Number(put.get('X-Amz-Expires')) * 1000;
+    expect({ expiredBeforeDeletion: expiresAt < clock.nowMs(), withinMinObjectTimeout: expiresAt <= allocatedAt + OBJECT_TIMEOUT_SEC * 1000 }).toEqual({
+      expiredBeforeDeletion: true,
+      withinMinObjectTimeout: true,
+    });
+    // The copy is untouched.
+    expect((await getBytes((await instanceUrls(objectId)).get(COPIES.id)!)).bytes.equals(bytes)).toBe(true);
+  });
+
   it('a backend that is down keeps its deletions queued for the next pass; the other backends are cleaned meanwhile', async () => {
     const { flowId, bytes } = await media.flowWith(MAIN.id, 1, 4000);
     const [objectId] = [...bytes.keys()] as [string];
@@ -192,6 +245,7 @@ describe('object garbage collection on S3 backends', () => {
     await s3away.close();
 
     expectStatus(await h.request('DELETE', `/flows/${flowId}`), 204);
+    clock.advance(LIFETIME_MS + 1);
     const started = Date.now();
     expect(await gc()).toEqual({ ran: true, collected: 1, deleted: 1, failed: 1 });
     expect(Date.now() - started).toBeLessThan(5000);

@@ -3,7 +3,9 @@
  * in `objects.storage_id` / `storage_key` (copied into the segment rows): every such instance
  * becomes a row of `object_instances` and reads back as before through the store, a registered
  * object no segment uses any more becomes a garbage collection candidate (and only it), and a
- * segment deleted after the migration makes its objects candidates too.
+ * segment deleted after the migration makes its objects candidates too. Candidates and
+ * unregistered allocations alike are collected only when created before the cutoff given
+ * (no PUT URL for them works any more); queued byte deletions do not keep a backend in use.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -112,29 +114,45 @@ describe('migration 6: object instances and garbage collection candidates for a 
     expect(store.database.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
-  it('collects the registered object no segment uses, then the allocated one once its time is past', async () => {
+  it('collects the registered object no segment uses and the old allocation only once they were created before the cutoff', async () => {
     expect(store.database.prepare('SELECT object_id FROM object_gc_candidates').pluck().all()).toEqual(['orphan']);
-    expect((await store.collectObjects(NOW, 100)).collected).toBe(1);
-    expect(await store.getObject('orphan')).toBeUndefined();
-    expect(await store.pendingObjectDeletions(100)).toEqual([storageOf('orphan')]);
-    // The deletion keeps its backend in use until it is done.
-    expect((await store.storageIdsInUse()).sort()).toEqual([LOCAL, S3].sort());
-    await store.completeObjectDeletions([storageOf('orphan')!]);
+    // Created at NOW, not before it: a PUT URL for them may still work, so both stay.
+    expect(await store.collectObjects(NOW, 100)).toEqual({ collected: 0, more: false });
+    expect((await store.getObject('orphan'))?.registered).toBe(true);
+    expect((await store.getObject('allocated'))?.registered).toBe(false);
     expect(await store.pendingObjectDeletions(100)).toEqual([]);
-    expect((await store.collectObjects(NOW, 100)).collected).toBe(0);
+    expect(store.database.prepare('SELECT object_id FROM object_gc_candidates').pluck().all()).toEqual(['orphan']);
 
-    expect((await store.collectObjects(LATER, 100)).collected).toBe(1);
+    expect((await store.collectObjects(LATER, 100)).collected).toBe(2);
+    expect(await store.getObject('orphan')).toBeUndefined();
     expect(await store.getObject('allocated')).toBeUndefined();
-    expect(await store.pendingObjectDeletions(100)).toEqual([storageOf('allocated')]);
+    // Candidates first, then allocations never registered: the queue keeps that order.
+    expect(await store.pendingObjectDeletions(100)).toEqual([storageOf('orphan'), storageOf('allocated')]);
+    expect(await store.pendingObjectDeletions(100, [S3])).toEqual([storageOf('orphan')]);
+    expect(store.database.prepare('SELECT object_id FROM object_gc_candidates').pluck().all()).toEqual([]);
+    await store.completeObjectDeletions([storageOf('orphan')!, storageOf('allocated')!]);
+    expect(await store.pendingObjectDeletions(100)).toEqual([]);
+    expect((await store.collectObjects(LATER, 100)).collected).toBe(0);
     for (const kept of ['media-1', 'init-1', 'media-2', 'urls-only']) expect((await store.getObject(kept))?.registered).toBe(true);
+  });
+
+  it('counts only instances, not queued deletions, as a backend in use', async () => {
+    // media-2 is the last object on S3 with an instance; orphan's bytes there are queued once collected.
+    await store.deleteSegments(FLOW, parseTimeRange('[1:0_2:0)'), undefined, LATER);
+    expect((await store.collectObjects(LATER, 100)).collected).toBe(3);
+    expect((await store.pendingObjectDeletions(100, [S3])).sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual(
+      [storageOf('orphan'), storageOf('media-2')].sort((a, b) => (a!.key < b!.key ? -1 : 1)),
+    );
+    expect(await store.storageIdsInUse()).toEqual([LOCAL]);
   });
 
   it('makes the objects of segments deleted after the migration candidates, init objects included', async () => {
     await store.deleteSegments(FLOW, parseTimeRange('[0:0_1:0)'), undefined, LATER);
-    expect((await store.collectObjects(NOW, 100)).collected).toBe(3);
-    for (const gone of ['orphan', 'media-1', 'init-1']) expect(await store.getObject(gone)).toBeUndefined();
+    expect((await store.collectObjects(NOW, 100)).collected).toBe(0);
+    expect((await store.collectObjects(LATER, 100)).collected).toBe(4);
+    for (const gone of ['orphan', 'media-1', 'init-1', 'allocated']) expect(await store.getObject(gone)).toBeUndefined();
     expect((await store.pendingObjectDeletions(100)).sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual(
-      [storageOf('orphan'), storageOf('media-1'), storageOf('init-1')].sort((a, b) => (a!.key < b!.key ? -1 : 1)),
+      [storageOf('orphan'), storageOf('media-1'), storageOf('init-1'), storageOf('allocated')].sort((a, b) => (a!.key < b!.key ? -1 : 1)),
     );
     expect((await store.getObject('media-2'))?.instances).toEqual([storageOf('media-2')]);
   });
