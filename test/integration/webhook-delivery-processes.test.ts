@@ -13,11 +13,12 @@ import { randomUUID } from 'node:crypto';
 import { buildIfStale, startChildGateway, type ChildGateway } from '../support/child-gateway';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 
 const ENV = { TAMS_AUTH: 'off', TAMS_WEBHOOK_ALLOW_PRIVATE: 'true', TAMS_WEBHOOK_LEASE_MS: '2000', TAMS_WEBHOOK_TIMEOUT_MS: '1000', LOG_LEVEL: 'warn' };
 
 async function send(g: ChildGateway, method: string, urlPath: string, body: unknown): Promise<number> {
-  const res = await fetch(`${g.base}${urlPath}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await checkedFetch(`${g.base}${urlPath}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await res.arrayBuffer();
   return res.status;
 }
