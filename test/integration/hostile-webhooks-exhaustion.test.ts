@@ -1,0 +1,167 @@
+/**
+ * Hostile review of issue 18: resource exhaustion through webhooks.
+ *
+ * - One user's receivers that answer slowly but successfully, on enough webhooks to fill the
+ *   process's delivery slots (32, main.ts): does anyone else's webhook still get its events?
+ * - A receiver that always answers 500: others unaffected (backoff frees the slot).
+ * - Thousands of webhooks registered by one user, none of which wants anything: what each
+ *   commit costs the SQLite writer and the ingest path.
+ * - Migration 7's outbox trigger on 1,000-segment registrations (timed with and without it).
+ */
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { startHarness, type Harness } from '../support/gateway-harness';
+import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { videoFlow } from '../fixtures/flows';
+
+
+async function relabel(h: Harness, flowId: string, label: string): Promise<void> {
+  expect((await h.request('PUT', `/flows/${flowId}/label`, JSON.stringify(label))).status).toBeLessThan(300);
+}
+
+async function newFlow(h: Harness): Promise<string> {
+  const flow = videoFlow();
+  expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+  return flow.id as string;
+}
+
+describe('hostile webhooks: one user\'s receivers against everyone else\'s', () => {
+  let h: Harness;
+  const receivers: WebhookReceiver[] = [];
+  async function receiver(delayMs = 0): Promise<WebhookReceiver> {
+    const r = await startReceiver();
+    if (delayMs > 0) r.respond = () => ({ status: 200, delayMs });
+    receivers.push(r);
+    return r;
+  }
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_WEBHOOK_RETRY_BASE_MS: '200', TAMS_WEBHOOK_RETRY_MAX_MS: '1000', TAMS_WEBHOOK_MAX_ATTEMPTS: '50', TAMS_WEBHOOK_TIMEOUT_MS: '3000', TAMS_WEBHOOK_LEASE_MS: '6000' });
+  });
+  afterAll(async () => {
+    await h.close();
+    for (const r of receivers) await r.close();
+  });
+
+  it('a webhook that always answers 500 does not hold up another one', async () => {
+    const failing = await receiver();
+    failing.respond = () => ({ status: 500 });
+    const ok = await receiver();
+    const flowId = await newFlow(h);
+    for (const r of [failing, ok]) expect((await h.request('POST', '/service/webhooks', { url: r.url, events: ['flows/updated'], flow_ids: [flowId] })).status).toBe(201);
+    const t = Date.now();
+    for (let i = 0; i < 5; i++) await relabel(h, flowId, `x-${i}`);
+    await ok.waitFor(5, 3000);
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(failing.received.length).toBeGreaterThan(0);
+  });
+
+  it('DEFECT: 32 webhooks of one user with slow (but successful) receivers take every delivery slot; another user\'s webhook waits until their backlog is drained', async () => {
+    // Four origins (the sender keeps at most 8 sockets per origin), eight webhooks each, 250 ms per answer.
+    const slow = await Promise.all([receiver(250), receiver(250), receiver(250), receiver(250)]);
+    const mine = await newFlow(h);
+    for (let i = 0; i < 32; i++) {
+      expect((await h.request('POST', '/service/webhooks', { url: slow[i % 4]!.url, events: ['flows/updated'], flow_ids: [mine] })).status).toBe(201);
+    }
+    const victim = await receiver();
+    const theirs = await newFlow(h);
+    expect((await h.request('POST', '/service/webhooks', { url: victim.url, events: ['flows/updated'], flow_ids: [theirs] })).status).toBe(201);
+    // 12 events each: 3 s of deliveries per webhook, all 32 at once.
+    for (let i = 0; i < 12; i++) await relabel(h, mine, `spam-${i}`);
+    await slow[0].waitFor(8, 3000);
+    const committed = Date.now();
+    await relabel(h, theirs, 'urgent');
+    await victim.waitFor(1, 10_000);
+    const waitedMs = victim.received[0]!.atMs - committed;
+    // A fair worker would deliver it within a few hundred milliseconds.
+    expect({ waitedMs, prompt: waitedMs < 1000 }).toEqual({ waitedMs, prompt: true });
+  });
+});
+
+describe('hostile webhooks: thousands of registrations by one user', () => {
+  it('DEFECT: 300 webhooks that want nothing turn every commit into ~900 SQLite write transactions (lease, cursor, release each) and slow ingest by orders of magnitude', async () => {
+    const h = await startHarness({ TAMS_WEBHOOK_TIMEOUT_MS: '1000', TAMS_WEBHOOK_LEASE_MS: '2000' });
+    const r = await startReceiver();
+    try {
+      const store = h.gateway.store;
+      let leaseWrites = 0;
+      const acquire = store.acquireLease.bind(store);
+      store.acquireLease = async (...args) => {
+        leaseWrites++;
+        return acquire(...args);
+      };
+      const flowId = await newFlow(h);
+      /** [ms for the PUTs alone, ms until delivery is idle again]. */
+      const timeRelabels = async (count: number, tag: string): Promise<[number, number]> => {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < count; i++) await relabel(h, flowId, `${tag}-${i}`);
+        const puts = Number(process.hrtime.bigint() - t) / 1e6;
+        await h.gateway.webhooks!.idle();
+        return [Math.round(puts), Math.round(Number(process.hrtime.bigint() - t) / 1e6)];
+      };
+      await timeRelabels(10, 'warm');
+      const [baselinePutsMs] = await timeRelabels(30, 'base');
+
+      // Registered through the API, as any user with the read scope may: no limit per owner.
+      for (let i = 0; i < 300; i += 50) {
+        const batch = Array.from({ length: 50 }, () => h.request('POST', '/service/webhooks', { url: `${r.url}?n=${randomUUID()}`, events: ['sources/deleted'], source_ids: [randomUUID()] }));
+        for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
+      }
+      await h.gateway.webhooks!.idle();
+      leaseWrites = 0;
+      const [loadedPutsMs, loadedDrainMs] = await timeRelabels(30, 'loaded');
+      const leaseWritesPerCommit = Math.round(leaseWrites / 30);
+      expect(r.received).toEqual([]);
+      // Nothing is for any of them: a commit should cost them (next to) nothing.
+      expect({ baselinePutsMs, loadedPutsMs, loadedDrainMs, leaseWritesPerCommit, slowdownBelow2x: loadedPutsMs < 2 * baselinePutsMs + 20 }).toEqual({
+        baselinePutsMs,
+        loadedPutsMs,
+        loadedDrainMs,
+        leaseWritesPerCommit,
+        slowdownBelow2x: true,
+      });
+    } finally {
+      await h.close();
+      await r.close();
+    }
+  });
+});
+
+describe('hostile webhooks: migration 7 triggers on the ingest path', () => {
+  it('the outbox context trigger adds little to registering 1,000-segment batches', async () => {
+    const h = await startHarness({ TAMS_WEBHOOK_DELIVERY: 'off' });
+    try {
+      const flowId = await newFlow(h);
+      let second = 0;
+      const batch = (): Record<string, unknown>[] =>
+        Array.from({ length: 1000 }, () => {
+          const s = second++;
+          return { object_id: randomUUID(), timerange: `[${s}:0_${s + 1}:0)`, get_urls: [{ url: `https://cdn.example.com/${s}.ts`, label: 'cdn' }] };
+        });
+      const timeBatches = async (n: number): Promise<number> => {
+        const times: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const body = batch();
+          const t = process.hrtime.bigint();
+          const res = await h.request('POST', `/flows/${flowId}/segments`, body);
+          times.push(Number(process.hrtime.bigint() - t) / 1e6);
+          expect({ status: res.status, body: res.status === 201 ? undefined : res.body }).toEqual({ status: 201, body: undefined });
+        }
+        return times.sort((a, b) => a - b)[Math.floor(n / 2)]!;
+      };
+      await timeBatches(2);
+      const withTrigger = await timeBatches(7);
+      const db = new Database(path.join(h.dataDir, 'tams.db'));
+      db.exec('DROP TRIGGER outbox_context');
+      db.close();
+      const withoutTrigger = await timeBatches(7);
+      expect({ withTrigger: Math.round(withTrigger), withoutTrigger: Math.round(withoutTrigger), cheap: withTrigger < withoutTrigger * 1.5 + 5 }).toEqual({
+        withTrigger: Math.round(withTrigger),
+        withoutTrigger: Math.round(withoutTrigger),
+        cheap: true,
+      });
+    } finally {
+      await h.close();
+    }
+  });
+});
