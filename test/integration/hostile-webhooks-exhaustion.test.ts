@@ -102,7 +102,7 @@ describe('hostile webhooks: thousands of registrations by one user', () => {
       await timeRelabels(10, 'warm');
       const [baselinePutsMs] = await timeRelabels(30, 'base');
 
-      // Registered through the API, as any user with the read scope may: no limit per owner.
+      // Registered through the API, as any user with the write scope may: no limit per owner.
       for (let i = 0; i < 300; i += 50) {
         const batch = Array.from({ length: 50 }, () => h.request('POST', '/service/webhooks', { url: `${r.url}?n=${randomUUID()}`, events: ['sources/deleted'], source_ids: [randomUUID()] }));
         for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
