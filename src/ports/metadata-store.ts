@@ -275,8 +275,8 @@ export interface MetadataStore {
   /**
    * Removes one instance. Removing the last instance fails with `last_instance`; an unknown
    * instance with `not_found`. A removed controlled instance is returned, its bytes queued for
-   * deletion in the same transaction, not before `bytesNotBefore` (ISO time; default at once:
-   * see pendingObjectDeletions).
+   * deletion in the same transaction, not before `bytesNotBefore` (ISO time, by the caller's
+   * clock; default at once by the store's: see pendingObjectDeletions).
    */
   removeObjectInstance(objectId: string, selector: InstanceSelector, bytesNotBefore?: string): Promise<ObjectStorageRef | undefined>;
   /** Every storage_id some object's controlled instance names (queued byte deletions do not count). */
@@ -297,9 +297,10 @@ export interface MetadataStore {
    * objects whose segments were deleted, and objects allocated and never registered. Their
    * controlled instances are queued for byte deletion in the same transaction. A segment
    * registered afterwards finds the object unknown. `more`: the pass stopped at `limit` objects
-   * examined, so another may find more.
+   * examined, so another may find more. `now` (ISO, default the store's clock) dates the queue
+   * entries: they are due at once.
    */
-  collectObjects(createdBefore: string, limit: number): Promise<{ collected: number; more: boolean }>;
+  collectObjects(createdBefore: string, limit: number, now?: string): Promise<{ collected: number; more: boolean }>;
   /**
    * Up to `limit` queued byte deletions, oldest first: only those on the backends `storageIds`
    * names, and only those due by `dueBy` (ISO time), when given.

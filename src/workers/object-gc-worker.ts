@@ -87,8 +87,9 @@ export class ObjectGcWorker {
     result.ran = true;
     const failing = new Set<string>();
     for (let step = 0; step < this.maxSteps; step++) {
-      const cutoff = new Date(this.clock.nowMs() - this.options.unregisteredAfterMs).toISOString();
-      const { collected, more } = await this.store.collectObjects(cutoff, this.options.batch);
+      const nowMs = this.clock.nowMs();
+      const cutoff = new Date(nowMs - this.options.unregisteredAfterMs).toISOString();
+      const { collected, more } = await this.store.collectObjects(cutoff, this.options.batch, new Date(nowMs).toISOString());
       result.collected += collected;
       const { deleted, failed, progress } = await this.deleteQueued(failing);
       result.deleted += deleted;

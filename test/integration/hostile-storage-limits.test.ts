@@ -208,7 +208,7 @@ describe('hostile: TAMS_VERIFY_UPLOADS under a large batch', () => {
     expect({ headObject: after.headObject, askedAgain: after.headBucket >= 1 }).toEqual({ headObject: 40, askedAgain: true });
   });
 
-  it('DEFECT: the first never-uploaded objects of a batch each send their own HeadBucket (one per check in flight), not one for the batch', async () => {
+  it('the never-uploaded objects of a batch share one HeadBucket, however many checks are in flight', async () => {
     // POST /flows/{id}/segments with 200 never-uploaded segments, the bucket not confirmed in
     // the last 30 s (gateway clock). Expected: 200 HeadObject and 1 HeadBucket. Got: 200 and 16.
     // The upload check runs 16 exists() at once (UPLOAD_CHECKS_IN_FLIGHT, src/services/

@@ -534,7 +534,7 @@ describe('hostile: a local PUT URL against a grace period under a minute', () =>
     await h?.close();
   });
 
-  it('DEFECT: with TAMS_GC_GRACE_SEC under 60 s, a local PUT URL still works after the collector deleted its bytes, and a re-upload stays on disk for ever', async () => {
+  it('with TAMS_GC_GRACE_SEC under 60 s, a local PUT URL no longer works once the collector deleted its bytes (local PUT URLs end at the second asked for)', async () => {
     // TAMS_PRESIGNED_URL_TIMEOUT = TAMS_MIN_OBJECT_TIMEOUT = 300:0 (allowed: at most equal),
     // TAMS_GC_GRACE_SEC = 0 (allowed: 0 and up). Allocate on the local backend at a whole
     // minute + 1 s, upload, register, DELETE the segments; 300.001 s later a pass collects the

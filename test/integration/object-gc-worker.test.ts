@@ -256,7 +256,7 @@ describe('ObjectGcWorker', () => {
     expect(await store.pendingObjectDeletions(100)).toEqual([]);
   });
 
-  it('DEFECT: under a clock behind the real one, the bytes of an object the pass collects are not deleted in that pass (their deletion is dated by the store\'s own clock)', async () => {
+  it('under a clock behind the real one, the bytes of an object the pass collects are deleted in that pass (their deletion is dated by the worker\'s clock)', async () => {
     // A worker whose clock reads 2024-01-01 (the gateway's injected clock; the store runs on the
     // real one): one object allocated then, with bytes, and never registered; the clock moved
     // past allocation + unregisteredAfterMs; one runOnce(). Expected pass(1, 1), the file gone,

@@ -61,7 +61,11 @@ export class UrlSigner {
 
   /** Signs many keys with one expiry in a single cipher call. */
   signMany(method: SignedMethod, keys: readonly string[], expiresAtSec: number): { exp: number; sigs: string[] } {
-    const exp = this.quantiseExpiry(expiresAtSec);
+    // PUT URLs are few and must not outlive what they were asked for (the garbage collector
+    // deletes an object's bytes once every PUT URL for it has expired): exact to the second,
+    // valid strictly before it. GET URLs are rounded up to share ciphers across a page's requests.
+    const exp = method === 'PUT' ? Math.ceil(expiresAtSec) : this.quantiseExpiry(expiresAtSec);
+    if (!Number.isFinite(exp)) throw new RangeError(`UrlSigner: invalid expiry ${expiresAtSec}`);
     if (keys.length === 0) return { exp, sigs: [] };
     const cipher = this.cipherFor(method, exp, true);
     // One hex decode for the whole page: a Buffer write per uuid part cost more than the cipher.
@@ -82,7 +86,7 @@ export class UrlSigner {
    * network.
    */
   verify(method: SignedMethod, key: string, exp: number, sig: string, nowSec: number): boolean {
-    if (!Number.isSafeInteger(exp) || exp < 0 || nowSec > exp) return false;
+    if (!Number.isSafeInteger(exp) || exp < 0 || nowSec > exp || (method === 'PUT' && nowSec >= exp)) return false;
     if (key.length !== KEY_LENGTH || !SIGNATURE_RE.test(sig)) return false;
     const block = Buffer.from(keyBlockHex(key), 'hex');
     if (block.length !== 16) return false;

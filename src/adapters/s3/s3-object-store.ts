@@ -152,6 +152,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partBytes: number;
   private readonly now: () => number;
   private bucketConfirmedAt = -Infinity;
+  private bucketCheck: Promise<void> | undefined;
 
   /** A store whose credentials are resolved: ready to sign. */
   static async create(options: S3ObjectStoreOptions): Promise<S3ObjectStore> {
@@ -432,9 +433,17 @@ export class S3ObjectStore implements ObjectStore {
    * tells. Credentials allowed objects but not the bucket (403 here) count as a bucket present.
    */
   private async confirmBucket(): Promise<void> {
-    // One HeadBucket stands for the next ones for a while: a batch of missing objects (an
-    // upload check of thousands) must not double its S3 requests.
+    // One HeadBucket stands for the next ones for a while, and concurrent checks share the one
+    // in flight: a batch of missing objects (an upload check of thousands) must not double its
+    // S3 requests.
     if (this.now() - this.bucketConfirmedAt < BUCKET_CONFIRMED_FOR_MS) return;
+    this.bucketCheck ??= this.headBucket().finally(() => {
+      this.bucketCheck = undefined;
+    });
+    return this.bucketCheck;
+  }
+
+  private async headBucket(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
       this.bucketConfirmedAt = this.now();

@@ -1226,7 +1226,7 @@ export class SqliteMetadataStore implements MetadataStore {
       const controlled = splitInstances(row.storage_id, row.storage_key)?.length ?? 0;
       if ('storage_id' in selector) {
         const now = new Date().toISOString();
-        const removed = this.objectStorage.remove(objectId, selector.storage_id, now, bytesNotBefore !== undefined && bytesNotBefore > now ? bytesNotBefore : now);
+        const removed = this.objectStorage.remove(objectId, selector.storage_id, now, bytesNotBefore ?? now);
         if (urls.length + controlled - 1 === 0) throw new TamsError('last_instance', `Object ${objectId} has no other instance`);
         return removed;
       }
@@ -1258,8 +1258,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.write(() => this.objectStorage.releaseLease(name, holder));
   }
 
-  async collectObjects(createdBefore: string, limit: number): Promise<{ collected: number; more: boolean }> {
-    return this.write(() => this.objectStorage.collect(createdBefore, limit, new Date().toISOString()));
+  async collectObjects(createdBefore: string, limit: number, now?: string): Promise<{ collected: number; more: boolean }> {
+    return this.write(() => this.objectStorage.collect(createdBefore, limit, now ?? new Date().toISOString()));
   }
 
   async pendingObjectDeletions(limit: number, storageIds?: readonly string[], dueBy?: string): Promise<ObjectStorageRef[]> {

@@ -144,7 +144,20 @@ describe('LocalObjectStore (no I/O)', () => {
       expect(store.verify('GET', key, get.exp, get.sig, 599)).toBe(true);
       expect(store.verify('HEAD', key, get.exp, get.sig, 599)).toBe(true);
       expect(store.verify('GET', key, Number(get.exp), get.sig, 599)).toBe(true);
+      expect(store.verify('PUT', key, put.exp, put.sig, 599)).toBe(true);
+    });
+
+    it('signs PUT URLs to the second asked for, valid strictly before it (the collector relies on their end)', () => {
+      const store = make();
+      const key = store.keyFor('x');
+      const put = urlParts(store.signPut(key, 'http://h', 601).url);
+      const get = urlParts(store.signGet(key, 'http://h', 601));
+      expect(put.exp).toBe('601');
       expect(store.verify('PUT', key, put.exp, put.sig, 600)).toBe(true);
+      expect(store.verify('PUT', key, put.exp, put.sig, 601)).toBe(false);
+      // GET URLs are rounded up to the minute and valid through their second.
+      expect(get.exp).toBe('660');
+      expect(store.verify('GET', key, get.exp, get.sig, 660)).toBe(true);
     });
 
     it('verify rejects wrong method, expiry, key, or malformed query values', () => {
