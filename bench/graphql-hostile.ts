@@ -73,7 +73,7 @@ let cpuSource = 'schedstat';
  * /proc/<pid>/task/<tid>/schedstat first field (ns), or, where schedstat is missing,
  * utime + stime of /proc/<pid>/stat in clock ticks (10 ms steps at 100 Hz).
  */
-function serverCpuNs(pid: number): number {
+export function serverCpuNs(pid: number): number {
   try {
     let total = 0;
     let read = 0;

@@ -86,6 +86,8 @@ export async function presignScenario(): Promise<void> {
 }
 
 if (require.main === module) {
+  // The AWS SDK's notice that its releases after January 2027 need Node 22 (bench/run.ts sets it too).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   presignScenario().catch((err: unknown) => {
     process.stderr.write(`presign bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);

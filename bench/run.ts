@@ -8,14 +8,18 @@
  * segment events to 1,000 graphql-ws subscribers (BENCH_FANOUT_DURATION, default 30 s);
  * graphql-hostile (bench/graphql-hostile.ts) measures the server CPU of hostile operation
  * shapes beside a one-field query, and the server's RSS after 10,000 distinct operation texts;
- * presign (bench/presign.ts) times one presigned S3 URL: the SDK, @smithy/signature-v4, ours.
+ * presign (bench/presign.ts) times one presigned S3 URL: the SDK, @smithy/signature-v4, ours;
+ * rest-segments-s3 lists the rest-segments windows with every object on an S3 backend (an
+ * s3rver in this process), so each get_url is presigned on every request, alternating with
+ * rest-segments' local-URL gateway.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
  * BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
- * rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign),
+ * rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign),
  * BENCH_INGEST_HEADROOM (object ids rest-ingest allocates before a run, as a multiple of the ids
- * the fastest run so far would use in BENCH_DURATION; default 1.5).
+ * the fastest run so far would use in BENCH_DURATION; default 1.5), BENCH_CPU_PROF (a directory:
+ * gateway processes run with --cpu-prof and leave their profiles there).
  *
  * Every load checks its answers' statuses (and rest-ingest that each batch was answered 201, not a
  * 200 listing failed_segments; GraphQL loads that no answer carries errors): a load with errors,
@@ -31,8 +35,9 @@ import { createGateway } from '../src/main';
 import { seedSegments } from '../src/adapters/sqlite/seed';
 import type { Flow } from '../src/domain/entities';
 import { subscriptionsFanoutScenario } from './subscriptions-fanout';
-import { graphqlHostileScenario } from './graphql-hostile';
+import { graphqlHostileScenario, serverCpuNs } from './graphql-hostile';
 import { presignScenario } from './presign';
+import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
 
@@ -45,11 +50,17 @@ const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 if (!Number.isFinite(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be a number of seconds >= 0, not ${process.env.BENCH_WARMUP}`);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign').split(',');
 const SEGMENT_NS = 2_000_000_000n;
+// The AWS SDK's notice that its releases after January 2027 need Node 22, printed by every
+// process that builds an S3 client (this one and each gateway with S3 backends): the SDK's own
+// switch, inherited by the gateway processes, keeps it out of the figures.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Figures {
   rps: number;
+  /** Requests answered (summed over runs in medianFigures). */
+  requests: number;
   p50: number;
   p99: number;
   errors: number;
@@ -78,6 +89,7 @@ function median(values: number[]): number {
 function medianFigures(runs: Figures[]): Figures {
   return {
     rps: median(runs.map((r) => r.rps)),
+    requests: runs.reduce((a, r) => a + r.requests, 0),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
     errors: runs.reduce((a, r) => a + r.errors, 0),
@@ -122,6 +134,7 @@ async function load(what: string, options: autocannon.Options, duration = DURATI
   const figures: Figures = {
     ...(steal === undefined ? {} : { steal }),
     rps: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -152,11 +165,54 @@ interface SegmentData {
   dataDir: string;
   flowId: string;
   segments: number;
+  /** Environment of the gateway serving it (TAMS_STORAGE_BACKENDS_FILE for S3 media). */
+  env: Record<string, string>;
 }
 
-async function prepareDataDir(segments: number): Promise<SegmentData> {
+/** An S3 backend for seeded media: an s3rver in this process and the backends-file entry naming it. */
+interface S3Media {
+  server: BenchS3Server;
+  backend: Record<string, unknown> & { id: string; label: string; prefix: string };
+}
+
+const S3_BACKEND_LABEL = 'bench-s3';
+
+async function startS3Media(): Promise<S3Media> {
+  const server = await startS3rver('tams-bench');
+  return {
+    server,
+    // As docs/storage.md's MinIO example, with inline credentials: the keys s3rver knows.
+    backend: {
+      id: crypto.randomUUID(),
+      label: S3_BACKEND_LABEL,
+      store_type: 'http_object_store',
+      provider: 's3rver',
+      store_product: 's3rver',
+      endpoint: server.endpoint,
+      path_style: true,
+      bucket: server.bucket,
+      prefix: 'media',
+      credentials: { access_key_id: S3RVER_CREDENTIALS.accessKeyId, secret_access_key: S3RVER_CREDENTIALS.secretAccessKey },
+      default_storage: true,
+    },
+  };
+}
+
+/**
+ * A data dir holding one flow of `segments` seeded segments, each with its own media object on
+ * the local backend, or with `s3` on that S3 backend (keys minted by the gateway's S3 store,
+ * `media/<hex2>/<hex2>/<uuid>`; the data dir then holds the backends file the gateway needs).
+ */
+async function prepareDataDir(segments: number, s3?: S3Media): Promise<SegmentData> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-'));
-  const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+  const env: Record<string, string> = {};
+  if (s3 !== undefined) {
+    env.TAMS_STORAGE_BACKENDS_FILE = path.join(dataDir, 'storage-backends.json');
+    fs.writeFileSync(env.TAMS_STORAGE_BACKENDS_FILE, JSON.stringify({ backends: [s3.backend] }, null, 2));
+  }
+  const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env }));
+  const media = s3 === undefined ? gateway.localObjects : gateway.objects.get(s3.backend.id);
+  if (media === undefined) throw new Error(`the gateway did not configure the S3 backend ${s3?.backend.id}`);
   const flowId = crypto.randomUUID();
   const flow: Flow = {
     id: flowId,
@@ -169,12 +225,20 @@ async function prepareDataDir(segments: number): Promise<SegmentData> {
   await gateway.store.putFlow(flow, new Date().toISOString());
   const t0 = Date.now();
   await seedSegments(gateway.store, flowId, segments, SEGMENT_NS, {
-    storageId: gateway.localObjects.backend.id,
-    keyFor: (objectId) => gateway.localObjects.keyFor(objectId),
+    storageId: media.backend.id,
+    keyFor: (objectId) => media.keyFor(objectId),
   });
-  process.stdout.write(`  seeded ${segments} segments in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (s3 !== undefined) {
+    // The seeder writes the copies the listing reads (objects and segment rows), not the
+    // instance list of migration 6; completed here, so the gateway's start-up check finds the
+    // backend in use (and configured), as it would for objects clients had uploaded.
+    gateway.store.database
+      .prepare('INSERT INTO object_instances (object_id, storage_id, storage_key, created) SELECT id, storage_id, storage_key, created FROM objects WHERE storage_id = ?')
+      .run(media.backend.id);
+  }
+  process.stdout.write(`  seeded ${segments} segments${s3 === undefined ? '' : ` on S3 backend ${s3.backend.label} (${s3.server.endpoint}, bucket ${s3.server.bucket})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   await gateway.close();
-  return { dataDir, flowId, segments };
+  return { dataDir, flowId, segments, env };
 }
 
 let sharedData: Promise<SegmentData> | undefined;
@@ -190,8 +254,8 @@ function fmt(f: Figures): string {
   return `${f.rps.toFixed(0).padStart(7)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${wrong}${stealText(f.steal)}`;
 }
 
-function restWindowLoad(server: Server, { flowId, segments }: SegmentData, duration = DURATION): Promise<Figures> {
-  return load(`REST windows @ ${segments} segments`, {
+function restWindowLoad(server: Server, { flowId, segments, env }: SegmentData, duration = DURATION): Promise<Figures> {
+  return load(`REST windows @ ${segments} segments${env.TAMS_STORAGE_BACKENDS_FILE === undefined ? '' : ', S3 get_urls'}`, {
     url: `http://127.0.0.1:${server.port}`,
     headers: server.headers,
     connections: 32,
@@ -201,7 +265,7 @@ function restWindowLoad(server: Server, { flowId, segments }: SegmentData, durat
 
 async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; bare: Figures; bodyBytes: number; pairedRatios: number[] }> {
   const { dataDir, flowId, segments } = data;
-  const server = await startServer(['gateway', dataDir]);
+  const server = await startServer(['gateway', dataDir], data.env);
   let bare: Server | undefined;
   const gatewayRuns: Figures[] = [];
   const bareRuns: Figures[] = [];
@@ -233,8 +297,8 @@ async function segmentWindows(data: SegmentData): Promise<{ gateway: Figures; ba
   return { gateway: medianFigures(gatewayRuns), bare: medianFigures(bareRuns), bodyBytes, pairedRatios };
 }
 
-/** Runs rest-segments; returns the gateway's req/s at BENCH_SEGMENTS, which graphql-segments is compared with. */
-async function restSegments(): Promise<number> {
+/** Runs rest-segments; returns the gateway's figures at BENCH_SEGMENTS, which graphql-segments and rest-segments-s3 are compared with. */
+async function restSegments(): Promise<Figures> {
   process.stdout.write(`\nrest-segments: GET /flows/{id}/segments?timerange=<random 30-segment window>&limit=30, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`);
   const big = await segmentWindows(await bigSegmentData());
   process.stdout.write(`  gateway @ ${SEGMENTS} segments   ${fmt(big.gateway)}\n`);
@@ -252,7 +316,137 @@ async function restSegments(): Promise<number> {
   } finally {
     fs.rmSync(smallData.dataDir, { recursive: true, force: true });
   }
-  return big.gateway.rps;
+  return big.gateway;
+}
+
+/** Why a page of rest-segments-s3 is not 30 segments each with one presigned URL of the S3 backend, or undefined. */
+function s3PageProblem(status: number, body: string, s3: S3Media): string | undefined {
+  if (status !== 200) return `answered ${status}: ${body.slice(0, 200)}`;
+  const page = JSON.parse(body) as Json[];
+  if (page.length !== 30) return `${page.length} segments, not 30`;
+  const base = `${s3.server.endpoint}/${s3.server.bucket}/${s3.backend.prefix}/`;
+  for (const segment of page) {
+    const urls = segment.get_urls as Json[] | undefined;
+    const url = urls?.[0];
+    if (urls?.length !== 1 || url.presigned !== true || url.label !== S3_BACKEND_LABEL || !String(url.url).startsWith(base) || !String(url.url).includes('&X-Amz-Signature=')) {
+      return `segment ${segment.object_id}: get_urls ${JSON.stringify(urls)} are not one presigned URL under ${base}`;
+    }
+  }
+  return undefined;
+}
+
+/** A random window of the S3 flow, checked (see s3PageProblem); its body. */
+async function s3Window(server: Server, data: SegmentData, s3: S3Media): Promise<Buffer> {
+  const res = await fetch(`http://127.0.0.1:${server.port}${windowPath(data.flowId, randomWindow(data.segments))}`, { headers: server.headers });
+  const body = Buffer.from(await res.arrayBuffer());
+  const problem = s3PageProblem(res.status, body.toString(), s3);
+  if (problem !== undefined) throw new Error(`rest-segments-s3: window page: ${problem}`);
+  return body;
+}
+
+/**
+ * A window load on a gateway, with the gateway process's CPU time per answered request (all its
+ * threads, /proc): on a shared machine the rate moves with what else runs, its CPU per request
+ * much less.
+ */
+async function windowLoadWithCpu(server: Server, data: SegmentData): Promise<Figures & { cpuUs: number }> {
+  const pid = server.child.pid as number;
+  const before = serverCpuNs(pid);
+  const figures = await restWindowLoad(server, data);
+  return { ...figures, cpuUs: (serverCpuNs(pid) - before) / 1000 / Math.max(1, figures.requests) };
+}
+
+/**
+ * rest-segments-s3: the rest-segments windows with every segment's object on an S3 backend, so
+ * the gateway presigns 30 S3 GET URLs per request, beside rest-segments' local-URL gateway on
+ * its own data (a second process, idle while the other is loaded). The two alternate run by run
+ * (local first in even runs, S3 first in odd ones), each pair followed by a bare node:http run
+ * serving an S3 page. Printed: the ratios of the medians, the medians of the pairs' ratios, the
+ * gateways' CPU per request (whose ratio is the rate ratio each would have on a core of its
+ * own), and with rest-segments in the run the ratios to its figures.
+ */
+async function restSegmentsS3(rest: Figures | undefined): Promise<void> {
+  process.stdout.write(
+    `\nrest-segments-s3: the rest-segments windows, every object on an S3 backend (s3rver, path-style, inline credentials; get_urls presigned per request), ` +
+      `alternating with rest-segments' local-URL gateway, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`,
+  );
+  const local = await bigSegmentData();
+  const s3 = await startS3Media();
+  let data: SegmentData | undefined;
+  const servers: Server[] = [];
+  const s3Runs: (Figures & { cpuUs: number })[] = [];
+  const localRuns: (Figures & { cpuUs: number })[] = [];
+  const bareRuns: Figures[] = [];
+  let s3Bytes = 0;
+  let localBytes = 0;
+  try {
+    data = await prepareDataDir(SEGMENTS, s3);
+    const s3Data = data;
+    const s3Server = await startServer(['gateway', s3Data.dataDir], s3Data.env);
+    servers.push(s3Server);
+    const localServer = await startServer(['gateway', local.dataDir], local.env);
+    servers.push(localServer);
+    const body = await s3Window(s3Server, s3Data, s3);
+    s3Bytes = body.length;
+    localBytes = (await (await fetch(`http://127.0.0.1:${localServer.port}${windowPath(local.flowId, randomWindow(local.segments))}`, { headers: localServer.headers })).arrayBuffer()).byteLength;
+    // The URL reaches the bucket: s3rver (which checks the access key, not signatures) knows it
+    // and answers that the key holds nothing, as the seeded objects were never uploaded.
+    const firstUrl = (JSON.parse(body.toString()) as Json[])[0].get_urls[0].url as string;
+    const got = await fetch(firstUrl);
+    const gotText = await got.text();
+    if (got.status !== 404 || !gotText.includes('NoSuchKey')) throw new Error(`rest-segments-s3: GET ${firstUrl}: ${got.status} ${gotText.slice(0, 300)}, not 404 NoSuchKey`);
+    const bodyFile = path.join(s3Data.dataDir, 'bare-body.json');
+    fs.writeFileSync(bodyFile, body);
+    const bare = await startServer(['bare', bodyFile]);
+    servers.push(bare);
+    const bareUrl = `http://127.0.0.1:${bare.port}/`;
+    if (WARMUP > 0) {
+      await restWindowLoad(localServer, local, WARMUP);
+      await restWindowLoad(s3Server, s3Data, WARMUP);
+      await load('bare node:http', { url: bareUrl, connections: 32 }, WARMUP);
+    }
+    for (let run = 0; run < RUNS; run++) {
+      if (run % 2 === 0) localRuns.push(await windowLoadWithCpu(localServer, local));
+      s3Runs.push(await windowLoadWithCpu(s3Server, s3Data));
+      if (run % 2 === 1) localRuns.push(await windowLoadWithCpu(localServer, local));
+      bareRuns.push(await load('bare node:http', { url: bareUrl, connections: 32 }));
+    }
+    // Load can only see statuses: a page still right afterwards shows the runs were answered alike.
+    await s3Window(s3Server, s3Data, s3);
+  } finally {
+    for (const server of servers) await stopServer(server.child);
+    if (data !== undefined) fs.rmSync(data.dataDir, { recursive: true, force: true });
+    await s3.server.stop();
+  }
+  const s3Figures = medianFigures(s3Runs);
+  const localFigures = medianFigures(localRuns);
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const times = (x: number): string => `${x.toFixed(2)}x`;
+  const pairs = (f: (s3Run: Figures & { cpuUs: number }, localRun: Figures & { cpuUs: number }) => number): number[] =>
+    s3Runs.map((r, i) => f(r, localRuns[i] as Figures & { cpuUs: number }));
+  const rpsPairs = pairs((s, l) => s.rps / l.rps);
+  const p99Pairs = pairs((s, l) => s.p99 / Math.max(1, l.p99));
+  const cpuPairs = pairs((s, l) => l.cpuUs / s.cpuUs);
+  const s3Cpu = median(s3Runs.map((r) => r.cpuUs));
+  const localCpu = median(localRuns.map((r) => r.cpuUs));
+  process.stdout.write(`  gateway, S3 get_urls @ ${SEGMENTS} segments (${s3Bytes} B)     ${fmt(s3Figures)}\n`);
+  process.stdout.write(`  gateway, local get_urls @ ${SEGMENTS} segments (${localBytes} B)  ${fmt(localFigures)}\n`);
+  process.stdout.write(`  bare node:http (the S3 page, ${s3Bytes} B)  ${fmt(medianFigures(bareRuns))}\n`);
+  process.stdout.write(
+    `  requests/s S3 / local: ${pct(s3Figures.rps / localFigures.rps)} (target >= 60%, moonshot 80%); paired: ${pct(median(rpsPairs))} (median of the runs' S3 / local: ${rpsPairs.map(pct).join(' / ')})\n`,
+  );
+  process.stdout.write(
+    `  p99 S3 / local: ${times(s3Figures.p99 / Math.max(1, localFigures.p99))} (target <= 1.5x); paired: ${times(median(p99Pairs))} (${p99Pairs.map(times).join(' / ')})\n`,
+  );
+  process.stdout.write(
+    `  gateway CPU per request: S3 ${s3Cpu.toFixed(0)} µs, local ${localCpu.toFixed(0)} µs: local / S3 ${pct(localCpu / s3Cpu)}; paired: ${pct(median(cpuPairs))} (${cpuPairs.map(pct).join(' / ')})\n`,
+  );
+  process.stdout.write(`  S3 gateway: ${pct(s3Figures.rps / medianFigures(bareRuns).rps)} of bare serving its page\n`);
+  if (rest !== undefined) {
+    process.stdout.write(
+      `  against rest-segments above (this run): requests/s ${pct(s3Figures.rps / rest.rps)}, p99 ${times(s3Figures.p99 / Math.max(1, rest.p99))} (${rest.rps.toFixed(0)} req/s, p99 ${rest.p99} ms)\n`,
+    );
+  }
 }
 
 /** POST /flows/{id}/storage takes at most this many object_ids. */
@@ -452,7 +646,7 @@ async function graphqlSegments(restRps: number | undefined): Promise<void> {
     `\ngraphql-segments: POST /graphql flow(id) { segments(timerange: <random 30-segment window>, first: 30) { nodes { objectId timerange getUrls { url } } } }, 32 connections, ${DURATION} s x ${RUNS} runs (median)\n`,
   );
   const data = await bigSegmentData();
-  const server = await startServer(['gateway', data.dataDir]);
+  const server = await startServer(['gateway', data.dataDir], data.env);
   const runs: Figures[] = [];
   const restRuns: Figures[] = [];
   const graphqlRun = (): Promise<Figures> =>
@@ -571,9 +765,10 @@ async function graphqlGraph(): Promise<void> {
 async function main(): Promise<void> {
   process.stdout.write(`bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}\n`);
   try {
-    const restRps = SCENARIOS.includes('rest-segments') ? await restSegments() : undefined;
+    const rest = SCENARIOS.includes('rest-segments') ? await restSegments() : undefined;
     // Right after rest-segments, on the same data, so the two rates are comparable.
-    if (SCENARIOS.includes('graphql-segments')) await graphqlSegments(restRps);
+    if (SCENARIOS.includes('graphql-segments')) await graphqlSegments(rest?.rps);
+    if (SCENARIOS.includes('rest-segments-s3')) await restSegmentsS3(rest);
     if (SCENARIOS.includes('rest-ingest')) await restIngest();
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();

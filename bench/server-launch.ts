@@ -10,12 +10,20 @@ export interface Server {
 }
 
 /**
- * Starts `server-process <args>` and waits for the port (and, from a gateway, the bearer token)
- * it prints. The IPC channel carries the counted gateway's store-call counts.
+ * BENCH_CPU_PROF=<dir>: gateway children run with `--cpu-prof` and write their profile there
+ * when stopped (server-process exits normally on SIGTERM), one `.cpuprofile` per process.
  */
-export async function startServer(args: string[]): Promise<Server> {
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+
+/**
+ * Starts `server-process <args>` and waits for the port (and, from a gateway, the bearer token)
+ * it prints. `env` is added to this process's environment for the child (a gateway reads its
+ * configuration from it). The IPC channel carries the counted gateway's store-call counts.
+ */
+export async function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
   const script = path.join(__dirname, 'server-process.js');
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const profile = CPU_PROF_DIR !== undefined && CPU_PROF_DIR !== '' && args[0] !== 'bare' ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, script, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   let token: string | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';

@@ -1,0 +1,59 @@
+/**
+ * An S3-protocol server (s3rver) in the bench process on 127.0.0.1 for rest-segments-s3: a
+ * fresh temp directory and bucket, removed by `stop`. It knows one account, `S3RVER`/`S3RVER`
+ * (it checks the access key, not SigV4 signatures). The gateway only signs URLs during the
+ * loads, so the server sits idle beside the load generator.
+ *
+ * The bench's own rather than test/support/s3-server.ts: the bench build (tsconfig.build.json,
+ * scripts/build-if-stale.js) covers src/ and bench/ only.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverClass = new (options: {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  configureBuckets: { name: string; configs: string[] }[];
+}) => S3rverInstance;
+
+// s3rver ships no types: its constructor, as used here.
+const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface BenchS3Server {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  bucket: string;
+  /** Stops listening and removes the directory. */
+  stop(): Promise<void>;
+}
+
+export async function startS3rver(bucket: string): Promise<BenchS3Server> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'tams-bench-s3rver-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
+  let address: AddressInfo;
+  try {
+    address = await server.run();
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    bucket,
+    async stop() {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
