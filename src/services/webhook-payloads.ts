@@ -52,29 +52,46 @@ export class WebhookEventBatch {
     return found;
   }
 
-  /**
-   * The classes the event is checked against: the resource's as stored now, or, when it is
-   * gone (deleted flows and sources), those it had when the event committed.
-   */
-  async classesOf(event: ContextualEvent): Promise<ResourceClasses> {
-    const context = event.context;
+  /** The classes of the event's flow or source as stored now; `absent` when it does not exist (any more). */
+  private async currentClassesOf(event: ContextualEvent): Promise<ResourceClasses | 'absent'> {
     if (event.event_type.startsWith('flows/')) {
       const id = eventFlowId(event);
       const flow = id === undefined ? undefined : await this.flow(id);
-      if (flow !== undefined) return this.access.classesOfFlow(flow);
-      if (context === undefined) return UNKNOWN;
-      return classesOfTag(context.flow_classes) ?? classesOfTag(context.source_classes);
+      return flow === undefined ? 'absent' : this.access.classesOfFlow(flow);
     }
     const id = eventSourceId(event);
     const source = id === undefined ? undefined : await this.source(id);
-    if (source !== undefined) return authClassesOf(source.tags);
-    if (context === undefined) return UNKNOWN;
+    return source === undefined ? 'absent' : authClassesOf(source.tags);
+  }
+
+  /** The classes the event's resource had when the event committed; `unknown` when nothing was recorded. */
+  private static storedClassesOf(event: ContextualEvent): ResourceClasses | 'unknown' {
+    const context = event.context;
+    if (context === undefined) return 'unknown';
+    if (event.event_type.startsWith('flows/')) return classesOfTag(context.flow_classes) ?? classesOfTag(context.source_classes);
     return classesOfTag(context.source_classes);
+  }
+
+  /**
+   * The class sets the event must pass, every one of them: those its resource had when it
+   * committed (a flow deleted and re-created under the same id by someone else does not
+   * reveal the old one's events), and, while the resource exists, those it has now (a flow
+   * restricted after its events hides them). An event with no recorded context whose
+   * resource is gone is for admin only.
+   */
+  async classesOf(event: ContextualEvent): Promise<ResourceClasses[]> {
+    const stored = WebhookEventBatch.storedClassesOf(event);
+    const current = await this.currentClassesOf(event);
+    const sets: ResourceClasses[] = [];
+    if (stored !== 'unknown') sets.push(stored);
+    if (current !== 'absent') sets.push(current);
+    return sets.length > 0 ? sets : [UNKNOWN];
   }
 
   async visibleTo(owner: Principal, event: ContextualEvent): Promise<boolean> {
     if (this.access.unrestricted(owner)) return true;
-    return this.access.policy.canSeeEvent(owner, event, await this.classesOf(event));
+    const sets = await this.classesOf(event);
+    return sets.every((classes) => this.access.policy.canSeeEvent(owner, event, classes));
   }
 }
 

@@ -124,7 +124,7 @@ describe('hostile webhooks: events of resources the owner cannot read', () => {
     expect(r.received).toEqual([]);
   });
 
-  it('DEFECT: events of a deleted restricted flow are delivered once someone re-creates a flow (and source) with the same ids', async () => {
+  it('events of a deleted restricted flow stay hidden when someone re-creates a flow (and source) with the same ids', async () => {
     // Mallory parks her webhook; the newsroom works on a secret flow and deletes it; Mallory then
     // PUTs a flow of her own under that id (and that source id) and re-enables her webhook. The
     // events of the old flow are checked against the new one's classes (webhook-payloads.ts
