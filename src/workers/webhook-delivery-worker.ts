@@ -81,6 +81,8 @@ export class WebhookDeliveryWorker {
   private pollTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Webhooks whose lease another process held when last tried, until their timer looks again. */
+  private readonly heldElsewhere = new Map<string, NodeJS.Timeout>();
   private readonly runs = new Set<Promise<void>>();
   private retentionPass: Promise<number> | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -118,6 +120,8 @@ export class WebhookDeliveryWorker {
     clearInterval(this.retentionTimer);
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     this.retryTimers.clear();
+    for (const timer of this.heldElsewhere.values()) clearTimeout(timer);
+    this.heldElsewhere.clear();
     await this.scanning;
     await Promise.all([...this.runs]);
     await this.retentionPass?.catch(() => undefined);
@@ -158,6 +162,7 @@ export class WebhookDeliveryWorker {
       if (this.stopped || this.active.size >= this.options.concurrency) return;
       if (webhook.status !== 'created' && webhook.status !== 'started') continue;
       if (this.active.has(webhook.id) || delivery.cursor >= last) continue;
+      if (this.heldElsewhere.has(webhook.id)) continue;
       if (delivery.next_attempt_ms > now) {
         this.retryAt(webhook.id, delivery.next_attempt_ms - now);
         continue;
@@ -188,9 +193,27 @@ export class WebhookDeliveryWorker {
     return this.store.acquireLease(`webhook:${id}`, this.options.holder, this.options.leaseMs, this.clock.nowMs());
   }
 
+  /**
+   * Another process holds the webhook's lease (it is delivering, or died and the lease has not
+   * run out): look again after a poll interval, not at every commit, so a held lease costs a
+   * few claims, not a claim per turn of the scan.
+   */
+  private heldByAnother(id: string): void {
+    if (this.heldElsewhere.has(id)) return;
+    const timer = setTimeout(() => {
+      this.heldElsewhere.delete(id);
+      this.poke();
+    }, Math.min(this.options.pollMs, this.options.leaseMs));
+    timer.unref();
+    this.heldElsewhere.set(id, timer);
+  }
+
   /** Delivers to one webhook until it is caught up, fails, changes status or the lease is lost. */
   private async deliver(id: string): Promise<void> {
-    if (!(await this.claim(id))) return;
+    if (!(await this.claim(id))) {
+      this.heldByAnother(id);
+      return;
+    }
     try {
       let claimedAt = this.clock.nowMs();
       for (;;) {
