@@ -16,12 +16,14 @@ export const ERROR_REGISTRY = {
   profile_exists: { status: 400, graphql: 'BAD_USER_INPUT', type: 'ProfileExists' },
   instance_conflict: { status: 400, graphql: 'BAD_USER_INPUT', type: 'InstanceConflict' },
   last_instance: { status: 400, graphql: 'BAD_USER_INPUT', type: 'LastInstance' },
-  flow_being_deleted: { status: 400, graphql: 'FLOW_BEING_DELETED', type: 'FlowBeingDeleted' },
+
   query_too_complex: { status: 400, graphql: 'QUERY_TOO_COMPLEX', type: 'QueryTooComplex' },
   persisted_query_required: { status: 400, graphql: 'PERSISTED_QUERY_REQUIRED', type: 'PersistedQueryRequired' },
   persisted_query_mismatch: { status: 400, graphql: 'PERSISTED_QUERY_HASH_MISMATCH', type: 'PersistedQueryHashMismatch' },
   unauthorized: { status: 401, graphql: 'UNAUTHENTICATED', type: 'Unauthorized' },
   read_only: { status: 403, graphql: 'FORBIDDEN', type: 'FlowReadOnly' },
+  // A flow being deleted is read-only until the deletion is done: 403, which the spec declares for every write to a flow.
+  flow_being_deleted: { status: 403, graphql: 'FLOW_BEING_DELETED', type: 'FlowBeingDeleted' },
   forbidden: { status: 403, graphql: 'FORBIDDEN', type: 'Forbidden' },
   not_found: { status: 404, graphql: 'NOT_FOUND', type: 'NotFound' },
   invalid_path_id: { status: 404, graphql: 'NOT_FOUND', type: 'InvalidPathId' },

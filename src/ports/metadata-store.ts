@@ -140,6 +140,17 @@ export interface WebhookFilter {
   tags?: TagFilter;
 }
 
+/**
+ * A deletion request's new state, written with the chunk it records only when the stored
+ * request is still the one its worker last wrote (`replaces`: that version's `updated`).
+ * Otherwise (another holder took it over, it was finished, or it was extended to the whole
+ * flow) nothing is deleted or written: the worker sees the difference on its next read.
+ */
+export interface DeletionProgress {
+  request: DeletionRequest;
+  replaces: string | undefined;
+}
+
 /** Which instance of an object to remove: a controlled one by storage id, an uncontrolled one by label. */
 export type InstanceSelector = { storage_id: string } | { label: string };
 
@@ -205,7 +216,7 @@ export interface MetadataStore {
    * `progress`: the deletion request this finishes, stored in the same transaction (only then
    * may it run while the flow has an unfinished request; otherwise `flow_being_deleted`).
    */
-  deleteFlow(id: string, now: string, progress?: DeletionRequest): Promise<boolean>;
+  deleteFlow(id: string, now: string, progress?: DeletionProgress): Promise<boolean>;
   /** Span of the flow's segments that overlap `within` (EMPTY when none). */
   getFlowTimerange(flowId: string, within: TimeRange): Promise<TimeRange>;
   countSegments(flowId: string): Promise<number>;
@@ -233,7 +244,7 @@ export interface MetadataStore {
    * request this chunk belongs to, stored in the same transaction (only then may it run while
    * the flow has an unfinished request; otherwise `flow_being_deleted`).
    */
-  deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionRequest): Promise<number>;
+  deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionProgress): Promise<number>;
 
   /** Records allocated object ids; fails with `object_exists` (and stores none) if any exists. */
   allocateObjects(flowId: string, objects: NewObjectAllocation[], now: string): Promise<void>;

@@ -48,6 +48,8 @@ export interface ObjectStore {
    * instead of once per URL).
    */
   readonly getUrlsArePlainAfterBase?: boolean;
+  /** True when every GET URL it signs is printable ASCII other than `"` and `\`, whatever the base URL (JSON as it is). */
+  readonly getUrlsArePlain?: boolean;
   exists(key: string): Promise<boolean>;
   /** Deleting a key that holds nothing succeeds. */
   delete(key: string): Promise<void>;

@@ -13,6 +13,8 @@ import { callerName } from './attribution';
 /** How long a deletion request stays visible after its last change (the worker renews it as it works). */
 export const DELETION_REQUEST_RETENTION_MS = 24 * 60 * 60 * 1000;
 const SCAN_PAGE = 1000;
+/** Unfinished requests looked through for one on a flow (there are few: one per flow being deleted). */
+const UNFINISHED_SCAN = 1000;
 
 export type DeletionSort = 'created' | 'expiry';
 
@@ -62,6 +64,8 @@ export class DeletionService {
   /** DELETE /flows/{id}: the flow, its segments, and its source when nobody else uses it. Needs delete on the flow. */
   async deleteFlow(ctx: RequestContext, flowId: string): Promise<DeletionOutcome> {
     const flow = await this.flows.writableFlow(ctx, flowId, 'delete');
+    const pending = (await this.store.listUnfinishedDeletionRequests(UNFINISHED_SCAN)).find((r) => r.flow_id === flowId);
+    if (pending !== undefined) return { done: false, request: publicRequest(await this.extendToFlow(pending)) };
     if ((await this.store.countSegments(flowId)) <= this.asyncThreshold) {
       await this.flows.deleteFlow(flowId);
       return { done: true };
@@ -140,6 +144,28 @@ export class DeletionService {
     const last = items[items.length - 1];
     const more = start + options.limit < ordered.length;
     return { items: items.map(publicRequest), limit: options.limit, ...(more && last !== undefined ? { next: this.cursors.encode(listing, last.id) } : {}) };
+  }
+
+  /**
+   * DELETE /flows/{id} while a request on the flow is unfinished (a client retrying, or a range
+   * deletion under way): that request, made to delete the flow too (the rest of the flow is
+   * added to what remains), so the answer is the 202 the spec declares, naming it. The worker
+   * sees the changed request at its next chunk and goes on from it.
+   */
+  private async extendToFlow(pending: DeletionRequest): Promise<DeletionRequest> {
+    if (pending.delete_flow) return pending;
+    const nowMs = Math.max(this.clock.nowMs(), pending.updated === undefined ? 0 : Date.parse(pending.updated) + 1);
+    const extended: DeletionRequest = {
+      ...pending,
+      delete_flow: true,
+      timerange_to_delete: formatTimeRange(ETERNITY),
+      timerange_remaining: formatTimeRange(ETERNITY),
+      updated: new Date(nowMs).toISOString(),
+      expiry: new Date(nowMs + DELETION_REQUEST_RETENTION_MS).toISOString(),
+    };
+    await this.store.putDeletionRequest(extended);
+    this.requested();
+    return extended;
   }
 
   /** A deletion request, made by `createdBy` (the caller's name, when known: deletion-request.json's created_by). */

@@ -65,7 +65,7 @@ export class GetUrlBuilder {
         signedTemplate: { presigned: true, ...verbose },
         plainTemplate: { presigned: false, ...verbose },
         signedTail: `,"presigned":true,"label":${JSON.stringify(backend.label)}}`,
-        plainJsonUrls: store.getUrlsArePlainAfterBase === true && isPlainJsonText(baseUrl),
+        plainJsonUrls: store.getUrlsArePlain === true || (store.getUrlsArePlainAfterBase === true && isPlainJsonText(baseUrl)),
         presigned: new Map(),
       });
     }

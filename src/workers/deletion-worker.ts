@@ -19,7 +19,7 @@ import type { DeletionRequest } from '../domain/entities';
 import { toTamsError } from '../domain/errors';
 import { EMPTY, covers, formatTimeRange, intersection, parseTimeRange, range, type TimeRange } from '../domain/timerange';
 import type { Clock } from '../ports/clock';
-import type { MetadataStore } from '../ports/metadata-store';
+import type { DeletionProgress, MetadataStore } from '../ports/metadata-store';
 import { DELETION_REQUEST_RETENTION_MS } from '../services/deletion-service';
 
 export interface DeletionWorkerOptions {
@@ -120,18 +120,23 @@ export class DeletionWorker {
       while (!remaining.empty) {
         if (this.stopping) return;
         const { deleted, rest } = await this.nextChunk(request, remaining);
-        // The chunk and the progress it makes are one transaction: a crash never leaves them apart.
-        request = next({ timerange_remaining: formatTimeRange(rest) });
-        await this.store.deleteSegments(request.flow_id, deleted, undefined, this.now(), request);
+        // Still ours (a stall may have outlasted the lease): renewed right before the write.
+        if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) return;
+        // The chunk and the progress it makes are one transaction, written only over the version
+        // of the request this worker last wrote: a crash never leaves them apart, and a request
+        // changed meanwhile (finished by another holder, extended to the whole flow) is left alone.
+        if (!(await this.advance(request, { timerange_remaining: formatTimeRange(rest) }, (progress) => this.store.deleteSegments(request.flow_id, deleted, undefined, this.now(), progress)))) return;
+        request = (await this.store.getDeletionRequest(request.id)) ?? request;
         if (!deleted.empty) this.observer.chunk?.(request.id, deleted);
         remaining = rest;
-        if (!(await this.store.acquireLease(lease, this.options.holder, this.leaseMs, this.clock.nowMs()))) return;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      const done = next({ status: 'done', timerange_remaining: formatTimeRange(EMPTY) });
-      if (request.delete_flow) await this.store.deleteFlow(request.flow_id, this.now(), done);
-      else await this.store.putDeletionRequest(done);
-      request = done;
+      const done = { status: 'done', timerange_remaining: formatTimeRange(EMPTY) } as const;
+      const finished = request.delete_flow
+        ? await this.advance(request, done, (progress) => this.store.deleteFlow(request.flow_id, this.now(), progress))
+        : await this.advance(request, done, (progress) => this.store.deleteSegments(request.flow_id, EMPTY, undefined, this.now(), progress));
+      if (!finished) return;
+      request = (await this.store.getDeletionRequest(request.id)) ?? request;
       this.observer.finished?.(request);
     } catch (err) {
       const error = toTamsError(err);
@@ -143,6 +148,18 @@ export class DeletionWorker {
         // The store itself is failing (or closed): the request stays as last recorded and is resumed later.
       }
     }
+  }
+
+  /**
+   * Writes `change` to the request with `write` (a store call taking the progress) and says
+   * whether it went in: false when the stored request is no longer the version `request` is.
+   */
+  private async advance(request: DeletionRequest, change: Partial<DeletionRequest>, write: (progress: DeletionProgress) => Promise<unknown>): Promise<boolean> {
+    const nowMs = this.clock.nowMs();
+    const next: DeletionRequest = { ...request, ...change, updated: new Date(nowMs).toISOString(), expiry: new Date(nowMs + DELETION_REQUEST_RETENTION_MS).toISOString() };
+    await write({ request: next, replaces: request.updated });
+    const stored = await this.store.getDeletionRequest(request.id);
+    return stored !== undefined && stored.updated === next.updated && stored.timerange_remaining === next.timerange_remaining && stored.status === next.status;
   }
 
   /**

@@ -187,7 +187,7 @@ describe('a deletion of 100,000 segments killed with SIGKILL half way', () => {
     const restartedAt = Date.now();
     // The dead process still holds the request's lease: nobody works it, and it still refuses segments.
     const refused = await call(second, 'POST', `/flows/${flowId}/segments`, { object_id: 'late-object', timerange: `[${COUNT}:0_${COUNT + 1}:0)` });
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ type: 'FlowBeingDeleted' });
     expect((await call(second, 'GET', requestPath)).body).toMatchObject({ status: 'started', timerange_remaining: killed.request!.timerange_remaining });
 

@@ -326,7 +326,7 @@ describe('writes to a flow while a deletion request on it is pending', () => {
   const SET_TAG = 'mutation ($flowId: ID!) { setFlowTag(flowId: $flowId, name: "during", value: "deletion") { id } }';
 
   function expectBeingDeleted(res: TamsResponse): void {
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ type: 'FlowBeingDeleted', summary: expect.any(String), time: expect.any(String) });
   }
 
@@ -444,7 +444,7 @@ describe('expired deletion requests', () => {
     const kept = await req('GET', `/flow-delete-requests/${pendingId}`);
     expect(kept.body).toMatchObject({ status: 'created' });
     expect(Date.parse(kept.body.expiry as string)).toBeLessThan(clock.nowMs());
-    expect((await req('POST', `/flows/${pendingFlow.id}/storage`, { limit: 1 })).status).toBe(400);
+    expect((await req('POST', `/flows/${pendingFlow.id}/storage`, { limit: 1 })).status).toBe(403);
 
     await h.gateway.store.releaseLease(lease, 'another-process');
     await h.gateway.deletions.runOnce();

@@ -87,7 +87,7 @@ describe('flow delete requests', () => {
     // Chunk progress is stored with the chunk, in deleteSegments' transaction.
     const deleteSegments = store.deleteSegments.bind(store);
     jest.spyOn(store, 'deleteSegments').mockImplementation(async (...args: Parameters<typeof store.deleteSegments>) => {
-      if (args[4] !== undefined) puts.push(args[4]);
+      if (args[4] !== undefined) puts.push(args[4].request);
       return deleteSegments(...args);
     });
 

@@ -136,6 +136,11 @@ export class S3ObjectStore implements ObjectStore {
   readonly backend: StorageBackend;
   /** Presigned URLs point at the bucket, not under the gateway's base URL. */
   readonly getUrlsArePlainAfterBase = false;
+  /**
+   * The endpoint's origin (a parsed URL's: ASCII, no quotes), the bucket and key prefix
+   * (restricted characters), keys escaped by SigV4's rules and a query of escaped values.
+   */
+  readonly getUrlsArePlain = true;
   readonly bucket: string;
   readonly keyPrefix: string;
   /** The endpoint's origin (`http://127.0.0.1:9000`): stores sharing it and credentials copy server-side. */

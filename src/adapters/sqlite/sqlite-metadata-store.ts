@@ -33,6 +33,7 @@ import type {
   FlowFilter,
   FlowSort,
   InstanceSelector,
+  DeletionProgress,
   MetadataStore,
   NewObjectAllocation,
   Page,
@@ -707,10 +708,10 @@ export class SqliteMetadataStore implements MetadataStore {
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }
 
-  async deleteFlow(id: string, now: string, progress?: DeletionRequest): Promise<boolean> {
+  async deleteFlow(id: string, now: string, progress?: DeletionProgress): Promise<boolean> {
     return this.write(() => {
       if (progress === undefined) this.refuseWhileDeleting(id, 'media');
-      else this.storeDeletionRequest(progress);
+      else if (!this.advanceDeletionRequest(progress)) return false;
       const row = this.s.getFlow.get(id) as FlowRow | undefined;
       if (!row) return false;
       const ids = { flow_id: id, source_id: row.source_id };
@@ -1010,11 +1011,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return undefined;
   }
 
-  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionRequest): Promise<number> {
+  async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionProgress): Promise<number> {
     if (timerange.empty && progress === undefined) return 0;
     return this.write(() => {
       if (progress === undefined) this.refuseWhileDeleting(flowId, 'media');
-      else this.storeDeletionRequest(progress);
+      else if (!this.advanceDeletionRequest(progress)) return 0;
       const flow = this.s.getFlow.get(flowId) as FlowRow | undefined;
       if (!flow || timerange.empty) return 0;
       const { lo, hi } = bounds(timerange);
@@ -1336,6 +1337,14 @@ export class SqliteMetadataStore implements MetadataStore {
       if (this.s.getDeletionRequest.get(request.id) === undefined) this.refuseWhileDeleting(request.flow_id, 'media');
       this.storeDeletionRequest(request);
     });
+  }
+
+  /** Stores a worker's progress if the stored request is the version it follows (see DeletionProgress). */
+  private advanceDeletionRequest(progress: DeletionProgress): boolean {
+    const row = this.s.getDeletionRequest.get(progress.request.id) as DocRow | undefined;
+    if (row === undefined || (JSON.parse(row.doc) as DeletionRequest).updated !== progress.replaces) return false;
+    this.storeDeletionRequest(progress.request);
+    return true;
   }
 
   private storeDeletionRequest(request: DeletionRequest): void {
