@@ -240,6 +240,9 @@ export class WebhookDeliveryWorker {
             if (!(await this.claim(id))) return;
             claimedAt = this.clock.nowMs();
           }
+          // A PUT or DELETE answered since the batch was read (disabled, new url, other events or
+          // filters) takes effect now: only the POST already in flight goes out under the old one.
+          if (!(await this.unchanged(webhook))) return;
           const response = await this.send({ url: webhook.url, body: await this.payloads.body(webhook, owner, event), headers: keyHeader(webhook) });
           if (!response.ok) {
             await this.failed(delivery, event, response);
@@ -257,6 +260,13 @@ export class WebhookDeliveryWorker {
     } finally {
       await this.store.releaseLease(`webhook:${id}`, this.options.holder).catch(() => undefined);
     }
+  }
+
+  /** Is the webhook still registered as `webhook` (the delivery worker's own status and error changes aside) and deliverable? */
+  private async unchanged(webhook: Webhook): Promise<boolean> {
+    const now = (await this.store.getWebhookDelivery(webhook.id))?.webhook;
+    if (now === undefined || (now.status !== 'created' && now.status !== 'started')) return false;
+    return registration(now) === registration(webhook);
   }
 
   /** The cursor to read from: the webhook's, or past what retention pruned, reported. */
@@ -318,6 +328,12 @@ export class WebhookDeliveryWorker {
     if (total > 0) this.observer.pruned(total);
     return total;
   }
+}
+
+/** What a client set on the webhook: everything but the status and error the worker changes. */
+function registration(webhook: Webhook): string {
+  const { status: _status, error: _error, ...rest } = webhook;
+  return JSON.stringify(rest);
 }
 
 function keyHeader(webhook: Webhook): Record<string, string> {

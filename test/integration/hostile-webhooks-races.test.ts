@@ -65,7 +65,7 @@ describe('hostile webhooks: the owner changes a webhook while its backlog is del
     return { id: res.body.id as string, flowId, body };
   }
 
-  it('DEFECT: PUT status disabled is answered, yet the rest of the batch (up to 200 events) keeps going to the receiver', async () => {
+  it('once PUT status disabled is answered, at most the POST in flight reaches the receiver (the rest of the batch stops)', async () => {
     const r = await receiver(50);
     const { id, body } = await backlog(r, 20);
     await r.waitFor(3);
@@ -79,7 +79,7 @@ describe('hostile webhooks: the owner changes a webhook while its backlog is del
     expect({ sentWhileDisabled, atMostInFlight: sentWhileDisabled <= 1 }).toEqual({ sentWhileDisabled, atMostInFlight: true });
   });
 
-  it('DEFECT: after PUT moves the url (the old receiver compromised) and narrows the events, the old receiver keeps getting the batch', async () => {
+  it('after PUT moves the url (the old receiver compromised) and narrows the events, the old receiver gets at most the POST in flight and the new one nothing it no longer asks for', async () => {
     const old = await receiver(50);
     const fresh = await receiver(0);
     const { id, flowId, body } = await backlog(old, 20);
