@@ -250,9 +250,10 @@ export const MIGRATIONS: readonly string[] = [
   //
   // `webhook_deliveries` is each webhook's position: `cursor` is the last outbox seq it is done
   // with, made when the webhook is (so it gets the events committed after its registration),
-  // dropped with it. Going back to `created` from `error` or `disabled` starts the retries
-  // afresh. `outbox_pruned` remembers the newest seq retention removed, so a cursor behind it
-  // knows that it skipped events.
+  // dropped with it; it starts past the newest event, retained or pruned (an outbox emptied by
+  // retention is not the start of time: seq never goes back). Going back to `created` from
+  // `error` or `disabled` starts the retries afresh. `outbox_pruned` remembers the newest seq
+  // retention removed, so a cursor behind it knows that it skipped events.
   `
   ALTER TABLE outbox ADD COLUMN context TEXT;
 
@@ -306,10 +307,19 @@ export const MIGRATIONS: readonly string[] = [
     next_attempt_ms INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT
   ) WITHOUT ROWID;
-  INSERT INTO webhook_deliveries (webhook_id, cursor) SELECT id, (SELECT coalesce(max(seq), 0) FROM outbox) FROM webhooks;
+
+  CREATE TABLE outbox_pruned (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL,
+    before      TEXT NOT NULL
+  );
+
+  INSERT INTO webhook_deliveries (webhook_id, cursor)
+    SELECT id, max((SELECT coalesce(max(seq), 0) FROM outbox), (SELECT coalesce(max(through_seq), 0) FROM outbox_pruned)) FROM webhooks;
 
   CREATE TRIGGER webhooks_delivery_made AFTER INSERT ON webhooks BEGIN
-    INSERT OR IGNORE INTO webhook_deliveries (webhook_id, cursor) VALUES (new.id, (SELECT coalesce(max(seq), 0) FROM outbox));
+    INSERT OR IGNORE INTO webhook_deliveries (webhook_id, cursor)
+      VALUES (new.id, max((SELECT coalesce(max(seq), 0) FROM outbox), (SELECT coalesce(max(through_seq), 0) FROM outbox_pruned)));
   END;
   CREATE TRIGGER webhooks_delivery_dropped AFTER DELETE ON webhooks BEGIN
     DELETE FROM webhook_deliveries WHERE webhook_id = old.id;
@@ -318,12 +328,6 @@ export const MIGRATIONS: readonly string[] = [
     WHEN old.doc ->> '$.status' IN ('error', 'disabled') AND new.doc ->> '$.status' = 'created' BEGIN
     UPDATE webhook_deliveries SET attempts = 0, next_attempt_ms = 0, last_error = NULL WHERE webhook_id = new.id;
   END;
-
-  CREATE TABLE outbox_pruned (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    through_seq INTEGER NOT NULL,
-    before      TEXT NOT NULL
-  );
   `,
 ];
 
