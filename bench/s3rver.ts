@@ -4,8 +4,8 @@
  * (it checks the access key, not SigV4 signatures). The gateway only signs URLs during the
  * loads, so the server sits idle beside the load generator.
  *
- * The bench's own rather than test/support/s3-server.ts: the bench build (tsconfig.build.json,
- * scripts/build-if-stale.js) covers src/ and bench/ only.
+ * The binding lives here rather than in test/support/s3-server.ts (which imports it): the bench
+ * build (tsconfig.build.json, scripts/build-if-stale.js) covers src/ and bench/ only.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -25,8 +25,8 @@ type S3rverClass = new (options: {
   configureBuckets: { name: string; configs: string[] }[];
 }) => S3rverInstance;
 
-// s3rver ships no types: its constructor, as used here.
-const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+// s3rver ships no types: its constructor, as used here (and by test/support/s3-server.ts).
+export const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 

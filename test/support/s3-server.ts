@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,22 +22,10 @@ import { videoFlow } from '../fixtures/flows';
 import { checkedFetch } from './checked-fetch';
 import type { TamsResponse } from './gateway-harness';
 
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverClass = new (options: {
-  address: string;
-  port: number;
-  directory: string;
-  silent: boolean;
-  configureBuckets: { name: string; configs: string[] }[];
-}) => S3rverInstance;
+// One s3rver binding for the tests and the bench (bench/ is built on its own, so it holds it).
+import { S3rver, S3RVER_CREDENTIALS } from '../../bench/s3rver';
 
-// s3rver ships no types: its constructor, as used here.
-const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
-
-export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export { S3RVER_CREDENTIALS };
 
 export interface S3TestServer {
   /** `http://127.0.0.1:<port>` */
