@@ -66,6 +66,7 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   getWebhookDelivery: true,
   readEventsWithContext: true,
   advanceWebhookCursor: true,
+  advanceIdleWebhookCursors: true,
   recordWebhookFailure: true,
   failWebhook: true,
   outboxPruned: true,

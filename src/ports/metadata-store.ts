@@ -13,7 +13,7 @@ import type {
   Webhook,
 } from '../domain/entities';
 import type { OutboxEvent } from '../domain/events';
-import type { ContextualEvent, OutboxPruned, WebhookBacklog, WebhookDelivery } from './webhook-delivery';
+import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from './webhook-delivery';
 import type { TimeRange } from '../domain/timerange';
 import type { TamsError } from '../domain/errors';
 
@@ -342,8 +342,11 @@ export interface MetadataStore {
 
   // ---- webhook delivery (issue 18; state kept by migration 7, see src/ports/webhook-delivery.ts) ----
 
-  /** Every webhook with its delivery position, in id order. */
-  listWebhookDeliveries(): Promise<WebhookDelivery[]>;
+  /**
+   * Every webhook with its delivery position, in id order; with `behind`, only the `created` and
+   * `started` ones with outbox events after their cursor (what delivery may have work for).
+   */
+  listWebhookDeliveries(options?: { behind?: boolean }): Promise<WebhookDelivery[]>;
   /** One webhook's delivery position (undefined when the webhook is gone). */
   getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined>;
   /** readEvents, each event with the context it committed with. */
@@ -354,6 +357,11 @@ export interface MetadataStore {
    * `started`. With `skipped`, the webhook's `error` says so (its status stays).
    */
   advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean>;
+  /**
+   * advanceWebhookCursor for many webhooks at once, in one write: each moves only if its cursor
+   * is still `from` and its registration still `revision`. Returns how many moved.
+   */
+  advanceIdleWebhookCursors(moves: readonly IdleCursorMove[]): Promise<number>;
   /** Records a failed attempt: how many so far, when the next may start, why. */
   recordWebhookFailure(id: string, attempts: number, nextAttemptMs: number, lastError: string): Promise<void>;
   /** Puts a `created` or `started` webhook into `error` with this error object (false otherwise). */

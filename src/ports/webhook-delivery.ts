@@ -31,6 +31,17 @@ export interface WebhookDelivery {
   /** Epoch milliseconds before which the next attempt must not start. */
   next_attempt_ms: number;
   last_error?: string;
+  /** Opaque: changes whenever the webhook's registration does (compare-and-set of idle advances). */
+  revision: string;
+}
+
+/** An idle webhook's cursor move over events it does not want (none of them is sent). */
+export interface IdleCursorMove {
+  id: string;
+  from: number;
+  to: number;
+  /** The `revision` the decision was made on: no move when the webhook changed since. */
+  revision: string;
 }
 
 /** How far outbox retention has pruned: every event up to `through_seq` is gone. */

@@ -21,7 +21,7 @@
 import type { Webhook } from '../domain/entities';
 import type { Clock } from '../ports/clock';
 import type { MetadataStore } from '../ports/metadata-store';
-import type { ContextualEvent, WebhookDelivery } from '../ports/webhook-delivery';
+import type { ContextualEvent, IdleCursorMove, WebhookDelivery } from '../ports/webhook-delivery';
 import type { WebhookResponse, WebhookSender } from '../ports/webhook-sender';
 import { webhookOwner } from '../services/webhook-service';
 import type { WebhookPayloads } from '../services/webhook-payloads';
@@ -155,28 +155,65 @@ export class WebhookDeliveryWorker {
   }
 
   private async scan(): Promise<void> {
-    const [deliveries, last] = await Promise.all([this.store.listWebhookDeliveries(), this.store.lastEventSeq()]);
+    const [deliveries, last, pruned] = await Promise.all([this.store.listWebhookDeliveries({ behind: true }), this.store.lastEventSeq(), this.store.outboxPruned()]);
     const now = this.clock.nowMs();
+    const due: WebhookDelivery[] = [];
     for (const delivery of deliveries) {
       const { webhook } = delivery;
-      if (this.stopped || this.active.size >= this.options.concurrency) return;
       if (webhook.status !== 'created' && webhook.status !== 'started') continue;
-      if (this.active.has(webhook.id) || delivery.cursor >= last) continue;
-      if (this.heldElsewhere.has(webhook.id)) continue;
+      if (this.active.has(webhook.id) || delivery.cursor >= last || this.heldElsewhere.has(webhook.id)) continue;
       if (delivery.next_attempt_ms > now) {
         this.retryAt(webhook.id, delivery.next_attempt_ms - now);
         continue;
       }
-      this.active.add(webhook.id);
-      const run = this.deliver(webhook.id)
-        .catch(this.onError)
-        .finally(() => {
-          this.active.delete(webhook.id);
-          this.runs.delete(run);
-          this.poke();
-        });
-      this.runs.add(run);
+      due.push(delivery);
     }
+    if (due.length === 0 || this.stopped) return;
+    for (const delivery of await this.withWork(due, pruned.through_seq)) {
+      if (this.stopped || this.active.size >= this.options.concurrency) return;
+      this.startRun(delivery.webhook.id);
+    }
+  }
+
+  /**
+   * The due webhooks with something to send, decided in memory from one read of the events
+   * after the earliest of their cursors (types, ids and context against `events` and filters).
+   * The others' cursors move past what they do not want in one write, without a lease: the move
+   * is a compare-and-set on cursor and registration, and sends nothing. Webhooks behind what
+   * retention pruned are worked on under their lease (the skipped span is reported there).
+   */
+  private async withWork(due: readonly WebhookDelivery[], prunedThrough: number): Promise<WebhookDelivery[]> {
+    const work = due.filter((d) => d.cursor < prunedThrough);
+    const rest = due.filter((d) => d.cursor >= prunedThrough);
+    if (rest.length === 0) return work;
+    const from = Math.min(...rest.map((d) => d.cursor));
+    const events = await this.store.readEventsWithContext(from, this.options.batch);
+    if (events.length === 0) return work;
+    const end = events[events.length - 1]!.seq;
+    const idle: IdleCursorMove[] = [];
+    for (const delivery of rest) {
+      // Past this read: looked at by a later scan (a commit, a run ending or the poll).
+      if (delivery.cursor >= end) continue;
+      const { webhook } = delivery;
+      if (events.some((event) => event.seq > delivery.cursor && webhookWants(webhook, event))) work.push(delivery);
+      else idle.push({ id: webhook.id, from: delivery.cursor, to: end, revision: delivery.revision });
+    }
+    const moved = await this.store.advanceIdleWebhookCursors(idle);
+    // A full read may have more after it for the webhooks just moved.
+    if (moved > 0 && events.length === this.options.batch) this.again = true;
+    return work;
+  }
+
+  private startRun(id: string): void {
+    this.active.add(id);
+    const run = this.deliver(id)
+      .catch(this.onError)
+      .finally(() => {
+        this.active.delete(id);
+        this.runs.delete(run);
+        this.poke();
+      });
+    this.runs.add(run);
   }
 
   private retryAt(id: string, delayMs: number): void {

@@ -79,7 +79,7 @@ describe('hostile webhooks: one user\'s receivers against everyone else\'s', () 
 });
 
 describe('hostile webhooks: thousands of registrations by one user', () => {
-  it('DEFECT: 300 webhooks that want nothing turn every commit into ~900 SQLite write transactions (lease, cursor, release each) and slow ingest by orders of magnitude', async () => {
+  it('300 webhooks that want nothing cost a commit one cursor write for all of them (no leases) and do not slow ingest', async () => {
     const h = await startHarness({ TAMS_WEBHOOK_TIMEOUT_MS: '1000', TAMS_WEBHOOK_LEASE_MS: '2000' });
     const r = await startReceiver();
     try {

@@ -63,7 +63,7 @@ import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
 import { SqliteObjectStorage } from './object-storage';
 import { SqliteWebhookDeliveries } from './webhook-deliveries';
-import type { ContextualEvent, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import {
   boundToNanos,
   splitInstances,
@@ -1388,8 +1388,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   // ---- webhook delivery (issue 18: SqliteWebhookDeliveries, migration 7) ----------------
 
-  async listWebhookDeliveries(): Promise<WebhookDelivery[]> {
-    return this.webhookDeliveries.list();
+  async listWebhookDeliveries(options: { behind?: boolean } = {}): Promise<WebhookDelivery[]> {
+    return this.webhookDeliveries.list(options.behind === true);
   }
 
   async getWebhookDelivery(id: string): Promise<WebhookDelivery | undefined> {
@@ -1402,6 +1402,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean> {
     return this.write(() => this.webhookDeliveries.advance(id, from, to, skipped));
+  }
+
+  async advanceIdleWebhookCursors(moves: readonly IdleCursorMove[]): Promise<number> {
+    return moves.length === 0 ? 0 : this.write(() => this.webhookDeliveries.advanceIdle(moves));
   }
 
   async recordWebhookFailure(id: string, attempts: number, nextAttemptMs: number, lastError: string): Promise<void> {

@@ -11,13 +11,16 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Webhook } from '../../domain/entities';
 import type { TamsEventType } from '../../domain/events';
-import type { ContextualEvent, EventContext, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 
 interface Statements {
   deliveries: Statement;
+  behind: Statement;
   delivery: Statement;
   events: Statement;
   advance: Statement;
+  advanceIdle: Statement;
+  markStartedMany: Statement;
   markStarted: Statement;
   setSkipped: Statement;
   failure: Statement;
@@ -59,6 +62,7 @@ function parseContext(text: string): EventContext {
 function toDelivery(row: DeliveryRow): WebhookDelivery {
   return {
     webhook: JSON.parse(row.doc) as Webhook,
+    revision: row.doc,
     cursor: row.cursor,
     attempts: row.attempts,
     next_attempt_ms: row.next_attempt_ms,
@@ -76,12 +80,25 @@ export class SqliteWebhookDeliveries {
     this.statements ??= {
       deliveries: p(`SELECT w.doc, d.cursor, d.attempts, d.next_attempt_ms, d.last_error
         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id ORDER BY d.webhook_id`),
+      behind: p(`SELECT w.doc, d.cursor, d.attempts, d.next_attempt_ms, d.last_error
+        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.cursor < (SELECT coalesce(max(seq), 0) FROM outbox) AND w.doc ->> '$.status' IN ('created', 'started')
+        ORDER BY d.webhook_id`),
       delivery: p(`SELECT w.doc, d.cursor, d.attempts, d.next_attempt_ms, d.last_error
         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = ?`),
       events: p(`SELECT seq, event_type, event_timestamp, payload, flow_id, source_id, context FROM outbox
         WHERE seq > ? ORDER BY seq LIMIT ?`),
       advance: p(`UPDATE webhook_deliveries SET cursor = @to, attempts = 0, next_attempt_ms = 0, last_error = NULL
         WHERE webhook_id = @id AND cursor = @from`),
+      // The moves are unpacked once (MATERIALIZED), then each finds its rows by primary key.
+      advanceIdle: p(`WITH m AS MATERIALIZED (SELECT value ->> '$.id' AS id, value ->> '$.from' AS f, value ->> '$.to' AS t,
+          value ->> '$.revision' AS revision FROM json_each(?))
+        UPDATE webhook_deliveries SET cursor = m.t, attempts = 0, next_attempt_ms = 0, last_error = NULL
+        FROM m CROSS JOIN webhooks w
+        WHERE webhook_deliveries.webhook_id = m.id AND w.id = m.id AND webhook_deliveries.cursor = m.f AND w.doc = m.revision
+        RETURNING webhook_id`).pluck(true),
+      markStartedMany: p(`UPDATE webhooks SET doc = json_set(doc, '$.status', 'started')
+        WHERE id IN (SELECT value FROM json_each(?)) AND doc ->> '$.status' = 'created'`),
       markStarted: p(`UPDATE webhooks SET doc = json_set(doc, '$.status', 'started')
         WHERE id = ? AND doc ->> '$.status' = 'created'`),
       setSkipped: p(`UPDATE webhooks SET doc = json_set(doc, '$.error', json(?)) WHERE id = ?`),
@@ -106,8 +123,8 @@ export class SqliteWebhookDeliveries {
     return this.statements;
   }
 
-  list(): WebhookDelivery[] {
-    return (this.s.deliveries.all() as DeliveryRow[]).map(toDelivery);
+  list(behind: boolean): WebhookDelivery[] {
+    return ((behind ? this.s.behind : this.s.deliveries).all() as DeliveryRow[]).map(toDelivery);
   }
 
   get(id: string): WebhookDelivery | undefined {
@@ -135,6 +152,13 @@ export class SqliteWebhookDeliveries {
     this.s.markStarted.run(id);
     if (skipped !== undefined) this.s.setSkipped.run(JSON.stringify(skipped), id);
     return true;
+  }
+
+  advanceIdle(moves: readonly IdleCursorMove[]): number {
+    if (moves.length === 0) return 0;
+    const moved = this.s.advanceIdle.all(JSON.stringify(moves)) as string[];
+    if (moved.length > 0) this.s.markStartedMany.run(JSON.stringify(moved));
+    return moved.length;
   }
 
   recordFailure(id: string, attempts: number, nextAttemptMs: number, lastError: string): void {
