@@ -66,6 +66,13 @@ const RETENTION_LEASE = 'outbox-retention';
 const PRUNE_BATCH = 5000;
 /** Prune steps per pass at most, so one pass yields in time. */
 const PRUNE_STEPS = 100;
+/**
+ * While every delivery slot is taken, a run (one webhook holding a slot) ends after this long or
+ * this many events, so a few slow receivers cannot keep every slot: the slot goes back to the
+ * scan, which starts the webhooks that ran longest ago first.
+ */
+const RUN_MS = 500;
+const RUN_EVENTS = 100;
 
 /** How the webhook's `error` describes a failure. */
 function failureSummary(failure: DeliveryFailure, attempts: number): string {
@@ -75,6 +82,9 @@ function failureSummary(failure: DeliveryFailure, attempts: number): string {
 
 export class WebhookDeliveryWorker {
   private readonly active = new Set<string>();
+  /** When each webhook's last run started (a counter): the scan starts the least recent first. */
+  private readonly lastRun = new Map<string, number>();
+  private runCounter = 0;
   private scanning: Promise<void> | undefined;
   private again = false;
   private stopped = true;
@@ -169,7 +179,9 @@ export class WebhookDeliveryWorker {
       due.push(delivery);
     }
     if (due.length === 0 || this.stopped) return;
-    for (const delivery of await this.withWork(due, pruned.through_seq)) {
+    const work = await this.withWork(due, pruned.through_seq);
+    work.sort((a, b) => (this.lastRun.get(a.webhook.id) ?? 0) - (this.lastRun.get(b.webhook.id) ?? 0));
+    for (const delivery of work) {
       if (this.stopped || this.active.size >= this.options.concurrency) return;
       this.startRun(delivery.webhook.id);
     }
@@ -206,6 +218,9 @@ export class WebhookDeliveryWorker {
 
   private startRun(id: string): void {
     this.active.add(id);
+    // Bounded: only the order among webhooks with work matters, and a forgotten one just goes first.
+    if (this.lastRun.size >= 100_000) this.lastRun.clear();
+    this.lastRun.set(id, ++this.runCounter);
     const run = this.deliver(id)
       .catch(this.onError)
       .finally(() => {
@@ -253,6 +268,9 @@ export class WebhookDeliveryWorker {
     }
     try {
       let claimedAt = this.clock.nowMs();
+      // Measured on the real clock: it bounds how long this run holds a slot, not event time.
+      const runStarted = performance.now();
+      let sentInRun = 0;
       for (;;) {
         // Read again under the lease: another process may have moved the cursor, a PUT the webhook.
         const delivery = await this.store.getWebhookDelivery(id);
@@ -289,6 +307,9 @@ export class WebhookDeliveryWorker {
           if (!(await this.store.advanceWebhookCursor(id, cursor, event.seq))) return;
           cursor = event.seq;
           delivery.attempts = 0;
+          // Long enough while every slot is taken: give this one back (the scan that follows this
+          // run starts the others first). With slots free nobody waits, and the run goes on.
+          if ((++sentInRun >= RUN_EVENTS || performance.now() - runStarted >= RUN_MS) && this.active.size >= this.options.concurrency) return;
         }
         const lastSeq = events[events.length - 1]!.seq;
         if (!this.stopped && lastSeq > cursor && !(await this.store.advanceWebhookCursor(id, cursor, lastSeq))) return;

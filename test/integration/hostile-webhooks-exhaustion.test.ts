@@ -56,7 +56,7 @@ describe('hostile webhooks: one user\'s receivers against everyone else\'s', () 
     expect(failing.received.length).toBeGreaterThan(0);
   });
 
-  it('DEFECT: 32 webhooks of one user with slow (but successful) receivers take every delivery slot; another user\'s webhook waits until their backlog is drained', async () => {
+  it('32 webhooks of one user with slow (but successful) receivers do not keep every delivery slot: another user\'s webhook gets one within a bounded run', async () => {
     // Four origins (the sender keeps at most 8 sockets per origin), eight webhooks each, 250 ms per answer.
     const slow = await Promise.all([receiver(250), receiver(250), receiver(250), receiver(250)]);
     const mine = await newFlow(h);
@@ -90,36 +90,32 @@ describe('hostile webhooks: thousands of registrations by one user', () => {
         leaseWrites++;
         return acquire(...args);
       };
-      const flowId = await newFlow(h);
-      /** [ms for the PUTs alone, ms until delivery is idle again]. */
-      const timeRelabels = async (count: number, tag: string): Promise<[number, number]> => {
-        const t = process.hrtime.bigint();
-        for (let i = 0; i < count; i++) await relabel(h, flowId, `${tag}-${i}`);
-        const puts = Number(process.hrtime.bigint() - t) / 1e6;
-        await h.gateway.webhooks!.idle();
-        return [Math.round(puts), Math.round(Number(process.hrtime.bigint() - t) / 1e6)];
+      let cursorWrites = 0;
+      const advanceIdle = store.advanceIdleWebhookCursors.bind(store);
+      store.advanceIdleWebhookCursors = async (...args) => {
+        cursorWrites++;
+        return advanceIdle(...args);
       };
-      await timeRelabels(10, 'warm');
-      const [baselinePutsMs] = await timeRelabels(30, 'base');
+      const flowId = await newFlow(h);
+      const relabels = async (count: number, tag: string): Promise<void> => {
+        for (let i = 0; i < count; i++) await relabel(h, flowId, `${tag}-${i}`);
+        await h.gateway.webhooks!.idle();
+      };
+      await relabels(10, 'warm');
 
-      // Registered through the API, as any user with the write scope may: no limit per owner.
+      // Registered through the API, as any user with the write scope may.
       for (let i = 0; i < 300; i += 50) {
         const batch = Array.from({ length: 50 }, () => h.request('POST', '/service/webhooks', { url: `${r.url}?n=${randomUUID()}`, events: ['sources/deleted'], source_ids: [randomUUID()] }));
         for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
       }
       await h.gateway.webhooks!.idle();
       leaseWrites = 0;
-      const [loadedPutsMs, loadedDrainMs] = await timeRelabels(30, 'loaded');
-      const leaseWritesPerCommit = Math.round(leaseWrites / 30);
+      cursorWrites = 0;
+      await relabels(30, 'loaded');
       expect(r.received).toEqual([]);
-      // Nothing is for any of them: a commit should cost them (next to) nothing.
-      expect({ baselinePutsMs, loadedPutsMs, loadedDrainMs, leaseWritesPerCommit, slowdownBelow2x: loadedPutsMs < 2 * baselinePutsMs + 20 }).toEqual({
-        baselinePutsMs,
-        loadedPutsMs,
-        loadedDrainMs,
-        leaseWritesPerCommit,
-        slowdownBelow2x: true,
-      });
+      // Nothing is for any of them: no lease is taken, and their cursors move in at most a
+      // couple of writes per commit for all 300 together (counted, not timed: speed is for the bench).
+      expect({ leaseWrites, cursorWritesAtMostTwoPerCommit: cursorWrites <= 60 }).toEqual({ leaseWrites: 0, cursorWritesAtMostTwoPerCommit: true });
     } finally {
       await h.close();
       await r.close();
