@@ -6,7 +6,6 @@
  * - A receiver that always answers 500: others unaffected (backoff frees the slot).
  * - Thousands of webhooks registered by one user, none of which wants anything: what each
  *   commit costs the SQLite writer and the ingest path.
- * - Migration 7's outbox trigger on 1,000-segment registrations (timed with and without it).
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
@@ -121,6 +120,3 @@ describe('hostile webhooks: thousands of registrations by one user', () => {
   });
 });
 
-describe('hostile webhooks: migration 7 triggers on the ingest path', () => {
-
-});
