@@ -11,12 +11,17 @@
  * presign (bench/presign.ts) times one presigned S3 URL: the SDK, @smithy/signature-v4, ours;
  * rest-segments-s3 lists the rest-segments windows with every object on an S3 backend (an
  * s3rver in this process), so each get_url is presigned on every request, alternating with
- * rest-segments' local-URL gateway.
+ * rest-segments' local-URL gateway. webhook-throughput (bench/webhook-throughput.ts) delivers
+ * 200 segment registrations/s to 10 loopback webhooks beside 10 graphql-ws subscribers
+ * (BENCH_WEBHOOK_SECONDS, default 30); delete-throughput (bench/delete-throughput.ts) deletes a
+ * flow of BENCH_DELETE_SEGMENTS (default 1,000,000) asynchronously alone and under the
+ * rest-segments window load.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
  * BENCH_SEGMENTS (default 1000000), BENCH_SCENARIOS (comma list, default all:
- * rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign),
+ * rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign,
+ * webhook-throughput,delete-throughput),
  * BENCH_INGEST_HEADROOM (object ids rest-ingest allocates before a run, as a multiple of the ids
  * the fastest run so far would use in BENCH_DURATION; default 1.5), BENCH_CPU_PROF (a directory:
  * gateway processes run with --cpu-prof and leave their profiles there).
@@ -37,6 +42,8 @@ import type { Flow } from '../src/domain/entities';
 import { subscriptionsFanoutScenario } from './subscriptions-fanout';
 import { graphqlHostileScenario, serverCpuNs } from './graphql-hostile';
 import { presignScenario } from './presign';
+import { webhookThroughputScenario } from './webhook-throughput';
+import { deleteThroughputScenario } from './delete-throughput';
 import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
@@ -50,7 +57,7 @@ const SEGMENTS = Number(process.env.BENCH_SEGMENTS ?? 1_000_000);
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 if (!Number.isFinite(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be a number of seconds >= 0, not ${process.env.BENCH_WARMUP}`);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'rest-segments,rest-segments-s3,rest-ingest,graphql-segments,graphql-graph,subscriptions-fanout,graphql-hostile,presign,webhook-throughput,delete-throughput').split(',');
 const SEGMENT_NS = 2_000_000_000n;
 // The AWS SDK's notice that its releases after January 2027 need Node 22, printed by every
 // process that builds an S3 client (this one and each gateway with S3 backends): the SDK's own
@@ -774,6 +781,8 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();
     if (SCENARIOS.includes('presign')) await presignScenario();
+    if (SCENARIOS.includes('webhook-throughput')) await webhookThroughputScenario();
+    if (SCENARIOS.includes('delete-throughput')) await deleteThroughputScenario();
   } finally {
     if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
   }

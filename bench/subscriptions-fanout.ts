@@ -73,7 +73,7 @@ interface SegmentsAdded {
 }
 
 /** Registers one segment; undefined when answered 201, else the status and answer. */
-async function post(base: string, headers: Record<string, string>, flowId: string, objectId: string, second: number): Promise<string | undefined> {
+export async function post(base: string, headers: Record<string, string>, flowId: string, objectId: string, second: number): Promise<string | undefined> {
   const res = await fetch(`${base}/flows/${flowId}/segments`, {
     method: 'POST',
     headers,
@@ -84,7 +84,7 @@ async function post(base: string, headers: Record<string, string>, flowId: strin
 }
 
 /** POST /flows/{id}/storage with `object_ids` (at most 10,000 a request): the ids segments will name. */
-async function allocate(base: string, headers: Record<string, string>, flowId: string, objectIds: string[]): Promise<void> {
+export async function allocate(base: string, headers: Record<string, string>, flowId: string, objectIds: string[]): Promise<void> {
   for (let i = 0; i < objectIds.length; i += 10_000) {
     const chunk = objectIds.slice(i, i + 10_000);
     const res = await fetch(`${base}/flows/${flowId}/storage`, { method: 'POST', headers, body: JSON.stringify({ object_ids: chunk }) });
