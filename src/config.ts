@@ -47,6 +47,8 @@ export interface Config {
   http: HttpConfig;
   /** TAMS_WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback, private, link-local and metadata addresses. */
   webhookAllowPrivate: boolean;
+  /** TAMS_WEBHOOKS_PER_OWNER: registrations one owner may hold (0: no limit). */
+  webhooksPerOwner: number;
   /** AUDIT_LOG_FILE: where audit lines go (appended), or undefined for stdout. */
   auditLogFile: string | undefined;
   /** Prometheus metrics: whether and where `/metrics` is served. */
@@ -607,6 +609,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphql: graphqlConfig(env, nodeEnv === 'production', pageLimitMax),
     http,
     webhookAllowPrivate: bool(env, 'TAMS_WEBHOOK_ALLOW_PRIVATE', false),
+    webhooksPerOwner: int(env, 'TAMS_WEBHOOKS_PER_OWNER', 100, 0, 1_000_000),
     auditLogFile: env.AUDIT_LOG_FILE ? path.resolve(env.AUDIT_LOG_FILE) : undefined,
     metrics: metricsConfig(env, port),
     tracing: tracingConfig(env),

@@ -398,7 +398,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     segments: new SegmentService(store, objects, flows, cursors, clock, { presignedUrlTimeoutSec: config.presignedUrlTimeoutSec, verifyUploads: config.verifyUploads }),
     storage: new StorageService(store, objects, flows, clock, config.presignedUrlTimeoutSec, 10, putUrlLifetimeMs(config)),
     profiles: new ProfileService(store, clock, cursors),
-    webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config)),
+    webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config), config.webhooksPerOwner),
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors, () => deletions.wake()),
   };
 

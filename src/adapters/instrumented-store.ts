@@ -46,6 +46,7 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   listWebhooks: true,
   putWebhook: true,
   deleteWebhook: true,
+  countWebhooksOwnedBy: true,
   addObjectInstance: true,
   removeObjectInstance: true,
   storageIdsInUse: true,

@@ -274,6 +274,8 @@ export interface MetadataStore {
   /** Creates or replaces a registration. */
   putWebhook(webhook: Webhook): Promise<void>;
   deleteWebhook(id: string): Promise<boolean>;
+  /** How many registrations `owner` (a principal's subject) holds. */
+  countWebhooksOwnedBy(owner: string): Promise<number>;
 
   /**
    * Adds an instance to a registered object: an uncontrolled one (url + label; a label already

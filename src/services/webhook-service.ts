@@ -171,6 +171,8 @@ export class WebhookService {
     access?: ResourceAccess,
     /** Which addresses webhook URLs may target; by default literal private addresses and known names are refused. */
     private readonly urlPolicy: WebhookUrlPolicy = new WebhookUrlPolicy({ allowPrivate: false }),
+    /** Registrations one owner may hold (TAMS_WEBHOOKS_PER_OWNER); 0 for no limit. */
+    private readonly perOwner = 0,
   ) {
     this.access = access ?? new ResourceAccess(store, new AccessPolicy());
   }
@@ -221,6 +223,18 @@ export class WebhookService {
     return out;
   }
 
+  /**
+   * Every registration costs delivery work on every commit, so one owner may hold at most
+   * `perOwner` (400: the status the spec declares for a refused registration). Checked before
+   * the write, so concurrent registrations may pass it by a few.
+   */
+  private async checkOwnerLimit(ctx: RequestContext): Promise<void> {
+    if (this.perOwner === 0) return;
+    if ((await this.store.countWebhooksOwnedBy(ctx.principal.subject)) >= this.perOwner) {
+      throw bad(`This owner already has ${this.perOwner} webhooks, the most one may register (TAMS_WEBHOOKS_PER_OWNER): delete some first`);
+    }
+  }
+
   /** POST /service/webhooks: a new registration with a server-generated id, owned by the caller. */
   async create(ctx: RequestContext, body: WebhookBody): Promise<WebhookView> {
     checkUrl(body.url);
@@ -228,6 +242,7 @@ export class WebhookService {
     await this.checkFilters(ctx, body);
     await this.urlPolicy.check(body.url);
     requireAuthClassChange(ctx.principal, undefined, authClassesOf(body.tags), 'a webhook');
+    await this.checkOwnerLimit(ctx);
     const webhook: StoredWebhook = {
       id: randomUUID(),
       url: body.url,
@@ -267,6 +282,7 @@ export class WebhookService {
     const keyValue = body.api_key_name === undefined ? body.api_key_value : (body.api_key_value ?? kept);
     checkApiKey(body.api_key_name, keyValue);
     const status = nextStatus(current.status, body.status ?? 'created');
+    if (current.owner !== ctx.principal.subject) await this.checkOwnerLimit(ctx);
     const webhook: StoredWebhook = {
       id,
       url: body.url,

@@ -8,7 +8,7 @@
  *   commit costs the SQLite writer and the ingest path.
  */
 import { randomUUID } from 'node:crypto';
-import { startHarness, type Harness } from '../support/gateway-harness';
+import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { videoFlow } from '../fixtures/flows';
 
@@ -77,7 +77,8 @@ describe('hostile webhooks: one user\'s receivers against everyone else\'s', () 
 
 describe('hostile webhooks: thousands of registrations by one user', () => {
   it('300 webhooks that want nothing cost a commit one cursor write for all of them (no leases) and do not slow ingest', async () => {
-    const h = await startHarness({ TAMS_WEBHOOK_TIMEOUT_MS: '1000', TAMS_WEBHOOK_LEASE_MS: '2000' });
+    // The per-owner cap lifted: 300 registrations of one owner, as several owners would make.
+    const h = await startHarness({ TAMS_WEBHOOK_TIMEOUT_MS: '1000', TAMS_WEBHOOK_LEASE_MS: '2000', TAMS_WEBHOOKS_PER_OWNER: '0' });
     const r = await startReceiver();
     try {
       const store = h.gateway.store;
@@ -120,3 +121,25 @@ describe('hostile webhooks: thousands of registrations by one user', () => {
   });
 });
 
+describe('hostile webhooks: registrations per owner', () => {
+  it('caps the registrations one owner may hold (TAMS_WEBHOOKS_PER_OWNER) with 400, and frees a place when one is deleted', async () => {
+    const h = await startHarness({ TAMS_WEBHOOKS_PER_OWNER: '3' });
+    try {
+      const register = (): Promise<TamsResponse> => h.request('POST', '/service/webhooks', { url: `https://hooks.example.com/${randomUUID()}`, events: ['flows/created'] });
+      const made: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await register();
+        expect(res.status).toBe(201);
+        made.push(res.body.id as string);
+      }
+      const refused = await register();
+      expect({ status: refused.status, type: refused.body.type }).toEqual({ status: 400, type: expect.any(String) });
+      expect(refused.body.summary).toMatch(/TAMS_WEBHOOKS_PER_OWNER/);
+      expect(((await h.request('GET', '/service/webhooks')).body as unknown[]).length).toBe(3);
+      expect((await h.request('DELETE', `/service/webhooks/${made[0]!}`)).status).toBe(204);
+      expect((await register()).status).toBe(201);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -320,6 +320,7 @@ export class SqliteMetadataStore implements MetadataStore {
       upsertWebhook: p(`INSERT INTO webhooks (id, url, doc) VALUES (?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET url = excluded.url, doc = excluded.doc`),
       deleteWebhook: p('DELETE FROM webhooks WHERE id = ?'),
+      countWebhooksOwnedBy: p("SELECT count(*) FROM webhooks WHERE json_extract(doc, '$.owner') = ?").pluck(true),
       getDeletionRequest: p('SELECT id, doc FROM deletion_requests WHERE id = ?'),
       // Deletion requests are few and short-lived: their status is read from the document.
       unfinishedDeletionRequests: p(`SELECT id, doc FROM deletion_requests
@@ -1183,6 +1184,10 @@ export class SqliteMetadataStore implements MetadataStore {
       const doc = plain(webhook);
       this.s.upsertWebhook.run(doc.id, doc.url, JSON.stringify(doc));
     });
+  }
+
+  async countWebhooksOwnedBy(owner: string): Promise<number> {
+    return this.s.countWebhooksOwnedBy.get(owner) as number;
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
