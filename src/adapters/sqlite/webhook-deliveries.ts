@@ -10,8 +10,8 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Webhook } from '../../domain/entities';
-import type { TamsEventType } from '../../domain/events';
 import type { ContextualEvent, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import { toOutboxEvent, type OutboxRow } from './rows';
 
 interface Statements {
   deliveries: Statement;
@@ -41,13 +41,7 @@ interface DeliveryRow {
   last_error: string | null;
 }
 
-interface EventRow {
-  seq: number;
-  event_type: string;
-  event_timestamp: string;
-  payload: string;
-  flow_id: string | null;
-  source_id: string | null;
+interface EventRow extends OutboxRow {
   context: string | null;
 }
 
@@ -134,14 +128,7 @@ export class SqliteWebhookDeliveries {
 
   events(afterSeq: number, limit: number): ContextualEvent[] {
     return (this.s.events.all(afterSeq, limit) as EventRow[]).map((row) => {
-      const event: ContextualEvent = {
-        seq: row.seq,
-        event_type: row.event_type as TamsEventType,
-        event_timestamp: row.event_timestamp,
-        event: JSON.parse(row.payload) as ContextualEvent['event'],
-      };
-      if (row.flow_id !== null) event.flow_id = row.flow_id;
-      if (row.source_id !== null) event.source_id = row.source_id;
+      const event: ContextualEvent = toOutboxEvent(row);
       if (row.context !== null) event.context = parseContext(row.context);
       return event;
     });
