@@ -95,16 +95,17 @@ export async function webhookThroughputScenario(): Promise<void> {
   const rate = positiveNumber('BENCH_WEBHOOK_RATE', 200);
   const seconds = positiveNumber('BENCH_WEBHOOK_SECONDS', 30);
   const drainMs = positiveNumber('BENCH_WEBHOOK_DRAIN_MS', 60_000);
+  const receiverCount = positiveNumber('BENCH_WEBHOOK_RECEIVERS', 1);
   const registrations = Math.round(rate * seconds);
   process.stdout.write(
     `\nwebhook-throughput: ${webhookCount} webhooks (flows/segments_added) to a loopback receiver + ${subscriberCount} graphql-ws subscribers, ` +
-      `${rate} segment registrations/s for ${seconds} s (${rate * webhookCount} deliveries/s offered)\n`,
+      `${rate} segment registrations/s for ${seconds} s (${rate * webhookCount} deliveries/s offered), receiver on ${receiverCount} port(s)\n`,
   );
 
   // The receiver: /hook/<n> records each flows/segments_added event's segments for webhook n.
   const hooks: Receipts[] = Array.from({ length: webhookCount }, receipts);
   let flowId = '';
-  const receiver = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -124,9 +125,15 @@ export async function webhookThroughputScenario(): Promise<void> {
       }
       res.writeHead(204).end();
     });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const receiverPort = (receiver.address() as AddressInfo).port;
+  };
+  // BENCH_WEBHOOK_RECEIVERS listening ports (default 1: every webhook posts to one host:port);
+  // webhook i posts to port i mod that.
+  const receivers = Array.from({ length: receiverCount }, () => http.createServer(handler));
+  const receiverPorts: number[] = [];
+  for (const receiver of receivers) {
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverPorts.push((receiver.address() as AddressInfo).port);
+  }
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-bench-webhooks-'));
   const server = await startServer(['gateway', dataDir], { TAMS_WEBHOOK_ALLOW_PRIVATE: 'true' });
@@ -155,7 +162,7 @@ export async function webhookThroughputScenario(): Promise<void> {
       const res = await fetch(`${base}/service/webhooks`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/hook/${i}`, events: ['flows/segments_added'], flow_ids: [flowId] }),
+        body: JSON.stringify({ url: `http://127.0.0.1:${receiverPorts[i % receiverPorts.length]}/hook/${i}`, events: ['flows/segments_added'], flow_ids: [flowId] }),
       });
       if (res.status !== 201) throw new Error(`webhook registration answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
     }
@@ -211,6 +218,7 @@ export async function webhookThroughputScenario(): Promise<void> {
 
     // Registrations on a fixed schedule, whatever each POST takes.
     const cpu0 = serverCpuNs(pid);
+    const ownCpu0 = process.cpuUsage();
     const start = Date.now();
     const committed: string[] = [];
     const refusals: string[] = [];
@@ -235,6 +243,7 @@ export async function webhookThroughputScenario(): Promise<void> {
     const drainUntil = Date.now() + drainMs;
     while (Date.now() < drainUntil && !everyone.every(done)) await sleep(50);
     const cpu1 = serverCpuNs(pid);
+    const ownCpu = process.cpuUsage(ownCpu0);
     // The last delivery's arrival ends the run (not the end of the polling above).
     const lastArrival = Math.max(...hooks.flatMap((h) => committed.map((id) => h.arrivals.get(id) ?? 0)));
     const runMs = Math.max(1, lastArrival - start);
@@ -273,16 +282,19 @@ export async function webhookThroughputScenario(): Promise<void> {
         `  subscriber latency from commit: ${latencyText(subLatency)} (${subLatency.length}/${committed.length * subscriberCount} received)\n` +
         `  webhook p99 / subscriber p99: ${ratio.toFixed(2)}x (target <= 3x)\n` +
         `  gateway CPU: ${((cpu1 - cpu0) / 1e9).toFixed(2)} s over the run, ${cpuPerDeliveryUs.toFixed(0)} us per webhook delivery ` +
-        `(registrations and subscriber pushes included; ${(((cpu1 - cpu0) / 1e6) / runMs * 100).toFixed(0)}% of a core)\n`,
+        `(registrations and subscriber pushes included; ${(((cpu1 - cpu0) / 1e6) / runMs * 100).toFixed(0)}% of a core; ` +
+        `the bench process, registering, receiving and subscribing, ${(((ownCpu.user + ownCpu.system) / 1000 / runMs) * 100).toFixed(0)}% of a core)\n`,
     );
     if (problems.length > 0) throw new Error(`webhook-throughput: ${problems.slice(0, 12).join('; ')}${problems.length > 12 ? ` (+${problems.length - 12} more)` : ''}`);
   } finally {
     await Promise.all(clients.map(async (c) => c.dispose()));
     await stopServer(server.child);
-    await new Promise<void>((resolve) => {
-      receiver.close(() => resolve());
-      receiver.closeAllConnections();
-    });
+    for (const receiver of receivers) {
+      await new Promise<void>((resolve) => {
+        receiver.close(() => resolve());
+        receiver.closeAllConnections();
+      });
+    }
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
