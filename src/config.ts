@@ -39,6 +39,8 @@ export interface Config {
   trustProxy: boolean | string;
   logLevel: LogLevel;
   deleteAsyncThreshold: number;
+  /** TAMS_DELETE_PAUSE_FACTOR: after each chunk of a background deletion, pause this many times the chunk's time. */
+  deletePauseFactor: number;
   pageLimitDefault: number;
   pageLimitMax: number;
   nodeEnv: string;
@@ -603,6 +605,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     deleteAsyncThreshold: int(env, 'TAMS_DELETE_ASYNC_THRESHOLD', 10_000, 0, Number.MAX_SAFE_INTEGER),
+    deletePauseFactor: int(env, 'TAMS_DELETE_PAUSE_FACTOR', 3, 0, 100),
     pageLimitDefault: Math.min(int(env, 'TAMS_PAGE_LIMIT_DEFAULT', 100, 1, 100_000), pageLimitMax),
     pageLimitMax,
     nodeEnv,

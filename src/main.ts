@@ -382,6 +382,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     holder: processHolder,
     // A chunk per transaction: at most the synchronous threshold, so a chunk costs what a synchronous delete may.
     batch: Math.min(1000, Math.max(1, config.deleteAsyncThreshold)),
+    pauseFactor: config.deletePauseFactor,
   });
   const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
   const flows = new FlowService(store, cursors, clock, policy);
