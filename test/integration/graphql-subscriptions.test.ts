@@ -246,7 +246,8 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     await flowDeleted.received(1, 'flowDeleted');
     await segmentsDeleted.received(1, 'flowSegmentsDeleted');
     expect(flowDeleted.data('flowDeleted')).toEqual([{ flowId: flow.id, sourceId: source, eventTimestamp: expect.any(String) }]);
-    expect(segmentsDeleted.data('flowSegmentsDeleted')).toEqual([{ flowId: flow.id, timerange: '_' }]);
+    // The deleted segments' span (the event's rule: never starting or ending in empty space).
+    expect(segmentsDeleted.data('flowSegmentsDeleted')).toEqual([{ flowId: flow.id, timerange: '[0:0_1:0)' }]);
     expect(sourceDeleted.data('sourceDeleted')).toEqual([{ sourceId: source, eventTimestamp: expect.any(String) }]);
   });
 
