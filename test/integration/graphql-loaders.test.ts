@@ -60,7 +60,10 @@ describe('GraphQL DataLoaders', () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness();
+    // No background work: the collector and webhook delivery off, the deletion worker stopped,
+    // so every store call counted comes from the request under test.
+    h = await startHarness({ TAMS_GC: 'off', TAMS_WEBHOOK_DELIVERY: 'off' });
+    await h.gateway.deletions.stop();
     for (let i = 0; i < 100; i++) {
       const flow = videoFlow({ source_id: sources[i % 4], tags: { loader_run: run }, label: `flow ${i}` });
       expect((await h.request('PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
