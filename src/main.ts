@@ -126,6 +126,12 @@ function localBackend(dataDir: string, isDefault: boolean): StorageBackend {
   };
 }
 
+/**
+ * Segments per background-deletion chunk at most: one transaction each, short enough (about a
+ * millisecond) that requests queued behind it barely notice.
+ */
+const DELETION_CHUNK = 250;
+
 /** This process, as holder of worker leases in the metadata store. */
 const processHolder = `${os.hostname()}:${process.pid}:${randomUUID()}`;
 
@@ -380,8 +386,8 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const cursors = new PageCursorCodec(secret);
   const deletions = new DeletionWorker(store, clock, {
     holder: processHolder,
-    // A chunk per transaction: at most the synchronous threshold, so a chunk costs what a synchronous delete may.
-    batch: Math.min(1000, Math.max(1, config.deleteAsyncThreshold)),
+    // At most the synchronous threshold too, so a chunk never costs more than a synchronous delete may.
+    batch: Math.min(DELETION_CHUNK, Math.max(1, config.deleteAsyncThreshold)),
     pauseFactor: config.deletePauseFactor,
   });
   const policy = new AccessPolicy({ defaultClasses: config.authDefaultClasses });
