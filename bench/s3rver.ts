@@ -33,13 +33,18 @@ export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3R
 export interface BenchS3Server {
   /** `http://127.0.0.1:<port>` */
   endpoint: string;
+  port: number;
   bucket: string;
+  /** Where s3rver keeps the buckets (one directory per bucket, one per key below it). */
+  directory: string;
+  /** Stops listening (idempotent); the directory stays until `stop`. */
+  close(): Promise<void>;
   /** Stops listening and removes the directory. */
   stop(): Promise<void>;
 }
 
 export async function startS3rver(bucket: string): Promise<BenchS3Server> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'tams-bench-s3rver-'));
+  const directory = await mkdtemp(path.join(tmpdir(), 'tams-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
   let address: AddressInfo;
   try {
@@ -48,11 +53,20 @@ export async function startS3rver(bucket: string): Promise<BenchS3Server> {
     await rm(directory, { recursive: true, force: true });
     throw error;
   }
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await server.close();
+  };
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
+    port: address.port,
     bucket,
+    directory,
+    close,
     async stop() {
-      await server.close();
+      await close();
       await rm(directory, { recursive: true, force: true });
     },
   };

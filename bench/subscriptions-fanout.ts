@@ -84,6 +84,22 @@ export async function post(base: string, headers: Record<string, string>, flowId
 }
 
 /** POST /flows/{id}/storage with `object_ids` (at most 10,000 a request): the ids segments will name. */
+/** A new H.264 / MPEG-TS video flow for the events scenarios; its id. */
+export async function putVideoFlow(base: string, headers: Record<string, string>): Promise<string> {
+  const flowId = randomUUID();
+  const flow = {
+    id: flowId,
+    source_id: randomUUID(),
+    format: 'urn:x-nmos:format:video',
+    codec: 'video/h264',
+    container: 'video/mp2t',
+    essence_parameters: { frame_rate: { numerator: 50, denominator: 1 }, frame_width: 1920, frame_height: 1080 },
+  };
+  const put = await fetch(`${base}/flows/${flowId}`, { method: 'PUT', headers, body: JSON.stringify(flow) });
+  if (put.status !== 201) throw new Error(`flow PUT answered ${put.status}: ${await put.text()}`);
+  return flowId;
+}
+
 export async function allocate(base: string, headers: Record<string, string>, flowId: string, objectIds: string[]): Promise<void> {
   for (let i = 0; i < objectIds.length; i += 10_000) {
     const chunk = objectIds.slice(i, i + 10_000);
@@ -105,17 +121,7 @@ export async function subscriptionsFanout(base: string, opts: FanoutOptions = {}
   };
   const connectionParams = opts.authorization === undefined ? {} : { connectionParams: { authorization: opts.authorization } };
 
-  const flowId = randomUUID();
-  const flow = {
-    id: flowId,
-    source_id: randomUUID(),
-    format: 'urn:x-nmos:format:video',
-    codec: 'video/h264',
-    container: 'video/mp2t',
-    essence_parameters: { frame_rate: { numerator: 50, denominator: 1 }, frame_width: 1920, frame_height: 1080 },
-  };
-  const put = await fetch(`${base}/flows/${flowId}`, { method: 'PUT', headers, body: JSON.stringify(flow) });
-  if (put.status !== 201) throw new Error(`flow PUT answered ${put.status}: ${await put.text()}`);
+  const flowId = await putVideoFlow(base, headers);
   const registrations = Math.round(rate * durationSec);
   /** Warm-up registrations until every subscriber has one; at most this many. */
   const warmups = 11;

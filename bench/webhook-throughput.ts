@@ -21,12 +21,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { type Client, createClient } from 'graphql-ws';
 import { startServer, stopServer } from './server-launch';
-import { allocate, post } from './subscriptions-fanout';
+import { allocate, post, putVideoFlow } from './subscriptions-fanout';
 import { serverCpuNs } from './graphql-hostile';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,17 +141,7 @@ export async function webhookThroughputScenario(): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...server.headers };
   const clients: Client[] = [];
   try {
-    flowId = randomUUID();
-    const flow = {
-      id: flowId,
-      source_id: randomUUID(),
-      format: 'urn:x-nmos:format:video',
-      codec: 'video/h264',
-      container: 'video/mp2t',
-      essence_parameters: { frame_rate: { numerator: 50, denominator: 1 }, frame_width: 1920, frame_height: 1080 },
-    };
-    const put = await fetch(`${base}/flows/${flowId}`, { method: 'PUT', headers, body: JSON.stringify(flow) });
-    if (put.status !== 201) throw new Error(`flow PUT answered ${put.status}: ${await put.text()}`);
+    flowId = await putVideoFlow(base, headers);
     const warmups = 11;
     await allocate(base, headers, flowId, [
       ...Array.from({ length: warmups }, (_, i) => `warmup-${i}`),

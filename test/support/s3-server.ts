@@ -23,7 +23,7 @@ import { checkedFetch } from './checked-fetch';
 import type { TamsResponse } from './gateway-harness';
 
 // One s3rver binding for the tests and the bench (bench/ is built on its own, so it holds it).
-import { S3rver, S3RVER_CREDENTIALS } from '../../bench/s3rver';
+import { S3RVER_CREDENTIALS, startS3rver } from '../../bench/s3rver';
 
 export { S3RVER_CREDENTIALS };
 
@@ -40,32 +40,7 @@ export interface S3TestServer {
 }
 
 export async function startS3Server(bucket = 'tams-media'): Promise<S3TestServer> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'tams-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
-  let address: AddressInfo;
-  try {
-    address = await server.run();
-  } catch (error) {
-    await rm(directory, { recursive: true, force: true });
-    throw error;
-  }
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await server.close();
-  };
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    port: address.port,
-    bucket,
-    directory,
-    close,
-    async stop() {
-      await close();
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
+  return startS3rver(bucket);
 }
 
 /** Creates another bucket on a running server (the gateway never creates buckets). */
