@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { ObjectStorageRef } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
-import { fitsSegmentRow, joinInstances } from './rows';
+import { fitsSegmentRow, joinInstances } from '../sql-common/rows';
 
 interface Statements {
   instancesOf: Statement;

@@ -1,8 +1,9 @@
 import { TamsError } from '../../domain/errors';
 import { formatTimeRange, range } from '../../domain/timerange';
-import { INT64_MAX } from './cursors';
+import { INT64_MAX } from '../sql-common/cursors';
 import type { SqliteMetadataStore } from './sqlite-metadata-store';
-import { segmentJsonHeadSql, segmentJsonTail } from './rows';
+import { segmentJsonTail } from '../sql-common/rows';
+import { segmentJsonHeadSql } from './rows';
 
 /** Every seeded segment's optional fields (see optionalFieldsJson). */
 const OPTIONAL = '{"key_frame_count":1}';

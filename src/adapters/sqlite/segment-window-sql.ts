@@ -1,5 +1,5 @@
 import type { SegmentQuery } from '../../ports/metadata-store';
-import { INT64_MAX } from './cursors';
+import { INT64_MAX } from '../sql-common/cursors';
 import { segmentRowSql } from './rows';
 import { limitClause } from './statement-cache';
 

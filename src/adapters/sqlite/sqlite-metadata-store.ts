@@ -54,13 +54,14 @@ import {
   parseListCursor,
   parseSegmentCursor,
   segmentCursor,
-} from './cursors';
-import { addCollectedByFilter, addKeysetOrder, addTagFilters, WhereBuilder } from './list-query';
+} from '../sql-common/cursors';
+import { addCollectedByFilter, addTagFilters } from './list-query';
+import { addKeysetOrder, WhereBuilder } from '../sql-common/keyset-query';
 import { MIGRATIONS, SOURCE_COLLECTIONS_VERSION } from './migrations';
 import { SqliteSourceCollections } from './source-collections';
 import { WINDOW_BOUND, windowKind, windowSql } from './segment-window-sql';
 import { StatementCache, limitClause } from './statement-cache';
-import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from './segment-batch';
+import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from '../sql-common/segment-batch';
 import { SqliteObjectStorage } from './object-storage';
 import { SqliteWebhookDeliveries } from './webhook-deliveries';
 import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
@@ -80,12 +81,11 @@ import {
   type ObjectRow,
   type OutboxRow,
   type SegmentRow,
-  segmentJsonHeadSql,
   segmentJsonTail,
-  readSegmentRow,
   jsonHeadParts,
   type SourceRow,
-} from './rows';
+} from '../sql-common/rows';
+import { readSegmentRow, segmentJsonHeadSql } from './rows';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */

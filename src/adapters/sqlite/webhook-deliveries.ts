@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Webhook } from '../../domain/entities';
 import type { ContextualEvent, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
-import { toOutboxEvent, type OutboxRow } from './rows';
+import { toOutboxEvent, type OutboxRow } from '../sql-common/rows';
 
 interface Statements {
   deliveries: Statement;

@@ -1,6 +1,6 @@
-import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from '../../../src/adapters/sqlite/segment-batch';
-import type { ObjectRow } from '../../../src/adapters/sqlite/rows';
-import { INT64_MAX, INT64_MIN } from '../../../src/adapters/sqlite/cursors';
+import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from '../../../src/adapters/sql-common/segment-batch';
+import type { ObjectRow } from '../../../src/adapters/sql-common/rows';
+import { INT64_MAX, INT64_MIN } from '../../../src/adapters/sql-common/cursors';
 import { parseTimeRange } from '../../../src/domain/timerange';
 import type { NewSegment } from '../../../src/domain/entities';
 

@@ -4,7 +4,8 @@
  * statement writes and what the reader expects cannot drift apart.
  */
 import Database from 'better-sqlite3';
-import { fitsSegmentRow, readSegmentRow, segmentRowSql, type SegmentRow } from '../../../src/adapters/sqlite/rows';
+import { fitsSegmentRow, type SegmentRow } from '../../../src/adapters/sql-common/rows';
+import { readSegmentRow, segmentRowSql } from '../../../src/adapters/sqlite/rows';
 import { SqliteMetadataStore } from '../../../src/adapters/sqlite/sqlite-metadata-store';
 
 interface Columns {

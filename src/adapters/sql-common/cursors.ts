@@ -1,8 +1,9 @@
 import { TamsError } from '../../domain/errors';
 
 /**
- * Keyset cursors of the SQLite store. They reach us as arbitrary JSON (the edge signs them,
- * but a store never trusts their shape), so each is validated key by key.
+ * Keyset cursors of the SQL metadata stores (SQLite, PostgreSQL). They reach us as arbitrary
+ * JSON (the edge signs them, but a store never trusts their shape), so each is validated key by
+ * key.
  */
 
 export const INT64_MIN = -(2n ** 63n);
