@@ -1,0 +1,222 @@
+/**
+ * The PostgreSQL store's rules across processes: two store instances on one schema, each with
+ * its own pool (as two gateway replicas), racing each other.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { PostgresMetadataStore } from '../../src/adapters/postgres/postgres-metadata-store';
+import type { Flow, NewSegment } from '../../src/domain/entities';
+import { TamsError } from '../../src/domain/errors';
+import { parseTimeRange } from '../../src/domain/timerange';
+import { describePostgres, TEST_DATABASE_URL, TestSchemas } from '../support/postgres';
+
+const NOW = '2024-01-01T00:00:00.000Z';
+
+function seg(objectId: string, timerange: string): NewSegment {
+  return { object_id: objectId, timerange: parseTimeRange(timerange), timerange_text: timerange, get_urls: [{ url: `https://media.example/${objectId}`, label: 'ext' }] };
+}
+
+function flow(): Flow {
+  return { id: randomUUID(), source_id: randomUUID(), format: 'urn:x-nmos:format:video' };
+}
+
+async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describePostgres('PostgreSQL store: two replicas on one database', () => {
+  const schemas = new TestSchemas();
+  let a: PostgresMetadataStore;
+  let b: PostgresMetadataStore;
+
+  beforeEach(async () => {
+    const schema = schemas.next();
+    a = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, poolSize: 8, schema });
+    b = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, poolSize: 8, schema });
+    // Both migrate at once, as replicas starting together do: the advisory lock makes it safe.
+    await Promise.all([a.init(), b.init()]);
+  });
+
+  afterEach(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  afterAll(async () => {
+    await schemas.dropAll();
+  });
+
+  it('lets exactly one of two overlapping registrations on one flow win', async () => {
+    const f = flow();
+    await a.putFlow(f, NOW);
+    const rounds = 40;
+    const results = await Promise.all(
+      Array.from({ length: rounds }, (_, i) => {
+        // Two segments overlapping each other, each registered by another replica.
+        const first = a.addSegments(f.id, [seg(`a-${i}`, `[${i * 10}:0_${i * 10 + 6}:0)`)], NOW);
+        const second = b.addSegments(f.id, [seg(`b-${i}`, `[${i * 10 + 4}:0_${i * 10 + 9}:0)`)], NOW);
+        return Promise.all([first, second]);
+      }),
+    );
+    for (const [first, second] of results) {
+      const errors = [first[0]!.error, second[0]!.error];
+      expect(errors.filter((e) => e === undefined)).toHaveLength(1);
+      const loser = errors.find((e) => e !== undefined);
+      expect(loser).toBeInstanceOf(TamsError);
+      expect(loser?.code).toBe('segment_overlap');
+    }
+    const stored = await a.listSegments(f.id, { timerange: parseTimeRange('_') }, { limit: 1000 });
+    expect(stored.items).toHaveLength(rounds);
+    expect(await b.countSegments(f.id)).toBe(rounds);
+  });
+
+  it('checks each segment of two racing batches against the segments the other stored', async () => {
+    const f = flow();
+    await a.putFlow(f, NOW);
+    const both = await Promise.all([
+      a.addSegments(f.id, [seg('x1', '[0:0_10:0)'), seg('x2', '[10:0_20:0)')], NOW),
+      b.addSegments(f.id, [seg('y1', '[5:0_15:0)'), seg('y2', '[30:0_40:0)')], NOW),
+    ]);
+    const stored = (await a.listSegments(f.id, { timerange: parseTimeRange('_') }, { limit: 100 })).items.map((s) => s.timerange_text);
+    // Whichever ran second saw the first's segments: its overlapping one failed alone.
+    expect(stored.length).toBe(both.flat().filter((o) => o.error === undefined).length);
+    for (let i = 1; i < stored.length; i++) {
+      const previous = parseTimeRange(stored[i - 1]!);
+      const current = parseTimeRange(stored[i]!);
+      expect(current.start! >= previous.end!).toBe(true);
+    }
+  });
+
+  it('keeps segments from overlapping even for a writer that bypasses the store (exclusion constraint)', async () => {
+    const schema = schemas.next();
+    const store = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, schema });
+    await store.init();
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      const f = flow();
+      await store.putFlow(f, NOW);
+      expect((await store.addSegments(f.id, [seg('s', '[0:0_10:0)')], NOW))[0]!.error).toBeUndefined();
+      const insert = `INSERT INTO "${schema}".segments (flow_id, end_ns, start_ns, object_id, json_head) VALUES ($1, $2, $3, 'raw', '{}')`;
+      await expect(admin.query(insert, [f.id, 12_000_000_000n, 9_000_000_000n])).rejects.toMatchObject({ code: '23P01', constraint: 'segments_no_overlap' });
+      // Touching is not overlapping: half-open ranges, as the store's bounds are.
+      await admin.query(insert, [f.id, 12_000_000_000n, 10_000_000_000n]);
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  });
+
+  it('hands a tailing reader every event once, in seq order, while both replicas write', async () => {
+    const start = await a.lastEventSeq();
+    const seen: number[] = [];
+    let last = start;
+    let writing = true;
+    const reader = (async () => {
+      while (writing || (await b.lastEventSeq()) > last) {
+        const events = await b.readEvents(last, 50);
+        for (const e of events) {
+          seen.push(e.seq);
+          last = e.seq;
+        }
+        if (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const writers = [a, b, a, b].map(async (store) => {
+      for (let i = 0; i < 25; i++) {
+        const f = flow();
+        await store.putFlow(f, NOW);
+        await store.updateFlow(f.id, (x) => ({ ...x, label: `l${i}` }), NOW);
+      }
+    });
+    await Promise.all(writers);
+    writing = false;
+    await reader;
+    const table = (await a.readEvents(start, 100_000)).map((e) => e.seq);
+    expect(table).toHaveLength(4 * 25 * 3);
+    // No gap (nothing skipped), nothing twice, ascending.
+    expect(seen).toEqual(table);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBe(seen[i - 1]! + 1);
+  });
+
+  it('tells listeners on one replica of a commit made on the other', async () => {
+    let heard = 0;
+    const unsubscribe = b.onCommit(() => {
+      heard += 1;
+    });
+    try {
+      await a.putFlow(flow(), NOW);
+      await eventually(() => heard > 0);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  it('reconnects the LISTEN connection when it drops, telling listeners once it is back', async () => {
+    let heard = 0;
+    const unsubscribe = b.onCommit(() => {
+      heard += 1;
+    });
+    try {
+      const pid = b.listenerPid;
+      expect(pid).toBeDefined();
+      const admin = new Client({ connectionString: TEST_DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      } finally {
+        await admin.end();
+      }
+      await eventually(() => heard > 0 && b.listenerPid !== undefined && b.listenerPid !== pid);
+      const before = heard;
+      await a.putFlow(flow(), NOW);
+      await eventually(() => heard > before);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  it('gives a lease to one replica only', async () => {
+    for (let round = 0; round < 20; round++) {
+      const name = `lease-${round}`;
+      const got = await Promise.all([a.acquireLease(name, 'replica-a', 10_000, 1000), b.acquireLease(name, 'replica-b', 10_000, 1000)]);
+      expect(got.filter(Boolean)).toHaveLength(1);
+    }
+    expect(await b.acquireLease('lease-0', 'replica-b', 10_000, 20_000)).toBe(true);
+    expect(await a.acquireLease('lease-0', 'replica-a', 10_000, 20_001)).toBe(false);
+  });
+
+  it('answers unavailable (503), not a pg error, when the database cannot be reached', async () => {
+    const down = new PostgresMetadataStore({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 500 });
+    try {
+      await expect(down.getFlow(randomUUID())).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+      expect(await down.ping()).toBe(false);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('answers unavailable when a statement outlives the statement timeout', async () => {
+    const schema = schemas.next();
+    const slow = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, schema, statementTimeoutMs: 200 });
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await slow.init();
+    await admin.connect();
+    try {
+      const f = flow();
+      await slow.putFlow(f, NOW);
+      // Another session holds the flow's row: the update waits past the timeout.
+      await admin.query('BEGIN');
+      await admin.query(`SELECT 1 FROM "${schema}".flows WHERE id = $1 FOR UPDATE`, [f.id]);
+      await expect(slow.updateFlow(f.id, (x) => ({ ...x, label: 'late' }), NOW)).rejects.toMatchObject({ code: 'unavailable' });
+      await admin.query('ROLLBACK');
+      expect((await slow.getFlow(f.id))?.label).toBeUndefined();
+    } finally {
+      await admin.end();
+      await slow.close();
+    }
+  });
+});
