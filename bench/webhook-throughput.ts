@@ -83,6 +83,21 @@ function latencies(all: Receipts[], ids: string[]): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/** BENCH_WEBHOOK_TIMELINE=<file>: per 100 ms of commits, the worst webhook and subscriber latency (where the tail comes from). */
+function timeline(hooks: Receipts[], subscribers: Receipts[], ids: string[]): string {
+  const worst = (all: Receipts[], id: string): number => Math.max(...all.map((r) => (r.arrivals.get(id) ?? NaN) - (r.commits.get(id) ?? NaN)));
+  const first = hooks[0]?.commits.get(ids[0] ?? '') ?? 0;
+  const slots = new Map<number, { hook: number; sub: number }>();
+  for (const id of ids) {
+    const slot = Math.floor(((hooks[0]?.commits.get(id) ?? first) - first) / 100);
+    const entry = slots.get(slot) ?? { hook: 0, sub: 0 };
+    entry.hook = Math.max(entry.hook, worst(hooks, id));
+    entry.sub = Math.max(entry.sub, worst(subscribers, id));
+    slots.set(slot, entry);
+  }
+  return [...slots].map(([slot, { hook, sub }]) => `${(slot / 10).toFixed(1)} s  webhook ${hook} ms  subscriber ${sub} ms`).join('\n') + '\n';
+}
+
 function latencyText(sorted: number[]): string {
   return `p50 ${percentile(sorted, 50)} ms  p99 ${percentile(sorted, 99)} ms  max ${sorted[sorted.length - 1] ?? NaN} ms`;
 }
@@ -94,6 +109,7 @@ export async function webhookThroughputScenario(): Promise<void> {
   const rate = positiveNumber('BENCH_WEBHOOK_RATE', 200);
   const seconds = positiveNumber('BENCH_WEBHOOK_SECONDS', 30);
   const drainMs = positiveNumber('BENCH_WEBHOOK_DRAIN_MS', 60_000);
+  const warmSeconds = positiveNumber('BENCH_WEBHOOK_WARMUP_SECONDS', 5);
   const receiverCount = positiveNumber('BENCH_WEBHOOK_RECEIVERS', 1);
   const registrations = Math.round(rate * seconds);
   process.stdout.write(
@@ -143,8 +159,10 @@ export async function webhookThroughputScenario(): Promise<void> {
   try {
     flowId = await putVideoFlow(base, headers);
     const warmups = 11;
+    const warmRun = Math.round(rate * warmSeconds);
     await allocate(base, headers, flowId, [
       ...Array.from({ length: warmups }, (_, i) => `warmup-${i}`),
+      ...Array.from({ length: warmRun }, (_, i) => `warm-${i}`),
       ...Array.from({ length: registrations }, (_, i) => `wh-${i}`),
     ]);
     for (let i = 0; i < webhookCount; i++) {
@@ -205,32 +223,48 @@ export async function webhookThroughputScenario(): Promise<void> {
     if (!warmedUp) throw new Error('the webhooks and subscribers never all received a warm-up registration');
     const warmupIds = new Set(hooks[0]!.order);
 
-    // Registrations on a fixed schedule, whatever each POST takes.
+    /** Registrations on a fixed schedule, whatever each POST takes. */
+    const registerAtRate = async (ids: string[]): Promise<{ committed: string[]; refusals: string[]; lateMs: number; postedMs: number; start: number }> => {
+      const start = Date.now();
+      const committed: string[] = [];
+      const refusals: string[] = [];
+      const pending: Promise<void>[] = [];
+      let lateMs = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const due = start + (i * 1000) / rate;
+        const wait = due - Date.now();
+        if (wait > 0) await sleep(wait);
+        else lateMs = Math.max(lateMs, -wait);
+        const objectId = ids[i]!;
+        pending.push(
+          post(base, headers, flowId, objectId, second++).then((refused) => {
+            if (refused === undefined) committed.push(objectId);
+            else refusals.push(refused);
+          }),
+        );
+      }
+      await Promise.all(pending);
+      return { committed, refusals, lateMs, postedMs: Date.now() - start, start };
+    };
+    const drained = async (ids: string[]): Promise<void> => {
+      const done = (r: Receipts): boolean => ids.every((id) => r.arrivals.has(id));
+      const drainUntil = Date.now() + drainMs;
+      while (Date.now() < drainUntil && !everyone.every(done)) await sleep(50);
+    };
+
+    // A warm-up run at the same rate (BENCH_WEBHOOK_WARMUP_SECONDS; JIT, connections, caches), its
+    // deliveries checked like the others' and its latencies reported apart, then the measured run.
+    const warm = await registerAtRate(Array.from({ length: warmRun }, (_, i) => `warm-${i}`));
+    await drained(warm.committed);
+    for (const id of warm.committed) warmupIds.add(id);
+    const warmHooks = latencies(hooks, warm.committed);
+    const warmSubs = latencies(subscribers, warm.committed);
+
     const cpu0 = serverCpuNs(pid);
     const ownCpu0 = process.cpuUsage();
-    const start = Date.now();
-    const committed: string[] = [];
-    const refusals: string[] = [];
-    const pending: Promise<void>[] = [];
-    let lateMs = 0;
-    for (let i = 0; i < registrations; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - Date.now();
-      if (wait > 0) await sleep(wait);
-      else lateMs = Math.max(lateMs, -wait);
-      const objectId = `wh-${i}`;
-      pending.push(
-        post(base, headers, flowId, objectId, second++).then((refused) => {
-          if (refused === undefined) committed.push(objectId);
-          else refusals.push(refused);
-        }),
-      );
-    }
-    await Promise.all(pending);
-    const postedMs = Date.now() - start;
-    const done = (r: Receipts): boolean => committed.every((id) => r.arrivals.has(id));
-    const drainUntil = Date.now() + drainMs;
-    while (Date.now() < drainUntil && !everyone.every(done)) await sleep(50);
+    const { committed, refusals, lateMs, postedMs, start } = await registerAtRate(Array.from({ length: registrations }, (_, i) => `wh-${i}`));
+    refusals.push(...warm.refusals);
+    await drained(committed);
     const cpu1 = serverCpuNs(pid);
     const ownCpu = process.cpuUsage(ownCpu0);
     // The last delivery's arrival ends the run (not the end of the polling above).
@@ -246,6 +280,8 @@ export async function webhookThroughputScenario(): Promise<void> {
     hooks.forEach((h, i) => {
       const got = inRun(h);
       const extra = h.order.filter((id) => !committedSet.has(id) && !warmupIds.has(id) && !id.startsWith('warmup-'));
+      const warmGot = h.order.filter((id) => id.startsWith('warm-'));
+      if (warmGot.length !== warm.committed.length) problems.push(`webhook ${i}: ${warmGot.length}/${warm.committed.length} warm-up events delivered`);
       if (got.length !== committed.length) problems.push(`webhook ${i}: ${got.length}/${committed.length} delivered`);
       else if (got.some((id, k) => id !== reference[k])) problems.push(`webhook ${i}: delivered out of order (first difference at ${got.findIndex((id, k) => id !== reference[k])})`);
       if (h.duplicates > 0) problems.push(`webhook ${i}: ${h.duplicates} repeated deliveries`);
@@ -258,6 +294,8 @@ export async function webhookThroughputScenario(): Promise<void> {
       if (s.duplicates > 0) problems.push(`subscriber ${i}: ${s.duplicates} repeated events`);
     });
 
+    const dump = process.env.BENCH_WEBHOOK_TIMELINE;
+    if (dump !== undefined && dump !== '') fs.writeFileSync(dump, timeline(hooks, subscribers, committed));
     const hookLatency = latencies(hooks, committed);
     const subLatency = latencies(subscribers, committed);
     const delivered = hookLatency.length;
@@ -270,6 +308,7 @@ export async function webhookThroughputScenario(): Promise<void> {
         `  webhook latency from commit:    ${latencyText(hookLatency)}\n` +
         `  subscriber latency from commit: ${latencyText(subLatency)} (${subLatency.length}/${committed.length * subscriberCount} received)\n` +
         `  webhook p99 / subscriber p99: ${ratio.toFixed(2)}x (target <= 3x)\n` +
+        `  warm-up before it (${warm.committed.length} registrations in ${(warm.postedMs / 1000).toFixed(1)} s, from a cold start): webhook ${latencyText(warmHooks)}; subscriber ${latencyText(warmSubs)}\n` +
         `  gateway CPU: ${((cpu1 - cpu0) / 1e9).toFixed(2)} s over the run, ${cpuPerDeliveryUs.toFixed(0)} us per webhook delivery ` +
         `(registrations and subscriber pushes included; ${(((cpu1 - cpu0) / 1e6) / runMs * 100).toFixed(0)}% of a core; ` +
         `the bench process, registering, receiving and subscribing, ${(((ownCpu.user + ownCpu.system) / 1000 / runMs) * 100).toFixed(0)}% of a core)\n`,

@@ -95,6 +95,8 @@ export interface WebhookDeliveryConfig {
   leaseMs: number;
   /** TAMS_WEBHOOK_MAX_RESPONSE_BYTES: bytes of a receiver's answer read at most. */
   maxResponseBytes: number;
+  /** TAMS_WEBHOOK_PIPELINE: events in flight to one webhook at once, pipelined in order on its connection (1: one per round trip). */
+  pipeline: number;
   /** TAMS_OUTBOX_RETENTION, in milliseconds: outbox events older than this are deleted. */
   outboxRetentionMs: number;
 }
@@ -472,6 +474,7 @@ function webhookDeliveryConfig(env: Env): WebhookDeliveryConfig {
     retryMaxMs: Math.max(retryBaseMs, int(env, 'TAMS_WEBHOOK_RETRY_MAX_MS', 300_000, 1, 86_400_000)),
     leaseMs,
     maxResponseBytes: int(env, 'TAMS_WEBHOOK_MAX_RESPONSE_BYTES', 64 * 1024, 0, 16 * MIB),
+    pipeline: int(env, 'TAMS_WEBHOOK_PIPELINE', 8, 1, 64),
     outboxRetentionMs: duration(env, 'TAMS_OUTBOX_RETENTION', 7 * 86_400_000, 1_000),
   };
 }

@@ -244,6 +244,8 @@ function warnAboutBucketCors(objects: ObjectStores, origins: readonly string[], 
 }
 
 const WEBHOOK_DNS_TIMEOUT_MS = 3000;
+/** Webhooks delivered to at once by one process. */
+const WEBHOOK_CONCURRENCY = 32;
 
 /**
  * Webhook delivery of this process (TAMS_WEBHOOK_DELIVERY): POSTs through the SSRF guard,
@@ -269,6 +271,7 @@ function webhookDelivery(
     resolve: dnsHostResolver(WEBHOOK_DNS_TIMEOUT_MS),
     timeoutMs: settings.timeoutMs,
     maxResponseBytes: settings.maxResponseBytes,
+    pipelining: settings.pipeline,
   });
   const retentionIntervalMs = Math.min(60_000, Math.max(1_000, Math.floor(settings.outboxRetentionMs / 10)));
   return new WebhookDeliveryWorker(store, payloads, send, clock, {
@@ -279,7 +282,8 @@ function webhookDelivery(
     retryMaxMs: settings.retryMaxMs,
     pollMs: 1_000,
     batch: 200,
-    concurrency: 32,
+    concurrency: WEBHOOK_CONCURRENCY,
+    pipeline: settings.pipeline,
     retentionMs: settings.outboxRetentionMs,
     retentionIntervalMs,
   }, {

@@ -3,6 +3,11 @@ export interface WebhookRequest {
   url: string;
   body: string;
   headers: Record<string, string>;
+  /**
+   * Requests of one lane (a webhook's id) reach the receiver in the order they were sent, even
+   * when several are in flight at once.
+   */
+  lane?: string;
 }
 
 /**
@@ -13,4 +18,7 @@ export type WebhookResponse =
   | { ok: true; status: number }
   | { ok: false; kind: 'refused' | 'unresolved' | 'timeout' | 'network' | 'status' | 'redirect'; status?: number; address?: string; message: string };
 
-export type WebhookSender = (request: WebhookRequest) => Promise<WebhookResponse>;
+export type WebhookSender = ((request: WebhookRequest) => Promise<WebhookResponse>) & {
+  /** Closes what the sender keeps open (connections), once nothing more will be sent. */
+  close?: () => Promise<void>;
+};

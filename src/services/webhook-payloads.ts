@@ -96,6 +96,12 @@ export class WebhookEventBatch {
 }
 
 export class WebhookPayloads {
+  /**
+   * The objects of each event's segments, read once for every webhook sent the same event read
+   * (the delivery worker shares reads between webhooks); URLs are still signed per attempt.
+   */
+  private readonly objectsOf = new WeakMap<ContextualEvent, Promise<Map<string, ObjectRecord>>>();
+
   constructor(
     private readonly store: MetadataStore,
     private readonly stores: ObjectStores,
@@ -113,15 +119,28 @@ export class WebhookPayloads {
     const envelope = { event_timestamp: event.event_timestamp, event_type: event.event_type, event: event.event };
     if (event.event_type !== 'flows/segments_added') return JSON.stringify(envelope);
     const payload = event.event as { flow_id: string; segments: Record<string, unknown>[] };
-    return JSON.stringify({ ...envelope, event: { ...payload, segments: await this.segments(webhook, owner, payload.segments) } });
+    return JSON.stringify({ ...envelope, event: { ...payload, segments: await this.segments(webhook, owner, event, payload.segments) } });
   }
 
-  private async segments(webhook: Webhook, owner: Principal, segments: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
-    const ids = [...new Set(segments.map((s) => s.object_id).filter((id): id is string => typeof id === 'string'))];
-    const objects = new Map<string, ObjectRecord>();
-    (await this.store.getObjects(ids)).forEach((o) => {
-      if (o !== undefined) objects.set(o.id, o);
-    });
+  private objects(event: ContextualEvent, segments: Record<string, unknown>[]): Promise<Map<string, ObjectRecord>> {
+    let found = this.objectsOf.get(event);
+    if (found === undefined) {
+      const ids = [...new Set(segments.map((s) => s.object_id).filter((id): id is string => typeof id === 'string'))];
+      found = this.store.getObjects(ids).then((records) => {
+        const objects = new Map<string, ObjectRecord>();
+        records.forEach((o) => {
+          if (o !== undefined) objects.set(o.id, o);
+        });
+        return objects;
+      });
+      this.objectsOf.set(event, found);
+      found.catch(() => this.objectsOf.delete(event));
+    }
+    return found;
+  }
+
+  private async segments(webhook: Webhook, owner: Principal, event: ContextualEvent, segments: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const objects = await this.objects(event, segments);
     const urls = new GetUrlBuilder(
       this.stores,
       {

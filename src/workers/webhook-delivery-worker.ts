@@ -26,6 +26,7 @@ import type { WebhookResponse, WebhookSender } from '../ports/webhook-sender';
 import { webhookOwner } from '../services/webhook-service';
 import type { WebhookPayloads } from '../services/webhook-payloads';
 import { webhookWants } from '../services/webhook-matching';
+import { DeliveryPipeline, type PipelineOutcome } from './webhook-pipeline';
 
 export interface WebhookDeliveryOptions {
   /** Who this process is, for the leases (unique per process). */
@@ -43,6 +44,17 @@ export interface WebhookDeliveryOptions {
   batch: number;
   /** Webhooks delivered to at once by this process. */
   concurrency: number;
+  /**
+   * Events in flight to one webhook at once (TAMS_WEBHOOK_PIPELINE; default 1), pipelined in
+   * order on its connection by the sender (requests of one `lane`).
+   */
+  pipeline?: number;
+  /**
+   * How long a run that caught up keeps its webhook (lease and slot) waiting for the next commit
+   * while slots are free (default 1,000 ms; 0: give it back at once). A webhook that receives
+   * a steady stream of events is then claimed once, not once per event.
+   */
+  lingerMs?: number;
   /** TAMS_OUTBOX_RETENTION in milliseconds. */
   retentionMs: number;
   retentionIntervalMs: number;
@@ -73,6 +85,7 @@ const PRUNE_STEPS = 100;
  */
 const RUN_MS = 500;
 const RUN_EVENTS = 100;
+const LINGER_MS = 1_000;
 
 /** How the webhook's `error` describes a failure. */
 function failureSummary(failure: DeliveryFailure, attempts: number): string {
@@ -97,6 +110,14 @@ export class WebhookDeliveryWorker {
   private retentionPass: Promise<number> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly random: () => number;
+  /** Runs that caught up and wait for a commit, each woken by calling it. */
+  private readonly lingerers = new Set<() => void>();
+  /** idle() callers waiting: runs end when caught up instead of lingering. */
+  private draining = 0;
+  /** Counts pokes (commits, polls, runs ending): reads made before a poke may be out of date. */
+  private generation = 0;
+  private readsGeneration = 0;
+  private readonly reads = new Map<number, Promise<ContextualEvent[]>>();
 
   constructor(
     private readonly store: MetadataStore,
@@ -132,23 +153,33 @@ export class WebhookDeliveryWorker {
     this.retryTimers.clear();
     for (const timer of this.heldElsewhere.values()) clearTimeout(timer);
     this.heldElsewhere.clear();
+    this.wakeLingerers();
     await this.scanning;
     await Promise.all([...this.runs]);
     await this.retentionPass?.catch(() => undefined);
+    await this.send.close?.().catch(this.onError);
   }
 
   /** Resolves once nothing is in flight and no webhook has work it could do now (tests). */
   async idle(): Promise<void> {
-    for (;;) {
-      await this.scanning;
-      if (this.runs.size === 0 && !this.again) return;
-      await Promise.all([...this.runs]);
+    this.draining += 1;
+    try {
+      for (;;) {
+        this.wakeLingerers();
+        await this.scanning;
+        if (this.runs.size === 0 && !this.again) return;
+        await Promise.all([...this.runs]);
+      }
+    } finally {
+      this.draining -= 1;
     }
   }
 
-  /** Looks at every webhook now. */
+  /** Looks at every webhook now (and wakes the runs waiting for a commit). */
   poke(): void {
     if (this.stopped) return;
+    this.generation += 1;
+    this.wakeLingerers();
     if (this.scanning !== undefined) {
       this.again = true;
       return;
@@ -182,9 +213,63 @@ export class WebhookDeliveryWorker {
     const work = await this.withWork(due, pruned.through_seq);
     work.sort((a, b) => (this.lastRun.get(a.webhook.id) ?? 0) - (this.lastRun.get(b.webhook.id) ?? 0));
     for (const delivery of work) {
-      if (this.stopped || this.active.size >= this.options.concurrency) return;
+      if (this.stopped) return;
+      if (this.active.size >= this.options.concurrency) {
+        // Runs waiting for a commit give their slots back to webhooks with work.
+        this.wakeLingerers();
+        return;
+      }
       this.startRun(delivery.webhook.id);
     }
+  }
+
+  private wakeLingerers(): void {
+    const woken = [...this.lingerers];
+    this.lingerers.clear();
+    for (const wake of woken) wake();
+  }
+
+  /**
+   * A run that caught up waits here for the next commit, keeping its lease and slot, while no
+   * other webhook needs the slot and for at most lingerMs since `caughtUpAt`; true: read again
+   * (at once when a commit came after `generation`, the one seen before the last read), false:
+   * give the webhook back.
+   */
+  private linger(generation: number, caughtUpAt: number): Promise<boolean> {
+    const remaining = (this.options.lingerMs ?? LINGER_MS) - (performance.now() - caughtUpAt);
+    if (this.stopped || this.draining > 0 || remaining <= 0 || this.active.size >= this.options.concurrency) return Promise.resolve(false);
+    if (this.generation !== generation) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(!this.stopped && this.draining === 0);
+      };
+      const timer = setTimeout(() => {
+        this.lingerers.delete(wake);
+        resolve(false);
+      }, remaining);
+      this.lingerers.add(wake);
+    });
+  }
+
+  /**
+   * The events after `cursor` (a batch), read once per commit seen for every run at that
+   * cursor: webhooks woken by the same commit share one read (and, through the payloads, one
+   * lookup of each event's objects).
+   */
+  private eventsAfter(cursor: number): Promise<ContextualEvent[]> {
+    if (this.readsGeneration !== this.generation || this.reads.size >= 256) {
+      this.reads.clear();
+      this.readsGeneration = this.generation;
+    }
+    let read = this.reads.get(cursor);
+    if (read === undefined) {
+      read = this.store.readEventsWithContext(cursor, this.options.batch);
+      this.reads.set(cursor, read);
+      // A failed read is not kept for the others.
+      read.catch(() => this.reads.delete(cursor));
+    }
+    return read;
   }
 
   /**
@@ -271,60 +356,114 @@ export class WebhookDeliveryWorker {
       // Measured on the real clock: it bounds how long this run holds a slot, not event time.
       const runStarted = performance.now();
       let sentInRun = 0;
+      let caughtUpAt: number | undefined;
+      let delivery: WebhookDelivery | undefined;
+      let cursor = 0;
+      // Read the delivery again before the next read of events (after a full batch, or events
+      // that may follow a pruned span); after a wait for a commit the one in hand will do: the
+      // registration is checked before each POST and the cursor moves only by compare-and-set.
+      let fresh = true;
       for (;;) {
-        // Read again under the lease: another process may have moved the cursor, a PUT the webhook.
-        const delivery = await this.store.getWebhookDelivery(id);
-        if (delivery === undefined || this.stopped) return;
+        if (fresh || delivery === undefined) {
+          // Read again under the lease: another process may have moved the cursor, a PUT the webhook.
+          delivery = await this.store.getWebhookDelivery(id);
+          if (delivery === undefined || this.stopped) return;
+          const status = delivery.webhook.status;
+          if (status !== 'created' && status !== 'started') return;
+          if (delivery.next_attempt_ms > this.clock.nowMs()) return;
+          cursor = await this.skipPruned(delivery);
+        }
+        if (this.stopped) return;
+        if (this.clock.nowMs() - claimedAt > this.options.leaseMs / 3) {
+          if (!(await this.claim(id))) return;
+          claimedAt = this.clock.nowMs();
+        }
+        const generation = this.generation;
+        const events = await this.eventsAfter(cursor);
+        if (events.length === 0) {
+          // Caught up: wait for the next commit with the webhook still claimed (for at most
+          // lingerMs in all since the last event), or give it back.
+          caughtUpAt ??= performance.now();
+          if (!(await this.linger(generation, caughtUpAt))) return;
+          fresh = false;
+          continue;
+        }
+        // A gap after the cursor may be events retention pruned: read the delivery again (skipPruned reports them).
+        if (!fresh && events[0]!.seq > cursor + 1) {
+          fresh = true;
+          continue;
+        }
+        caughtUpAt = undefined;
         const { webhook } = delivery;
-        if (webhook.status !== 'created' && webhook.status !== 'started') return;
-        if (delivery.next_attempt_ms > this.clock.nowMs()) return;
-        let cursor = await this.skipPruned(delivery);
-        const events = await this.store.readEventsWithContext(cursor, this.options.batch);
-        if (events.length === 0) return;
         const owner = webhookOwner(webhook);
         const batch = this.payloads.batch();
+        const current = delivery;
+        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.store.advanceWebhookCursor(id, from, to), (event) => {
+          this.observer.sent(webhook, event);
+          current.attempts = 0;
+        });
+        // Why the batch stopped early: the run ends once what is in flight is settled.
+        let stop = false;
         for (const event of events) {
           if (this.stopped) break;
-          if (!webhookWants(webhook, event) || !(await batch.visibleTo(owner, event))) continue;
-          // Everything before this event is done with (not for this webhook).
-          if (event.seq - 1 > cursor) {
-            if (!(await this.store.advanceWebhookCursor(id, cursor, event.seq - 1))) return;
-            cursor = event.seq - 1;
+          if (!webhookWants(webhook, event) || !(await batch.visibleTo(owner, event))) {
+            pipeline.skip(event.seq);
+            continue;
+          }
+          if (pipeline.full) {
+            const outcome = await pipeline.settleOldest();
+            if (outcome.kind !== 'ok') return this.pipelineStopped(current, outcome);
           }
           if (this.clock.nowMs() - claimedAt > this.options.leaseMs / 3) {
             if (!(await this.claim(id))) return;
             claimedAt = this.clock.nowMs();
           }
           // A PUT or DELETE answered since the batch was read (disabled, new url, other events or
-          // filters) takes effect now: only the POST already in flight goes out under the old one.
-          if (!(await this.unchanged(webhook))) return;
-          const response = await this.send({ url: webhook.url, body: await this.payloads.body(webhook, owner, event), headers: keyHeader(webhook) });
-          if (!response.ok) {
-            await this.failed(delivery, event, response);
-            return;
+          // filters) takes effect now: only the POSTs already in flight go out under the old one.
+          if (!(await this.unchanged(current))) {
+            stop = true;
+            break;
           }
-          this.observer.sent(webhook, event);
-          if (!(await this.store.advanceWebhookCursor(id, cursor, event.seq))) return;
-          cursor = event.seq;
-          delivery.attempts = 0;
+          const body = await this.payloads.body(webhook, owner, event);
+          pipeline.sent(event, this.send({ url: webhook.url, body, headers: keyHeader(webhook), lane: id }));
           // Long enough while every slot is taken: give this one back (the scan that follows this
           // run starts the others first). With slots free nobody waits, and the run goes on.
-          if ((++sentInRun >= RUN_EVENTS || performance.now() - runStarted >= RUN_MS) && this.active.size >= this.options.concurrency) return;
+          if ((++sentInRun >= RUN_EVENTS || performance.now() - runStarted >= RUN_MS) && this.active.size >= this.options.concurrency) {
+            stop = true;
+            break;
+          }
         }
-        const lastSeq = events[events.length - 1]!.seq;
-        if (!this.stopped && lastSeq > cursor && !(await this.store.advanceWebhookCursor(id, cursor, lastSeq))) return;
+        // Every answer is waited for (within the timeout), stopping or not, so the cursor passes
+        // what was acknowledged and a restart repeats nothing that was.
+        const outcome = await pipeline.settleAll();
+        if (outcome.kind !== 'ok') return this.pipelineStopped(current, outcome);
+        cursor = pipeline.position;
+        if (stop) return;
         if (this.stopped) return;
+        // A short read was everything committed when it was made: wait for the next commit.
+        if (events.length < this.options.batch) {
+          caughtUpAt = performance.now();
+          if (!(await this.linger(generation, caughtUpAt))) return;
+          fresh = false;
+        } else {
+          fresh = true;
+        }
       }
     } finally {
       await this.store.releaseLease(`webhook:${id}`, this.options.holder).catch(() => undefined);
     }
   }
 
-  /** Is the webhook still registered as `webhook` (the delivery worker's own status and error changes aside) and deliverable? */
-  private async unchanged(webhook: Webhook): Promise<boolean> {
-    const now = (await this.store.getWebhookDelivery(webhook.id))?.webhook;
-    if (now === undefined || (now.status !== 'created' && now.status !== 'started')) return false;
-    return registration(now) === registration(webhook);
+  /** A failed event (recorded, retried later) or a cursor moved by someone else ends the run. */
+  private async pipelineStopped(delivery: WebhookDelivery, outcome: Exclude<PipelineOutcome, { kind: 'ok' }>): Promise<void> {
+    if (outcome.kind === 'failed') await this.failed(delivery, outcome.event, outcome.failure);
+  }
+
+  /** Is the webhook still registered as it was read (the delivery worker's own status and error changes aside) and deliverable? */
+  private async unchanged(read: WebhookDelivery): Promise<boolean> {
+    const now = await this.store.getWebhookDelivery(read.webhook.id);
+    if (now === undefined || (now.webhook.status !== 'created' && now.webhook.status !== 'started')) return false;
+    return now.revision === read.revision || registration(now.webhook) === registration(read.webhook);
   }
 
   /** The cursor to read from: the webhook's, or past what retention pruned, reported. */

@@ -9,7 +9,9 @@ import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver
 import { TestClock } from '../support/test-clock';
 import { videoFlow } from '../fixtures/flows';
 
-const ENV = { TAMS_WEBHOOK_RETRY_BASE_MS: '50', TAMS_WEBHOOK_RETRY_MAX_MS: '200', TAMS_WEBHOOK_MAX_ATTEMPTS: '3', TAMS_WEBHOOK_TIMEOUT_MS: '700', TAMS_WEBHOOK_LEASE_MS: '2000', METRICS_TOKEN: 'metrics-token-0123456789' };
+// One event in flight per webhook here (the strict order of attempts is what these tests count);
+// the pipelined case has its own test at the end.
+const ENV = { TAMS_WEBHOOK_PIPELINE: '1', TAMS_WEBHOOK_RETRY_BASE_MS: '50', TAMS_WEBHOOK_RETRY_MAX_MS: '200', TAMS_WEBHOOK_MAX_ATTEMPTS: '3', TAMS_WEBHOOK_TIMEOUT_MS: '700', TAMS_WEBHOOK_LEASE_MS: '2000', METRICS_TOKEN: 'metrics-token-0123456789' };
 
 async function register(h: Harness, r: WebhookReceiver, flowId?: string): Promise<string> {
   const res = await h.request('POST', '/service/webhooks', { url: r.url, events: ['flows/created', 'flows/updated'], ...(flowId === undefined ? {} : { flow_ids: [flowId] }) });
@@ -185,6 +187,50 @@ describe('outbox retention and re-enabling past it', () => {
       expect(await metric(h, /tams_outbox_pruned_total (\d+)/)).toBeGreaterThanOrEqual(2);
     } finally {
       await h.close();
+      await r.close();
+    }
+  });
+});
+
+describe('webhook delivery failures, pipelined', () => {
+  it('pipelined (TAMS_WEBHOOK_PIPELINE=4): a failure in the middle of a pipeline sends everything again from the first event not acknowledged, in order', async () => {
+    const p = await startHarness({ ...ENV, TAMS_WEBHOOK_PIPELINE: '4' });
+    const r = await startReceiver();
+    try {
+      const flow = videoFlow({ label: 'start' });
+      const flowId = flow.id as string;
+      const id = await register(p, r, flowId);
+      expect((await p.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+      await r.waitFor(1);
+      // Slow answers, so the events pile up in the pipeline; the first n3 fails.
+      let failedOnce = false;
+      r.respond = (x) => {
+        if (x.body.event.flow.label === 'n3' && !failedOnce) {
+          failedOnce = true;
+          return { status: 500, delayMs: 150 };
+        }
+        return { status: 200, delayMs: 30 };
+      };
+      const expected = Array.from({ length: 10 }, (_, i) => `n${i}`);
+      for (const label of expected) await relabel(p, flowId, label);
+      await until(async () => r.received.filter((x) => x.body.event.flow.label === 'n9').length >= 1 && r.received.slice(-1)[0]!.body.event.flow.label === 'n9');
+      await new Promise((x) => setTimeout(x, 300));
+      const got = r.received.slice(1).map((x) => x.body.event.flow.label as string);
+      const failedAt = got.indexOf('n3');
+      // Before the failure: each event once, in order.
+      expect(got.slice(0, failedAt)).toEqual(['n0', 'n1', 'n2']);
+      // Then at most depth - 1 events sent behind it before its answer (abandoned, in order)...
+      const retriedAt = got.indexOf('n3', failedAt + 1);
+      const abandoned = got.slice(failedAt + 1, retriedAt);
+      // (some there were: the events were pipelined, not sent one per round trip)
+      expect(abandoned.length).toBeGreaterThan(0);
+      expect(abandoned.length).toBeLessThanOrEqual(3);
+      expect(abandoned).toEqual(expected.slice(4, 4 + abandoned.length));
+      // ...and from the retry on, everything again, once each, in order.
+      expect(got.slice(retriedAt)).toEqual(expected.slice(3));
+      expect((await webhook(p, id)).status).toBe('started');
+    } finally {
+      await p.close();
       await r.close();
     }
   });

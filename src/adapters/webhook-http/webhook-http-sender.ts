@@ -1,14 +1,20 @@
 /**
- * Webhook POSTs over node:http / node:https, guarded against server-side request forgery at
- * send time: the URL's host is resolved once, every address it resolves to is checked
+ * Webhook POSTs over undici, guarded against server-side request forgery at send time: the
+ * URL's host is resolved once per attempt, every address it resolves to is checked
  * (isRefusedAddress, unless private addresses are allowed), and the connection goes to exactly
  * the address checked (a pinned `lookup`), so DNS that changes between the check and the
  * connect (rebinding) gains nothing. Redirects are never followed. The receiver's answer is
  * read up to a bound and the rest dropped with the connection.
+ *
+ * Requests of one lane (a webhook) share one HTTP/1.1 connection per origin and address and
+ * are pipelined on it, up to `pipelining` at once: they leave, and reach the receiver, in the
+ * order they were sent (RFC 9112 answers pipelined requests in order), so a webhook is not
+ * limited to one event per round trip. The worker recovers from a failure in the middle of a
+ * pipeline by sending again from the first event not acknowledged (at least once, in order
+ * from there).
  */
-import http from 'node:http';
-import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { Client } from 'undici';
 import type { HostResolver } from '../../services/webhook-url-policy';
 import { isRefusedAddress } from '../../services/webhook-url-policy';
 import type { WebhookRequest, WebhookResponse, WebhookSender } from '../../ports/webhook-sender';
@@ -21,6 +27,18 @@ export interface WebhookHttpOptions {
   timeoutMs: number;
   /** Bytes of the answer read at most. */
   maxResponseBytes: number;
+  /** Requests of one lane in flight on its connection at once (TAMS_WEBHOOK_PIPELINE; default 1). */
+  pipelining?: number;
+  /** Connections unused this long are closed (default 60 s). */
+  idleMs?: number;
+}
+
+/** Connections kept at most; past it the least recently used is closed. */
+const MAX_CLIENTS = 1024;
+
+interface LaneClient {
+  client: Client;
+  usedAt: number;
 }
 
 /** A `lookup` that answers the one address already checked, whatever name it is asked for. */
@@ -57,19 +75,74 @@ async function checkedAddress(url: URL, options: WebhookHttpOptions): Promise<{ 
 }
 
 export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
-  // Kept-alive connections go to addresses that were checked when they were opened.
-  const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 8 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }) };
-  return async (request: WebhookRequest): Promise<WebhookResponse> => {
+  const pipelining = Math.max(1, options.pipelining ?? 1);
+  const idleMs = options.idleMs ?? 60_000;
+  // Keyed by lane, origin and the address checked: a kept-alive connection goes to an address
+  // that was checked when it was opened, and one lane's requests stay in order on one connection.
+  const clients = new Map<string, LaneClient>();
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [key, entry] of clients) {
+      if (now - entry.usedAt > idleMs) {
+        clients.delete(key);
+        entry.client.close().catch(() => undefined);
+      }
+    }
+  }, Math.max(1_000, Math.min(idleMs, 30_000)));
+  sweep.unref();
+
+  const clientFor = (lane: string, url: URL, address: string): Client => {
+    const key = `${lane}\u0000${url.origin}\u0000${address}`;
+    let entry = clients.get(key);
+    if (entry === undefined) {
+      if (clients.size >= MAX_CLIENTS) {
+        const [oldest, old] = clients.entries().next().value as [string, LaneClient];
+        clients.delete(oldest);
+        old.client.close().catch(() => undefined);
+      }
+      entry = {
+        client: new Client(url.origin, {
+          pipelining,
+          connect: { lookup: pinnedLookup(address), timeout: options.timeoutMs },
+          // The whole exchange is bounded by the request's own deadline (below).
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          keepAliveTimeout: idleMs,
+        }),
+        usedAt: 0,
+      };
+    } else {
+      // Most recently used last: the first entry is the one to close when full.
+      clients.delete(key);
+    }
+    entry.usedAt = Date.now();
+    clients.set(key, entry);
+    return entry.client;
+  };
+
+  const send = async (request: WebhookRequest): Promise<WebhookResponse> => {
     const deadline = Date.now() + options.timeoutMs;
-    const url = new URL(request.url);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return { ok: false, kind: 'refused', message: `${request.url} is not a URL` };
+    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, kind: 'refused', message: `${url.protocol} is not http or https` };
     const resolved = await withTimeout(checkedAddress(url, options), options.timeoutMs);
     if (resolved === undefined) return { ok: false, kind: 'timeout', message: `resolving ${url.hostname} timed out` };
     if (!('pinned' in resolved)) return resolved;
-    const body = Buffer.from(request.body);
-    const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
-    return post(url, resolved.pinned, body, request.headers, Math.max(1, deadline - Date.now()), options.maxResponseBytes, agent);
+    const client = clientFor(request.lane ?? '', url, resolved.pinned);
+    return post(client, url, resolved.pinned, request, Math.max(1, deadline - Date.now()), options.maxResponseBytes);
   };
+  return Object.assign(send, {
+    close: async (): Promise<void> => {
+      clearInterval(sweep);
+      const all = [...clients.values()];
+      clients.clear();
+      await Promise.all(all.map((entry) => entry.client.destroy().catch(() => undefined)));
+    },
+  });
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
@@ -84,59 +157,43 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefin
   }
 }
 
-function post(
-  url: URL,
-  address: string,
-  body: Buffer,
-  headers: Record<string, string>,
-  timeoutMs: number,
-  maxResponseBytes: number,
-  agent: http.Agent,
-): Promise<WebhookResponse> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (response: WebhookResponse): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(response);
-    };
-    const client = url.protocol === 'https:' ? https : http;
-    const req = client.request({
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port === '' ? undefined : Number(url.port),
+function outcome(status: number, address: string): WebhookResponse {
+  if (status >= 200 && status < 300) return { ok: true, status };
+  if (status >= 300 && status < 400) return { ok: false, kind: 'redirect', status, address, message: `answered ${status} (redirects are not followed)` };
+  return { ok: false, kind: 'status', status, address, message: `answered ${status}` };
+}
+
+async function post(client: Client, url: URL, address: string, request: WebhookRequest, timeoutMs: number, maxResponseBytes: number): Promise<WebhookResponse> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const body = Buffer.from(request.body);
+  try {
+    const response = await client.request({
       path: `${url.pathname}${url.search}`,
       method: 'POST',
-      agent,
-      lookup: pinnedLookup(address),
-      headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.length) },
+      headers: { ...request.headers, 'content-type': 'application/json', 'content-length': String(body.length) },
+      body,
+      signal: abort.signal,
+      // Pipelined behind the lane's earlier requests rather than after their answers: the
+      // worker recovers from a failure anywhere in the pipeline by sending again (RFC 9110
+      // 9.2.2 allows it for a client that can), so undici may treat these POSTs as repeatable.
+      idempotent: true,
+      blocking: false,
     });
-    const timer = setTimeout(() => {
-      req.destroy();
-      finish({ ok: false, kind: 'timeout', address, message: `no complete answer within ${timeoutMs} ms` });
-    }, timeoutMs);
-    req.on('error', (error) => finish({ ok: false, kind: 'network', address, message: error.message }));
-    req.on('response', (res) => {
-      const status = res.statusCode ?? 0;
-      let read = 0;
-      res.on('data', (chunk: Buffer) => {
-        read += chunk.length;
-        // Nothing in the answer is used: past the bound the connection is dropped rather than drained.
-        if (read > maxResponseBytes) {
-          res.destroy();
-          done();
-        }
-      });
-      const done = (): void => {
-        if (status >= 200 && status < 300) finish({ ok: true, status });
-        else if (status >= 300 && status < 400) finish({ ok: false, kind: 'redirect', status, address, message: `answered ${status} (redirects are not followed)` });
-        else finish({ ok: false, kind: 'status', status, address, message: `answered ${status}` });
-      };
-      res.on('end', done);
-      res.on('error', done);
-      res.on('close', done);
-    });
-    req.end(body);
-  });
+    let read = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      read += chunk.length;
+      // Nothing in the answer is used: past the bound the connection is dropped rather than drained.
+      if (read > maxResponseBytes) {
+        response.body.destroy();
+        break;
+      }
+    }
+    return outcome(response.statusCode, address);
+  } catch (error) {
+    if (abort.signal.aborted) return { ok: false, kind: 'timeout', address, message: `no complete answer within ${timeoutMs} ms` };
+    return { ok: false, kind: 'network', address, message: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
 }
