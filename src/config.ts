@@ -2,6 +2,7 @@
  * Every setting comes from the environment and is validated once at start. A bad value
  * stops the server with one line naming the variable (ConfigError).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { SCOPES, type Scope } from './domain/principal';
@@ -21,7 +22,23 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
-  store: 'sqlite';
+  /** TAMS_STORE: the metadata store, the embedded SQLite file or PostgreSQL (shared by replicas). */
+  store: StoreKind;
+  /** The PostgreSQL settings (DATABASE_URL, TAMS_PG_*) when `store` is `postgres`, else undefined. */
+  postgres: PostgresConfig | undefined;
+  /**
+   * TAMS_MIGRATE_ON_START: apply the store's schema migrations at start. Always true for SQLite
+   * (the file is migrated when opened); for PostgreSQL false by default: a schema behind this
+   * gateway's stops the start, and `npm run migrate` applies them.
+   */
+  migrateOnStart: boolean;
+  /**
+   * TAMS_SECRET / TAMS_SECRET_FILE: the secret signing page cursors and local media URLs, shared
+   * by every replica. Undefined: `secret.key` in TAMS_DATA_DIR (made on first start), SQLite only.
+   */
+  signingSecret: Buffer | undefined;
+  /** TAMS_LOCAL_MEDIA_SHARED: the local media directory is shared by every replica (a shared volume). */
+  localMediaShared: boolean;
   publicUrl: string | undefined;
   basePath: string;
   serviceName: string;
@@ -79,6 +96,23 @@ export interface Config {
   gc: GcConfig;
   /** Webhook delivery and outbox retention (the TAMS_WEBHOOK_* settings, TAMS_OUTBOX_RETENTION). */
   webhooks: WebhookDeliveryConfig;
+}
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface PostgresConfig {
+  /** DATABASE_URL as given (it may hold a password: log `redactedUrl` instead). */
+  url: string;
+  /** The URL without user, password and query, for the start-up banner and errors. */
+  redactedUrl: string;
+  /** TAMS_PG_POOL_SIZE: pooled connections per replica (each replica holds one more, for LISTEN). */
+  poolSize: number;
+  /** TAMS_PG_CONNECT_TIMEOUT_MS: connecting, and waiting for a free pooled connection, before 503. */
+  connectTimeoutMs: number;
+  /** TAMS_PG_STATEMENT_TIMEOUT_MS: server-side statement_timeout of every connection (0: none). */
+  statementTimeoutMs: number;
+  /** TAMS_PG_SCHEMA: the schema every query runs in, or undefined for the server's search_path. */
+  schema: string | undefined;
 }
 
 export interface WebhookDeliveryConfig {
@@ -219,6 +253,11 @@ export interface AuthConfig {
   tokenCacheSize: number;
   /** HTTP Basic users (scrypt hashes), managed with `npm run user`. */
   usersFile: string;
+  /**
+   * TAMS_EMBEDDED_KEY_FILE: the embedded ES256 key (PKCS#8 PEM) shared by every replica; undefined:
+   * `auth-signing-key.pem` in TAMS_DATA_DIR, made on first start.
+   */
+  embeddedKeyFile: string | undefined;
   claims: ClaimsConfig;
 }
 
@@ -479,6 +518,134 @@ function webhookDeliveryConfig(env: Env): WebhookDeliveryConfig {
   };
 }
 
+/** The URL for people to read: scheme, host, port and database, never user, password or query. */
+export function redactDatabaseUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+const PG_SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function postgresConfig(env: Env): PostgresConfig {
+  const raw = str(env, 'DATABASE_URL', '');
+  // The value is never echoed: it may hold a password.
+  if (raw === '') throw new ConfigError('DATABASE_URL', 'is required with TAMS_STORE=postgres (postgres://user@host:5432/database)');
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.hostname === '') {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL with a host, like postgres://tams@db:5432/tams (value not shown: it may hold a password)');
+  }
+  const schema = str(env, 'TAMS_PG_SCHEMA', '');
+  if (schema !== '' && !PG_SCHEMA_RE.test(schema)) {
+    throw new ConfigError('TAMS_PG_SCHEMA', `must be a plain identifier (a letter or _, then letters, digits, _; at most 63), got ${JSON.stringify(schema)}`);
+  }
+  return {
+    url: raw,
+    redactedUrl: redactDatabaseUrl(raw),
+    poolSize: int(env, 'TAMS_PG_POOL_SIZE', 10, 1, 1000),
+    connectTimeoutMs: int(env, 'TAMS_PG_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
+    statementTimeoutMs: int(env, 'TAMS_PG_STATEMENT_TIMEOUT_MS', 30_000, 0, 86_400_000),
+    schema: schema === '' ? undefined : schema,
+  };
+}
+
+const MIN_SECRET_BYTES = 32;
+
+/** `text` as 64 or more hex digits, or base64 (standard or URL-safe) of 32 or more bytes; undefined otherwise. */
+export function decodeSecret(text: string): Buffer | undefined {
+  const t = text.trim();
+  let bytes: Buffer | undefined;
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(t)) bytes = Buffer.from(t, 'hex');
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(t) && t.replace(/=+$/, '').length % 4 !== 1) bytes = Buffer.from(t, 'base64');
+  return bytes !== undefined && bytes.length >= MIN_SECRET_BYTES ? bytes : undefined;
+}
+
+const SECRET_FORMAT = `must be ${MIN_SECRET_BYTES * 2} or more hex digits, or base64 of ${MIN_SECRET_BYTES} or more random bytes (openssl rand -base64 32)`;
+
+function signingSecret(env: Env): Buffer | undefined {
+  const text = str(env, 'TAMS_SECRET', '');
+  const file = str(env, 'TAMS_SECRET_FILE', '');
+  if (text !== '' && file !== '') throw new ConfigError('TAMS_SECRET_FILE', 'set only one of TAMS_SECRET and TAMS_SECRET_FILE');
+  if (text !== '') {
+    // Never echoed: it is the secret.
+    const secret = decodeSecret(text);
+    if (secret === undefined) throw new ConfigError('TAMS_SECRET', SECRET_FORMAT);
+    return secret;
+  }
+  if (file === '') return undefined;
+  let content: string;
+  try {
+    content = fs.readFileSync(path.resolve(file), 'utf8');
+  } catch (err) {
+    throw new ConfigError('TAMS_SECRET_FILE', `cannot read ${path.resolve(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const secret = decodeSecret(content);
+  if (secret === undefined) throw new ConfigError('TAMS_SECRET_FILE', `${path.resolve(file)}: its content ${SECRET_FORMAT}`);
+  return secret;
+}
+
+function embeddedKeyFile(env: Env): string | undefined {
+  const raw = str(env, 'TAMS_EMBEDDED_KEY_FILE', '');
+  if (raw === '') return undefined;
+  const file = path.resolve(raw);
+  let isFile: boolean;
+  try {
+    isFile = fs.statSync(file).isFile();
+  } catch (err) {
+    throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!isFile) throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', `${file} is not a file`);
+  return file;
+}
+
+function storeConfig(env: Env): Pick<Config, 'store' | 'postgres' | 'migrateOnStart' | 'signingSecret' | 'localMediaShared'> {
+  const store = oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite', 'postgres'] as const);
+  const migrateOnStart = bool(env, 'TAMS_MIGRATE_ON_START', store === 'sqlite');
+  if (store === 'sqlite' && !migrateOnStart) {
+    throw new ConfigError('TAMS_MIGRATE_ON_START', 'false applies to TAMS_STORE=postgres only: the SQLite file is always migrated when it is opened');
+  }
+  return {
+    store,
+    postgres: store === 'postgres' ? postgresConfig(env) : undefined,
+    migrateOnStart,
+    signingSecret: signingSecret(env),
+    localMediaShared: bool(env, 'TAMS_LOCAL_MEDIA_SHARED', false),
+  };
+}
+
+/**
+ * Replicas over one PostgreSQL store must share what a single process keeps in its data dir:
+ * the signing secret (a page cursor or media URL from one replica is checked by another), the
+ * embedded token key (a token issued through one is verified by all), and the media directory
+ * when it is the default backend. Start-up refuses to make them per replica.
+ */
+function requireSharedState(
+  env: Env,
+  secret: Buffer | undefined,
+  auth: 'on' | 'off',
+  authentication: AuthConfig,
+  storageBackends: string | undefined,
+  localMediaShared: boolean,
+): void {
+  if (secret === undefined) {
+    throw new ConfigError('TAMS_SECRET', 'with TAMS_STORE=postgres every replica must sign page cursors and media URLs with one secret: set TAMS_SECRET or TAMS_SECRET_FILE (openssl rand -base64 32), the same for all');
+  }
+  if (auth === 'on' && authentication.key.kind === 'embedded' && authentication.embeddedKeyFile === undefined) {
+    throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', 'with TAMS_STORE=postgres and the embedded token key, every replica must verify with one key: set TAMS_EMBEDDED_KEY_FILE to a P-256 private key (PEM) shared by all (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256), or use AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or AUTH_HS256_SECRET');
+  }
+  if (storageBackends === undefined && !localMediaShared) {
+    throw new ConfigError('TAMS_LOCAL_MEDIA_SHARED', `with TAMS_STORE=postgres the local media directory (${path.resolve(str(env, 'TAMS_DATA_DIR', './data'))}/objects) would be the default backend of each replica alone: list S3 backends in TAMS_STORAGE_BACKENDS_FILE, or put TAMS_DATA_DIR on a volume every replica shares and set TAMS_LOCAL_MEDIA_SHARED=true`);
+  }
+}
+
 function jwksUrl(raw: string): string {
   let url: URL;
   try {
@@ -557,6 +724,7 @@ function authConfig(env: Env, dataDir: string): AuthConfig {
     clockSkewSec: int(env, 'AUTH_CLOCK_SKEW_SEC', 30, 0, 300),
     tokenCacheSize: int(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000),
     usersFile: path.resolve(str(env, 'AUTH_USERS_FILE', path.join(dataDir, 'users.json'))),
+    embeddedKeyFile: embeddedKeyFile(env),
     claims: {
       scopeClaim: str(env, 'AUTH_SCOPE_CLAIM', 'scope'),
       // Set but empty means bare scope names (`read`), so only an unset variable takes the default.
@@ -570,7 +738,15 @@ function authConfig(env: Env, dataDir: string): AuthConfig {
   };
 }
 
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadConfigOptions {
+  /**
+   * false: skip what only a serving replica needs with TAMS_STORE=postgres (one signing secret,
+   * one embedded key, a shared media directory), for `npm run migrate`, which serves nothing.
+   */
+  replica?: boolean;
+}
+
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Config {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const auth = oneOf(env, 'TAMS_AUTH', 'on', ['on', 'off'] as const);
   if (auth === 'off' && nodeEnv === 'production') {
@@ -588,11 +764,15 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(str(env, 'TAMS_DATA_DIR', './data'));
   const port = int(env, 'PORT', 8000, 0, 65535);
   const http = httpConfig(env);
+  const authentication = authConfig(env, dataDir);
+  const storageBackends = storageBackendsFile(env);
+  const storeSelection = storeConfig(env);
+  if (storeSelection.store === 'postgres' && options.replica !== false) requireSharedState(env, storeSelection.signingSecret, auth, authentication, storageBackends, storeSelection.localMediaShared);
   return {
     port,
     host,
     dataDir,
-    store: oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite'] as const),
+    ...storeSelection,
     publicUrl: publicUrl(env),
     basePath: basePath(env),
     serviceName: str(env, 'TAMS_SERVICE_NAME', 'TAMS gateway'),
@@ -603,7 +783,7 @@ export function loadConfig(env: Env = process.env): Config {
     presignedUrlTimeout,
     presignedUrlTimeoutSec: Number((tryParseTimestamp(presignedUrlTimeout) as bigint) / NANOS_PER_SECOND),
     auth,
-    authentication: authConfig(env, dataDir),
+    authentication,
     authDefaultClasses: [...new Set(str(env, 'AUTH_DEFAULT_CLASSES', '').split(',').map((c) => c.trim()).filter((c) => c !== ''))],
     trustProxy: trustProxy(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
@@ -622,7 +802,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 1_000, 600_000),
     rateLimit: rateLimitConfig(env),
     redisUrl: redisUrl(env),
-    storageBackendsFile: storageBackendsFile(env),
+    storageBackendsFile: storageBackends,
     verifyUploads: bool(env, 'TAMS_VERIFY_UPLOADS', false),
     // S3 copies at most 5 GiB in one CopyObject request, and a part (but the last) is 5 MiB to 5 GiB.
     copyMultipartThresholdBytes: int(env, 'TAMS_COPY_MULTIPART_THRESHOLD_BYTES', 5 * GIB, 5 * MIB, 5 * GIB),

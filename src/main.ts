@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { Config, ConfigError, loadConfig } from './config';
 import { systemClock, Clock } from './ports/clock';
 import type { StorageBackend } from './domain/entities';
-import { SqliteMetadataStore } from './adapters/sqlite/sqlite-metadata-store';
+import { describeStore, openMetadataStore } from './metadata-stores';
 import { LocalObjectStore } from './adapters/local-objects/local-object-store';
 import { S3ObjectStore } from './adapters/s3/s3-object-store';
 import { loadStorageBackendsFile, type StorageBackendConfig } from './storage-backends-file';
@@ -65,7 +65,8 @@ const SERVICE_VERSION = packageVersion();
 export interface Gateway {
   config: Config;
   app: FastifyInstance;
-  store: SqliteMetadataStore;
+  /** The metadata store TAMS_STORE selects (SQLite or PostgreSQL), before metrics and spans wrap it. */
+  store: MetadataStore;
   /** Every storage backend, by storage_id. */
   objects: ObjectStores;
   /** The embedded local backend (always there; the default unless a backends file names one). */
@@ -89,8 +90,14 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** A per-installation secret for signing media URLs and page cursors, kept in the data dir. */
-function loadOrCreateSecret(dataDir: string): Buffer {
+/**
+ * The per-installation secret signing media URLs and page cursors: TAMS_SECRET(_FILE) when set
+ * (every replica the same), else kept in the data dir, made on first start (SQLite only: with
+ * PostgreSQL, config.ts refuses to start without TAMS_SECRET).
+ */
+function loadOrCreateSecret(config: Config): Buffer {
+  if (config.signingSecret !== undefined) return config.signingSecret;
+  const dataDir = config.dataDir;
   const file = path.join(dataDir, 'secret.key');
   try {
     const existing = fs.readFileSync(file);
@@ -359,7 +366,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   fs.mkdirSync(config.dataDir, { recursive: true });
   const objectsDir = path.join(config.dataDir, 'objects');
   fs.mkdirSync(objectsDir, { recursive: true });
-  const secret = loadOrCreateSecret(config.dataDir);
+  const secret = loadOrCreateSecret(config);
   // Before the store opens: a bad key file stops the start with nothing half-built.
   const authenticator = createAuthenticator(config);
 
@@ -369,11 +376,14 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   const rateLimits = await createRateLimiter(config, metrics, () => app.log);
   const tracing = config.tracing === undefined ? undefined : (await import('./telemetry/tracing')).startTracing(config.tracing, SERVICE_VERSION);
 
-  const sqlite = new SqliteMetadataStore({ filename: path.join(config.dataDir, 'tams.db') });
-  await sqlite.init();
-  let store: MetadataStore = sqlite;
+  const { store: selected } = await openMetadataStore(config).catch(async (err: unknown) => {
+    await rateLimits?.counters.close();
+    await tracing?.shutdown();
+    throw err;
+  });
+  let store: MetadataStore = selected;
   if (metrics !== undefined) store = instrumentStore(store, metrics.storeCalls);
-  if (tracing !== undefined) store = instrumentStore(store, storeSpans(tracing.tracer, 'sqlite'));
+  if (tracing !== undefined) store = instrumentStore(store, storeSpans(tracing.tracer, config.store));
   const localObjects = new LocalObjectStore({
     rootDir: objectsDir,
     secret,
@@ -452,7 +462,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   return {
     config,
     app,
-    store: sqlite,
+    store: selected,
     objects,
     localObjects,
     gc,
@@ -477,6 +487,13 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await metricsListener?.close();
     },
   };
+}
+
+/** What the data dir holds for this configuration. */
+function dataDirContents(config: Config): string {
+  const media = config.storageBackendsFile === undefined ? 'media in objects/' : 'local backend media in objects/';
+  if (config.store === 'sqlite') return `SQLite tams.db, ${media}`;
+  return config.localMediaShared ? `${media}, shared by every replica` : media;
 }
 
 /** One line per S3 backend (the local one is the `data:` line), the default marked. */
@@ -538,7 +555,8 @@ async function main(): Promise<void> {
       `TAMS gateway ${SERVICE_VERSION} listening on ${config.host}:${port}`,
       `  REST:    ${base}${config.basePath}/`,
       `  GraphQL: ${base}${config.graphql.underBasePath ? config.basePath : ''}/graphql`,
-      `  data:    ${config.dataDir} (SQLite tams.db, media in objects/)`,
+      `  store:   ${describeStore(config)}`,
+      `  data:    ${config.dataDir} (${dataDirContents(config)})`,
       ...storageBanner(gateway.objects),
       ...(await authBanner(config)),
       ...operationsBanner(config, gateway, shownHost, base),

@@ -34,6 +34,21 @@ function read(file: string, created: boolean): EmbeddedKey {
   return { privateKey, publicKey, kid: thumbprint(publicKey), file, created };
 }
 
+/**
+ * The key of TAMS_EMBEDDED_KEY_FILE (shared by replicas: never generated), or else the one in
+ * `dataDir`, generated on first start.
+ */
+export function embeddedKeyFor(file: string | undefined, dataDir: string): EmbeddedKey {
+  if (file === undefined) return loadOrCreateEmbeddedKey(dataDir);
+  let key: EmbeddedKey;
+  try {
+    key = read(file, false);
+  } catch (err) {
+    throw new Error(`TAMS_EMBEDDED_KEY_FILE: ${file} must hold a P-256 private key in PEM (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return key;
+}
+
 /** Reads the key from `dataDir`, generating it (mode 0600) on first start. */
 export function loadOrCreateEmbeddedKey(dataDir: string): EmbeddedKey {
   const file = path.join(dataDir, EMBEDDED_KEY_FILE);

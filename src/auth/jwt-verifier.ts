@@ -9,7 +9,7 @@ import { X509Certificate, createPublicKey, createSecretKey, type KeyObject } fro
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { ConfigError, type AuthConfig } from '../config';
 import { ASYMMETRIC_ALGORITHMS, EMBEDDED_ALGORITHM, algorithmsForKey } from './algorithms';
-import { loadOrCreateEmbeddedKey } from './embedded-keys';
+import { embeddedKeyFor } from './embedded-keys';
 import { VerifiedTokenCache } from './verified-token-cache';
 
 export type TokenCheck =
@@ -113,7 +113,7 @@ export function createJwtVerifier(config: AuthConfig, dataDir: string, tuning: J
   const { key } = config;
   switch (key.kind) {
     case 'embedded': {
-      const embedded = loadOrCreateEmbeddedKey(dataDir);
+      const embedded = embeddedKeyFor(config.embeddedKeyFile, dataDir);
       return new JwtVerifier(embedded.publicKey, options([EMBEDDED_ALGORITHM]), config.tokenCacheSize, false);
     }
     case 'public-key': {

@@ -9,7 +9,7 @@ import type { Config } from '../config';
 import type { Scope } from '../domain/principal';
 import { EMBEDDED_ALGORITHM } from './algorithms';
 import { claimsGranting } from './claims';
-import { loadOrCreateEmbeddedKey } from './embedded-keys';
+import { embeddedKeyFor } from './embedded-keys';
 
 export interface TokenSigner {
   key: KeyObject;
@@ -31,7 +31,7 @@ export function tokenSigner(config: SigningConfig): TokenSigner {
   const { key, algorithms } = config.authentication;
   switch (key.kind) {
     case 'embedded': {
-      const embedded = loadOrCreateEmbeddedKey(config.dataDir);
+      const embedded = embeddedKeyFor(config.authentication.embeddedKeyFile, config.dataDir);
       return { key: embedded.privateKey, alg: EMBEDDED_ALGORITHM, kid: embedded.kid };
     }
     case 'hmac':

@@ -27,6 +27,7 @@ import { checkedFetch } from '../support/checked-fetch';
 import { startHarness, type Harness, type TamsResponse } from '../support/gateway-harness';
 import { allocateObjects } from '../support/allocate-objects';
 import { videoFlow } from '../fixtures/flows';
+import { sqliteDatabase } from '../support/sqlite-database';
 
 const SECOND = 1_000_000_000n;
 const HOUR_MS = 3_600_000;
@@ -464,7 +465,7 @@ describe('chunk boundaries', () => {
     h = await startHarness({ TAMS_DELETE_ASYNC_THRESHOLD: String(BATCH) });
     // Every version of every request the gateway writes, in commit order, seen by the
     // gateway's own connection (a temporary trigger belongs to the connection that made it).
-    h.gateway.store.database.exec(`
+    sqliteDatabase(h.gateway.store).exec(`
       CREATE TEMP TABLE request_versions (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, doc TEXT NOT NULL);
       CREATE TEMP TRIGGER request_inserted AFTER INSERT ON main.deletion_requests BEGIN INSERT INTO request_versions (id, doc) VALUES (new.id, new.doc); END;
       CREATE TEMP TRIGGER request_updated AFTER UPDATE ON main.deletion_requests BEGIN INSERT INTO request_versions (id, doc) VALUES (new.id, new.doc); END;
@@ -475,7 +476,7 @@ describe('chunk boundaries', () => {
   });
 
   function versions(requestId: string): DeletionRequest[] {
-    return (h.gateway.store.database.prepare('SELECT doc FROM temp.request_versions WHERE id = ? ORDER BY n').pluck(true).all(requestId) as string[]).map(
+    return (sqliteDatabase(h.gateway.store).prepare('SELECT doc FROM temp.request_versions WHERE id = ? ORDER BY n').pluck(true).all(requestId) as string[]).map(
       (doc) => JSON.parse(doc) as DeletionRequest,
     );
   }
@@ -495,7 +496,7 @@ describe('chunk boundaries', () => {
     const request = await waitForEnd(requestId);
     expect(request).toMatchObject({ status: 'done', timerange_remaining: '()' });
 
-    const db = h.gateway.store.database;
+    const db = sqliteDatabase(h.gateway.store);
     const left = segmentsIn(db, id);
     expect(left.map((s) => formatTimeRange(range(s.start, s.end)))).toEqual(expectedLeft(segments).map((s) => formatTimeRange(range(s.start, s.end))));
     expect(eventProblems(eventsIn(db, id).deleted, segments, left)).toEqual([]);
@@ -533,14 +534,14 @@ describe('chunk boundaries', () => {
 
   it('a flow with gaps, deleted whole: one flows/deleted after the chunks', async () => {
     const { id } = await deleteAndCheck((flowId) => `/flows/${flowId}`, () => []);
-    expect(eventsIn(h.gateway.store.database, id).flowDeleted).toBe(1);
+    expect(eventsIn(sqliteDatabase(h.gateway.store), id).flowDeleted).toBe(1);
     expect((await req('GET', `/flows/${id}`)).status).toBe(404);
   });
 
   it('a deletion within the request (at or below the threshold) reports the timerange of the segments it deleted, not the range asked for', async () => {
     const { id, segments } = await flowWith([[0, BATCH, SECOND]]);
     expect((await req('DELETE', `/flows/${id}/segments?timerange=${enc('[0:500000000_4:500000000)')}`)).status).toBe(204);
-    const db = h.gateway.store.database;
+    const db = sqliteDatabase(h.gateway.store);
     const left = segmentsIn(db, id);
     expect(left).toEqual([segments[0], segments[4]]);
     // Sent: [0:500000000_4:500000000) (the request's own timerange); the YAML wants [1:0_4:0).
@@ -592,9 +593,9 @@ describe('graceful shutdown during a deletion', () => {
       const { waitForEnd, req: req2 } = gatewayHelpers(() => second);
       expect(await waitForEnd(requestId, 30_000)).toMatchObject({ status: 'done', timerange_remaining: '()' });
       expect((await req2('GET', `/flows/${flowId}`)).status).toBe(200);
-      const left = segmentsIn(second.gateway.store.database, flowId);
+      const left = segmentsIn(sqliteDatabase(second.gateway.store), flowId);
       expect(left).toEqual([...run(0n, 1000, SECOND), ...run(29_000n * SECOND, 1000, SECOND)]);
-      expect(eventProblems(eventsIn(second.gateway.store.database, flowId).deleted, all, left)).toEqual([]);
+      expect(eventProblems(eventsIn(sqliteDatabase(second.gateway.store), flowId).deleted, all, left)).toEqual([]);
     } finally {
       await second.close();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { videoFlow } from '../fixtures/flows';
 import type { ObjectStorageRef } from '../../src/domain/entities';
 import { ObjectGcWorker, type ObjectGcPass } from '../../src/workers/object-gc-worker';
 import { TestClock } from '../support/test-clock';
+import { sqliteDatabase } from '../support/sqlite-database';
 
 const METRICS_TOKEN = 'object-gc-metrics-0123456789';
 const DAY_MS = 86_400_000;
@@ -406,7 +407,7 @@ describe('object garbage collection', () => {
     await registered(flowId, first, 0);
     await registered(flowId, second, 1);
     expect(await gc()).toEqual(pass(0, 0));
-    const lease = h.gateway.store.database.prepare('SELECT holder, expires_ms FROM leases WHERE name = ?').get('object-gc') as { holder: string; expires_ms: number };
+    const lease = sqliteDatabase(h.gateway.store).prepare('SELECT holder, expires_ms FROM leases WHERE name = ?').get('object-gc') as { holder: string; expires_ms: number };
     expect(lease.expires_ms).toBe(clock.nowMs() + 2 * DAY_MS);
 
     const other = new ObjectGcWorker(h.gateway.store, h.gateway.objects, clock, {

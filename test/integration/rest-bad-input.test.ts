@@ -4,6 +4,7 @@ import { startHarness, Harness, TamsResponse } from '../support/gateway-harness'
 import { fileListing, tableHashes } from '../support/table-hash';
 import { allocateObjects } from '../support/allocate-objects';
 import { videoFlow } from '../fixtures/flows';
+import { sqliteDatabase } from '../support/sqlite-database';
 
 /**
  * Every kind of bad input answers the documented status with a TAMS error body, and leaves
@@ -12,7 +13,7 @@ import { videoFlow } from '../fixtures/flows';
  */
 
 function snapshot(h: Harness): { db: string; files: string[] } {
-  return { db: tableHashes(h.gateway.store.database), files: fileListing(path.join(h.dataDir, 'objects')) };
+  return { db: tableHashes(sqliteDatabase(h.gateway.store)), files: fileListing(path.join(h.dataDir, 'objects')) };
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -345,11 +346,11 @@ describe('REST bad input: each bad input gets the TAMS error body and changes no
   });
 
   it('tableHashes sees a change (sanity check of the helper)', async () => {
-    const before = tableHashes(h.gateway.store.database);
-    expect(tableHashes(h.gateway.store.database)).toBe(before);
+    const before = tableHashes(sqliteDatabase(h.gateway.store));
+    expect(tableHashes(sqliteDatabase(h.gateway.store))).toBe(before);
     const res = await h.request('POST', '/service', { description: `changed ${randomUUID()}` });
     expect(res.status).toBe(200);
-    expect(tableHashes(h.gateway.store.database)).not.toBe(before);
+    expect(tableHashes(sqliteDatabase(h.gateway.store))).not.toBe(before);
   });
 
   describe('malformed ids in the path -> 404', () => {

@@ -7,6 +7,7 @@ import { tableHashes } from '../support/table-hash';
 import { describeWithSpec, listOperations, readSpecJson, requestValidator, type OperationSummary } from '../support/tams-spec';
 import { audioFlow, videoFlow } from '../fixtures/flows';
 import { checkedFetch } from '../support/checked-fetch';
+import { sqliteDatabase } from '../support/sqlite-database';
 
 /**
  * Thousands of generated malformed requests (bad ids, timeranges, JSON, types, enums, huge
@@ -962,7 +963,7 @@ describeWithSpec('REST fuzz: malformed requests', () => {
 
   /** Every row of every table, and the name, size and sha256 of every file in the media directory. */
   function snapshot(): { db: string; media: string } {
-    return { db: tableHashes(h.gateway.store.database), media: mediaContents(h.gateway.localObjects.rootDir) };
+    return { db: tableHashes(sqliteDatabase(h.gateway.store)), media: mediaContents(h.gateway.localObjects.rootDir) };
   }
 
   const same = (a: { db: string; media: string }, b: { db: string; media: string }): boolean => a.db === b.db && a.media === b.media;

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Harness } from './gateway-harness';
+import type { sqliteDatabase } from './sqlite-database';
 
-export type Db = Harness['gateway']['store']['database'];
+export type Db = ReturnType<typeof sqliteDatabase>;
 
 /** One sha256 over every row of every table: tables by name, rows ordered by all columns. */
 export function tableHashes(db: Db): string {

@@ -1,7 +1,8 @@
 import { TamsError } from '../../domain/errors';
 import { formatTimeRange, range } from '../../domain/timerange';
 import { INT64_MAX } from '../sql-common/cursors';
-import type { SqliteMetadataStore } from './sqlite-metadata-store';
+import type { MetadataStore } from '../../ports/metadata-store';
+import { SqliteMetadataStore } from './sqlite-metadata-store';
 import { segmentJsonTail } from '../sql-common/rows';
 import { segmentJsonHeadSql } from './rows';
 
@@ -31,16 +32,18 @@ export interface SeedResult {
  * Appends `count` back-to-back segments of `segmentDurationNs` to an existing flow, each with
  * its own registered media object, in one transaction of direct prepared inserts. For
  * benchmarks and load tests only: it bypasses the overlap and object re-use checks and
- * writes NO outbox events (webhooks and subscribers never hear of seeded segments).
+ * writes NO outbox events (webhooks and subscribers never hear of seeded segments). The store
+ * must be the SQLite one (a gateway's `store` with TAMS_STORE=sqlite).
  */
 export async function seedSegments(
-  store: SqliteMetadataStore,
+  store: MetadataStore,
   flowId: string,
   count: number,
   segmentDurationNs: bigint,
   options: SeedOptions = {},
 ): Promise<SeedResult> {
   if (segmentDurationNs <= 0n) throw new TamsError('bad_request', 'Segment duration must be positive');
+  if (!(store instanceof SqliteMetadataStore)) throw new Error('seedSegments writes SQLite rows directly: it needs the SQLite store (TAMS_STORE=sqlite)');
   const db = store.database;
   const now = options.now ?? new Date().toISOString();
   const flowExists = db.prepare('SELECT 1 FROM flows WHERE id = ?').get(flowId) !== undefined;
