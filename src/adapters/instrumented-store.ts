@@ -67,6 +67,7 @@ const TIMED_METHODS: Record<TimedMethod, true> = {
   getWebhookDelivery: true,
   readEventsWithContext: true,
   advanceWebhookCursor: true,
+  advanceWebhookCursors: true,
   advanceIdleWebhookCursors: true,
   recordWebhookFailure: true,
   failWebhook: true,

@@ -13,7 +13,7 @@ import type {
   Webhook,
 } from '../domain/entities';
 import type { OutboxEvent } from '../domain/events';
-import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from './webhook-delivery';
+import type { ContextualEvent, CursorMove, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from './webhook-delivery';
 import type { TimeRange } from '../domain/timerange';
 import type { TamsError } from '../domain/errors';
 
@@ -359,6 +359,11 @@ export interface MetadataStore {
    * `started`. With `skipped`, the webhook's `error` says so (its status stays).
    */
   advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean>;
+  /**
+   * advanceWebhookCursor (without `skipped`) for many webhooks in one write: for each move,
+   * whether it moved (its cursor was still `from`), in the order given.
+   */
+  advanceWebhookCursors(moves: readonly CursorMove[]): Promise<boolean[]>;
   /**
    * advanceWebhookCursor for many webhooks at once, in one write: each moves only if its cursor
    * is still `from` and its registration still `revision`. Returns how many moved.

@@ -35,6 +35,13 @@ export interface WebhookDelivery {
   revision: string;
 }
 
+/** A delivering webhook's cursor move over events it was sent or skipped (compare-and-set on the cursor). */
+export interface CursorMove {
+  id: string;
+  from: number;
+  to: number;
+}
+
 /** An idle webhook's cursor move over events it does not want (none of them is sent). */
 export interface IdleCursorMove {
   id: string;

@@ -27,6 +27,7 @@ import { webhookOwner } from '../services/webhook-service';
 import type { WebhookPayloads } from '../services/webhook-payloads';
 import { webhookWants } from '../services/webhook-matching';
 import { DeliveryPipeline, type PipelineOutcome } from './webhook-pipeline';
+import { CursorWrites } from './webhook-cursor-writes';
 
 export interface WebhookDeliveryOptions {
   /** Who this process is, for the leases (unique per process). */
@@ -118,6 +119,7 @@ export class WebhookDeliveryWorker {
   private generation = 0;
   private readsGeneration = 0;
   private readonly reads = new Map<number, Promise<ContextualEvent[]>>();
+  private readonly cursorWrites: CursorWrites;
 
   constructor(
     private readonly store: MetadataStore,
@@ -129,6 +131,7 @@ export class WebhookDeliveryWorker {
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {
     this.random = options.random ?? Math.random;
+    this.cursorWrites = new CursorWrites(store);
   }
 
   start(): void {
@@ -398,7 +401,7 @@ export class WebhookDeliveryWorker {
         const owner = webhookOwner(webhook);
         const batch = this.payloads.batch();
         const current = delivery;
-        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.store.advanceWebhookCursor(id, from, to), (event) => {
+        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.cursorWrites.advance(id, from, to), (event) => {
           this.observer.sent(webhook, event);
           current.attempts = 0;
         });

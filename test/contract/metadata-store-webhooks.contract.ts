@@ -74,6 +74,25 @@ export function runMetadataStoreWebhooksContract(name: string, makeStore: () => 
       expect(await store.getWebhookDelivery(w.id)).toMatchObject({ attempts: 0, next_attempt_ms: 0 });
     });
 
+    it('moves many cursors in one write, each only from where it is, and says which moved', async () => {
+      const [a, b, c] = [hook(), hook({ status: 'started' }), hook()];
+      for (const w of [a, b, c]) await store.putWebhook(w);
+      const start = (await store.getWebhookDelivery(a.id))!.cursor;
+      await store.recordWebhookFailure(a.id, 2, 12345, 'answered 500');
+      expect(await store.advanceWebhookCursors([])).toEqual([]);
+      const moved = await store.advanceWebhookCursors([
+        { id: a.id, from: start, to: start + 3 },
+        { id: b.id, from: start + 1, to: start + 3 },
+        { id: 'no-such-webhook', from: start, to: start + 3 },
+        { id: c.id, from: start, to: start + 2 },
+      ]);
+      expect(moved).toEqual([true, false, false, true]);
+      expect(await store.getWebhookDelivery(a.id)).toMatchObject({ cursor: start + 3, attempts: 0, next_attempt_ms: 0, webhook: { status: 'started' } });
+      expect(await store.getWebhookDelivery(b.id)).toMatchObject({ cursor: start, webhook: { status: 'started' } });
+      expect(await store.getWebhookDelivery(c.id)).toMatchObject({ cursor: start + 2, webhook: { status: 'started' } });
+      expect((await store.getWebhookDelivery(a.id))?.last_error).toBeUndefined();
+    });
+
     it('prunes events older than the cutoff whatever the cursors, oldest first, and says how far', async () => {
       const f = flow();
       await store.putFlow(f, '2030-01-01T00:00:00.000Z');

@@ -37,7 +37,7 @@ import type {
   SourceSort,
   WebhookFilter,
 } from '../../ports/metadata-store';
-import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, CursorMove, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import { INT64_MAX, INT64_MIN, listCursor, parseListCursor, parseSegmentCursor, segmentCursor } from '../sql-common/cursors';
 import { addKeysetOrder, WhereBuilder } from '../sql-common/keyset-query';
 import {
@@ -1099,6 +1099,10 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean> {
     return this.write((tx) => this.webhookDeliveries.advance(tx, id, from, to, skipped));
+  }
+
+  async advanceWebhookCursors(moves: readonly CursorMove[]): Promise<boolean[]> {
+    return moves.length === 0 ? [] : this.write((tx) => this.webhookDeliveries.advanceMany(tx, moves));
   }
 
   async advanceIdleWebhookCursors(moves: readonly IdleCursorMove[]): Promise<number> {

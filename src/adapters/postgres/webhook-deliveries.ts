@@ -9,7 +9,7 @@
  * Cursor moves are compare-and-set, so a worker that lost its lease cannot move a cursor back.
  */
 import type { Webhook } from '../../domain/entities';
-import type { ContextualEvent, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, CursorMove, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import { toOutboxEvent } from '../sql-common/rows';
 import { statement, type Queryable, type Tx } from './pool';
 import { toOutboxRow, type PgOutboxRow } from './rows';
@@ -24,6 +24,10 @@ const EVENTS = statement(`SELECT seq, event_type, event_timestamp, payload, flow
   WHERE seq > $1 ORDER BY seq LIMIT $2`);
 const ADVANCE = statement(`UPDATE webhook_deliveries SET cursor = $3, attempts = 0, next_attempt_ms = 0, last_error = NULL
   WHERE webhook_id = $1 AND cursor = $2`);
+const ADVANCE_MANY = statement(`UPDATE webhook_deliveries d SET cursor = m.t, attempts = 0, next_attempt_ms = 0, last_error = NULL
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS m(id, f, t)
+  WHERE d.webhook_id = m.id AND d.cursor = m.f
+  RETURNING d.webhook_id`);
 const ADVANCE_IDLE = statement(`UPDATE webhook_deliveries d SET cursor = m.t, attempts = 0, next_attempt_ms = 0, last_error = NULL
   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS m(id, f, t, revision), webhooks w
   WHERE d.webhook_id = m.id AND w.id = m.id AND d.cursor = m.f AND w.doc = m.revision
@@ -112,6 +116,21 @@ export class PostgresWebhookDeliveries {
       return changed;
     });
     return true;
+  }
+
+  /** advance for many webhooks (one statement); whether each moved, in order. */
+  async advanceMany(tx: Tx, moves: readonly CursorMove[]): Promise<boolean[]> {
+    const moved = new Set(
+      (await tx.rows<{ webhook_id: string }>(ADVANCE_MANY, [moves.map((m) => m.id), moves.map((m) => m.from), moves.map((m) => m.to)])).map((r) => r.webhook_id),
+    );
+    if (moved.size > 0) {
+      await this.editDocs(tx, [...moved], (doc) => {
+        if (doc.status !== 'created') return false;
+        doc.status = 'started';
+        return true;
+      });
+    }
+    return moves.map((m) => moved.has(m.id));
   }
 
   async advanceIdle(tx: Tx, moves: readonly IdleCursorMove[]): Promise<number> {

@@ -64,7 +64,7 @@ import { StatementCache, limitClause } from './statement-cache';
 import { ObjectRowCache, objectIdsOf, orderedBatchSpan } from '../sql-common/segment-batch';
 import { SqliteObjectStorage } from './object-storage';
 import { SqliteWebhookDeliveries } from './webhook-deliveries';
-import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, CursorMove, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import {
   boundToNanos,
   splitInstances,
@@ -1407,6 +1407,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async advanceWebhookCursor(id: string, from: number, to: number, skipped?: Webhook['error']): Promise<boolean> {
     return this.write(() => this.webhookDeliveries.advance(id, from, to, skipped));
+  }
+
+  async advanceWebhookCursors(moves: readonly CursorMove[]): Promise<boolean[]> {
+    return moves.length === 0 ? [] : this.write(() => moves.map((m) => this.webhookDeliveries.advance(m.id, m.from, m.to, undefined)));
   }
 
   async advanceIdleWebhookCursors(moves: readonly IdleCursorMove[]): Promise<number> {
