@@ -19,6 +19,7 @@
  * gateway's CPU time (all threads, /proc) per deleted segment in 2 and 3. Afterwards both
  * deleted flows must answer 404 and hold no segment rows.
  */
+import { sqliteDatabase } from './sqlite-database';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -213,8 +214,8 @@ export async function deleteThroughputScenario(): Promise<void> {
     }
     const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
     try {
-      const left = (gateway.store.database.prepare('SELECT count(*) AS n FROM segments WHERE flow_id IN (?, ?)').get(alone.id, loaded.id) as { n: number }).n;
-      const kept = (gateway.store.database.prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(windowFlow.id) as { n: number }).n;
+      const left = (sqliteDatabase(gateway.store).prepare('SELECT count(*) AS n FROM segments WHERE flow_id IN (?, ?)').get(alone.id, loaded.id) as { n: number }).n;
+      const kept = (sqliteDatabase(gateway.store).prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(windowFlow.id) as { n: number }).n;
       if (left !== 0) problems.push(`${left} segment rows of the deleted flows are left`);
       if (kept !== windowSegments) problems.push(`the window flow holds ${kept} segments, not ${windowSegments}`);
       if (problems.length === 0) process.stdout.write(`  checked: both deleted flows answer 404 and hold no segment rows; the window flow kept its ${kept}\n`);

@@ -31,6 +31,7 @@
  * timeouts or wrong answers is reported as a problem and the bench exits 1 after printing its
  * figures; rest-ingest stops at once, as its rate would count refusals.
  */
+import { sqliteDatabase } from './sqlite-database';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,7 +240,7 @@ async function prepareDataDir(segments: number, s3?: S3Media): Promise<SegmentDa
     // The seeder writes the copies the listing reads (objects and segment rows), not the
     // instance list of migration 6; completed here, so the gateway's start-up check finds the
     // backend in use (and configured), as it would for objects clients had uploaded.
-    gateway.store.database
+    sqliteDatabase(gateway.store)
       .prepare('INSERT INTO object_instances (object_id, storage_id, storage_key, created) SELECT id, storage_id, storage_key, created FROM objects WHERE storage_id = ?')
       .run(media.backend.id);
   }
@@ -571,7 +572,7 @@ async function restIngest(): Promise<void> {
     const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
     let stored: number;
     try {
-      stored = (gateway.store.database.prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(flowId) as { n: number }).n;
+      stored = (sqliteDatabase(gateway.store).prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(flowId) as { n: number }).n;
     } finally {
       await gateway.close();
     }
