@@ -9,6 +9,11 @@
  *       generated and printed, alone on stdout
  *   user remove NAME
  *   user list
+ *   migrate [--copy-from FILE]
+ *       applies the metadata store's migrations (TAMS_STORE: PostgreSQL at DATABASE_URL, or the
+ *       SQLite file in TAMS_DATA_DIR) and exits; with --copy-from, then copies that SQLite file
+ *       (an embedded store's tams.db) into the PostgreSQL store, which must be empty, and checks
+ *       the copy (exit 1 on any difference)
  *
  * Messages go to stderr, so stdout stays usable in scripts.
  */
@@ -18,6 +23,7 @@ import { ConfigError, loadConfig } from './config';
 import { SCOPES, type Scope } from './domain/principal';
 import { addUser, listUsers, removeUser } from './auth/basic-users';
 import { issueToken, tokenSigner } from './auth/token-issuer';
+import { migrate } from './migrate-command';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -32,7 +38,8 @@ const USAGE = `usage:
   token --scopes read,write,delete,admin [--ttl 1h] [--sub NAME] [--auth-classes a,b]
   user add NAME --scopes read,write [--auth-classes a,b] [--password-stdin]
   user remove NAME
-  user list`;
+  user list
+  migrate [--copy-from FILE]`;
 
 const MAX_TTL_SEC = 366 * 24 * 3600;
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -128,6 +135,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     if (command === 'token') await token(args, io);
     else if (command === 'user') await user(args, io);
+    else if (command === 'migrate') {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { 'copy-from': { type: 'string' } } });
+      if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(' ')}`);
+      return await migrate(values['copy-from'], io);
+    }
     else throw new UsageError(command === undefined ? 'no command' : `unknown command ${JSON.stringify(command)}`);
     return 0;
   } catch (err) {
