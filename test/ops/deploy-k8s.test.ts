@@ -10,38 +10,27 @@ import { loadConfig } from '../../src/config';
 import { loadStorageBackendsFile } from '../../src/storage-backends-file';
 import { startHarness } from '../support/gateway-harness';
 import { durationInSeconds, gatewayVariables, sizeInBytes } from './support/gateway-config';
-import { readRepoFile, readYaml, readYamlDocuments, Yaml } from './support/deploy-files';
+import { readRepoFile, readYaml, Yaml } from './support/deploy-files';
 import { kindKey, schemaErrors, supportedKinds, unknownFields } from './support/k8s-schema';
+import { DEFAULT_LAYOUT, Layout, matches, SCALE_OUT_LAYOUT, shutdownGraceMs } from './support/k8s-layouts';
 import { REPO_ROOT } from './support/nginx';
 import { loadWithAnyEnvironment } from './support/storage-backends';
 import { checkedFetch } from '../support/checked-fetch';
 
 const K8S_DIR = 'k8s';
+// The default layout as kustomize renders it (support/kustomize.ts): k8s/kustomization.yaml,
+// the shared manifests of k8s/base/ and the StatefulSet. The scale-out overlay has its own
+// test file (deploy-k8s-scale-out.test.ts).
+const layout = new Layout(DEFAULT_LAYOUT);
 const kustomization = readYaml(`${K8S_DIR}/kustomization.yaml`);
-const manifestFiles = fs
-  .readdirSync(path.join(REPO_ROOT, K8S_DIR))
-  .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
-  .sort();
-const manifests: { file: string; doc: Yaml }[] = manifestFiles.flatMap((file) =>
-  readYamlDocuments(`${K8S_DIR}/${file}`)
-    .filter((doc) => doc !== null)
-    .map((doc) => ({ file, doc })),
-);
+const manifests: { file: string; doc: Yaml }[] = layout.rendering.resources;
+const manifestFiles = [...new Set(manifests.map((m) => m.file))].sort();
 
-function only(kind: string): Yaml {
-  const found = manifests.filter((m) => m.doc.kind === kind);
-  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
-  return found[0]!.doc;
-}
-
-function named(kind: string, name: string): Yaml {
-  const found = manifests.find((m) => m.doc.kind === kind && m.doc.metadata.name === name);
-  if (found === undefined) throw new Error(`no ${kind} named ${name}`);
-  return found.doc;
-}
+const only = (kind: string): Yaml => layout.only(kind);
+const named = (kind: string, name: string): Yaml => layout.named(kind, name);
 
 const namespace = only('Namespace');
-const configMap = only('ConfigMap');
+const configMap = named('ConfigMap', 'tams-gateway-config');
 const secrets = manifests.filter((m) => m.doc.kind === 'Secret').map((m) => m.doc);
 const authSecret = named('Secret', 'tams-gateway-auth');
 const s3Secret = named('Secret', 'tams-s3-credentials');
@@ -50,33 +39,27 @@ const statefulSet = only('StatefulSet');
 const ingress = only('Ingress');
 const pdb = only('PodDisruptionBudget');
 const networkPolicy = only('NetworkPolicy');
-const pod = statefulSet.spec.template.spec;
-const container = pod.containers.find((c: Yaml) => c.name === 'gateway');
+const pod = layout.pod;
+const container = layout.container;
 const packageJson = JSON.parse(readRepoFile('package.json')) as { version: string };
 
 /** What the container's environment holds: its ConfigMap and Secret, then its own `env`. */
 function containerEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const source of container.envFrom ?? []) {
-    if (source.configMapRef) {
-      expect(source.configMapRef.name).toBe(configMap.metadata.name);
-      Object.assign(env, configMap.data);
-    }
-    if (source.secretRef) {
-      const secret = named('Secret', source.secretRef.name);
-      Object.assign(env, secret.stringData, secret.data);
-    }
-  }
-  for (const e of container.env ?? []) env[e.name] = e.value;
-  return env;
+  for (const source of container.envFrom ?? []) if (source.configMapRef) expect(source.configMapRef.name).toBe(configMap.metadata.name);
+  return layout.environment();
 }
 
 function containerPort(nameOrNumber: string | number): number | undefined {
-  return container.ports.find((p: Yaml) => p.name === nameOrNumber || p.containerPort === nameOrNumber)?.containerPort;
+  return layout.containerPort(nameOrNumber);
 }
 
-function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+/** Every YAML file under k8s/, relative to the repository. */
+function yamlFilesUnder(dir: string): string[] {
+  return fs.readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const relative = path.posix.join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFilesUnder(relative);
+    return /\.ya?ml$/.test(entry.name) ? [relative] : [];
+  });
 }
 
 describe('Kubernetes manifests: schemas', () => {
@@ -104,37 +87,32 @@ describe('Kubernetes manifests: schemas', () => {
     expect(unknownFields(broken)).toEqual(['spec.template.spec.containers[0].readinesProbe']);
   });
 
-  it('kustomization.yaml lists exactly the manifests, in the namespace of namespace.yaml', () => {
-    expect([...(kustomization.resources as string[])].sort()).toEqual(manifestFiles);
-    expect(kustomization.namespace).toBe(namespace.metadata.name);
-    for (const { file, doc } of manifests) {
-      expect([file, doc.metadata.namespace ?? kustomization.namespace]).toEqual([file, kustomization.namespace]);
+  it('renders from k8s/kustomization.yaml, every resource in the namespace of namespace.yaml, no file left unused', () => {
+    expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: namespace.metadata.name });
+    expect(manifests.map((m) => `${m.doc.kind as string}/${m.doc.metadata.name as string}`).sort()).toEqual([
+      'ConfigMap/tams-gateway-config',
+      'ConfigMap/tams-storage-backends',
+      'Ingress/tams-gateway',
+      'Namespace/tams',
+      'NetworkPolicy/tams-gateway',
+      'PodDisruptionBudget/tams-gateway',
+      'Secret/tams-gateway-auth',
+      'Secret/tams-s3-credentials',
+      'Service/tams-gateway',
+      'StatefulSet/tams-gateway',
+    ]);
+    for (const { file, doc } of manifests.filter((m) => m.doc.kind !== 'Namespace')) {
+      expect([file, doc.metadata.namespace]).toEqual([file, namespace.metadata.name]);
     }
-    const unknownKeys = Object.keys(kustomization).filter((k) => !['apiVersion', 'kind', 'namespace', 'resources', 'images', 'labels', 'configMapGenerator'].includes(k));
-    expect(unknownKeys).toEqual([]);
-    expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
+    // Each manifest, patch and kustomization under k8s/ belongs to one of the two layouts.
+    const scaleOut = new Layout(SCALE_OUT_LAYOUT).rendering;
+    const used = new Set([...layout.rendering.files, ...layout.rendering.kustomizations, ...scaleOut.files, ...scaleOut.kustomizations]);
+    expect(yamlFilesUnder(K8S_DIR).filter((file) => !used.has(file))).toEqual([]);
   });
 });
 
-/** The ConfigMap kustomize generates from each file of k8s/ (kustomization.yaml's configMapGenerator). */
-function generatedConfigMap(name: string): { file: string; key: string } {
-  const generator = (kustomization.configMapGenerator as Yaml[]).find((g) => g.name === name);
-  if (generator === undefined) throw new Error(`kustomization.yaml generates no ConfigMap ${name}`);
-  expect(generator.files).toHaveLength(1);
-  const key = generator.files[0] as string;
-  return { file: path.join(REPO_ROOT, K8S_DIR, key), key };
-}
-
 /** The repository file the container sees at `target`: a mounted ConfigMap's key. */
-function mountedFile(target: string): string {
-  const mount = (container.volumeMounts as Yaml[]).find((m) => target.startsWith(`${m.mountPath as string}/`));
-  if (mount === undefined) throw new Error(`nothing is mounted above ${target}`);
-  expect(mount.readOnly).toBe(true);
-  const volume = (pod.volumes as Yaml[]).find((v) => v.name === mount.name);
-  const { file, key } = generatedConfigMap(volume.configMap.name);
-  expect(path.posix.relative(mount.mountPath, target)).toBe(key);
-  return file;
-}
+const mountedFile = (target: string): string => layout.mountedFile(target);
 
 describe('Kubernetes manifests: agreement with the gateway', () => {
   const env = containerEnvironment();
@@ -231,10 +209,7 @@ describe('Kubernetes manifests: agreement with the gateway', () => {
     const preStop = container.lifecycle.preStop.exec.command as string[];
     expect(preStop[0]).toBe('sleep');
     const pause = Number(preStop[1]);
-    // SHUTDOWN_GRACE_MS is set in the ConfigMap once graceful shutdown reads it; until then
-    // the planned value is written down there, commented.
-    const planned = /^\s*#?\s*-?\s*(?:graceful shutdown:\s*)?SHUTDOWN_GRACE_MS:\s*"(\d+)"/m.exec(readRepoFile(`${K8S_DIR}/configmap.yaml`));
-    const graceMs = Number(env.SHUTDOWN_GRACE_MS ?? planned?.[1]);
+    const graceMs = shutdownGraceMs(env);
     expect(graceMs).toBeGreaterThan(0);
     expect(statefulSet.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(pause + graceMs / 1000 + 5);
     const compose = readYaml('docker-compose.yml');
