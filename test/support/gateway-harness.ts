@@ -1,6 +1,7 @@
 /**
- * Starts a real gateway (SQLite file + local media directory in a fresh temp dir) on a
- * loopback port, and a client that checks every response against the official TAMS schema of
+ * Starts a real gateway (SQLite file + local media directory in a fresh temp dir; or, with
+ * `store: 'postgres'` or TAMS_TEST_STORE=postgres, a fresh schema of the test PostgreSQL, dropped
+ * by close()) on a loopback port, and a client that checks every response against the official TAMS schema of
  * the operation it hit (when the spec folder is available), through checkedFetch. The
  * gateway's origin is registered with checkedFetch, so requests sent with it to `base` are
  * matched below TAMS_BASE_PATH.
@@ -8,11 +9,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { createGateway, Gateway } from '../../src/main';
 import type { Clock } from '../../src/ports/clock';
 import { checkedFetch, parseBody, registerGatewayOrigin, unregisterGatewayOrigin } from './checked-fetch';
 import { recordHarnessStart } from './parity-recorder';
+import { TEST_DATABASE_URL, TestSchemas } from './postgres';
+import { EMBEDDED_KEY_FILE, loadOrCreateEmbeddedKey } from '../../src/auth/embedded-keys';
 
 export interface TamsResponse {
   status: number;
@@ -26,6 +30,8 @@ export interface Harness {
   gateway: Gateway;
   base: string;
   dataDir: string;
+  /** The PostgreSQL schema the gateway runs in, or undefined on SQLite. */
+  schema: string | undefined;
   request(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<TamsResponse>;
   /** The audit trail written so far (AUDIT_LOG_FILE), one parsed object per line. */
   auditLines(): AuditLine[];
@@ -51,11 +57,38 @@ export { operationOf } from './checked-fetch';
 export interface HarnessOptions {
   /** The gateway's clock (default the system clock): a test that moves time controls expiries and garbage collection. */
   clock?: Clock;
+  /**
+   * The metadata store (default: TAMS_TEST_STORE, else sqlite). `postgres` runs the gateway as a
+   * replica would, in a fresh schema of TEST_DATABASE_URL (the file must use describePostgres
+   * for the skip rule): migrated at start, a TAMS_SECRET, the embedded key from a
+   * TAMS_EMBEDDED_KEY_FILE, the local media directory declared shared.
+   */
+  store?: 'sqlite' | 'postgres';
+  /** With `postgres`: connect through this URL instead (e.g. a proxy in front of TEST_DATABASE_URL). */
+  databaseUrl?: string;
+}
+
+/** A replica's PostgreSQL settings over a fresh schema, with the shared secrets a replica needs. */
+function postgresEnv(dataDir: string, schema: string, databaseUrl: string): Record<string, string> {
+  loadOrCreateEmbeddedKey(dataDir);
+  return {
+    TAMS_STORE: 'postgres',
+    DATABASE_URL: databaseUrl,
+    TAMS_PG_SCHEMA: schema,
+    TAMS_PG_POOL_SIZE: '4',
+    TAMS_MIGRATE_ON_START: 'true',
+    TAMS_SECRET: randomBytes(32).toString('base64'),
+    TAMS_EMBEDDED_KEY_FILE: path.join(dataDir, EMBEDDED_KEY_FILE),
+    TAMS_LOCAL_MEDIA_SHARED: 'true',
+  };
 }
 
 export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
+  const store = options.store ?? (process.env.TAMS_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite');
+  const schemas = store === 'postgres' ? new TestSchemas() : undefined;
+  const schema = schemas?.next();
   // Authentication is on by default in the product; suites about other things opt out of it.
   // Test webhooks point at loopback receivers; the audit trail goes to the temp dir, not the test output.
   const config = loadConfig({
@@ -65,9 +98,16 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     TAMS_AUTH: 'off',
     TAMS_WEBHOOK_ALLOW_PRIVATE: 'true',
     AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
+    ...(schema === undefined ? {} : postgresEnv(dataDir, schema, options.databaseUrl ?? TEST_DATABASE_URL)),
     ...env,
   });
-  const gateway = await createGateway(config, options.clock);
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(config, options.clock);
+  } catch (err) {
+    await schemas?.dropAll();
+    throw err;
+  }
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.server.address();
   if (typeof address !== 'object' || address === null) throw new Error('no address');
@@ -93,6 +133,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     gateway,
     base,
     dataDir,
+    schema,
     request,
     auditLines: () => (config.auditLogFile === undefined ? [] : readAuditLines(config.auditLogFile)),
     async close() {
@@ -100,6 +141,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
       unregisterGatewayOrigin(base);
       if (metricsBase !== undefined) unregisterGatewayOrigin(metricsBase);
       fs.rmSync(dataDir, { recursive: true, force: true });
+      await schemas?.dropAll();
     },
   };
 }
