@@ -1,0 +1,145 @@
+/**
+ * PostgreSQL going away while the gateway runs: the gateway reaches the database through a TCP
+ * proxy on loopback, and the test stops the proxy (dropping every connection), puts a silent
+ * listener in its place (a database that accepts and never answers), then starts it again on
+ * the same port. Meanwhile REST answers 503 with the TAMS error body, GraphQL answers
+ * SERVICE_UNAVAILABLE, both within the connect timeout, and /readyz fails; once the proxy is
+ * back, requests succeed again without a restart.
+ */
+import net from 'node:net';
+import { describePostgres, TEST_DATABASE_URL } from '../support/postgres';
+import { startHarness, type Harness } from '../support/gateway-harness';
+import { videoFlow } from '../fixtures/flows';
+
+const CONNECT_TIMEOUT_MS = 1000;
+
+/** A TCP proxy to the test PostgreSQL that can be stopped (its connections cut) and started again on its port. */
+class Proxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  /** `silent`: accept connections and never answer (a database that hangs), instead of forwarding. */
+  async start(silent = false): Promise<void> {
+    const server = net.createServer((client) => {
+      if (silent) {
+        this.sockets.add(client);
+        client.on('error', () => undefined);
+        client.on('close', () => this.sockets.delete(client));
+        return;
+      }
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        this.sockets.add(a);
+        a.on('error', () => b.destroy());
+        a.on('close', () => {
+          this.sockets.delete(a);
+          b.destroy();
+        });
+        a.pipe(b);
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describePostgres('PostgreSQL unreachable while the gateway runs', () => {
+  const target = new URL(TEST_DATABASE_URL);
+  const proxy = new Proxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let h: Harness;
+
+  beforeAll(async () => {
+    await proxy.start();
+    const viaProxy = new URL(TEST_DATABASE_URL);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    h = await startHarness(
+      { TAMS_PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS), TAMS_GC: 'off', TAMS_WEBHOOK_DELIVERY: 'off' },
+      { store: 'postgres', databaseUrl: viaProxy.href },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+    await proxy.stop();
+  }, 30_000);
+
+  it('answers 503 (REST) and SERVICE_UNAVAILABLE (GraphQL) within the connect timeout, fails /readyz, and recovers when the database is back', async () => {
+    const flow = videoFlow();
+    const flowId = flow.id as string;
+    expect((await h.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+    expect((await h.request('GET', '/readyz')).status).toBe(200);
+
+    await proxy.stop();
+
+    for (const [method, path, body] of [['GET', `/flows/${flowId}`], ['GET', '/flows'], ['PUT', `/flows/${flowId}/label`, '"x"']] as const) {
+      const started = Date.now();
+      const res = await h.request(method, path, body);
+      const took = Date.now() - started;
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 503 });
+      expect(res.body).toMatchObject({ type: 'ServiceUnavailable', summary: expect.stringMatching(/metadata database/), time: expect.any(String) });
+      expect(res.text).not.toMatch(/ECONNREFUSED.*at |node_modules|stack/);
+      // A refused connection fails at once; a dropped one within the connect timeout (with room for a slow machine).
+      expect(took).toBeLessThan(CONNECT_TIMEOUT_MS + 2000);
+    }
+
+    const started = Date.now();
+    const gql = await h.request('POST', '/graphql', { query: '{ flows(first: 1) { nodes { id } } }' });
+    expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS + 2000);
+    expect(gql.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(gql.body.errors?.[0]?.message).toMatch(/metadata database/);
+    // GraphQL over HTTP: the errors ride in a 200 answer (data null), as for every resolver error.
+    expect(gql.body.data).toBeNull();
+
+    const ready = await h.request('GET', '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toEqual({ status: 'not ready' });
+    expect((await h.request('GET', '/livez')).status).toBe(200);
+
+    // A database that accepts connections and never answers: each request waits for the connect timeout, then 503.
+    await proxy.start(true);
+    const hung = Date.now();
+    const slow = await h.request('GET', `/flows/${flowId}`);
+    expect(slow.status).toBe(503);
+    expect(slow.body.type).toBe('ServiceUnavailable');
+    expect(Date.now() - hung).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50);
+    expect(Date.now() - hung).toBeLessThan(CONNECT_TIMEOUT_MS + 2000);
+    expect((await h.request('GET', '/readyz')).status).toBe(503);
+    await proxy.stop();
+
+    await proxy.start();
+
+    const back = await eventually(() => h.request('GET', `/flows/${flowId}`), (r) => r.status === 200, 15_000);
+    expect(back.status).toBe(200);
+    expect(back.body.id).toBe(flowId);
+    expect((await h.request('PUT', `/flows/${flowId}/label`, JSON.stringify('after the outage'))).status).toBe(204);
+    expect((await h.request('GET', `/flows/${flowId}/label`)).body).toBe('after the outage');
+    expect((await eventually(() => h.request('GET', '/readyz'), (r) => r.status === 200, 15_000)).status).toBe(200);
+    const again = await h.request('POST', '/graphql', { query: '{ flows(first: 5) { nodes { id } } }' });
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data.flows.nodes.map((n: { id: string }) => n.id)).toContain(flowId);
+  }, 90_000);
+});
