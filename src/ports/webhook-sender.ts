@@ -12,11 +12,14 @@ export interface WebhookRequest {
 
 /**
  * How a POST ended. `refused`: the URL's host resolved to an address webhooks may not reach
- * (nothing was sent); `redirect`: the receiver answered 3xx, which is never followed.
+ * (nothing was sent); `redirect`: the receiver answered 3xx, which is never followed;
+ * `unanswered`: the receiver closed the connection after answering earlier requests on it and
+ * before answering this one, which was pipelined behind them (to send again at once, not a
+ * failed attempt).
  */
 export type WebhookResponse =
   | { ok: true; status: number }
-  | { ok: false; kind: 'refused' | 'unresolved' | 'timeout' | 'network' | 'status' | 'redirect'; status?: number; address?: string; message: string };
+  | { ok: false; kind: 'refused' | 'unresolved' | 'timeout' | 'network' | 'status' | 'redirect' | 'unanswered'; status?: number; address?: string; message: string };
 
 export type WebhookSender = ((request: WebhookRequest) => Promise<WebhookResponse>) & {
   /** Closes what the sender keeps open (connections), once nothing more will be sent. */

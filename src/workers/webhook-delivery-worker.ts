@@ -87,6 +87,7 @@ const PRUNE_STEPS = 100;
 const RUN_MS = 500;
 const RUN_EVENTS = 100;
 const LINGER_MS = 1_000;
+const UNANSWERED_LIMIT = 3;
 
 /** How the webhook's `error` describes a failure. */
 function failureSummary(failure: DeliveryFailure, attempts: number): string {
@@ -120,6 +121,8 @@ export class WebhookDeliveryWorker {
   private readsGeneration = 0;
   private readonly reads = new Map<number, Promise<ContextualEvent[]>>();
   private readonly cursorWrites: CursorWrites;
+  /** Per webhook, the event last left `unanswered` and how many times in a row. */
+  private readonly unanswered = new Map<string, { seq: number; count: number }>();
 
   constructor(
     private readonly store: MetadataStore,
@@ -457,9 +460,25 @@ export class WebhookDeliveryWorker {
     }
   }
 
-  /** A failed event (recorded, retried later) or a cursor moved by someone else ends the run. */
+  /**
+   * A failed event (recorded, retried later) or a cursor moved by someone else ends the run. An
+   * event the receiver never answered because it closed the connection after the answers before
+   * it (`unanswered`) is sent again at once by the next run, without counting an attempt, up to
+   * UNANSWERED_LIMIT times in a row for the same event (a receiver that dies on that event
+   * then gets the backoff).
+   */
   private async pipelineStopped(delivery: WebhookDelivery, outcome: Exclude<PipelineOutcome, { kind: 'ok' }>): Promise<void> {
-    if (outcome.kind === 'failed') await this.failed(delivery, outcome.event, outcome.failure);
+    if (outcome.kind !== 'failed') return;
+    const id = delivery.webhook.id;
+    if (outcome.failure.kind === 'unanswered') {
+      const streak = this.unanswered.get(id);
+      const count = streak?.seq === outcome.event.seq ? streak.count + 1 : 1;
+      if (this.unanswered.size >= 10_000) this.unanswered.clear();
+      this.unanswered.set(id, { seq: outcome.event.seq, count });
+      if (count <= UNANSWERED_LIMIT) return;
+    }
+    this.unanswered.delete(id);
+    await this.failed(delivery, outcome.event, outcome.failure);
   }
 
   /** Is the webhook still registered as it was read (the delivery worker's own status and error changes aside) and deliverable? */

@@ -4,6 +4,7 @@
  * to created), and re-enabling inside and past the outbox retention (TAMS_OUTBOX_RETENTION)
  * with a test clock.
  */
+import net, { type AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { TestClock } from '../support/test-clock';
@@ -232,6 +233,90 @@ describe('webhook delivery failures, pipelined', () => {
     } finally {
       await p.close();
       await r.close();
+    }
+  });
+
+  /**
+   * A receiver on raw TCP that handles one request per connection: it answers it (after
+   * `delayMs`) as HTTP/1.1 would keep the connection, then drops the connection without saying
+   * so; requests written behind the first are never read.
+   */
+  async function droppingReceiver(delayMs: number): Promise<{ url: string; labels: string[]; close: () => void }> {
+    const labels: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      let buffered = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: *(\d+)/i.exec(buffered.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        socket.off('data', onData);
+        const body = JSON.parse(buffered.subarray(end + 4, end + 4 + length).toString('utf8')) as { event: { flow: { label: string } } };
+        labels.push(body.event.flow.label);
+        setTimeout(() => {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+          setTimeout(() => socket.destroy(), 20);
+        }, delayMs);
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+      labels,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+  }
+
+  it('pipelined to receivers that end connections (Connection: close on every answer; dropped after each answer without notice): every event once in order, no failed attempt', async () => {
+    const p = await startHarness({ ...ENV, TAMS_WEBHOOK_PIPELINE: '8' });
+    const closing = await startReceiver();
+    // Answers come after 50 ms, long enough for the requests behind to be written on the connection.
+    closing.respond = () => ({ status: 200, close: true, delayMs: 50 });
+    const old = await droppingReceiver(50);
+    try {
+      const flow = videoFlow({ label: 'start' });
+      const flowId = flow.id as string;
+      // Registered disabled, the events committed, then enabled: the first read holds them all,
+      // so they are pipelined (8 at a time) behind answers that close the connection.
+      const registration = (url: string) => ({ url, events: ['flows/created', 'flows/updated'], flow_ids: [flowId] });
+      const closingRes = await p.request('POST', '/service/webhooks', { ...registration(closing.url), status: 'disabled' });
+      const oldRes = await p.request('POST', '/service/webhooks', { ...registration(old.url), status: 'disabled' });
+      expect([closingRes.status, oldRes.status]).toEqual([201, 201]);
+      const closingId = closingRes.body.id as string;
+      const oldId = oldRes.body.id as string;
+      expect((await p.request('PUT', `/flows/${flowId}`, flow)).status).toBe(201);
+      const expected = Array.from({ length: 30 }, (_, i) => `n${i}`);
+      for (const label of expected) await relabel(p, flowId, label);
+      for (const [id, url] of [[closingId, closing.url], [oldId, old.url]] as const) {
+        expect((await p.request('PUT', `/service/webhooks/${id}`, { id, ...registration(url), status: 'created' })).status).toBe(201);
+      }
+      const committed = ['start', ...expected];
+      await until(async () => old.labels.length >= committed.length && new Set(closing.received.map((x) => x.body.event.flow.label as string)).size >= committed.length, 15_000);
+      // The dropping receiver reads one request per connection: each event exactly once, in order
+      // (the requests written behind an answer were never read, and went again after it).
+      expect(new Set(old.labels).size).toBe(old.labels.length);
+      // undici sends what was written behind a `Connection: close` answer again on a new
+      // connection (the receiver must not have read it, RFC 9112 9.6): first arrivals in order.
+      const firsts = [...new Set(closing.received.map((x) => x.body.event.flow.label as string))];
+      expect(firsts.length).toBe(committed.length);
+      expect((await webhook(p, closingId)).status).toBe('started');
+      expect((await webhook(p, oldId)).status).toBe('started');
+      // A closed connection behind an answer is not a failed attempt: nothing was retried with a backoff.
+      expect(await metric(p, /tams_webhook_retries_total (\d+)/)).toBe(0);
+      expect(firsts).toEqual(committed);
+      expect(old.labels).toEqual(committed);
+    } finally {
+      await p.close();
+      await closing.close();
+      old.close();
     }
   });
 });

@@ -14,7 +14,7 @@ export interface Received {
 }
 
 export type Answer =
-  | { status: number; delayMs?: number; location?: string; bodyBytes?: number }
+  | { status: number; delayMs?: number; location?: string; bodyBytes?: number; /** `Connection: close` (the connection ends after this answer). */ close?: boolean }
   | 'hang';
 
 export interface WebhookReceiver {
@@ -70,6 +70,7 @@ export async function startReceiver(): Promise<WebhookReceiver> {
       }
       const send = (): void => {
         if (answer.location !== undefined) res.setHeader('location', answer.location);
+        if (answer.close === true) res.setHeader('connection', 'close');
         res.statusCode = answer.status;
         if (answer.bodyBytes === undefined) {
           res.end();

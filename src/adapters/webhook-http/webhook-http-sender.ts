@@ -35,10 +35,24 @@ export interface WebhookHttpOptions {
 
 /** Connections kept at most; past it the least recently used is closed. */
 const MAX_CLIENTS = 1024;
+/**
+ * A receiver whose connections end after fewer answers than this (HTTP/1.0, `Connection:
+ * close` on every answer) is sent one request at a time for CLOSER_MS: pipelining to it only
+ * wastes the requests written behind each answer.
+ */
+const CLOSER_ANSWERS = 10;
+const CLOSER_MS = 10 * 60_000;
 
+/** One lane's connection to one origin and address. */
 interface LaneClient {
+  key: string;
   client: Client;
   usedAt: number;
+  /** Requests sent on it and not settled. */
+  inFlight: number;
+  /** Answers completed on the current connection, and on the one that closed last. */
+  answered: number;
+  answeredBeforeClose: number;
 }
 
 /** A `lookup` that answers the one address already checked, whatever name it is asked for. */
@@ -80,44 +94,59 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
   // Keyed by lane, origin and the address checked: a kept-alive connection goes to an address
   // that was checked when it was opened, and one lane's requests stay in order on one connection.
   const clients = new Map<string, LaneClient>();
+  /** Origin and address of receivers that end connections early, until when. */
+  const closers = new Map<string, number>();
+  const drop = (entry: LaneClient): void => {
+    if (clients.get(entry.key) === entry) clients.delete(entry.key);
+    entry.client.destroy().catch(() => undefined);
+  };
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [key, entry] of clients) {
-      if (now - entry.usedAt > idleMs) {
-        clients.delete(key);
+    for (const entry of clients.values()) {
+      if (now - entry.usedAt > idleMs && entry.inFlight === 0) {
+        clients.delete(entry.key);
         entry.client.close().catch(() => undefined);
       }
     }
+    for (const [target, until] of closers) if (until < now) closers.delete(target);
   }, Math.max(1_000, Math.min(idleMs, 30_000)));
   sweep.unref();
 
-  const clientFor = (lane: string, url: URL, address: string): Client => {
-    const key = `${lane}\u0000${url.origin}\u0000${address}`;
+  const clientFor = (lane: string, url: URL, address: string): LaneClient => {
+    const target = `${url.origin}\u0000${address}`;
+    const key = `${lane}\u0000${target}`;
     let entry = clients.get(key);
     if (entry === undefined) {
       if (clients.size >= MAX_CLIENTS) {
-        const [oldest, old] = clients.entries().next().value as [string, LaneClient];
-        clients.delete(oldest);
-        old.client.close().catch(() => undefined);
+        const oldest = clients.values().next().value as LaneClient;
+        clients.delete(oldest.key);
+        oldest.client.close().catch(() => undefined);
       }
-      entry = {
-        client: new Client(url.origin, {
-          pipelining,
-          connect: { lookup: pinnedLookup(address), timeout: options.timeoutMs },
-          // The whole exchange is bounded by the request's own deadline (below).
-          headersTimeout: 0,
-          bodyTimeout: 0,
-          keepAliveTimeout: idleMs,
-        }),
-        usedAt: 0,
-      };
+      const client = new Client(url.origin, {
+        pipelining: (closers.get(target) ?? 0) > Date.now() ? 1 : pipelining,
+        connect: { lookup: pinnedLookup(address), timeout: options.timeoutMs },
+        // The whole exchange is bounded by the request's own deadline (below).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        keepAliveTimeout: idleMs,
+      });
+      const created: LaneClient = { key, client, usedAt: 0, inFlight: 0, answered: 0, answeredBeforeClose: 0 };
+      client.on('disconnect', () => {
+        created.answeredBeforeClose = created.answered;
+        created.answered = 0;
+        if (created.answeredBeforeClose > 0 && created.answeredBeforeClose < CLOSER_ANSWERS && created.inFlight > 0) {
+          closers.set(target, Date.now() + CLOSER_MS);
+          client.pipelining = 1;
+        }
+      });
+      entry = created;
     } else {
       // Most recently used last: the first entry is the one to close when full.
       clients.delete(key);
     }
     entry.usedAt = Date.now();
     clients.set(key, entry);
-    return entry.client;
+    return entry;
   };
 
   const send = async (request: WebhookRequest): Promise<WebhookResponse> => {
@@ -132,8 +161,18 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
     const resolved = await withTimeout(checkedAddress(url, options), options.timeoutMs);
     if (resolved === undefined) return { ok: false, kind: 'timeout', message: `resolving ${url.hostname} timed out` };
     if (!('pinned' in resolved)) return resolved;
-    const client = clientFor(request.lane ?? '', url, resolved.pinned);
-    return post(client, url, resolved.pinned, request, Math.max(1, deadline - Date.now()), options.maxResponseBytes);
+    const entry = clientFor(request.lane ?? '', url, resolved.pinned);
+    entry.inFlight += 1;
+    try {
+      const response = await post(entry, url, resolved.pinned, request, Math.max(1, deadline - Date.now()), options.maxResponseBytes);
+      // A request that failed with others written behind it on the same connection: undici
+      // would write those again on a new connection, ahead of this one's retry. The worker
+      // abandons them (they go again after this one), so they must not go out now.
+      if (!response.ok && response.kind !== 'status' && response.kind !== 'redirect' && entry.inFlight > 1) drop(entry);
+      return response;
+    } finally {
+      entry.inFlight -= 1;
+    }
   };
   return Object.assign(send, {
     close: async (): Promise<void> => {
@@ -163,12 +202,17 @@ function outcome(status: number, address: string): WebhookResponse {
   return { ok: false, kind: 'status', status, address, message: `answered ${status}` };
 }
 
-async function post(client: Client, url: URL, address: string, request: WebhookRequest, timeoutMs: number, maxResponseBytes: number): Promise<WebhookResponse> {
+/** undici's error for a connection that closed under a request. */
+function socketClosed(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'UND_ERR_SOCKET';
+}
+
+async function post(entry: LaneClient, url: URL, address: string, request: WebhookRequest, timeoutMs: number, maxResponseBytes: number): Promise<WebhookResponse> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const body = Buffer.from(request.body);
   try {
-    const response = await client.request({
+    const response = await entry.client.request({
       path: `${url.pathname}${url.search}`,
       method: 'POST',
       headers: { ...request.headers, 'content-type': 'application/json', 'content-length': String(body.length) },
@@ -180,6 +224,7 @@ async function post(client: Client, url: URL, address: string, request: WebhookR
       idempotent: true,
       blocking: false,
     });
+    entry.answered += 1;
     let read = 0;
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       read += chunk.length;
@@ -192,6 +237,12 @@ async function post(client: Client, url: URL, address: string, request: WebhookR
     return outcome(response.statusCode, address);
   } catch (error) {
     if (abort.signal.aborted) return { ok: false, kind: 'timeout', address, message: `no complete answer within ${timeoutMs} ms` };
+    // The receiver ended the connection after answering earlier requests on it and before
+    // answering this one (HTTP/1.0, `Connection: close`, a limit of requests per connection):
+    // it was written behind an answer that closed the connection, so it goes again at once.
+    if (socketClosed(error) && entry.answeredBeforeClose > 0) {
+      return { ok: false, kind: 'unanswered', address, message: `the connection closed after ${entry.answeredBeforeClose} answers, before this request's` };
+    }
     return { ok: false, kind: 'network', address, message: (error as Error).message };
   } finally {
     clearTimeout(timer);
