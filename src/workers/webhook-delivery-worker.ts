@@ -65,6 +65,16 @@ export interface WebhookDeliveryOptions {
 
 export type DeliveryFailure = Extract<WebhookResponse, { ok: false }>;
 
+/** A claimed webhook's delivery in progress. */
+interface DeliveryRun {
+  delivery: WebhookDelivery;
+  pipeline: DeliveryPipeline;
+  /** The last outbox seq read (sent, in flight or skipped). */
+  readFrom: number;
+  owner: ReturnType<typeof webhookOwner>;
+  visibility: ReturnType<WebhookPayloads['batch']>;
+}
+
 /** Told what delivery does (metrics, log, audit). */
 export interface WebhookDeliveryObserver {
   sent(webhook: Webhook, event: ContextualEvent): void;
@@ -351,113 +361,131 @@ export class WebhookDeliveryWorker {
     this.heldElsewhere.set(id, timer);
   }
 
-  /** Delivers to one webhook until it is caught up, fails, changes status or the lease is lost. */
+  /** Delivers to one webhook until it is caught up (and stays so for a while), fails, changes status or the lease is lost. */
   private async deliver(id: string): Promise<void> {
     if (!(await this.claim(id))) {
       this.heldByAnother(id);
       return;
     }
     try {
-      let claimedAt = this.clock.nowMs();
-      // Measured on the real clock: it bounds how long this run holds a slot, not event time.
-      const runStarted = performance.now();
-      let sentInRun = 0;
-      let caughtUpAt: number | undefined;
-      let delivery: WebhookDelivery | undefined;
-      let cursor = 0;
-      // Read the delivery again before the next read of events (after a full batch, or events
-      // that may follow a pruned span); after a wait for a commit the one in hand will do: the
-      // registration is checked before each POST and the cursor moves only by compare-and-set.
-      let fresh = true;
-      for (;;) {
-        if (fresh || delivery === undefined) {
-          // Read again under the lease: another process may have moved the cursor, a PUT the webhook.
-          delivery = await this.store.getWebhookDelivery(id);
-          if (delivery === undefined || this.stopped) return;
-          const status = delivery.webhook.status;
-          if (status !== 'created' && status !== 'started') return;
-          if (delivery.next_attempt_ms > this.clock.nowMs()) return;
-          cursor = await this.skipPruned(delivery);
-        }
-        if (this.stopped) return;
-        if (this.clock.nowMs() - claimedAt > this.options.leaseMs / 3) {
-          if (!(await this.claim(id))) return;
-          claimedAt = this.clock.nowMs();
-        }
-        const generation = this.generation;
-        const events = await this.eventsAfter(cursor);
-        if (events.length === 0) {
-          // Caught up: wait for the next commit with the webhook still claimed (for at most
-          // lingerMs in all since the last event), or give it back.
-          caughtUpAt ??= performance.now();
-          if (!(await this.linger(generation, caughtUpAt))) return;
-          fresh = false;
-          continue;
-        }
-        // A gap after the cursor may be events retention pruned: read the delivery again (skipPruned reports them).
-        if (!fresh && events[0]!.seq > cursor + 1) {
-          fresh = true;
-          continue;
-        }
-        caughtUpAt = undefined;
-        const { webhook } = delivery;
-        const owner = webhookOwner(webhook);
-        const batch = this.payloads.batch();
-        const current = delivery;
-        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.cursorWrites.advance(id, from, to), (event) => {
-          this.observer.sent(webhook, event);
-          current.attempts = 0;
-        });
-        // Why the batch stopped early: the run ends once what is in flight is settled.
-        let stop = false;
-        for (const event of events) {
-          if (this.stopped) break;
-          if (!webhookWants(webhook, event) || !(await batch.visibleTo(owner, event))) {
-            pipeline.skip(event.seq);
-            continue;
-          }
-          if (pipeline.full) {
-            const outcome = await pipeline.settleOldest();
-            if (outcome.kind !== 'ok') return this.pipelineStopped(current, outcome);
-          }
-          if (this.clock.nowMs() - claimedAt > this.options.leaseMs / 3) {
-            if (!(await this.claim(id))) return;
-            claimedAt = this.clock.nowMs();
-          }
-          // A PUT or DELETE answered since the batch was read (disabled, new url, other events or
-          // filters) takes effect now: only the POSTs already in flight go out under the old one.
-          if (!(await this.unchanged(current))) {
-            stop = true;
-            break;
-          }
-          const body = await this.payloads.body(webhook, owner, event);
-          pipeline.sent(event, this.send({ url: webhook.url, body, headers: keyHeader(webhook), lane: id }));
-          // Long enough while every slot is taken: give this one back (the scan that follows this
-          // run starts the others first). With slots free nobody waits, and the run goes on.
-          if ((++sentInRun >= RUN_EVENTS || performance.now() - runStarted >= RUN_MS) && this.active.size >= this.options.concurrency) {
-            stop = true;
-            break;
-          }
-        }
-        // Every answer is waited for (within the timeout), stopping or not, so the cursor passes
-        // what was acknowledged and a restart repeats nothing that was.
-        const outcome = await pipeline.settleAll();
-        if (outcome.kind !== 'ok') return this.pipelineStopped(current, outcome);
-        cursor = pipeline.position;
-        if (stop) return;
-        if (this.stopped) return;
-        // A short read was everything committed when it was made: wait for the next commit.
-        if (events.length < this.options.batch) {
-          caughtUpAt = performance.now();
-          if (!(await this.linger(generation, caughtUpAt))) return;
-          fresh = false;
-        } else {
-          fresh = true;
-        }
-      }
+      await this.deliverClaimed(id);
     } finally {
       await this.store.releaseLease(`webhook:${id}`, this.options.holder).catch(() => undefined);
     }
+  }
+
+  /**
+   * The run of a claimed webhook. Events are read from where the last read ended and sent as
+   * they come, up to the pipeline's depth in flight, without waiting for the answers to earlier
+   * ones; answers move the cursor as they arrive. Events committed while answers are awaited are
+   * read and sent at once (a commit and an answer are waited for together).
+   */
+  private async deliverClaimed(id: string): Promise<void> {
+    let claimedAt = this.clock.nowMs();
+    const renewed = async (): Promise<boolean> => {
+      if (this.clock.nowMs() - claimedAt <= this.options.leaseMs / 3) return true;
+      if (!(await this.claim(id))) return false;
+      claimedAt = this.clock.nowMs();
+      return true;
+    };
+    // Measured on the real clock: it bounds how long this run holds a slot, not event time.
+    const runStarted = performance.now();
+    let sentInRun = 0;
+    let caughtUpAt: number | undefined;
+    let run: DeliveryRun | undefined;
+    /** The last read found everything committed then: wait for a commit (or an answer) before reading again. */
+    let waitBeforeRead = false;
+    let generation = this.generation;
+    for (;;) {
+      if (run === undefined) {
+        // Read under the lease: another process may have moved the cursor, a PUT the webhook.
+        const delivery = await this.store.getWebhookDelivery(id);
+        if (delivery === undefined || this.stopped) return;
+        const status = delivery.webhook.status;
+        if (status !== 'created' && status !== 'started') return;
+        if (delivery.next_attempt_ms > this.clock.nowMs()) return;
+        const cursor = await this.skipPruned(delivery);
+        const { webhook } = delivery;
+        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.cursorWrites.advance(id, from, to), (event) => {
+          this.observer.sent(webhook, event);
+          delivery.attempts = 0;
+        });
+        run = { delivery, pipeline, readFrom: cursor, owner: webhookOwner(webhook), visibility: this.payloads.batch() };
+      }
+      if (this.stopped || !(await renewed())) return this.finish(run);
+      if (waitBeforeRead && this.generation === generation) {
+        if (run.pipeline.inFlight > 0) {
+          // Whichever comes first: an answer (the cursor moves) or a commit (more to send).
+          await Promise.race([run.pipeline.nextAnswer(), this.commitAfter(generation)]);
+          const outcome = await run.pipeline.settleAnswered();
+          if (outcome.kind !== 'ok') return this.pipelineStopped(run.delivery, outcome);
+          continue;
+        }
+        // Caught up, nothing in flight: wait for the next commit with the webhook still claimed
+        // (for at most lingerMs in all since the last event), or give it back.
+        caughtUpAt ??= performance.now();
+        if (!(await this.linger(generation, caughtUpAt))) return;
+      }
+      waitBeforeRead = false;
+      generation = this.generation;
+      const events = await this.eventsAfter(run.readFrom);
+      if (events.length === 0) {
+        waitBeforeRead = true;
+        continue;
+      }
+      // A gap after what was read may be events retention pruned: start again from the stored
+      // delivery (skipPruned reports them) once nothing is in flight.
+      if (events[0]!.seq > run.readFrom + 1) {
+        const outcome = await run.pipeline.settleAll();
+        if (outcome.kind !== 'ok') return this.pipelineStopped(run.delivery, outcome);
+        run = undefined;
+        continue;
+      }
+      caughtUpAt = undefined;
+      const { delivery, pipeline, owner, visibility } = run;
+      const { webhook } = delivery;
+      for (const event of events) {
+        if (this.stopped) return this.finish(run);
+        if (!webhookWants(webhook, event) || !(await visibility.visibleTo(owner, event))) {
+          pipeline.skip(event.seq);
+          run.readFrom = event.seq;
+          continue;
+        }
+        if (pipeline.full) {
+          const outcome = await pipeline.settleOldest();
+          if (outcome.kind !== 'ok') return this.pipelineStopped(delivery, outcome);
+        }
+        if (!(await renewed())) return this.finish(run);
+        // A PUT or DELETE answered since the batch was read (disabled, new url, other events or
+        // filters) takes effect now: only the POSTs already in flight go out under the old one.
+        if (!(await this.unchanged(delivery))) return this.finish(run);
+        const body = await this.payloads.body(webhook, owner, event);
+        pipeline.sent(event, this.send({ url: webhook.url, body, headers: keyHeader(webhook), lane: id }));
+        run.readFrom = event.seq;
+        // Long enough while every slot is taken: give this one back (the scan that follows this
+        // run starts the others first). With slots free nobody waits, and the run goes on.
+        if ((++sentInRun >= RUN_EVENTS || performance.now() - runStarted >= RUN_MS) && this.active.size >= this.options.concurrency) return this.finish(run);
+      }
+      // Keep the cursor moving with what was answered meanwhile (no waiting).
+      const outcome = await pipeline.settleAnswered();
+      if (outcome.kind !== 'ok') return this.pipelineStopped(delivery, outcome);
+      // A short read was everything committed when it was made.
+      waitBeforeRead = events.length < this.options.batch;
+    }
+  }
+
+  /** Ends a run: every answer in flight is waited for (within the timeout), so the cursor passes what was acknowledged. */
+  private async finish(run: DeliveryRun): Promise<void> {
+    const outcome = await run.pipeline.settleAll();
+    if (outcome.kind !== 'ok') await this.pipelineStopped(run.delivery, outcome);
+  }
+
+  /** Resolves at the first poke after `generation` (at once if there was one). */
+  private commitAfter(generation: number): Promise<void> {
+    if (this.generation !== generation || this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.lingerers.add(() => resolve());
+    });
   }
 
   /**

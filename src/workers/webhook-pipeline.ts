@@ -27,7 +27,7 @@ interface Entry {
 
 export class DeliveryPipeline {
   private readonly entries: Entry[] = [];
-  private inFlight = 0;
+  private inFlightCount = 0;
 
   constructor(
     private cursor: number,
@@ -42,9 +42,14 @@ export class DeliveryPipeline {
     return this.cursor;
   }
 
+  /** Requests sent and not settled. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
   /** As many requests in flight as may be. */
   get full(): boolean {
-    return this.inFlight >= this.depth;
+    return this.inFlightCount >= this.depth;
   }
 
   /** An event this webhook does not want (moved over with the acknowledged ones). */
@@ -58,7 +63,7 @@ export class DeliveryPipeline {
       entry.answer = answer;
     });
     this.entries.push(entry);
-    this.inFlight += 1;
+    this.inFlightCount += 1;
   }
 
   /** Waits for the oldest request in flight, then moves the cursor over every settled event at the front. */
@@ -68,11 +73,22 @@ export class DeliveryPipeline {
     return this.moveOverFront();
   }
 
+  /** Resolves when the oldest request in flight has its answer (at once when none is in flight). */
+  async nextAnswer(): Promise<void> {
+    const oldest = this.entries.find((entry) => entry.response !== undefined);
+    if (oldest !== undefined) oldest.answer = await oldest.response;
+  }
+
+  /** Moves the cursor over the events at the front already answered or skipped, without waiting. */
+  settleAnswered(): Promise<PipelineOutcome> {
+    return this.moveOverFront();
+  }
+
   /** Waits for every request in flight, then moves the cursor over everything settled. */
   async settleAll(): Promise<PipelineOutcome> {
     for (;;) {
       const outcome = await this.settleOldest();
-      if (outcome.kind !== 'ok' || this.inFlight === 0) return outcome;
+      if (outcome.kind !== 'ok' || this.inFlightCount === 0) return outcome;
     }
   }
 
@@ -87,7 +103,7 @@ export class DeliveryPipeline {
           failed = { event: head.event!, failure: head.answer };
           break;
         }
-        this.inFlight -= 1;
+        this.inFlightCount -= 1;
         this.onSent(head.event!);
       }
       to = head.seq;
@@ -100,7 +116,7 @@ export class DeliveryPipeline {
     if (failed === undefined) return { kind: 'ok' };
     // Whatever was sent after the failed event is abandoned: it goes again after it.
     this.entries.length = 0;
-    this.inFlight = 0;
+    this.inFlightCount = 0;
     return { kind: 'failed', ...failed };
   }
 }

@@ -49,7 +49,8 @@ describe('webhook delivery across processes', () => {
   });
 
   it('SIGKILL mid-burst of 1,000 events to a slow receiver: after a restart every event arrives, in order', async () => {
-    receiver.respond = () => ({ status: 200, delayMs: 3 });
+    // Slow enough that the burst is still being delivered at the kill, pipelined PIPELINE deep.
+    receiver.respond = () => ({ status: 200, delayMs: 20 });
     const first = await startChildGateway(ENV, { dataDir });
     gateways.push(first);
     const flow = videoFlow({ label: 'start' });
