@@ -15,7 +15,10 @@
  * delivery, per webhook delivery (it includes the registrations and the subscriber pushes).
  *
  * The gateway runs with TAMS_WEBHOOK_ALLOW_PRIVATE=true (the receiver is on 127.0.0.1). Object
- * ids are allocated first (POST /flows/{id}/storage), outside the timed part.
+ * ids are allocated first (POST /flows/{id}/storage), outside the timed part. Before the measured
+ * run, a warm-up run at the same rate for BENCH_WEBHOOK_WARMUP_SECONDS (default 5; JIT warm,
+ * connections open), checked like the measured one, its latencies printed apart.
+ * BENCH_WEBHOOK_TIMELINE=<file> writes the worst latencies per 100 ms of commits.
  */
 import fs from 'node:fs';
 import http from 'node:http';
