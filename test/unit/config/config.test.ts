@@ -92,6 +92,9 @@ describe('config', () => {
     ['TAMS_GC_GRACE_SEC', '2592001'],
     ['TAMS_GC_BATCH', '0'],
     ['TAMS_GC_BATCH', '10001'],
+    ['TAMS_WEBHOOK_PIPELINE', '0'],
+    ['TAMS_WEBHOOK_PIPELINE', '65'],
+    ['TAMS_WEBHOOK_PIPELINE', 'deep'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -160,6 +163,12 @@ describe('config', () => {
       gc: { enabled: true, intervalMs: 86_400_000, graceSec: 2_592_000, batch: 10_000 },
     });
     expect(loadConfig({ TAMS_STORAGE_BACKENDS_FILE: '' }).storageBackendsFile).toBeUndefined();
+  });
+
+  it('reads TAMS_WEBHOOK_PIPELINE (default 8, 1 to 64)', () => {
+    expect(loadConfig({}).webhooks.pipeline).toBe(8);
+    expect(loadConfig({ TAMS_WEBHOOK_PIPELINE: '1' }).webhooks.pipeline).toBe(1);
+    expect(loadConfig({ TAMS_WEBHOOK_PIPELINE: '64' }).webhooks.pipeline).toBe(64);
   });
 
   it('refuses TAMS_AUTH=off in production', () => {
