@@ -80,6 +80,8 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** REDIS_URL: rate-limit counters shared by every replica in this Redis; undefined keeps them in process. */
   redisUrl: string | undefined;
+  /** REDIS_REQUIRED: readiness fails while Redis is unreachable (default false: the gateway degrades and says so). */
+  redisRequired: boolean;
   /**
    * TAMS_STORAGE_BACKENDS_FILE, resolved: the S3 storage backends (storage-backends-file.ts).
    * Only named here: main.ts reads it, since it needs the environment for credentials.
@@ -802,6 +804,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 1_000, 600_000),
     rateLimit: rateLimitConfig(env),
     redisUrl: redisUrl(env),
+    redisRequired: bool(env, 'REDIS_REQUIRED', false),
     storageBackendsFile: storageBackends,
     verifyUploads: bool(env, 'TAMS_VERIFY_UPLOADS', false),
     // S3 copies at most 5 GiB in one CopyObject request, and a part (but the last) is 5 MiB to 5 GiB.

@@ -49,6 +49,8 @@ import { storeSpans } from './telemetry/store-spans';
 import type { RateLimitCounters } from './ports/rate-limit-counters';
 import { MemoryRateLimitCounters } from './adapters/memory/memory-rate-limit-counters';
 import { RedisRateLimitCounters } from './adapters/redis/redis-rate-limit-counters';
+import { connectRedis, type RedisConnection } from './adapters/redis/redis-connection';
+import { RedisSharedOperations } from './adapters/redis/redis-shared-operations';
 import { RateLimiter, perWindowFromPerMinute } from './services/rate-limiter';
 
 /** The package version, found by walking up from this file (works from src/ and dist/src/). */
@@ -328,24 +330,36 @@ function webhookUrlPolicy(config: Config): WebhookUrlPolicy {
 }
 
 /**
+ * The connection to REDIS_URL (undefined without it): rate-limit counters and automatic
+ * persisted queries shared by every replica. While Redis is away both degrade (requests are not
+ * rate limited, operations registered on one replica are known there only), the log says so
+ * once per outage, and readiness fails only with REDIS_REQUIRED=true. `log` is called only once
+ * the app exists.
+ */
+async function connectSharedRedis(config: Config, log: () => FastifyInstance['log']): Promise<RedisConnection | undefined> {
+  if (config.redisUrl === undefined) return undefined;
+  return connectRedis(config.redisUrl, {
+    onConnectionChange: ({ up, error }) =>
+      up
+        ? log().info('Redis is back: rate limits apply again and persisted queries are shared again')
+        : log().warn({ err: error }, 'Redis unreachable: requests are not rate limited and persisted queries are not shared between replicas until it is back'),
+  });
+}
+
+/**
  * Rate-limit counters (in Redis with REDIS_URL, shared by every replica; else in process) and
  * the limiter over them; none with RATE_LIMIT_ENABLED=false. `log` is called only once the
  * app exists.
  */
-async function createRateLimiter(
+function createRateLimiter(
   config: Config,
+  redis: RedisConnection | undefined,
   metrics: GatewayMetrics | undefined,
   log: () => FastifyInstance['log'],
-): Promise<{ limiter: RateLimiter; counters: RateLimitCounters } | undefined> {
+): { limiter: RateLimiter; counters: RateLimitCounters } | undefined {
   const settings = config.rateLimit;
   if (!settings.enabled) return undefined;
-  const counters =
-    config.redisUrl === undefined
-      ? new MemoryRateLimitCounters()
-      : await RedisRateLimitCounters.connect(config.redisUrl, {
-          onConnectionChange: ({ up, error }) =>
-            up ? log().info('Redis is back: rate limits apply again') : log().warn({ err: error }, 'Redis unreachable: requests are not rate limited until it is back'),
-        });
+  const counters = redis === undefined ? new MemoryRateLimitCounters() : new RedisRateLimitCounters(redis);
   const windowMs = settings.windowSec * 1000;
   const perMinute = {
     read: settings.readPerMinute,
@@ -373,11 +387,14 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
   // Collected only when someone may read them; traced only with a collector to send to.
   const metrics = config.metrics.token !== undefined || config.metrics.port !== undefined ? new GatewayMetrics() : undefined;
   // Before the store opens too: an unreachable REDIS_URL stops the start with nothing half-built.
-  const rateLimits = await createRateLimiter(config, metrics, () => app.log);
+  const redis = await connectSharedRedis(config, () => app.log);
+  const rateLimits = createRateLimiter(config, redis, metrics, () => app.log);
+  const sharedOperations = redis === undefined ? undefined : new RedisSharedOperations(redis);
   const tracing = config.tracing === undefined ? undefined : (await import('./telemetry/tracing')).startTracing(config.tracing, SERVICE_VERSION);
 
   const { store: selected } = await openMetadataStore(config).catch(async (err: unknown) => {
     await rateLimits?.counters.close();
+    await redis?.close();
     await tracing?.shutdown();
     throw err;
   });
@@ -433,13 +450,14 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     media: localObjects,
     clock,
     health: {
-      ready: async () => (await store.ping()) && (await objects.ping()),
+      ready: async () => (await store.ping()) && (await objects.ping()) && (!config.redisRequired || redis === undefined || redis.up()),
       shuttingDown: () => shuttingDown,
     },
     authenticator,
     metrics,
     tracer: tracing?.tracer,
     rateLimiter: rateLimits?.limiter,
+    sharedOperations,
   });
   for (const warning of authenticationWarnings(config)) app.log.warn(warning);
   if (metrics !== undefined) {
@@ -476,6 +494,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
       await afterPendingReads();
       await app.close();
       await rateLimits?.counters.close();
+      await redis?.close();
       // The chunk in progress finishes; an unfinished request is resumed at the next start.
       await deletions.stop();
       await gc?.stop();

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { SharedOperations } from '../ports/shared-operations';
 import { ApolloServer } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import {
@@ -62,6 +63,8 @@ export interface GraphqlDependencies {
   watchSubscriptions?: (active: () => number) => void;
   /** List queries and mutations spend their principal's budget; undefined when RATE_LIMIT_ENABLED=false. */
   rateLimiter?: RateLimiter | undefined;
+  /** Automatic persisted queries shared by every replica (REDIS_URL). */
+  sharedOperations?: SharedOperations | undefined;
 }
 
 const MASKED = 'Internal server error';
@@ -143,7 +146,7 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
     inProcess.guard = guard;
     inProcess.compiled = compiled;
     const observers = deps.observers ?? [];
-    const persistedCache = new PersistedQueryCache(persisted, !config.persistedOnly);
+    const persistedCache = new PersistedQueryCache(persisted, !config.persistedOnly, undefined, undefined, deps.sharedOperations);
     const prepared = config.preparedQueries
       ? new PreparedQueries<GraphqlContext>({
           compiled,

@@ -1,4 +1,5 @@
 import Fastify, { FastifyInstance } from 'fastify';
+import type { SharedOperations } from '../ports/shared-operations';
 import type { Config } from '../config';
 import type { Clock } from '../ports/clock';
 import type { EventDispatcher } from '../services/event-dispatcher';
@@ -47,6 +48,8 @@ export interface AppDependencies {
   tracer: Tracer | undefined;
   /** REST and GraphQL rate limits, or undefined (RATE_LIMIT_ENABLED=false). */
   rateLimiter: RateLimiter | undefined;
+  /** Automatic persisted queries shared by every replica (REDIS_URL), or undefined. */
+  sharedOperations?: SharedOperations | undefined;
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
@@ -123,6 +126,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       clientAddressOf: clientAddressResolver(config.trustProxy),
     },
     rateLimiter: deps.rateLimiter,
+    sharedOperations: deps.sharedOperations,
     observers: [
       ...(metrics === undefined ? [] : [useOperationMetrics({ duration: metrics.graphqlOperationDuration })]),
       ...(deps.tracer === undefined ? [] : [useOperationTracing(deps.tracer)]),

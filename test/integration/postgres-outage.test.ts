@@ -6,56 +6,12 @@
  * SERVICE_UNAVAILABLE, both within the connect timeout, and /readyz fails; once the proxy is
  * back, requests succeed again without a restart.
  */
-import net from 'node:net';
+import { TcpProxy as Proxy } from '../support/tcp-proxy';
 import { describePostgres, TEST_DATABASE_URL } from '../support/postgres';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
 
 const CONNECT_TIMEOUT_MS = 1000;
-
-/** A TCP proxy to the test PostgreSQL that can be stopped (its connections cut) and started again on its port. */
-class Proxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  /** `silent`: accept connections and never answer (a database that hangs), instead of forwarding. */
-  async start(silent = false): Promise<void> {
-    const server = net.createServer((client) => {
-      if (silent) {
-        this.sockets.add(client);
-        client.on('error', () => undefined);
-        client.on('close', () => this.sockets.delete(client));
-        return;
-      }
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-        this.sockets.add(a);
-        a.on('error', () => b.destroy());
-        a.on('close', () => {
-          this.sockets.delete(a);
-          b.destroy();
-        });
-        a.pipe(b);
-      }
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

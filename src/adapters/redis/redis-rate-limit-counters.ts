@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection, type RedisConnectionOptions } from './redis-connection';
 import type { RateLimitCounters, WindowCount } from '../../ports/rate-limit-counters';
 
 /**
@@ -26,52 +27,28 @@ interface CounterScripts {
   rateLimitPeek(key: string): Promise<[number, number]>;
 }
 
-export interface RedisCountersOptions {
+export interface RedisCountersOptions extends RedisConnectionOptions {
   /** Prepended to every key, so the gateway shares a Redis with other users safely. */
   keyPrefix?: string;
-  /** Connection lost and regained: told once per outage, not once per reconnection attempt. */
-  onConnectionChange?: (event: { up: boolean; error?: Error }) => void;
 }
-
-const CONNECT_TIMEOUT_MS = 5000;
 
 /** Rate-limit counters in Redis (REDIS_URL), shared by every gateway replica pointing at it. */
 export class RedisRateLimitCounters implements RateLimitCounters {
-  private constructor(
-    private readonly redis: Redis & CounterScripts,
-    private readonly keyPrefix: string,
-  ) {}
+  private readonly redis: Redis & CounterScripts;
 
-  /** Connects before the gateway starts, so a wrong REDIS_URL stops the start instead of every request. */
+  /** On a connection someone else owns (closed by them); `connect` makes one of its own. */
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly keyPrefix = 'tams:ratelimit:',
+    private readonly ownsConnection = false,
+  ) {
+    connection.client.defineCommand('rateLimitHit', { numberOfKeys: 1, lua: HIT });
+    connection.client.defineCommand('rateLimitPeek', { numberOfKeys: 1, lua: PEEK });
+    this.redis = connection.client as Redis & CounterScripts;
+  }
+
   static async connect(url: string, options: RedisCountersOptions = {}): Promise<RedisRateLimitCounters> {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      // While Redis is away a limit check fails at once (and the limiter lets the request
-      // through) instead of queueing until it returns and holding every request meanwhile.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    });
-    redis.defineCommand('rateLimitHit', { numberOfKeys: 1, lua: HIT });
-    redis.defineCommand('rateLimitPeek', { numberOfKeys: 1, lua: PEEK });
-    // Changes are told from the first connection on; failures before it fail connect().
-    let up: boolean | undefined;
-    redis.on('ready', () => {
-      if (up === false) options.onConnectionChange?.({ up: true });
-      if (up !== undefined) up = true;
-    });
-    redis.on('error', (error: Error) => {
-      if (up === true) options.onConnectionChange?.({ up: false, error });
-      if (up !== undefined) up = false;
-    });
-    try {
-      await redis.connect();
-    } catch (err) {
-      redis.disconnect();
-      throw new Error(`cannot connect to Redis at ${redactedUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    up = true;
-    return new RedisRateLimitCounters(redis as Redis & CounterScripts, options.keyPrefix ?? 'tams:ratelimit:');
+    return new RedisRateLimitCounters(await connectRedis(url, options), options.keyPrefix, true);
   }
 
   async hit(key: string, windowMs: number, amount = 1): Promise<WindowCount> {
@@ -85,17 +62,6 @@ export class RedisRateLimitCounters implements RateLimitCounters {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-}
-
-/** The URL without its password, for messages. */
-function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return 'REDIS_URL';
+    if (this.ownsConnection) await this.connection.close();
   }
 }

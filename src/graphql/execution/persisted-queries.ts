@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { BoundedCache } from './bounded-cache';
+import type { SharedOperations } from '../../ports/shared-operations';
 
 /** The key Apollo uses for an operation: `apq:` and the SHA-256 of its text, in hex. */
 const PREFIX = 'apq:';
@@ -37,7 +38,8 @@ export function readPersistedQueries(file: string): Map<string, string> {
 /**
  * Apollo's persisted-query cache: the operations of the file (always kept) and, unless only
  * those are accepted, operations clients register by automatic persisted queries (the most
- * recently used, at most `capacity` of them and `maxCharacters` of text in all).
+ * recently used, at most `capacity` of them and `maxCharacters` of text in all), kept by this
+ * replica and, with `shared` (REDIS_URL), by every replica.
  */
 export class PersistedQueryCache {
   private readonly registered: BoundedCache<string>;
@@ -47,6 +49,7 @@ export class PersistedQueryCache {
     private readonly acceptRegistrations: boolean,
     capacity = 10_000,
     maxCharacters = 8_000_000,
+    private readonly shared?: SharedOperations,
   ) {
     this.registered = new BoundedCache(capacity, maxCharacters);
   }
@@ -56,7 +59,13 @@ export class PersistedQueryCache {
     const fixed = this.preloaded.get(hash);
     if (fixed !== undefined) return fixed;
     this.registered.touch(hash);
-    return this.registered.get(hash);
+    const local = this.registered.get(hash);
+    if (local !== undefined || !this.acceptRegistrations || this.shared === undefined) return local;
+    const text = await this.shared.get(hash);
+    // Registered on another replica: checked like a registration here (the hash must be the text's).
+    if (text === undefined || operationHash(text) !== hash) return undefined;
+    this.registered.set(hash, text, text.length);
+    return text;
   }
 
   async set(key: string, value: string): Promise<void> {
@@ -64,6 +73,7 @@ export class PersistedQueryCache {
     const hash = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
     if (this.preloaded.has(hash)) return;
     this.registered.set(hash, value, value.length);
+    await this.shared?.set(hash, value);
   }
 
   async delete(key: string): Promise<boolean> {
