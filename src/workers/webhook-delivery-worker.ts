@@ -406,9 +406,12 @@ export class WebhookDeliveryWorker {
         if (delivery.next_attempt_ms > this.clock.nowMs()) return;
         const cursor = await this.skipPruned(delivery);
         const { webhook } = delivery;
-        const pipeline = new DeliveryPipeline(cursor, this.options.pipeline ?? 1, (from, to) => this.cursorWrites.advance(id, from, to), (event) => {
+        const depth = this.options.pipeline ?? 1;
+        // A retry goes alone: nothing is sent behind the failed event until it is acknowledged.
+        const pipeline: DeliveryPipeline = new DeliveryPipeline(cursor, delivery.attempts > 0 ? 1 : depth, (from, to) => this.cursorWrites.advance(id, from, to), (event) => {
           this.observer.sent(webhook, event);
           delivery.attempts = 0;
+          pipeline.depth = depth;
         });
         run = { delivery, pipeline, readFrom: cursor, owner: webhookOwner(webhook), visibility: this.payloads.batch() };
       }

@@ -31,7 +31,8 @@ export class DeliveryPipeline {
 
   constructor(
     private cursor: number,
-    private readonly depth: number,
+    /** Requests in flight at most (may change: 1 while a failed event is retried). */
+    public depth: number,
     /** Compare-and-set of the stored cursor: false when it was not `from` any more. */
     private readonly advance: (from: number, to: number) => Promise<boolean>,
     private readonly onSent: (event: ContextualEvent) => void,

@@ -363,16 +363,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const orderBy = addKeysetOrder(where, `x.${sort}`, 'x.id', sort !== 'label', filter.reverse === true, cursor);
     const sql = `SELECT x.id, x.format, x.doc, x.${sort} AS sort_key FROM sources x ${where.sql} ${orderBy} LIMIT ?`;
     const rows = await this.db.rows<SourceRow & { sort_key: string | null }>(numbered(sql), [...where.params, page.limit + 1]);
-    return this.pageOf(rows, page.limit, sort, toSource);
-  }
-
-  private pageOf<R extends { id: string; sort_key: string | null }, T>(rows: R[], limit: number, sort: string, convert: (row: R) => T): Page<T> {
-    const more = rows.length > limit;
-    const shown = more ? rows.slice(0, limit) : rows;
-    const result: Page<T> = { items: shown.map(convert) };
-    const last = shown[shown.length - 1];
-    if (more && last) result.next = listCursor(sort, last.sort_key, last.id);
-    return result;
+    return pageOf(rows, page.limit, sort, toSource);
   }
 
   private async deleteSourceIfUnused(tx: Tx, sourceId: string, now: string): Promise<void> {
@@ -432,7 +423,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const sql = `SELECT x.id, x.source_id, x.segments_updated, x.created, x.doc, x.${sort} AS sort_key
       FROM flows x ${where.sql} ${orderBy} LIMIT ?`;
     const rows = await this.db.rows<FlowRow & { sort_key: string | null }>(numbered(sql), [...where.params, page.limit + 1]);
-    return this.pageOf(rows, page.limit, sort, toFlow);
+    return pageOf(rows, page.limit, sort, toFlow);
   }
 
   async listFlowsBatch(filters: readonly FlowFilter[], page: PageRequest): Promise<Page<Flow>[]> {
@@ -872,7 +863,7 @@ export class PostgresMetadataStore implements MetadataStore {
     addTagFilters(where, 'x.doc', filter.tags);
     const sql = `SELECT x.id, x.doc, NULL::text AS sort_key FROM profiles x ${where.sql} ORDER BY x.id LIMIT ?`;
     const rows = await this.db.rows<DocRow & { sort_key: null }>(numbered(sql), [...where.params, page.limit + 1]);
-    return this.pageOf(rows, page.limit, PROFILE_SORT, (row) => JSON.parse(row.doc) as Profile);
+    return pageOf(rows, page.limit, PROFILE_SORT, (row) => JSON.parse(row.doc) as Profile);
   }
 
   async createProfile(profile: Profile): Promise<void> {
@@ -898,7 +889,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const orderBy = addKeysetOrder(where, 'x.url', 'x.id', false, false, cursor);
     const sql = `SELECT x.id, x.doc, x.url AS sort_key FROM webhooks x ${where.sql} ${orderBy} LIMIT ?`;
     const rows = await this.db.rows<DocRow & { sort_key: string }>(numbered(sql), [...where.params, page.limit + 1]);
-    return this.pageOf(rows, page.limit, WEBHOOK_SORT, (row) => JSON.parse(row.doc) as Webhook);
+    return pageOf(rows, page.limit, WEBHOOK_SORT, (row) => JSON.parse(row.doc) as Webhook);
   }
 
   async putWebhook(webhook: Webhook): Promise<void> {
@@ -1023,7 +1014,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const orderBy = addKeysetOrder(where, 'x.created', 'x.id', true, false, cursor);
     const sql = `SELECT x.id, x.doc, x.created AS sort_key FROM deletion_requests x ${where.sql} ${orderBy} LIMIT ?`;
     const rows = await this.db.rows<DocRow & { sort_key: string | null }>(numbered(sql), [...where.params, page.limit + 1]);
-    return this.pageOf(rows, page.limit, DELETION_SORT, (row) => JSON.parse(row.doc) as DeletionRequest);
+    return pageOf(rows, page.limit, DELETION_SORT, (row) => JSON.parse(row.doc) as DeletionRequest);
   }
 
   async listUnfinishedDeletionRequests(limit: number): Promise<DeletionRequest[]> {
@@ -1147,4 +1138,14 @@ function toObjectRecord(row: ObjectRow, flows: readonly string[]): ObjectRecord 
   if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
   if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
   return record;
+}
+
+/** One page of rows listed with a row past the limit (whether there is a next page), and its cursor. */
+function pageOf<R extends { id: string; sort_key: string | null }, T>(rows: R[], limit: number, sort: string, convert: (row: R) => T): Page<T> {
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const result: Page<T> = { items: shown.map(convert) };
+  const last = shown[shown.length - 1];
+  if (more && last) result.next = listCursor(sort, last.sort_key, last.id);
+  return result;
 }

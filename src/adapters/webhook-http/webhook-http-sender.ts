@@ -13,6 +13,8 @@
  * pipeline by sending again from the first event not acknowledged (at least once, in order
  * from there).
  */
+import http from 'node:http';
+import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Client } from 'undici';
 import type { HostResolver } from '../../services/webhook-url-policy';
@@ -23,7 +25,11 @@ export interface WebhookHttpOptions {
   /** TAMS_WEBHOOK_ALLOW_PRIVATE: every address may be reached (development, tests). */
   allowPrivate: boolean;
   resolve: HostResolver;
-  /** The whole exchange, from resolving to the end of the (bounded) answer. */
+  /**
+   * Resolving the host; then the exchange, from the request's turn at the front of its
+   * connection (the answers to the lane's earlier requests received) to the end of the
+   * (bounded) answer.
+   */
   timeoutMs: number;
   /** Bytes of the answer read at most. */
   maxResponseBytes: number;
@@ -53,6 +59,8 @@ interface LaneClient {
   /** Answers completed on the current connection, and on the one that closed last. */
   answered: number;
   answeredBeforeClose: number;
+  /** Settles when the lane's last request so far has settled: the next one's turn at the front. */
+  tail: Promise<void>;
 }
 
 /** A `lookup` that answers the one address already checked, whatever name it is asked for. */
@@ -96,6 +104,12 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
   const clients = new Map<string, LaneClient>();
   /** Origin and address of receivers that end connections early, until when. */
   const closers = new Map<string, number>();
+  /**
+   * Origin and address of receivers that send interim 1xx answers undici cannot read (an
+   * unsolicited 100 Continue), until when: sent over node:http, one request at a time per lane.
+   */
+  const interim = new Map<string, number>();
+  const nodeAgents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
   const drop = (entry: LaneClient): void => {
     if (clients.get(entry.key) === entry) clients.delete(entry.key);
     entry.client.destroy().catch(() => undefined);
@@ -109,6 +123,7 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
       }
     }
     for (const [target, until] of closers) if (until < now) closers.delete(target);
+    for (const [target, until] of interim) if (until < now) interim.delete(target);
   }, Math.max(1_000, Math.min(idleMs, 30_000)));
   sweep.unref();
 
@@ -130,7 +145,7 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
         bodyTimeout: 0,
         keepAliveTimeout: idleMs,
       });
-      const created: LaneClient = { key, client, usedAt: 0, inFlight: 0, answered: 0, answeredBeforeClose: 0 };
+      const created: LaneClient = { key, client, usedAt: 0, inFlight: 0, answered: 0, answeredBeforeClose: 0, tail: Promise.resolve() };
       client.on('disconnect', () => {
         created.answeredBeforeClose = created.answered;
         created.answered = 0;
@@ -150,7 +165,6 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
   };
 
   const send = async (request: WebhookRequest): Promise<WebhookResponse> => {
-    const deadline = Date.now() + options.timeoutMs;
     let url: URL;
     try {
       url = new URL(request.url);
@@ -161,17 +175,34 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
     const resolved = await withTimeout(checkedAddress(url, options), options.timeoutMs);
     if (resolved === undefined) return { ok: false, kind: 'timeout', message: `resolving ${url.hostname} timed out` };
     if (!('pinned' in resolved)) return resolved;
+    const target = `${url.origin}\u0000${resolved.pinned}`;
     const entry = clientFor(request.lane ?? '', url, resolved.pinned);
+    // The lane's requests reach the front of the connection one after the other: each one's
+    // timeout runs from its turn, not from when it was queued behind earlier answers.
+    const turn = entry.tail;
+    let settled!: () => void;
+    entry.tail = new Promise<void>((resolve) => {
+      settled = resolve;
+    });
     entry.inFlight += 1;
     try {
-      const response = await post(entry, url, resolved.pinned, request, Math.max(1, deadline - Date.now()), options.maxResponseBytes);
-      // A request that failed with others written behind it on the same connection: undici
-      // would write those again on a new connection, ahead of this one's retry. The worker
-      // abandons them (they go again after this one), so they must not go out now.
-      if (!response.ok && response.kind !== 'status' && response.kind !== 'redirect' && entry.inFlight > 1) drop(entry);
-      return response;
+      let response: LaneResponse;
+      if ((interim.get(target) ?? 0) > Date.now()) {
+        await turn;
+        const agent = url.protocol === 'https:' ? nodeAgents['https:'] : nodeAgents['http:'];
+        response = await postOverNodeHttp(url, resolved.pinned, Buffer.from(request.body), request.headers, options.timeoutMs, options.maxResponseBytes, agent);
+      } else {
+        response = await post(entry, url, resolved.pinned, request, options.timeoutMs, options.maxResponseBytes, turn);
+        if (!response.ok && response.kind === 'unanswered' && response.interim === true) interim.set(target, Date.now() + CLOSER_MS);
+      }
+      // A request that failed with others sent behind it on the same connection: those are
+      // abandoned by the worker (they go again after this one, in order), so none of them may
+      // still be written, nor written again by undici on a new connection ahead of the retry.
+      if (!response.ok && entry.inFlight > 1) drop(entry);
+      return response.ok ? response : withoutInterimFlag(response);
     } finally {
       entry.inFlight -= 1;
+      settled();
     }
   };
   return Object.assign(send, {
@@ -180,6 +211,8 @@ export function webhookHttpSender(options: WebhookHttpOptions): WebhookSender {
       const all = [...clients.values()];
       clients.clear();
       await Promise.all(all.map((entry) => entry.client.destroy().catch(() => undefined)));
+      nodeAgents['http:'].destroy();
+      nodeAgents['https:'].destroy();
     },
   });
 }
@@ -207,9 +240,21 @@ function socketClosed(error: unknown): boolean {
   return (error as { code?: unknown }).code === 'UND_ERR_SOCKET';
 }
 
-async function post(entry: LaneClient, url: URL, address: string, request: WebhookRequest, timeoutMs: number, maxResponseBytes: number): Promise<WebhookResponse> {
+type LaneResponse = WebhookResponse & { interim?: boolean };
+
+function withoutInterimFlag(response: LaneResponse): WebhookResponse {
+  const { interim: _interim, ...rest } = response;
+  return rest;
+}
+
+async function post(entry: LaneClient, url: URL, address: string, request: WebhookRequest, timeoutMs: number, maxResponseBytes: number, turn: Promise<void>): Promise<LaneResponse> {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+  // Written at once (pipelined), timed from its turn at the front of the lane.
+  void turn.then(() => {
+    if (!finished) timer = setTimeout(() => abort.abort(), timeoutMs);
+  });
   const body = Buffer.from(request.body);
   try {
     const response = await entry.client.request({
@@ -243,8 +288,73 @@ async function post(entry: LaneClient, url: URL, address: string, request: Webho
     if (socketClosed(error) && entry.answeredBeforeClose > 0) {
       return { ok: false, kind: 'unanswered', address, message: `the connection closed after ${entry.answeredBeforeClose} answers, before this request's` };
     }
+    // undici reads no interim 100 it did not ask for (RFC 9110 15.2 says a client must): this
+    // receiver is sent over node:http from now on, and this event again at once.
+    if (socketClosed(error) && (error as Error).message === 'bad response') {
+      return { ok: false, kind: 'unanswered', interim: true, address, message: 'the receiver sent an interim 100 answer before its final one: sent again over node:http' };
+    }
     return { ok: false, kind: 'network', address, message: (error as Error).message };
   } finally {
+    finished = true;
     clearTimeout(timer);
   }
 }
+
+/** One POST over node:http / node:https (for receivers that send interim answers), to the pinned address. */
+function postOverNodeHttp(
+  url: URL,
+  address: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  maxResponseBytes: number,
+  agent: http.Agent,
+): Promise<WebhookResponse> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (response: WebhookResponse): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(response);
+    };
+    const client = url.protocol === 'https:' ? https : http;
+    const req = client.request({
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: 'POST',
+      agent,
+      lookup: pinnedLookup(address),
+      headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.length) },
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish({ ok: false, kind: 'timeout', address, message: `no complete answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    req.on('error', (error) => finish({ ok: false, kind: 'network', address, message: error.message }));
+    req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      let read = 0;
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        // Nothing in the answer is used: past the bound the connection is dropped rather than drained.
+        if (read > maxResponseBytes) {
+          res.destroy();
+          done();
+        }
+      });
+      const done = (): void => {
+        if (status >= 200 && status < 300) finish({ ok: true, status });
+        else if (status >= 300 && status < 400) finish({ ok: false, kind: 'redirect', status, address, message: `answered ${status} (redirects are not followed)` });
+        else finish({ ok: false, kind: 'status', status, address, message: `answered ${status}` });
+      };
+      res.on('end', done);
+      res.on('error', done);
+      res.on('close', done);
+    });
+    req.end(body);
+  });
+}
+
