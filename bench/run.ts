@@ -11,7 +11,10 @@
  * presign (bench/presign.ts) times one presigned S3 URL: the SDK, @smithy/signature-v4, ours;
  * rest-segments-s3 lists the rest-segments windows with every object on an S3 backend (an
  * s3rver in this process), so each get_url is presigned on every request, alternating with
- * rest-segments' local-URL gateway. webhook-throughput (bench/webhook-throughput.ts) delivers
+ * rest-segments' local-URL gateway. On PostgreSQL, run only when named in BENCH_SCENARIOS:
+ * rest-segments-pg, graphql-segments-pg, rest-ingest-pg, two-replicas and explain-pg (see
+ * restSegmentsPg and after; bench/postgres-data.ts seeds BENCH_PG_SEGMENTS segments once into
+ * their own schema of BENCH_PG_URL). webhook-throughput (bench/webhook-throughput.ts) delivers
  * 200 segment registrations/s to 10 loopback webhooks beside 10 graphql-ws subscribers
  * (BENCH_WEBHOOK_SECONDS, default 30); delete-throughput (bench/delete-throughput.ts) deletes a
  * flow of BENCH_DELETE_SEGMENTS (default 1,000,000) asynchronously alone and under the
@@ -48,6 +51,7 @@ import { deleteThroughputScenario } from './delete-throughput';
 import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
+import { benchSchema, countSegments, dropSchema, explainWindow, PG_URL, preparePgSegmentData, segmentsTableSize, type PgSegmentData } from './postgres-data';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -491,39 +495,99 @@ async function allocateObjectIds(server: Server, flowId: string, ids: readonly s
   await Promise.all([allocateNext(), allocateNext()]);
 }
 
-async function restIngest(): Promise<void> {
+/** Where rest-ingest posts: a gateway over a flow of no segments, and how to count what it stored. */
+interface IngestData {
+  dataDir: string;
+  flowId: string;
+  env: Record<string, string>;
+  /** Segments of the flow in the store, read directly (the gateway stopped). */
+  stored: () => Promise<number>;
+  cleanup: () => Promise<void>;
+}
+
+async function sqliteIngestData(): Promise<IngestData> {
+  const { dataDir, flowId, env } = await prepareDataDir(0);
+  return {
+    dataDir,
+    flowId,
+    env,
+    stored: async () => {
+      const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+      try {
+        return (sqliteDatabase(gateway.store).prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(flowId) as { n: number }).n;
+      } finally {
+        await gateway.close();
+      }
+    },
+    cleanup: async () => fs.rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+const PG_INGEST_SCHEMA = 'bench_ingest';
+
+async function postgresIngestData(): Promise<IngestData> {
+  const data = await preparePgSegmentData(PG_INGEST_SCHEMA, 0, SEGMENT_NS, true);
+  return {
+    dataDir: data.dataDir,
+    flowId: data.flowId,
+    env: data.env,
+    stored: () => countSegments(PG_INGEST_SCHEMA, data.flowId),
+    cleanup: async () => {
+      fs.rmSync(data.dataDir, { recursive: true, force: true });
+      await dropSchema(PG_INGEST_SCHEMA);
+    },
+  };
+}
+
+/**
+ * One gateway taking rest-ingest's batches: `run` is one load (object ids allocated before it,
+ * outside its time; a load with any batch not answered 201 throws); `finish` stops the gateway
+ * and checks every batch answered 201 was stored.
+ */
+interface IngestTarget {
+  /** `warmUp`: this run's rate alone sizes the next runs' ids (later runs only raise it). */
+  run(what: string, duration: number, warmUp?: boolean): Promise<Figures>;
+  /** Stops the gateway (after a failed run: nothing is checked). */
+  stop(): Promise<void>;
+  finish(): Promise<number>;
+}
+
+async function startIngest(data: IngestData): Promise<IngestTarget> {
   const batch = INGEST_BATCH;
-  process.stdout.write(
-    `\nrest-ingest: POST /flows/{id}/segments with arrays of ${batch} segments, ${INGEST_CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (median); ` +
-      `object ids allocated with POST /flows/{id}/storage before each run, outside its time\n`,
-  );
-  const { dataDir, flowId } = await prepareDataDir(0);
-  try {
-    const server = await startServer(['gateway', dataDir]);
-    const rates: number[] = [];
-    /** ids ingest-0 .. ingest-(allocated - 1) are allocated; ingest-next is the next a body uses. */
-    let allocated = 0;
-    let next = 0;
-    let acknowledged = 0;
-    let loads = 0;
-    /** Allocates ids until `count` beyond the next are, reporting the time taken (not a run's). */
-    const provide = async (count: number): Promise<void> => {
-      const want = next + count;
-      if (want <= allocated) return;
-      const ids = Array.from({ length: want - allocated }, (_, i) => `ingest-${allocated + i}`);
-      const t0 = Date.now();
-      await allocateObjectIds(server, flowId, ids);
-      allocated = want;
-      const seconds = (Date.now() - t0) / 1000;
-      process.stdout.write(`  allocated ${ids.length} object ids in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(0)}/s; not timed)\n`);
-    };
-    const body = (): string => {
-      // Past the allocated ids the segments would be refused: the run is then void (checked below).
-      const segs = [];
-      for (let i = 0; i < batch; i++, next++) segs.push({ object_id: `ingest-${next}`, timerange: `[${next * 2}:0_${next * 2 + 2}:0)` });
-      return JSON.stringify(segs);
-    };
-    const ingest = async (what: string, duration: number): Promise<Figures> => {
+  const { flowId } = data;
+  const server = await startServer(['gateway', data.dataDir], data.env);
+  /** ids ingest-0 .. ingest-(allocated - 1) are allocated; ingest-next is the next a body uses. */
+  let allocated = 0;
+  let next = 0;
+  let acknowledged = 0;
+  let loads = 0;
+  let fastest = INGEST_GUESS;
+  /** Allocates ids until `count` beyond the next are, reporting the time taken (not a run's). */
+  const provide = async (count: number): Promise<void> => {
+    const want = next + count;
+    if (want <= allocated) return;
+    const ids = Array.from({ length: want - allocated }, (_, i) => `ingest-${allocated + i}`);
+    const t0 = Date.now();
+    await allocateObjectIds(server, flowId, ids);
+    allocated = want;
+    const seconds = (Date.now() - t0) / 1000;
+    process.stdout.write(`  allocated ${ids.length} object ids in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(0)}/s; not timed)\n`);
+  };
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await stopServer(server.child);
+  };
+  const body = (): string => {
+    // Past the allocated ids the segments would be refused: the run is then void (checked below).
+    const segs = [];
+    for (let i = 0; i < batch; i++, next++) segs.push({ object_id: `ingest-${next}`, timerange: `[${next * 2}:0_${next * 2 + 2}:0)` });
+    return JSON.stringify(segs);
+  };
+  return {
+    async run(what: string, duration: number, warmUp = false): Promise<Figures> {
+      await provide(Math.ceil(fastest * duration * INGEST_HEADROOM) + INGEST_CONNECTIONS * batch);
       let created = 0;
       const f = await load(what, {
         url: `http://127.0.0.1:${server.port}`,
@@ -547,42 +611,52 @@ async function restIngest(): Promise<void> {
         const ranOut = next > allocated ? `; the load ran past the ${allocated} allocated object ids (raise BENCH_INGEST_HEADROOM, now ${INGEST_HEADROOM})` : '';
         throw new Error(`rest-ingest: ${what}: ${f.wrong} batches answered 200 (failed_segments), ${f.non2xx} non-2xx, ${f.errors} errors${ranOut}`);
       }
+      fastest = warmUp ? f.rps * batch : Math.max(fastest, f.rps * batch);
       return f;
-    };
+    },
+    stop,
+    async finish(): Promise<number> {
+      await stop();
+      // Every batch answered 201 must be stored; beyond them only the batches still in flight
+      // when a load stopped (at most one per connection) may be.
+      const stored = await data.stored();
+      const least = acknowledged * batch;
+      const most = (acknowledged + loads * INGEST_CONNECTIONS) * batch;
+      if (stored < least || stored > most) throw new Error(`rest-ingest: ${stored} segments stored, ${acknowledged} batches of ${batch} answered 201 (expected ${least}..${most})`);
+      process.stdout.write(`  stored ${stored} segments; ${acknowledged} batches answered 201, every one stored\n`);
+      return stored;
+    },
+  };
+}
+
+async function restIngest(): Promise<void> {
+  const batch = INGEST_BATCH;
+  process.stdout.write(
+    `\nrest-ingest: POST /flows/{id}/segments with arrays of ${batch} segments, ${INGEST_CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (median); ` +
+      `object ids allocated with POST /flows/{id}/storage before each run, outside its time\n`,
+  );
+  const data = await sqliteIngestData();
+  try {
+    const target = await startIngest(data);
+    const rates: number[] = [];
     try {
-      let fastest = INGEST_GUESS;
       if (WARMUP > 0) {
-        await provide(Math.ceil(INGEST_GUESS * WARMUP * INGEST_HEADROOM) + INGEST_CONNECTIONS * batch);
-        const f = await ingest('rest-ingest warm-up', WARMUP);
-        fastest = f.rps * batch;
-        process.stdout.write(`  warm-up (${WARMUP} s, not reported): ${fastest.toFixed(0)} segments/s\n`);
+        const f = await target.run('rest-ingest warm-up', WARMUP, true);
+        process.stdout.write(`  warm-up (${WARMUP} s, not reported): ${(f.rps * batch).toFixed(0)} segments/s\n`);
       }
       for (let run = 0; run < RUNS; run++) {
-        await provide(Math.ceil(fastest * DURATION * INGEST_HEADROOM) + INGEST_CONNECTIONS * batch);
-        const f = await ingest(`rest-ingest run ${run + 1}`, DURATION);
+        const f = await target.run(`rest-ingest run ${run + 1}`, DURATION);
         rates.push(f.rps * batch);
-        fastest = Math.max(fastest, f.rps * batch);
         process.stdout.write(`  run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)${stealText(f.steal)}\n`);
       }
-    } finally {
-      await stopServer(server.child);
+    } catch (err) {
+      await target.stop();
+      throw err;
     }
-    // Every batch answered 201 must be stored; beyond them only the batches still in flight
-    // when a load stopped (at most one per connection) may be.
-    const gateway = await createGateway(loadConfig({ TAMS_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
-    let stored: number;
-    try {
-      stored = (sqliteDatabase(gateway.store).prepare('SELECT count(*) AS n FROM segments WHERE flow_id = ?').get(flowId) as { n: number }).n;
-    } finally {
-      await gateway.close();
-    }
-    const least = acknowledged * batch;
-    const most = (acknowledged + loads * INGEST_CONNECTIONS) * batch;
-    if (stored < least || stored > most) throw new Error(`rest-ingest: ${stored} segments stored, ${acknowledged} batches of ${batch} answered 201 (expected ${least}..${most})`);
-    process.stdout.write(`  stored ${stored} segments; ${acknowledged} batches answered 201, every one stored\n`);
+    await target.finish();
     process.stdout.write(`  median: ${median(rates).toFixed(0)} segments/s (target >= 50000)\n`);
   } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await data.cleanup();
   }
 }
 
@@ -770,6 +844,300 @@ async function graphqlGraph(): Promise<void> {
   process.stdout.write(`  gateway                      ${fmt(medianFigures(runs))}\n`);
 }
 
+// ---- PostgreSQL: rest-segments-pg, graphql-segments-pg, rest-ingest-pg, two-replicas, explain-pg ----
+
+/** Segments of the big PostgreSQL flow (and of the SQLite flow it is compared with). */
+const PG_SEGMENTS = Number(process.env.BENCH_PG_SEGMENTS ?? 10_000_000);
+/** Segments of the small PostgreSQL flow the p99 at PG_SEGMENTS is compared with. */
+const PG_SMALL_SEGMENTS = 10_000;
+
+let sqliteAtPgSize: Promise<SegmentData> | undefined;
+let pgBig: Promise<PgSegmentData> | undefined;
+
+/** The SQLite flow of PG_SEGMENTS segments (rest-segments' own when BENCH_SEGMENTS is the same). */
+function sqliteForPg(): Promise<SegmentData> {
+  if (PG_SEGMENTS === SEGMENTS) return bigSegmentData();
+  sqliteAtPgSize ??= prepareDataDir(PG_SEGMENTS);
+  return sqliteAtPgSize;
+}
+
+/** The PostgreSQL flow of PG_SEGMENTS segments in its own schema, seeded once and kept for later runs. */
+function pgBigData(): Promise<PgSegmentData> {
+  pgBig ??= (async () => {
+    const data = await preparePgSegmentData(benchSchema(PG_SEGMENTS), PG_SEGMENTS, SEGMENT_NS, false);
+    process.stdout.write(`  PostgreSQL ${PG_URL.replace(/\/\/[^@/]*@/, '//')} schema ${data.schema}: segments table ${await segmentsTableSize(data.schema)} with its indexes\n`);
+    return data;
+  })();
+  return pgBig;
+}
+
+/** CPU time so far of every PostgreSQL server process on this host (ns; 0 when none is visible). */
+function postgresCpuNs(): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      total += serverCpuNs(Number(entry));
+    } catch {
+      // A process that ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+type CpuFigures = Figures & { cpuUs: number; dbUs: number };
+
+/** A load with the CPU per answered request of the gateway processes `servers` and of PostgreSQL (connections that end meanwhile are not counted). */
+async function withCpu(servers: Server[], run: () => Promise<Figures>): Promise<CpuFigures> {
+  const pids = servers.map((s) => s.child.pid as number);
+  const before = pids.map((pid) => serverCpuNs(pid));
+  const dbBefore = postgresCpuNs();
+  const figures = await run();
+  const gatewayNs = pids.reduce((sum, pid, i) => sum + serverCpuNs(pid) - (before[i] as number), 0);
+  const requests = Math.max(1, figures.requests);
+  return { ...figures, cpuUs: gatewayNs / 1000 / requests, dbUs: (postgresCpuNs() - dbBefore) / 1000 / requests };
+}
+
+function cpuText(runs: CpuFigures[], db: boolean): string {
+  return `  CPU/request: gateway ${median(runs.map((r) => r.cpuUs)).toFixed(0)} µs${db ? `, PostgreSQL ${median(runs.map((r) => r.dbUs)).toFixed(0)} µs` : ''}`;
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const times = (x: number): string => `${x.toFixed(2)}x`;
+
+/**
+ * Runs each target RUNS times, the order rotated run by run (on a shared machine the load of
+ * other work drifts between scenarios, much less within one round).
+ */
+async function rotate(targets: (() => Promise<CpuFigures>)[]): Promise<CpuFigures[][]> {
+  const runs: CpuFigures[][] = targets.map(() => []);
+  for (let run = 0; run < RUNS; run++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + run) % targets.length;
+      (runs[i] as CpuFigures[]).push(await (targets[i] as () => Promise<CpuFigures>)());
+    }
+  }
+  return runs;
+}
+
+/** The timeranges of one window page, which both stores must answer alike (their object ids differ: each names its flow). */
+async function windowTimeranges(server: Server, data: { flowId: string }, timerange: string): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${server.port}${windowPath(data.flowId, timerange)}`, { headers: server.headers });
+  const page = (await res.json()) as Json[];
+  if (res.status !== 200 || page.length !== 30) throw new Error(`window page: ${res.status} ${JSON.stringify(page).slice(0, 200)}`);
+  return page.map((s) => s.timerange as string);
+}
+
+async function sameWindows(servers: [Server, SegmentData][], segments: number): Promise<void> {
+  const timerange = randomWindow(segments);
+  const pages = await Promise.all(servers.map(([server, data]) => windowTimeranges(server, data, timerange)));
+  if (!pages.every((p) => JSON.stringify(p) === JSON.stringify(pages[0]))) throw new Error(`the stores answer ${timerange} differently: ${JSON.stringify(pages).slice(0, 300)}`);
+}
+
+/**
+ * rest-segments-pg: rest-segments' window query on PostgreSQL over PG_SEGMENTS segments, its
+ * runs rotating with a SQLite gateway over as many and a PostgreSQL gateway over 10,000. Returns
+ * the PostgreSQL figures at PG_SEGMENTS (graphql-segments-pg compares with them).
+ */
+async function restSegmentsPg(): Promise<Figures> {
+  process.stdout.write(
+    `\nrest-segments-pg: GET /flows/{id}/segments?timerange=<random 30-segment window>&limit=30, 32 connections, ${DURATION} s x ${RUNS} runs (median), ` +
+      `PostgreSQL @ ${PG_SEGMENTS} and @ ${PG_SMALL_SEGMENTS} segments rotating with SQLite @ ${PG_SEGMENTS}\n`,
+  );
+  const sqlite = await sqliteForPg();
+  const pg = await pgBigData();
+  const small = await preparePgSegmentData(benchSchema(PG_SMALL_SEGMENTS), PG_SMALL_SEGMENTS, SEGMENT_NS, true);
+  const servers: Server[] = [];
+  let runs: CpuFigures[][];
+  try {
+    const sqliteServer = await startServer(['gateway', sqlite.dataDir], sqlite.env);
+    servers.push(sqliteServer);
+    const pgServer = await startServer(['gateway', pg.dataDir], pg.env);
+    servers.push(pgServer);
+    const smallServer = await startServer(['gateway', small.dataDir], small.env);
+    servers.push(smallServer);
+    await sameWindows([[sqliteServer, sqlite], [pgServer, pg]], PG_SEGMENTS);
+    if (WARMUP > 0) {
+      await restWindowLoad(sqliteServer, sqlite, WARMUP);
+      await restWindowLoad(pgServer, pg, WARMUP);
+      await restWindowLoad(smallServer, small, WARMUP);
+    }
+    runs = await rotate([
+      () => withCpu([sqliteServer], () => restWindowLoad(sqliteServer, sqlite)),
+      () => withCpu([pgServer], () => restWindowLoad(pgServer, pg)),
+      () => withCpu([smallServer], () => restWindowLoad(smallServer, small)),
+    ]);
+    await sameWindows([[sqliteServer, sqlite], [pgServer, pg]], PG_SEGMENTS);
+  } finally {
+    for (const server of servers) await stopServer(server.child);
+    fs.rmSync(small.dataDir, { recursive: true, force: true });
+    await dropSchema(small.schema);
+  }
+  const [sqliteRuns, pgRuns, smallRuns] = runs as [CpuFigures[], CpuFigures[], CpuFigures[]];
+  const [sq, big, sm] = [medianFigures(sqliteRuns), medianFigures(pgRuns), medianFigures(smallRuns)];
+  const rpsPairs = pgRuns.map((r, i) => r.rps / (sqliteRuns[i] as Figures).rps);
+  const growthPairs = pgRuns.map((r, i) => r.p99 / Math.max(1, (smallRuns[i] as Figures).p99));
+  process.stdout.write(`  SQLite @ ${PG_SEGMENTS} segments       ${fmt(sq)}${cpuText(sqliteRuns, false)}\n`);
+  process.stdout.write(`  PostgreSQL @ ${PG_SEGMENTS} segments   ${fmt(big)}${cpuText(pgRuns, true)}\n`);
+  process.stdout.write(`  PostgreSQL @ ${PG_SMALL_SEGMENTS} segments      ${fmt(sm)}${cpuText(smallRuns, true)}\n`);
+  process.stdout.write(`  requests/s PostgreSQL / SQLite @ ${PG_SEGMENTS}: ${pct(big.rps / sq.rps)} (target >= 60%); paired: ${pct(median(rpsPairs))} (${rpsPairs.map(pct).join(' / ')})\n`);
+  process.stdout.write(
+    `  p99 PostgreSQL @ ${PG_SEGMENTS} vs @ ${PG_SMALL_SEGMENTS}: ${times(big.p99 / Math.max(1, sm.p99))} (target <= 1.5x); paired: ${times(median(growthPairs))} (${growthPairs.map(times).join(' / ')})\n`,
+  );
+  process.stdout.write(`  p99 PostgreSQL / SQLite @ ${PG_SEGMENTS}: ${times(big.p99 / Math.max(1, sq.p99))}\n`);
+  process.stdout.write(`  (${os.cpus().length} cores shared by the load generator, the gateway under load and PostgreSQL: PostgreSQL's own CPU per request comes out of the gateway's share)\n`);
+  await explainPg();
+  return big;
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of the window query the adapter runs, on the big flow. */
+async function explainPg(): Promise<void> {
+  const pg = await pgBigData();
+  process.stdout.write(`\nexplain-pg: the window statement listSegments runs for the second page (keyset cursor) of a 60-segment window, limit 30 (31 rows asked), PostgreSQL @ ${pg.segments} segments\n`);
+  process.stdout.write(`${(await explainWindow(pg, SEGMENT_NS)).replace(/^/gm, '  ')}\n`);
+}
+
+/** graphql-segments-pg: graphql-segments' query on PostgreSQL @ PG_SEGMENTS rotating with SQLite @ PG_SEGMENTS. */
+async function graphqlSegmentsPg(pgRest: Figures | undefined): Promise<void> {
+  process.stdout.write(
+    `\ngraphql-segments-pg: graphql-segments' query (random 30-segment window, first: 30), 32 connections, ${DURATION} s x ${RUNS} runs (median), PostgreSQL rotating with SQLite, both @ ${PG_SEGMENTS} segments\n`,
+  );
+  const sqlite = await sqliteForPg();
+  const pg = await pgBigData();
+  const servers: Server[] = [];
+  let runs: CpuFigures[][];
+  const graphqlRun = (server: Server, data: SegmentData, duration = DURATION): Promise<Figures> =>
+    graphqlLoad(`GraphQL windows (${data.env.TAMS_STORE ?? 'sqlite'})`, server, 32, () => graphqlBody(WINDOW_QUERY, { flowId: data.flowId, timerange: randomWindow(data.segments) }), duration);
+  try {
+    const sqliteServer = await startServer(['gateway', sqlite.dataDir], sqlite.env);
+    servers.push(sqliteServer);
+    const pgServer = await startServer(['gateway', pg.dataDir], pg.env);
+    servers.push(pgServer);
+    await checkWindowAgainstRest(pgServer, pg);
+    await checkWindowAgainstRest(sqliteServer, sqlite);
+    if (WARMUP > 0) {
+      await graphqlRun(sqliteServer, sqlite, WARMUP);
+      await graphqlRun(pgServer, pg, WARMUP);
+    }
+    runs = await rotate([() => withCpu([sqliteServer], () => graphqlRun(sqliteServer, sqlite)), () => withCpu([pgServer], () => graphqlRun(pgServer, pg))]);
+    await checkWindowAgainstRest(pgServer, pg);
+  } finally {
+    for (const server of servers) await stopServer(server.child);
+  }
+  const [sqliteRuns, pgRuns] = runs as [CpuFigures[], CpuFigures[]];
+  const [sq, big] = [medianFigures(sqliteRuns), medianFigures(pgRuns)];
+  const pairs = pgRuns.map((r, i) => r.rps / (sqliteRuns[i] as Figures).rps);
+  process.stdout.write(`  SQLite @ ${PG_SEGMENTS} segments       ${fmt(sq)}${cpuText(sqliteRuns, false)}\n`);
+  process.stdout.write(`  PostgreSQL @ ${PG_SEGMENTS} segments   ${fmt(big)}${cpuText(pgRuns, true)}\n`);
+  process.stdout.write(`  requests/s PostgreSQL / SQLite: ${pct(big.rps / sq.rps)} (target >= 60%); paired: ${pct(median(pairs))} (${pairs.map(pct).join(' / ')})\n`);
+  process.stdout.write(`  p99 PostgreSQL / SQLite: ${times(big.p99 / Math.max(1, sq.p99))}\n`);
+  if (pgRest !== undefined) process.stdout.write(`  PostgreSQL GraphQL / REST (rest-segments-pg above): ${pct(big.rps / pgRest.rps)}\n`);
+}
+
+/** rest-ingest-pg: rest-ingest on PostgreSQL and on SQLite, two gateways whose runs alternate. */
+async function restIngestPg(): Promise<void> {
+  const batch = INGEST_BATCH;
+  process.stdout.write(
+    `\nrest-ingest-pg: rest-ingest (arrays of ${batch} segments, ${INGEST_CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs, median) on PostgreSQL (schema ${PG_INGEST_SCHEMA}, made afresh) ` +
+      `alternating with SQLite; object ids allocated before each run, outside its time\n`,
+  );
+  const stores: [string, IngestData][] = [];
+  const targets: IngestTarget[] = [];
+  const rates: number[][] = [[], []];
+  const p99s: number[][] = [[], []];
+  try {
+    stores.push(['SQLite', await sqliteIngestData()], ['PostgreSQL', await postgresIngestData()]);
+    for (const [, data] of stores) targets.push(await startIngest(data));
+    if (WARMUP > 0) {
+      for (const [i, target] of targets.entries()) {
+        const f = await target.run(`rest-ingest ${stores[i]?.[0]} warm-up`, WARMUP, true);
+        process.stdout.write(`  ${stores[i]?.[0]} warm-up (${WARMUP} s, not reported): ${(f.rps * batch).toFixed(0)} segments/s\n`);
+      }
+    }
+    for (let run = 0; run < RUNS; run++) {
+      for (let k = 0; k < targets.length; k++) {
+        const i = (k + run) % targets.length;
+        const name = stores[i]?.[0] as string;
+        const f = await (targets[i] as IngestTarget).run(`rest-ingest ${name} run ${run + 1}`, DURATION);
+        (rates[i] as number[]).push(f.rps * batch);
+        (p99s[i] as number[]).push(f.p99);
+        process.stdout.write(`  ${name} run ${run + 1}: ${(f.rps * batch).toFixed(0)} segments/s (p50 ${f.p50} ms, p99 ${f.p99} ms per batch)${stealText(f.steal)}\n`);
+      }
+    }
+    for (const target of targets) await target.finish();
+  } finally {
+    for (const target of targets) await target.stop();
+    for (const [, data] of stores) await data.cleanup();
+  }
+  const [sq, pg] = [median(rates[0] as number[]), median(rates[1] as number[])];
+  const pairs = (rates[1] as number[]).map((r, i) => r / ((rates[0] as number[])[i] as number));
+  process.stdout.write(`  SQLite median:     ${sq.toFixed(0)} segments/s (p99 ${median(p99s[0] as number[])} ms per batch)\n`);
+  process.stdout.write(`  PostgreSQL median: ${pg.toFixed(0)} segments/s (p99 ${median(p99s[1] as number[])} ms per batch)\n`);
+  process.stdout.write(`  PostgreSQL / SQLite: ${pct(pg / sq)} (target >= 50%); paired: ${pct(median(pairs))} (${pairs.map(pct).join(' / ')})\n`);
+}
+
+/**
+ * two-replicas: the rest-segments-pg window query over two gateway replicas on one PostgreSQL
+ * schema (16 connections each, loaded at once) against one replica (32 connections), the two
+ * alternating run by run; totals of requests/s, the worse replica's p99.
+ */
+async function twoReplicas(): Promise<void> {
+  process.stdout.write(
+    `\ntwo-replicas: the rest-segments-pg window query @ ${PG_SEGMENTS} segments (PostgreSQL), one replica with 32 connections against two replicas on the same schema with 16 each, ${DURATION} s x ${RUNS} runs (median)\n`,
+  );
+  const pg = await pgBigData();
+  const servers: Server[] = [];
+  let runs: CpuFigures[][];
+  try {
+    const a = await startServer(['gateway', pg.dataDir], pg.env);
+    servers.push(a);
+    const b = await startServer(['gateway', pg.dataDir], pg.env);
+    servers.push(b);
+    const half = (server: Server, duration = DURATION): Promise<Figures> =>
+      load(`REST windows on one of two replicas`, {
+        url: `http://127.0.0.1:${server.port}`,
+        headers: server.headers,
+        connections: 16,
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: windowPath(pg.flowId, randomWindow(pg.segments)) }) }],
+      }, duration);
+    const both = async (duration = DURATION): Promise<Figures> => {
+      const [fa, fb] = await Promise.all([half(a, duration), half(b, duration)]);
+      return {
+        rps: fa.rps + fb.rps,
+        requests: fa.requests + fb.requests,
+        p50: Math.max(fa.p50, fb.p50),
+        p99: Math.max(fa.p99, fb.p99),
+        errors: fa.errors + fb.errors,
+        non2xx: fa.non2xx + fb.non2xx,
+        wrong: fa.wrong + fb.wrong,
+        ...(fa.steal === undefined || fb.steal === undefined ? {} : { steal: Math.max(fa.steal, fb.steal) }),
+      };
+    };
+    // A token of one replica verifies on the other (one embedded key), and both list alike.
+    await sameWindows([[a, pg], [{ ...b, headers: a.headers }, pg]], pg.segments);
+    if (WARMUP > 0) {
+      await restWindowLoad(a, pg, WARMUP);
+      await both(WARMUP);
+    }
+    runs = await rotate([() => withCpu([a], () => restWindowLoad(a, pg)), () => withCpu([a, b], () => both())]);
+  } finally {
+    for (const server of servers) await stopServer(server.child);
+  }
+  const [oneRuns, twoRuns] = runs as [CpuFigures[], CpuFigures[]];
+  const [one, two] = [medianFigures(oneRuns), medianFigures(twoRuns)];
+  const pairs = twoRuns.map((r, i) => r.rps / (oneRuns[i] as Figures).rps);
+  process.stdout.write(`  one replica, 32 connections        ${fmt(one)}${cpuText(oneRuns, true)}\n`);
+  process.stdout.write(`  two replicas, 16 connections each  ${fmt(two)}${cpuText(twoRuns, true)} (requests/s summed; p50 and p99 the worse replica's)\n`);
+  process.stdout.write(
+    `  two / one: requests/s ${pct(two.rps / one.rps)}, paired ${pct(median(pairs))} (${pairs.map(pct).join(' / ')}); p99 ${times(two.p99 / Math.max(1, one.p99))}\n`,
+  );
+  process.stdout.write(
+    `  NOTE: this host has ${os.cpus().length} cores, shared by the load generator, every replica and PostgreSQL: a second replica here adds a process competing for the same cores, ` +
+      `so this measures the overhead of running two (more processes, connections and context switches), not the speed-up replicas give on hosts of their own\n`,
+  );
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}\n`);
   try {
@@ -778,6 +1146,11 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('graphql-segments')) await graphqlSegments(rest?.rps);
     if (SCENARIOS.includes('rest-segments-s3')) await restSegmentsS3(rest);
     if (SCENARIOS.includes('rest-ingest')) await restIngest();
+    const pgRest = SCENARIOS.includes('rest-segments-pg') ? await restSegmentsPg() : undefined;
+    if (SCENARIOS.includes('graphql-segments-pg')) await graphqlSegmentsPg(pgRest);
+    if (SCENARIOS.includes('rest-ingest-pg')) await restIngestPg();
+    if (SCENARIOS.includes('two-replicas')) await twoReplicas();
+    if (SCENARIOS.includes('explain-pg')) await explainPg();
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();
@@ -786,6 +1159,9 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('delete-throughput')) await deleteThroughputScenario();
   } finally {
     if (sharedData) fs.rmSync((await sharedData).dataDir, { recursive: true, force: true });
+    if (sqliteAtPgSize) fs.rmSync((await sqliteAtPgSize).dataDir, { recursive: true, force: true });
+    // The big schema stays for later runs; its data dir (secrets, key) is this run's.
+    if (pgBig) fs.rmSync((await pgBig).dataDir, { recursive: true, force: true });
   }
   if (problems.length > 0) {
     process.stderr.write(`bench failed: ${problems.length} load(s) had wrong answers, so their figures do not count:\n${problems.map((p) => `  ${p}\n`).join('')}`);

@@ -41,8 +41,10 @@ export interface PostgresSeedOptions {
   /**
    * Bulk load into a schema nothing else writes (a bench's own): the overlap exclusion
    * constraint is dropped for the seed and made again after it (one index build over every row
-   * instead of one GiST insert per row, several times faster at millions of segments; making
-   * it checks that no segments overlap). Interrupted, the constraint stays dropped until
+   * instead of one GiST insert per row; making it checks that no segments overlap). Measured on
+   * a busy 2-core host: rows alone about 45,000 segments/s against about 16,000/s with the
+   * constraint at 300,000 segments (and 4,000/s at 2,000,000 with other work running), but the
+   * build over 10,000,000 rows then took about 500 s: 7,800,000 segments in 707 s in all. Interrupted, the constraint stays dropped until
    * {@link restoreOverlapConstraint} (or another bulk seed) makes it.
    */
   bulk?: boolean;
