@@ -12,7 +12,6 @@ import type {
   UncontrolledUrl,
   Webhook,
 } from '../../domain/entities';
-import { copyOptionalScalars } from '../../domain/entities';
 import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
 import { usesInitSegments } from '../../domain/init-segments';
@@ -22,7 +21,6 @@ import { EMPTY, formatTimeRange, isEternity, range, span, type TimeRange } from 
 import type {
   DeletionProgress,
   FlowFilter,
-  FlowSort,
   InstanceSelector,
   MetadataStore,
   NewObjectAllocation,
@@ -34,7 +32,6 @@ import type {
   SegmentQuery,
   SegmentTextPage,
   SourceFilter,
-  SourceSort,
   WebhookFilter,
 } from '../../ports/metadata-store';
 import type { ContextualEvent, CursorMove, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
@@ -70,59 +67,10 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
+import { bounds, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
-/** The bounded window [lo, hi) of a range, with sentinels for unbounded ends. */
-function bounds(tr: TimeRange): { lo: bigint; hi: bigint } {
-  return { lo: tr.start ?? INT64_MIN, hi: tr.end ?? INT64_MAX };
-}
-
-/** A copy without undefined members, as JSON would carry it. */
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-/** The flow-segment JSON carried by `flows/segments_added` (no get_urls). */
-function segmentEventJson(seg: NewSegment): Record<string, unknown> {
-  const json: Record<string, unknown> = { object_id: seg.object_id, timerange: seg.timerange_text };
-  copyOptionalScalars(seg, json);
-  if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
-  return json;
-}
-
-/** Ids of a flow's collection members (each once). */
-function collectionIds(flow: Flow): Set<string> {
-  const ids = new Set<string>();
-  if (!Array.isArray(flow.flow_collection)) return ids;
-  for (const item of flow.flow_collection) if (typeof item?.id === 'string') ids.add(item.id);
-  return ids;
-}
-
-interface DocRow {
-  id: string;
-  doc: string;
-}
-
-const PROFILE_SORT = 'profiles:id';
-const WEBHOOK_SORT = 'webhooks:url';
-const DELETION_SORT = 'deletion_requests:created';
-const SOURCE_SORTS: readonly SourceSort[] = ['created', 'updated', 'label'];
-const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
-
-/** The sort key doubles as a column name, so only known keys get near the SQL text. */
-function sortColumn<T extends string>(sortBy: T | undefined, allowed: readonly T[]): T {
-  const sort = sortBy ?? ('created' as T);
-  if (!allowed.includes(sort)) throw new TamsError('bad_request', `Cannot sort by ${String(sort)}`);
-  return sort;
-}
-
-function essenceNumber(flow: Flow, name: string): number | null {
-  const v = flow.essence_parameters?.[name];
-  return typeof v === 'number' ? v : null;
-}
-
-/** Distinct flows naming an object as media or init object: a skip scan over each index, one probe per flow. */
 const FLOWS_REFERENCING = `ARRAY(WITH RECURSIVE m(f) AS (
       SELECT min(flow_id) FROM segments WHERE object_id = o.id
       UNION ALL SELECT (SELECT min(flow_id) FROM segments WHERE object_id = o.id AND flow_id > m.f) FROM m WHERE m.f IS NOT NULL),

@@ -9,10 +9,10 @@
 import type { NewSegment } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import { initSegmentsViolation } from '../../domain/init-segments';
-import { equalTimeRanges, tryParseTimeRange } from '../../domain/timerange';
 import { INT64_MAX, INT64_MIN } from '../sql-common/cursors';
 import { optionalFieldsJson, segmentJsonTail, type ObjectRow } from '../sql-common/rows';
 import { statement, type Tx } from './pool';
+import { reuseConflict, sameTimerangeText } from '../sql-common/store-helpers';
 
 const INSERT_SEGMENTS = statement(`INSERT INTO segments (flow_id, end_ns, start_ns, object_id, init_object_id, json_head,
     object_storage_id, object_storage_key, object_own_timerange, init_storage_id, init_storage_key)
@@ -27,17 +27,6 @@ const REGISTER_OBJECTS = statement(`UPDATE objects o SET role = x.r, registered 
     timerange = x.tr, init_object_id = x.io, first_referenced_by_flow = $6
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS x(i, r, kfc, tr, io)
   WHERE o.id = x.i`);
-
-function reuseConflict(message: string): TamsError {
-  return new TamsError('object_reuse_conflict', message);
-}
-
-function sameTimerangeText(a: string, b: string | null): boolean {
-  if (b === null) return false;
-  const ra = tryParseTimeRange(a);
-  const rb = tryParseTimeRange(b);
-  return ra !== undefined && rb !== undefined ? equalTimeRanges(ra, rb) : a === b;
-}
 
 /** Half-open [lo, hi) intervals that never overlap, sorted by hi (the batch's stored segments). */
 class Intervals {

@@ -13,7 +13,6 @@ import type {
   UncontrolledUrl,
   ObjectStorageRef,
 } from '../../domain/entities';
-import { copyOptionalScalars } from '../../domain/entities';
 import type { OutboxEvent, TamsEventPayload } from '../../domain/events';
 import { TamsError } from '../../domain/errors';
 import { initSegmentsViolation, usesInitSegments } from '../../domain/init-segments';
@@ -21,17 +20,14 @@ import { metadataVersionAfter } from '../../domain/metadata-version';
 import { MAX_COLLECTORS, type SourceCollectionConflict } from '../../domain/source-collections';
 import {
   EMPTY,
-  equalTimeRanges,
   formatTimeRange,
   isEternity,
   range,
   span,
-  tryParseTimeRange,
   type TimeRange,
 } from '../../domain/timerange';
 import type {
   FlowFilter,
-  FlowSort,
   InstanceSelector,
   DeletionProgress,
   MetadataStore,
@@ -44,7 +40,6 @@ import type {
   SegmentQuery,
   SegmentTextPage,
   SourceFilter,
-  SourceSort,
   WebhookFilter,
 } from '../../ports/metadata-store';
 import {
@@ -86,6 +81,7 @@ import {
   type SourceRow,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
+import { bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -102,69 +98,6 @@ export interface SqliteMetadataStoreOptions {
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
-
-/** The bounded window [lo, hi) of a query, with sentinels for unbounded ends. */
-function bounds(tr: TimeRange): { lo: bigint; hi: bigint } {
-  return { lo: tr.start ?? INT64_MIN, hi: tr.end ?? INT64_MAX };
-}
-
-function reuseConflict(message: string): TamsError {
-  return new TamsError('object_reuse_conflict', message);
-}
-
-function sameTimerangeText(a: string, b: string | null): boolean {
-  if (b === null) return false;
-  const ra = tryParseTimeRange(a);
-  const rb = tryParseTimeRange(b);
-  return ra !== undefined && rb !== undefined ? equalTimeRanges(ra, rb) : a === b;
-}
-
-/** A copy without undefined members, as JSON would carry it. */
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-/** The flow-segment JSON carried by `flows/segments_added` (no get_urls). */
-function segmentEventJson(seg: NewSegment): Record<string, unknown> {
-  const json: Record<string, unknown> = { object_id: seg.object_id, timerange: seg.timerange_text };
-  copyOptionalScalars(seg, json);
-  if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
-  return json;
-}
-
-/** Ids of a flow's collection members (each once). */
-function collectionIds(flow: Flow): Set<string> {
-  const ids = new Set<string>();
-  if (!Array.isArray(flow.flow_collection)) return ids;
-  for (const item of flow.flow_collection) if (typeof item?.id === 'string') ids.add(item.id);
-  return ids;
-}
-
-/** A row that is a JSON document under its id. */
-interface DocRow {
-  id: string;
-  doc: string;
-}
-
-/** Sort names in the list cursors of these listings (distinct from the flow / source ones). */
-const PROFILE_SORT = 'profiles:id';
-const WEBHOOK_SORT = 'webhooks:url';
-const DELETION_SORT = 'deletion_requests:created';
-
-const SOURCE_SORTS: readonly SourceSort[] = ['created', 'updated', 'label'];
-const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
-
-/** The sort key doubles as a column name, so only known keys get near the SQL text. */
-function sortColumn<T extends string>(sortBy: T | undefined, allowed: readonly T[]): T {
-  const sort = sortBy ?? ('created' as T);
-  if (!allowed.includes(sort)) throw new TamsError('bad_request', `Cannot sort by ${String(sort)}`);
-  return sort;
-}
-
-function essenceNumber(flow: Flow, name: string): number | null {
-  const v = flow.essence_parameters?.[name];
-  return typeof v === 'number' ? v : null;
-}
 
 /**
  * The embedded metadata store: one SQLite file in WAL mode. Every change runs in one

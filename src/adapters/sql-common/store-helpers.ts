@@ -1,0 +1,72 @@
+/**
+ * What the SQL metadata stores (SQLite, PostgreSQL) share outside their SQL: query windows,
+ * object re-use checks, event JSON, list sort names and keys.
+ */
+import { copyOptionalScalars, type Flow, type NewSegment } from '../../domain/entities';
+import { TamsError } from '../../domain/errors';
+import { equalTimeRanges, tryParseTimeRange, type TimeRange } from '../../domain/timerange';
+import type { FlowSort, SourceSort } from '../../ports/metadata-store';
+import { INT64_MAX, INT64_MIN } from './cursors';
+
+/** The bounded window [lo, hi) of a query, with sentinels for unbounded ends. */
+export function bounds(tr: TimeRange): { lo: bigint; hi: bigint } {
+  return { lo: tr.start ?? INT64_MIN, hi: tr.end ?? INT64_MAX };
+}
+
+export function reuseConflict(message: string): TamsError {
+  return new TamsError('object_reuse_conflict', message);
+}
+
+export function sameTimerangeText(a: string, b: string | null): boolean {
+  if (b === null) return false;
+  const ra = tryParseTimeRange(a);
+  const rb = tryParseTimeRange(b);
+  return ra !== undefined && rb !== undefined ? equalTimeRanges(ra, rb) : a === b;
+}
+
+/** A copy without undefined members, as JSON would carry it. */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** The flow-segment JSON carried by `flows/segments_added` (no get_urls). */
+export function segmentEventJson(seg: NewSegment): Record<string, unknown> {
+  const json: Record<string, unknown> = { object_id: seg.object_id, timerange: seg.timerange_text };
+  copyOptionalScalars(seg, json);
+  if (seg.init_object_id !== undefined) json.init_object = { object_id: seg.init_object_id };
+  return json;
+}
+
+/** Ids of a flow's collection members (each once). */
+export function collectionIds(flow: Flow): Set<string> {
+  const ids = new Set<string>();
+  if (!Array.isArray(flow.flow_collection)) return ids;
+  for (const item of flow.flow_collection) if (typeof item?.id === 'string') ids.add(item.id);
+  return ids;
+}
+
+/** A row that is a JSON document under its id. */
+export interface DocRow {
+  id: string;
+  doc: string;
+}
+
+/** Sort names in the list cursors of these listings (distinct from the flow / source ones). */
+export const PROFILE_SORT = 'profiles:id';
+export const WEBHOOK_SORT = 'webhooks:url';
+export const DELETION_SORT = 'deletion_requests:created';
+
+export const SOURCE_SORTS: readonly SourceSort[] = ['created', 'updated', 'label'];
+export const FLOW_SORTS: readonly FlowSort[] = ['created', 'metadata_updated', 'label'];
+
+/** The sort key doubles as a column name, so only known keys get near the SQL text. */
+export function sortColumn<T extends string>(sortBy: T | undefined, allowed: readonly T[]): T {
+  const sort = sortBy ?? ('created' as T);
+  if (!allowed.includes(sort)) throw new TamsError('bad_request', `Cannot sort by ${String(sort)}`);
+  return sort;
+}
+
+export function essenceNumber(flow: Flow, name: string): number | null {
+  const v = flow.essence_parameters?.[name];
+  return typeof v === 'number' ? v : null;
+}
