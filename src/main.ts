@@ -407,7 +407,11 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     backend: localBackend(config.dataDir, config.storageBackendsFile === undefined),
     maxObjectBytes: config.maxObjectBytes,
   });
-  const objects = new ObjectStores([localObjects, ...(await s3Stores(config, localObjects.backend, clock, () => app.log))]);
+  const s3 = await s3Stores(config, localObjects.backend, clock, () => app.log);
+  // Replicas (PostgreSQL) are offered the local directory only when it is shared
+  // (TAMS_LOCAL_MEDIA_SHARED): otherwise an object put there would be on one replica's disk.
+  const offerLocal = config.store !== 'postgres' || config.localMediaShared;
+  const objects = new ObjectStores([...(offerLocal ? [localObjects] : []), ...s3]);
   await checkBackendsInUse(store, objects).catch(async (err: unknown) => {
     objects.close();
     await store.close();
@@ -512,7 +516,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
 function dataDirContents(config: Config): string {
   const media = config.storageBackendsFile === undefined ? 'media in objects/' : 'local backend media in objects/';
   if (config.store === 'sqlite') return `SQLite tams.db, ${media}`;
-  return config.localMediaShared ? `${media}, shared by every replica` : media;
+  return config.localMediaShared ? `${media}, shared by every replica` : 'keys; no local media backend (not shared)';
 }
 
 /** One line per S3 backend (the local one is the `data:` line), the default marked. */

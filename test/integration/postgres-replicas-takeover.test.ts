@@ -199,6 +199,18 @@ describePostgres('replicas over PostgreSQL, Redis and S3', () => {
       await restart(holder!);
     }, 240_000);
 
+    it('the local media directory is not offered to replicas that do not share it: only the S3 backend is listed and allocatable', async () => {
+      const [a] = replicas as [ChildGateway];
+      const listed = await call(a, token, 'GET', '/service/storage-backends');
+      expect(listed.status).toBe(200);
+      expect((listed.body as { store_type: string }[]).map((b) => b.store_type)).toEqual(['http_object_store']);
+      const localId = fs.readFileSync(path.join(dataDir, 'storage-backend-id'), 'utf8').trim();
+      const flow = videoFlow();
+      expect((await call(a, token, 'PUT', `/flows/${flow.id as string}`, flow)).status).toBe(201);
+      expect((await call(a, token, 'POST', `/flows/${flow.id as string}/storage`, { limit: 1, storage_id: localId })).status).toBe(400);
+      expect(a.stdout()).toContain('no local media backend (not shared)');
+    });
+
     it('a rate limit is shared through Redis: failed authentications are counted across both replicas', async () => {
       const [a, b] = replicas as [ChildGateway, ChildGateway];
       const statuses: number[] = [];
