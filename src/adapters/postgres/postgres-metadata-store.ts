@@ -67,7 +67,7 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
-import { bounds, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
@@ -341,17 +341,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const sort = sortColumn(filter.sort_by, FLOW_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
     const where = new WhereBuilder();
-    const equal: [keyof FlowFilter, string][] = [
-      ['source_id', 'source_id'],
-      ['format', 'format'],
-      ['codec', 'codec'],
-      ['profile_id', 'profile_id'],
-      ['label', 'label'],
-      ['status', 'status'],
-      ['frame_width', 'frame_width'],
-      ['frame_height', 'frame_height'],
-    ];
-    for (const [key, column] of equal) {
+    for (const [key, column] of FLOW_EQUAL_FILTERS) {
       const value = filter[key];
       if (value !== undefined) where.add(`x.${column} = ?`, value);
     }

@@ -9,10 +9,11 @@
  * Cursor moves are compare-and-set, so a worker that lost its lease cannot move a cursor back.
  */
 import type { Webhook } from '../../domain/entities';
-import type { ContextualEvent, CursorMove, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, CursorMove, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import { toOutboxEvent } from '../sql-common/rows';
 import { statement, type Queryable, type Tx } from './pool';
 import { toOutboxRow, type PgOutboxRow } from './rows';
+import { parseContext } from '../sql-common/store-helpers';
 
 const DELIVERY_COLUMNS = 'w.doc, d.cursor, d.attempts, d.next_attempt_ms, d.last_error';
 const DELIVERIES = statement(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id ORDER BY d.webhook_id`);
@@ -62,14 +63,6 @@ interface DeliveryRow {
 
 interface EventRow extends PgOutboxRow {
   context: string | null;
-}
-
-/** JSON null means "absent on the resource": dropped, so the port's optional fields stay absent. */
-function parseContext(text: string): EventContext {
-  const raw = JSON.parse(text) as Record<string, unknown>;
-  const context: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) if (value !== null) context[key] = value;
-  return context;
 }
 
 function toDelivery(row: DeliveryRow): WebhookDelivery {

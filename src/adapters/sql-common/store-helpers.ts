@@ -5,7 +5,8 @@
 import { copyOptionalScalars, type Flow, type NewSegment } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import { equalTimeRanges, tryParseTimeRange, type TimeRange } from '../../domain/timerange';
-import type { FlowSort, SourceSort } from '../../ports/metadata-store';
+import type { FlowFilter, FlowSort, SourceSort } from '../../ports/metadata-store';
+import type { EventContext } from '../../ports/webhook-delivery';
 import { INT64_MAX, INT64_MIN } from './cursors';
 
 /** The bounded window [lo, hi) of a query, with sentinels for unbounded ends. */
@@ -69,4 +70,24 @@ export function sortColumn<T extends string>(sortBy: T | undefined, allowed: rea
 export function essenceNumber(flow: Flow, name: string): number | null {
   const v = flow.essence_parameters?.[name];
   return typeof v === 'number' ? v : null;
+}
+
+/** Flow list filters that are one column each, compared for equality: filter key and column. */
+export const FLOW_EQUAL_FILTERS: readonly (readonly [keyof FlowFilter, string])[] = [
+  ['source_id', 'source_id'],
+  ['format', 'format'],
+  ['codec', 'codec'],
+  ['profile_id', 'profile_id'],
+  ['label', 'label'],
+  ['status', 'status'],
+  ['frame_width', 'frame_width'],
+  ['frame_height', 'frame_height'],
+];
+
+/** JSON null means "absent on the resource": dropped, so the port's optional fields stay absent. */
+export function parseContext(text: string): EventContext {
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  const context: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) if (value !== null) context[key] = value;
+  return context;
 }

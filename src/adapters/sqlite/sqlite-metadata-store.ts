@@ -81,7 +81,7 @@ import {
   type SourceRow,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
-import { bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -405,17 +405,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const sort = sortColumn(filter.sort_by, FLOW_SORTS);
     const cursor = page.after === undefined ? undefined : parseListCursor(page.after, sort);
     const where = new WhereBuilder();
-    const equal: [keyof FlowFilter, string][] = [
-      ['source_id', 'source_id'],
-      ['format', 'format'],
-      ['codec', 'codec'],
-      ['profile_id', 'profile_id'],
-      ['label', 'label'],
-      ['status', 'status'],
-      ['frame_width', 'frame_width'],
-      ['frame_height', 'frame_height'],
-    ];
-    for (const [key, column] of equal) {
+    for (const [key, column] of FLOW_EQUAL_FILTERS) {
       const value = filter[key];
       if (value !== undefined) where.add(`x.${column} = ?`, value);
     }

@@ -10,8 +10,9 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Webhook } from '../../domain/entities';
-import type { ContextualEvent, EventContext, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
+import type { ContextualEvent, IdleCursorMove, OutboxPruned, WebhookBacklog, WebhookDelivery } from '../../ports/webhook-delivery';
 import { toOutboxEvent, type OutboxRow } from '../sql-common/rows';
+import { parseContext } from '../sql-common/store-helpers';
 
 interface Statements {
   deliveries: Statement;
@@ -43,14 +44,6 @@ interface DeliveryRow {
 
 interface EventRow extends OutboxRow {
   context: string | null;
-}
-
-/** JSON null means "absent on the resource": dropped, so the port's optional fields stay absent. */
-function parseContext(text: string): EventContext {
-  const raw = JSON.parse(text) as Record<string, unknown>;
-  const context: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) if (value !== null) context[key] = value;
-  return context;
 }
 
 function toDelivery(row: DeliveryRow): WebhookDelivery {

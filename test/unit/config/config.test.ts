@@ -95,6 +95,7 @@ describe('config', () => {
     ['TAMS_WEBHOOK_PIPELINE', '0'],
     ['TAMS_WEBHOOK_PIPELINE', '65'],
     ['TAMS_WEBHOOK_PIPELINE', 'deep'],
+    ['REDIS_REQUIRED', 'yes'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     let error: unknown;
     try {
@@ -169,6 +170,8 @@ describe('config', () => {
     expect(loadConfig({}).webhooks.pipeline).toBe(8);
     expect(loadConfig({ TAMS_WEBHOOK_PIPELINE: '1' }).webhooks.pipeline).toBe(1);
     expect(loadConfig({ TAMS_WEBHOOK_PIPELINE: '64' }).webhooks.pipeline).toBe(64);
+    expect(loadConfig({}).redisRequired).toBe(false);
+    expect(loadConfig({ REDIS_REQUIRED: 'true' }).redisRequired).toBe(true);
   });
 
   it('refuses TAMS_AUTH=off in production', () => {
