@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { createGateway } from '../src/main';
-import { restoreOverlapConstraint, seedPostgresSegments } from '../src/adapters/postgres/seed';
+import { seedPostgresSegments } from '../src/adapters/postgres/seed';
 import { windowQuery } from '../src/adapters/postgres/segment-window';
 import { loadOrCreateEmbeddedKey, EMBEDDED_KEY_FILE } from '../src/auth/embedded-keys';
 import type { Flow } from '../src/domain/entities';
@@ -115,10 +115,6 @@ export async function preparePgSegmentData(schema: string, segments: number, seg
   }
   if (have > segments) throw new Error(`PostgreSQL schema ${schema}: the bench flow holds ${have} segments, more than ${segments}: drop the schema (DROP SCHEMA ${schema} CASCADE)`);
   let seedSeconds = 0;
-  // A bulk seed interrupted after its rows left the overlap constraint dropped: made now.
-  if (have === segments && (await restoreOverlapConstraint({ connectionString: PG_URL, schema }))) {
-    process.stdout.write(`  PostgreSQL schema ${schema}: the overlap constraint an interrupted seed left dropped is made again\n`);
-  }
   if (have === segments && segments > 0) {
     process.stdout.write(`  PostgreSQL schema ${schema}: ${segments} segments already seeded (reused)\n`);
   } else if (have < segments) {
@@ -127,7 +123,6 @@ export async function preparePgSegmentData(schema: string, segments: number, seg
     const missing = segments - have;
     await seedPostgresSegments({ connectionString: PG_URL, schema }, BENCH_FLOW_ID, missing, segmentNs, {
       storage: { id: BENCH_STORAGE_ID, keyPrefix: '' },
-      bulk: true,
       onProgress: (done) => {
         if (missing >= 1_000_000 && done - reported >= missing / 10) {
           reported = done;
@@ -139,7 +134,7 @@ export async function preparePgSegmentData(schema: string, segments: number, seg
     await withClient((c) => c.query(`ANALYZE "${schema}".segments, "${schema}".objects, "${schema}".object_instances, "${schema}".flows`));
     seedSeconds = (Date.now() - t0) / 1000;
     process.stdout.write(
-      `  seeded ${missing} segments (bulk: overlap constraint made after the rows) into PostgreSQL schema ${schema}${have > 0 ? ` (after the ${have} there)` : ''} in ${seedSeconds.toFixed(1)} s (${(missing / seedSeconds).toFixed(0)}/s, ANALYZE included)\n`,
+      `  seeded ${missing} segments into PostgreSQL schema ${schema}${have > 0 ? ` (after the ${have} there)` : ''} in ${seedSeconds.toFixed(1)} s (${(missing / seedSeconds).toFixed(0)}/s, ANALYZE included)\n`,
     );
   }
   return { dataDir, flowId: BENCH_FLOW_ID, segments, schema, env, seedSeconds };

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { MIGRATIONS } from '../../src/adapters/postgres/migrations';
 import { PostgresMetadataStore } from '../../src/adapters/postgres/postgres-metadata-store';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
@@ -90,23 +91,40 @@ describePostgres('PostgreSQL store: two replicas on one database', () => {
     }
   });
 
-  it('keeps segments from overlapping even for a writer that bypasses the store (exclusion constraint)', async () => {
+  it('drops migration 1\'s exclusion constraint when it upgrades a store (migration 2); registration still refuses overlaps', async () => {
     const schema = schemas.next();
-    const store = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, schema });
-    await store.init();
-    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    const admin = new Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
     await admin.connect();
+    const constraints = async (): Promise<number> =>
+      Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'segments'::regclass AND conname = 'segments_no_overlap'")).rows[0]?.n);
     try {
+      // A store as version 1 left it, with a segment stored.
+      await admin.query(`CREATE SCHEMA "${schema}"`);
+      await admin.query('CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public');
+      await admin.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied text NOT NULL)');
+      await admin.query(MIGRATIONS[0]!);
+      await admin.query("INSERT INTO schema_migrations (version, applied) VALUES (1, 'then')");
+      expect(await constraints()).toBe(1);
       const f = flow();
-      await store.putFlow(f, NOW);
-      expect((await store.addSegments(f.id, [seg('s', '[0:0_10:0)')], NOW))[0]!.error).toBeUndefined();
-      const insert = `INSERT INTO "${schema}".segments (flow_id, end_ns, start_ns, object_id, json_head) VALUES ($1, $2, $3, 'raw', '{}')`;
-      await expect(admin.query(insert, [f.id, 12_000_000_000n, 9_000_000_000n])).rejects.toMatchObject({ code: '23P01', constraint: 'segments_no_overlap' });
-      // Touching is not overlapping: half-open ranges, as the store's bounds are.
-      await admin.query(insert, [f.id, 12_000_000_000n, 10_000_000_000n]);
+      const old = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, schema });
+      const store = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, schema });
+      try {
+        await store.init();
+        expect(await constraints()).toBe(0);
+        await old.init();
+        const versions = await admin.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+        expect(versions.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+        await store.putFlow(f, NOW);
+        expect((await store.addSegments(f.id, [seg('s', '[0:0_10:0)')], NOW))[0]!.error).toBeUndefined();
+        // Another replica, racing: the flow's lock is what keeps the rule now.
+        const [first, second] = await Promise.all([old.addSegments(f.id, [seg('t', '[9:0_12:0)')], NOW), store.addSegments(f.id, [seg('u', '[10:0_12:0)')], NOW)]);
+        expect(first[0]!.error).toMatchObject({ code: 'segment_overlap' });
+        expect(second[0]!.error).toBeUndefined();
+      } finally {
+        await Promise.all([old.close(), store.close()]);
+      }
     } finally {
       await admin.end();
-      await store.close();
     }
   });
 

@@ -59,7 +59,6 @@ const CONSTRAINT_ERRORS: Record<string, () => TamsError> = {
   objects_pkey: () => new TamsError('object_exists', 'Object already exists'),
   profiles_pkey: () => new TamsError('profile_exists', 'Profile already exists'),
   segments_pkey: () => new TamsError('segment_overlap', 'A segment overlaps an existing segment'),
-  segments_no_overlap: () => new TamsError('segment_overlap', 'A segment overlaps an existing segment'),
 };
 
 /** A transaction that failed only because of another one at the same time: run it again. */

@@ -10,8 +10,9 @@
  *   has its members in the order they were written, and compares equal as text (webhook
  *   revisions); queries read into them with `doc::json`;
  * - segment bounds are int8 nanoseconds, half-open, INT64_MIN / INT64_MAX for unbounded ends,
- *   keyed by (flow_id, end_ns) for the window query; an exclusion constraint keeps segments of
- *   one flow from overlapping whatever writes them;
+ *   keyed by (flow_id, end_ns) for the window query; segments of one flow never overlap because
+ *   every writer takes the flow's lock and checks under it (migration 1's exclusion constraint
+ *   did the same for any writer, at seven times the insert's cost: migration 2 drops it);
  * - outbox seqs come from `outbox_counter`, whose one row each event-writing transaction
  *   updates just before it commits, so seqs are handed out in commit order (outbox.ts);
  * - the SQLite triggers are PL/pgSQL triggers; the outbox context is computed by
@@ -65,7 +66,7 @@ export const MIGRATIONS: readonly string[] = [
   -- Segments of one flow never overlap, so (flow_id, end_ns) is unique and orders them by time:
   -- a window is one range of that index. The exclusion constraint is the rule itself, for any
   -- writer; the store also serialises registrations on one flow (a lock on the flow) so that
-  -- each segment of a batch fails or stores alone.
+  -- each segment of a batch fails or stores alone. (Migration 2 drops the constraint.)
   CREATE TABLE segments (
     flow_id              text COLLATE "C" NOT NULL,
     end_ns               bigint NOT NULL,
@@ -286,6 +287,14 @@ export const MIGRATIONS: readonly string[] = [
     WHEN ((OLD.doc::json ->> 'status') IN ('error', 'disabled') AND (NEW.doc::json ->> 'status') = 'created')
     EXECUTE FUNCTION tams_webhooks_delivery_reenabled();
   `,
+  // 2: the overlap exclusion constraint goes. Every writer of segments takes the flow's lock
+  // (pg_advisory_xact_lock on 'tams-flow:<id>') and checks its batch against the stored
+  // segments under it, so the rule holds without it, and its GiST index cost about 40 of the
+  // 45 ms a 1,000-segment insert took (bench/RESULTS.md, 2026-12-07): registration over REST
+  // ran at under a quarter of SQLite's rate with it, about half without.
+  `
+  ALTER TABLE segments DROP CONSTRAINT IF EXISTS segments_no_overlap;
+  `,
 ];
 
 /**
@@ -302,7 +311,8 @@ function quoteIdentifier(name: string): string {
 /**
  * Applies the versions not yet applied, each in its own transaction, under MIGRATION_LOCK.
  * `schema`: made first when missing (the connection's search_path names it). btree_gist (for
- * the exclusion constraint) is made in `public` then, so dropping a test schema never drops it.
+ * migration 1's exclusion constraint, dropped by migration 2) is made in `public` then, so
+ * dropping a test schema never drops it.
  * Returns the version the store had before (0: new).
  */
 export async function migrate(client: PoolClient, schema: string | undefined): Promise<number> {

@@ -11,7 +11,9 @@
  *
  * The context of each event (what its flow or source is when it is written, as the SQLite
  * store's trigger computes it) is read when the event is appended, in the transaction, so it sees
- * exactly what the SQLite store's trigger sees at that point.
+ * exactly what the SQLite store's trigger sees at that point. An event of the transaction's last
+ * change (appendLast) has it computed by the flush statement instead, which sees the same and
+ * saves a round trip (segment registration and deletion).
  *
  * The same statement sends a NOTIFY (delivered to listeners at commit, in commit order) naming
  * the store's schema and this store instance, so other replicas wake their readers and this one
@@ -27,6 +29,8 @@ interface PendingEvent {
   flow_id: string | null;
   source_id: string | null;
   context: string | null;
+  /** The context is computed by the flush statement (an event of the transaction's last change). */
+  contextAtFlush: boolean;
 }
 
 const CONTEXT = statement('SELECT tams_event_context($1, $2, $3, $4) AS context');
@@ -38,15 +42,17 @@ const CONTEXT = statement('SELECT tams_event_context($1, $2, $3, $4) AS context'
 const FLUSH = statement(`WITH c AS (UPDATE outbox_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq),
     n AS MATERIALIZED (SELECT pg_notify($8, $9) AS sent)
   INSERT INTO outbox (seq, event_type, event_timestamp, payload, flow_id, source_id, context)
-  SELECT c.seq - $1 + e.n, e.t, e.ts, e.p, e.f, e.s, e.c
-  FROM c CROSS JOIN n CROSS JOIN unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    WITH ORDINALITY AS e(t, ts, p, f, s, c, n)`);
+  SELECT c.seq - $1 + e.n, e.t, e.ts, e.p, e.f, e.s, CASE WHEN e.k THEN tams_event_context(e.t, e.f, e.s, e.p) ELSE e.c END
+  FROM c CROSS JOIN n CROSS JOIN unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $10::boolean[])
+    WITH ORDINALITY AS e(t, ts, p, f, s, c, k, n)`);
 
 export const OUTBOX_CHANNEL = 'tams_outbox';
 
 /** The events a transaction has written so far; flushed into the outbox just before it commits. */
 export class OutboxWriter {
   private readonly pending: PendingEvent[] = [];
+  /** appendLast was called: no event may follow. */
+  private closed = false;
 
   constructor(private readonly tx: Tx) {}
 
@@ -55,11 +61,26 @@ export class OutboxWriter {
   }
 
   async append(payload: TamsEventPayload, timestamp: string, ids: { flow_id?: string; source_id?: string } = {}): Promise<void> {
-    const text = JSON.stringify(payload.event);
-    const flowId = ids.flow_id ?? null;
-    const sourceId = ids.source_id ?? null;
-    const row = await this.tx.row<{ context: string | null }>(CONTEXT, [payload.type, flowId, sourceId, text]);
-    this.pending.push({ type: payload.type, timestamp, payload: text, flow_id: flowId, source_id: sourceId, context: row?.context ?? null });
+    const event = this.pendingEvent(payload, timestamp, ids);
+    const row = await this.tx.row<{ context: string | null }>(CONTEXT, [event.type, event.flow_id, event.source_id, event.payload]);
+    event.context = row?.context ?? null;
+    this.pending.push(event);
+  }
+
+  /**
+   * An event of the transaction's last change: nothing the transaction writes after it may
+   * change its context (no other event may follow it), so the flush computes the context.
+   */
+  appendLast(payload: TamsEventPayload, timestamp: string, ids: { flow_id?: string; source_id?: string } = {}): void {
+    const event = this.pendingEvent(payload, timestamp, ids);
+    event.contextAtFlush = true;
+    this.pending.push(event);
+    this.closed = true;
+  }
+
+  private pendingEvent(payload: TamsEventPayload, timestamp: string, ids: { flow_id?: string; source_id?: string }): PendingEvent {
+    if (this.closed) throw new Error('OutboxWriter: an event appended after the transaction\'s last change');
+    return { type: payload.type, timestamp, payload: JSON.stringify(payload.event), flow_id: ids.flow_id ?? null, source_id: ids.source_id ?? null, context: null, contextAtFlush: false };
   }
 
   /** Writes the pending events with the next seqs (the last statement before COMMIT); `origin` is the NOTIFY payload. */
@@ -76,6 +97,7 @@ export class OutboxWriter {
       events.map((e) => e.context),
       OUTBOX_CHANNEL,
       origin,
+      events.map((e) => e.contextAtFlush),
     ]);
   }
 }

@@ -149,6 +149,14 @@ export class Tx extends ClientQueries {
   }
 }
 
+export interface TransactionOptions {
+  /**
+   * Key of a transaction-level advisory lock (`pg_advisory_xact_lock(hashtextextended(key, 0))`)
+   * taken in the round trip that sends BEGIN, before anything else runs.
+   */
+  advisoryLock?: string;
+}
+
 /** How many times a transaction that lost a race with another one is run again. */
 const ATTEMPTS = 4;
 
@@ -162,10 +170,10 @@ export class Db extends ClientQueries {
    * ROLLBACK when it throws. A transaction that failed only because a concurrent one won (a
    * deadlock, two inserts of one key) is run again from the start, a few times.
    */
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once(work);
+        return await this.once(work, options);
       } catch (err) {
         if (attempt >= ATTEMPTS || !isRetryable(err)) throw toStoreError(err);
       }
@@ -191,7 +199,7 @@ export class Db extends ClientQueries {
     }
   }
 
-  private async once<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  private async once<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -200,7 +208,9 @@ export class Db extends ClientQueries {
     }
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      // One simple-protocol message: BEGIN and the lock cost one round trip, not two.
+      const lock = options.advisoryLock === undefined ? '' : `; SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(options.advisoryLock)}, 0))`;
+      await client.query(`BEGIN${lock}`);
       const result = await work(new Tx(client));
       await client.query('COMMIT');
       return result;

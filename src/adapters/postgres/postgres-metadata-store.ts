@@ -61,6 +61,7 @@ import { migrate } from './migrations';
 import { CommitNotifications, notifyPayload } from './notifications';
 import { PostgresObjectStorage } from './object-storage';
 import { OutboxWriter } from './outbox';
+import { flowLockKey } from './flow-lock';
 import { createClient, createPool, Db, statement, type PostgresConnectionOptions, type Queryable, type Tx } from './pool';
 import { OBJECT_COLUMNS, toObjectRow, toOutboxRow, type PgObjectRow, type PgOutboxRow } from './rows';
 import { SegmentBatch } from './segment-registration';
@@ -79,6 +80,24 @@ const FLOWS_REFERENCING = `ARRAY(WITH RECURSIVE m(f) AS (
       UNION ALL SELECT (SELECT min(flow_id) FROM segments WHERE init_object_id = o.id AND flow_id > i.f) FROM i WHERE i.f IS NOT NULL)
     SELECT f FROM m WHERE f IS NOT NULL UNION SELECT f FROM i WHERE f IS NOT NULL)`;
 
+/**
+ * The unfinished deletion request of flow $1, if any: 1 when it deletes the flow, 0 when only its
+ * segments, null when there is none.
+ */
+const PENDING_DELETION = `SELECT max(CASE json_typeof(r.doc::json -> 'delete_flow')
+      WHEN 'boolean' THEN (CASE WHEN (r.doc::json ->> 'delete_flow') = 'true' THEN 1 ELSE 0 END)
+      WHEN 'number' THEN (r.doc::json ->> 'delete_flow')::numeric END)
+    FROM deletion_requests r WHERE r.flow_id = $1 AND (r.doc::json ->> 'status') IN ('created', 'started')`;
+
+/** Why a write to a flow held by an unfinished deletion request (`deleteFlow`: see PENDING_DELETION) is refused, if it is. */
+function deletionRefusal(flowId: string, deleteFlow: string | number | null, write: 'media' | 'metadata'): TamsError | undefined {
+  if (deleteFlow === null || (write === 'metadata' && Number(deleteFlow) !== 1)) return undefined;
+  return new TamsError(
+    'flow_being_deleted',
+    Number(deleteFlow) === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
+  );
+}
+
 const S = {
   getSetting: statement('SELECT value FROM settings WHERE key = $1'),
   getSettingForUpdate: statement('SELECT value FROM settings WHERE key = $1 FOR UPDATE'),
@@ -93,7 +112,6 @@ const S = {
   updateSource: statement('UPDATE sources SET label = $1, updated = $2, doc = $3 WHERE id = $4'),
 
   /** Every write of a flow (its metadata, its segments, its deletion) holds this lock until it commits. */
-  lockFlow: statement("SELECT pg_advisory_xact_lock(hashtextextended('tams-flow:' || $1, 0)) AS locked"),
   getFlow: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = $1'),
   getFlowForUpdate: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = $1 FOR UPDATE'),
   getFlows: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = ANY($1::text[])'),
@@ -159,10 +177,15 @@ const S = {
   deleteExpiredDeletionRequests: statement(`DELETE FROM deletion_requests
     WHERE expiry < $1 AND (doc::json ->> 'status') IN ('done', 'error')`),
   /** SQLite's max(json_extract(doc, '$.delete_flow')): 1 when any unfinished request deletes the flow, 0 when none does, NULL without one saying. */
-  pendingDeletionOf: statement(`SELECT max(CASE json_typeof(doc::json -> 'delete_flow')
-      WHEN 'boolean' THEN (CASE WHEN (doc::json ->> 'delete_flow') = 'true' THEN 1 ELSE 0 END)
-      WHEN 'number' THEN (doc::json ->> 'delete_flow')::numeric END) AS d
-    FROM deletion_requests WHERE flow_id = $1 AND (doc::json ->> 'status') IN ('created', 'started')`),
+  pendingDeletionOf: statement(`SELECT (${PENDING_DELETION}) AS d`),
+  /**
+   * What a segment registration needs first, in one round trip: the flow (no flow: its columns
+   * null), the pending deletion's kind, and the start of the first stored segment ending after
+   * $2 (an ordered batch starting at $2 is clear of stored segments when that is at or after its end).
+   */
+  segmentsTarget: statement(`SELECT f.source_id, f.init_segments, (${PENDING_DELETION}) AS d,
+      (SELECT s.start_ns FROM segments s WHERE s.flow_id = $1 AND s.end_ns > $2 ORDER BY s.end_ns LIMIT 1) AS next_start
+    FROM (SELECT 1) AS one LEFT JOIN flows f ON f.id = $1`),
   upsertDeletionRequest: statement(`INSERT INTO deletion_requests (id, flow_id, created, expiry, doc) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (id) DO UPDATE SET flow_id = excluded.flow_id, created = excluded.created,
       expiry = excluded.expiry, doc = excluded.doc`),
@@ -232,7 +255,8 @@ export class PostgresMetadataStore implements MetadataStore {
    * Runs a change in one transaction: its events go into the outbox as its last statement, and
    * listeners are told after a commit that wrote events.
    */
-  private async write<T>(change: (tx: Tx) => Promise<T>): Promise<T> {
+  /** `lockFlow`: the flow whose lock the transaction takes first (with BEGIN; see flow-lock.ts). */
+  private async write<T>(change: (tx: Tx) => Promise<T>, lockFlow?: string): Promise<T> {
     let wroteEvents = false;
     const result = await this.db.transaction(async (tx) => {
       const outbox = new OutboxWriter(tx);
@@ -241,7 +265,7 @@ export class PostgresMetadataStore implements MetadataStore {
       await outbox.flush(notifyPayload(this.schemaName, this.instance));
       wroteEvents = outbox.count > 0;
       return value;
-    });
+    }, lockFlow === undefined ? {} : { advisoryLock: flowLockKey(lockFlow) });
     if (wroteEvents) this.notify();
     return result;
   }
@@ -257,13 +281,18 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private async appendEvent(tx: Tx, payload: TamsEventPayload, timestamp: string, ids: { flow_id?: string; source_id?: string } = {}): Promise<void> {
-    const outbox = this.outboxes.get(tx);
-    if (outbox === undefined) throw new Error('PostgresMetadataStore: event written outside a write transaction');
-    await outbox.append(payload, timestamp, ids);
+    await this.outboxOf(tx).append(payload, timestamp, ids);
   }
 
-  private async lockFlow(tx: Tx, flowId: string): Promise<void> {
-    await tx.row(S.lockFlow, [flowId]);
+  /** An event of the transaction's last change (OutboxWriter.appendLast: no round trip now). */
+  private appendLastEvent(tx: Tx, payload: TamsEventPayload, timestamp: string, ids: { flow_id?: string; source_id?: string }): void {
+    this.outboxOf(tx).appendLast(payload, timestamp, ids);
+  }
+
+  private outboxOf(tx: Tx): OutboxWriter {
+    const outbox = this.outboxes.get(tx);
+    if (outbox === undefined) throw new Error('PostgresMetadataStore: event written outside a write transaction');
+    return outbox;
   }
 
   // ---- service -------------------------------------------------------------------------
@@ -370,11 +399,10 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async putFlow(flow: Flow, now: string): Promise<PutFlowResult> {
     return this.write(async (tx) => {
-      await this.lockFlow(tx, flow.id);
       const previous = await tx.row<FlowRow>(S.getFlowForUpdate, [flow.id]);
       if (previous) await this.refuseWhileDeleting(tx, flow.id, 'metadata');
       return { created: !previous, flow: await this.replaceFlow(tx, flow, previous, now) };
-    });
+    }, flow.id);
   }
 
   /** See SqliteMetadataStore.storeFlow. */
@@ -428,14 +456,13 @@ export class PostgresMetadataStore implements MetadataStore {
   /** See SqliteMetadataStore.updateFlow. */
   async updateFlow(id: string, change: (flow: Flow) => Flow, now: string): Promise<Flow | undefined> {
     return this.write(async (tx) => {
-      await this.lockFlow(tx, id);
       const previous = await tx.row<FlowRow>(S.getFlowForUpdate, [id]);
       if (!previous) return undefined;
       await this.refuseWhileDeleting(tx, id, 'metadata');
       const next = plain(change(plain(toFlow(previous))));
       if (next.id !== id) throw new TamsError('validation_failed', 'The id of a flow cannot be changed');
       return this.replaceFlow(tx, next, previous, now);
-    });
+    }, id);
   }
 
   /** See SqliteMetadataStore.replaceFlow. */
@@ -539,7 +566,6 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async deleteFlow(id: string, now: string, progress?: DeletionProgress): Promise<boolean> {
     return this.write(async (tx) => {
-      await this.lockFlow(tx, id);
       if (progress === undefined) await this.refuseWhileDeleting(tx, id, 'media');
       else if (!(await this.advanceDeletionRequest(tx, progress))) return false;
       const row = await tx.row<FlowRow>(S.getFlowForUpdate, [id]);
@@ -564,7 +590,7 @@ export class PostgresMetadataStore implements MetadataStore {
       await this.sourceCollections.refresh(tx, affectedSources, now);
       await this.deleteSourceIfUnused(tx, row.source_id, now);
       return true;
-    });
+    }, id);
   }
 
   private async dropCollectionMember(tx: Tx, collectorId: string, memberId: string, now: string): Promise<string | undefined> {
@@ -647,12 +673,15 @@ export class PostgresMetadataStore implements MetadataStore {
    */
   async addSegments(flowId: string, segments: NewSegment[], now: string): Promise<SegmentOutcome[]> {
     return this.write(async (tx) => {
-      await this.lockFlow(tx, flowId);
-      await this.refuseWhileDeleting(tx, flowId, 'media');
-      const flow = await tx.row<{ source_id: string; init_segments: boolean }>('SELECT source_id, init_segments FROM flows WHERE id = $1', [flowId]);
-      if (!flow) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
-      const batch = new SegmentBatch(flowId, flow.init_segments, now);
-      batch.overlapsStored = await this.storedOverlaps(tx, flowId, segments);
+      const span = orderedBatchSpan(segments);
+      const target = await tx.row<{ source_id: string | null; init_segments: boolean | null; d: string | null; next_start: bigint | null }>(S.segmentsTarget, [flowId, span?.lo ?? INT64_MAX]);
+      const refusal = deletionRefusal(flowId, target?.d ?? null, 'media');
+      if (refusal) throw refusal;
+      if (!target || target.source_id === null) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
+      const batch = new SegmentBatch(flowId, target.init_segments === true, now);
+      // An ordered batch whose span ends before the first stored segment after its start is clear.
+      const clear = span !== undefined && (target.next_start === null || target.next_start >= span.hi);
+      if (!clear) batch.overlapsStored = await this.storedOverlaps(tx, flowId, segments);
       await this.readObjects(tx, batch, [...objectIdsOf(segments)]);
       // Re-used objects bring their init objects (SegmentBatch.register): those are read too.
       const inherited = [...batch.objects.values()].flatMap((o) => (o?.registered && o.init_object_id !== null && !batch.objects.has(o.init_object_id) ? [o.init_object_id] : []));
@@ -661,19 +690,13 @@ export class PostgresMetadataStore implements MetadataStore {
         const error = batch.register(segment, i);
         return error ? { segment, error } : { segment };
       });
-      await batch.write(tx);
       const stored = outcomes.filter((o) => o.error === undefined).map((o) => o.segment);
       if (stored.length > 0) {
-        await tx.run(S.touchSegments, [now, stored.length, flowId]);
-        await this.appendEvent(
-          tx,
-          { type: 'flows/segments_added', event: { flow_id: flowId, segments: stored.map(segmentEventJson) } },
-          now,
-          { flow_id: flowId, source_id: flow.source_id },
-        );
+        await batch.write(tx);
+        this.appendLastEvent(tx, { type: 'flows/segments_added', event: { flow_id: flowId, segments: stored.map(segmentEventJson) } }, now, { flow_id: flowId, source_id: target.source_id });
       }
       return outcomes;
-    });
+    }, flowId);
   }
 
   /** Reads (share-locked) the object rows of `ids` into a batch; an id without a row is recorded as unknown. */
@@ -683,14 +706,9 @@ export class PostgresMetadataStore implements MetadataStore {
     for (const row of await tx.rows<PgObjectRow>(S.lockObjects, [ids])) batch.objects.set(row.id, toObjectRow(row));
   }
 
-  /** Which segments of a batch (by index) overlap a stored one: none when an ordered batch's span is clear, else one query. */
+  /** Which segments of a batch (by index) overlap a stored one (one query). */
   private async storedOverlaps(tx: Tx, flowId: string, segments: readonly NewSegment[]): Promise<Set<number>> {
     const overlapping = new Set<number>();
-    const spanOf = orderedBatchSpan(segments);
-    if (spanOf !== undefined) {
-      const next = await tx.row<{ start_ns: bigint }>(S.firstEndingAfter, [flowId, spanOf.lo]);
-      if (next === undefined || next.start_ns >= spanOf.hi) return overlapping;
-    }
     const candidates = segments.flatMap((s, i) => (s.timerange.empty ? [] : [{ i, ...bounds(s.timerange) }]));
     if (candidates.length === 0) return overlapping;
     const rows = await tx.rows<{ n: bigint }>(S.overlapsStored, [flowId, candidates.map((c) => c.lo), candidates.map((c) => c.hi)]);
@@ -701,7 +719,6 @@ export class PostgresMetadataStore implements MetadataStore {
   async deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionProgress): Promise<number> {
     if (timerange.empty && progress === undefined) return 0;
     return this.write(async (tx) => {
-      await this.lockFlow(tx, flowId);
       if (progress === undefined) await this.refuseWhileDeleting(tx, flowId, 'media');
       else if (!(await this.advanceDeletionRequest(tx, progress))) return 0;
       const flow = await tx.row<FlowRow>(S.getFlow, [flowId]);
@@ -711,15 +728,10 @@ export class PostgresMetadataStore implements MetadataStore {
       const deleted = await tx.run(S.deleteCovered, [flowId, lo, hi, objectId ?? null]);
       if (deleted > 0) {
         await tx.run(S.touchSegments, [now, -deleted, flowId]);
-        await this.appendEvent(
-          tx,
-          { type: 'flows/segments_deleted', event: { flow_id: flowId, timerange: formatTimeRange(gone) } },
-          now,
-          { flow_id: flowId, source_id: flow.source_id },
-        );
+        this.appendLastEvent(tx, { type: 'flows/segments_deleted', event: { flow_id: flowId, timerange: formatTimeRange(gone) } }, now, { flow_id: flowId, source_id: flow.source_id });
       }
       return deleted;
-    });
+    }, flowId);
   }
 
   /** See SqliteMetadataStore.deletedSpan (both ends in one query). */
@@ -966,20 +978,15 @@ export class PostgresMetadataStore implements MetadataStore {
   /** See SqliteMetadataStore.refuseWhileDeleting. */
   private async refuseWhileDeleting(tx: Tx, flowId: string, write: 'media' | 'metadata'): Promise<void> {
     const row = await tx.row<{ d: string | null }>(S.pendingDeletionOf, [flowId]);
-    const deleteFlow = row?.d === null || row?.d === undefined ? null : Number(row.d);
-    if (deleteFlow === null || (write === 'metadata' && deleteFlow !== 1)) return;
-    throw new TamsError(
-      'flow_being_deleted',
-      deleteFlow === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
-    );
+    const refusal = deletionRefusal(flowId, row?.d ?? null, write);
+    if (refusal) throw refusal;
   }
 
   async putDeletionRequest(request: DeletionRequest): Promise<void> {
     await this.write(async (tx) => {
-      await this.lockFlow(tx, request.flow_id);
       if ((await tx.row(S.getDeletionRequestForUpdate, [request.id])) === undefined) await this.refuseWhileDeleting(tx, request.flow_id, 'media');
       await this.storeDeletionRequest(tx, request);
-    });
+    }, request.flow_id);
   }
 
   private async advanceDeletionRequest(tx: Tx, progress: DeletionProgress): Promise<boolean> {

@@ -14,14 +14,14 @@
  * object stores mint them, `<prefix><hex2>/<hex2>/<uuid>` (../local-objects/object-key.ts,
  * ../s3/s3-object-store.ts), by the server.
  *
- * Like ../sqlite/seed.ts it bypasses the overlap and object re-use checks (the exclusion
- * constraint still holds) and writes NO outbox events: webhooks and subscribers never hear of
- * seeded segments. Each chunk is one transaction under the flow's lock, so an interrupted seed
+ * Like ../sqlite/seed.ts it bypasses the overlap and object re-use checks (it appends after the
+ * flow's last segment as it was when the seed began: nothing else may write the flow meanwhile)
+ * and writes NO outbox events: webhooks and subscribers never hear of seeded segments. Each chunk is one transaction under the flow's lock, so an interrupted seed
  * leaves whole segments behind and a later one (startNs unset) appends after them.
  */
 import { TamsError } from '../../domain/errors';
 import { INT64_MAX } from '../sql-common/cursors';
-import type { Client } from 'pg';
+import { flowLockKey } from './flow-lock';
 import { createClient, type PostgresConnectionOptions } from './pool';
 
 export interface PostgresSeedOptions {
@@ -38,46 +38,6 @@ export interface PostgresSeedOptions {
   chunk?: number;
   /** Called after each chunk commits with the segments seeded so far. */
   onProgress?: (seeded: number) => void;
-  /**
-   * Bulk load into a schema nothing else writes (a bench's own): the overlap exclusion
-   * constraint is dropped for the seed and made again after it (one index build over every row
-   * instead of one GiST insert per row; making it checks that no segments overlap). Measured on
-   * a busy 2-core host: rows alone about 45,000 segments/s against about 16,000/s with the
-   * constraint at 300,000 segments (and 4,000/s at 2,000,000 with other work running), but the
-   * build over 10,000,000 rows then took about 500 s: 7,800,000 segments in 707 s in all. Interrupted, the constraint stays dropped until
-   * {@link restoreOverlapConstraint} (or another bulk seed) makes it.
-   */
-  bulk?: boolean;
-}
-
-/** The exclusion constraint of migration 1 (migrations.ts), as pg_get_constraintdef writes it. */
-const OVERLAP_CONSTRAINT = 'segments_no_overlap';
-const OVERLAP_DEFINITION = 'EXCLUDE USING gist (flow_id WITH =, int8range(start_ns, end_ns) WITH &&)';
-
-async function overlapConstraint(client: Client): Promise<string | undefined> {
-  const { rows } = await client.query<{ def: string }>(
-    "SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c WHERE c.conrelid = 'segments'::regclass AND c.conname = $1",
-    [OVERLAP_CONSTRAINT],
-  );
-  return rows[0]?.def;
-}
-
-/** Makes the overlap constraint of the store at `connection` when a bulk seed left it dropped; true when it had to. */
-export async function restoreOverlapConstraint(connection: PostgresConnectionOptions): Promise<boolean> {
-  const client = createClient({ ...connection, statementTimeoutMs: 0 });
-  await client.connect();
-  try {
-    return await restoreWith(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function restoreWith(client: Client): Promise<boolean> {
-  if ((await overlapConstraint(client)) !== undefined) return false;
-  await client.query("SET maintenance_work_mem = '1GB'");
-  await client.query(`ALTER TABLE segments ADD CONSTRAINT ${OVERLAP_CONSTRAINT} ${OVERLAP_DEFINITION}`);
-  return true;
 }
 
 export interface PostgresSeedResult {
@@ -143,16 +103,11 @@ export async function seedPostgresSegments(
     const startNs = options.startNs ?? lastEnd ?? 0n;
     const endNs = startNs + BigInt(count) * segmentDurationNs;
     if (endNs >= INT64_MAX) throw new TamsError('bad_request', `${count} segments of ${segmentDurationNs} ns from ${startNs} end past the largest timestamp`);
-    if (options.bulk === true) {
-      const def = await overlapConstraint(client);
-      if (def !== undefined && def !== OVERLAP_DEFINITION) throw new Error(`segments.${OVERLAP_CONSTRAINT} is ${def}, not the ${OVERLAP_DEFINITION} a bulk seed makes again: not dropped`);
-      if (def !== undefined) await client.query(`ALTER TABLE segments DROP CONSTRAINT ${OVERLAP_CONSTRAINT}`);
-    }
     for (let done = 0; done < count; ) {
       const n = Math.min(chunk, count - done);
       await client.query('BEGIN');
       try {
-        await client.query("SELECT pg_advisory_xact_lock(hashtextextended('tams-flow:' || $1, 0))", [flowId]);
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [flowLockKey(flowId)]);
         await client.query(SEED_CHUNK, [
           flowId,
           (startNs + BigInt(done) * segmentDurationNs).toString(),
@@ -171,7 +126,6 @@ export async function seedPostgresSegments(
       done += n;
       options.onProgress?.(done);
     }
-    if (options.bulk === true) await restoreWith(client);
     return { startNs, endNs };
   } finally {
     await client.end();
