@@ -19,6 +19,7 @@ import type { PageLimits } from './resolvers/paging';
 import { buildTamsSchema } from './schema';
 import { CompiledQueries, jitGateway } from './execution/jit-executor';
 import { PreparedQueries } from './execution/prepared-queries';
+import { tamsErrorOf, useOutageStatus } from './execution/outage-status';
 import { type OperationObserver, observerPlugin } from './execution/operation-observer';
 import { PersistedQueryCache, readPersistedQueries } from './execution/persisted-queries';
 import { auditOperation, auditedContext, useGraphqlAudit } from './execution/audit-plugin';
@@ -69,15 +70,6 @@ export interface GraphqlDependencies {
 
 const MASKED = 'Internal server error';
 
-/** The TamsError behind a GraphQL error, however many times graphql-js and Apollo wrapped it. */
-function tamsErrorOf(error: unknown): TamsError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
-    if (current instanceof TamsError) return current;
-    current = (current as { originalError?: unknown }).originalError;
-  }
-  return undefined;
-}
 
 /**
  * Errors go out through the one registry: a TamsError gets its `graphqlCode`, Apollo's own
@@ -192,6 +184,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
         useInProcessGuard<GraphqlContext>(guard),
         useMutationResultAccess(schema),
         ...(config.introspection ? [useIntrospectionCache<GraphqlContext>()] : []),
+        // Before the audit plugin, which records the status.
+        useOutageStatus<GraphqlContext>(),
         useGraphqlAudit<GraphqlContext>(app.audit, options.path),
         ...observers.map((observer) => observerPlugin<GraphqlContext>(observer)),
         ...(prepared === undefined ? [] : [prepared.plugin()]),

@@ -5,6 +5,7 @@ import type { CompiledQuery } from 'graphql-jit';
 import type { AuditedOperation } from './audit-plugin';
 import { asGraphqlJsError, operationKey, type CompiledQueries } from './jit-executor';
 import { BoundedCache } from './bounded-cache';
+import { outageStatus } from './outage-status';
 import type { OperationObserver } from './operation-observer';
 
 /** A query Apollo has already parsed, validated and resolved once, with its compiled form. */
@@ -95,7 +96,8 @@ export class PreparedQueries<C extends object> {
     // measures it; the watches begun here are dropped unfinished).
     if (!('data' in result)) return undefined;
     const raw: GraphQLError[] = result.errors === undefined ? [] : result.errors.map(asGraphqlJsError);
-    const { formatted, status } = result.errors === undefined ? { formatted: undefined, status: 200 } : this.formatErrors(raw);
+    const { formatted, status: errorStatus } = result.errors === undefined ? { formatted: undefined, status: 200 } : this.formatErrors(raw);
+    const status = outageStatus(result.data, raw) ?? errorStatus;
     this.options.answered(request, {
       operation: entry.operation,
       document: entry.document,
