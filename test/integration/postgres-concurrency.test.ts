@@ -128,6 +128,24 @@ describePostgres('PostgreSQL store: two replicas on one database', () => {
     }
   });
 
+  it('gives a lease to exactly one of many holders racing on two replicas, free or expired (FOR UPDATE SKIP LOCKED)', async () => {
+    for (let round = 0; round < 10; round++) {
+      const name = `race-${round}`;
+      const holders = Array.from({ length: 16 }, (_, i) => `h${i}`);
+      const free = await Promise.all(holders.map((h, i) => (i % 2 === 0 ? a : b).acquireLease(name, h, 1000, 10_000)));
+      expect(free.filter(Boolean)).toHaveLength(1);
+      const winner = holders[free.indexOf(true)]!;
+      // Renewed by its holder while others try: still one.
+      const renewal = await Promise.all(holders.map((h, i) => (i % 2 === 0 ? b : a).acquireLease(name, h, 1000, 10_500)));
+      expect(renewal.map((got, i) => got && holders[i])).toEqual(holders.map((h) => h === winner && h));
+      // Expired (it ran to 11,500): one of the others takes it over.
+      const others = holders.filter((h) => h !== winner);
+      const expired = await Promise.all(others.map((h, i) => (i % 2 === 0 ? a : b).acquireLease(name, h, 1000, 11_500)));
+      expect(expired.filter(Boolean)).toHaveLength(1);
+      expect(await a.acquireLease(name, winner, 1000, 11_600)).toBe(false);
+    }
+  });
+
   it('hands a tailing reader every event once, in seq order, while both replicas write', async () => {
     const start = await a.lastEventSeq();
     const seen: number[] = [];
