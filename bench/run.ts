@@ -51,7 +51,7 @@ import { deleteThroughputScenario } from './delete-throughput';
 import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
-import { benchSchema, countSegments, dropSchema, explainWindow, PG_URL, preparePgSegmentData, segmentsTableSize, type PgSegmentData } from './postgres-data';
+import { benchSchema, countSegments, dropSchema, explainWindow, PG_URL, preparePgSegmentData, segmentsTableSize, sharedBuffers, type PgSegmentData } from './postgres-data';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -865,7 +865,7 @@ function sqliteForPg(): Promise<SegmentData> {
 function pgBigData(): Promise<PgSegmentData> {
   pgBig ??= (async () => {
     const data = await preparePgSegmentData(benchSchema(PG_SEGMENTS), PG_SEGMENTS, SEGMENT_NS, false);
-    process.stdout.write(`  PostgreSQL ${PG_URL.replace(/\/\/[^@/]*@/, '//')} schema ${data.schema}: segments table ${await segmentsTableSize(data.schema)} with its indexes\n`);
+    process.stdout.write(`  PostgreSQL ${PG_URL.replace(/\/\/[^@/]*@/, '//')} schema ${data.schema}: segments table ${await segmentsTableSize(data.schema)} with its indexes; shared_buffers ${await sharedBuffers()}\n`);
     return data;
   })();
   return pgBig;
