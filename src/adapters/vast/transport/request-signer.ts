@@ -3,9 +3,10 @@
  * VastRequestBuilder over the AWS SDK v1 AWS4Signer; the signatures in its tests reproduce here,
  * test/unit/vast-request-signer.test.ts):
  *
- * - service `s3`; the region is whatever the scope should say: VAST reads it from the
- *   Credential scope (the Java client defaults to `vast`, the Python SDK has sent `''` since
- *   2024, earlier `us-east-1`). An empty region stays empty (the `aws4` package would rewrite it);
+ * - service `s3`; the region is configurable. The public clients disagree (the Java client
+ *   defaults to `vast`, the Python SDK has sent `''` since 2024, earlier `us-east-1`), so a
+ *   cluster evidently takes the region from the Credential scope: inferred, not observed. An
+ *   empty region stays empty (the `aws4` package would rewrite it);
  * - signed headers: `host`, `x-amz-content-sha256`, `x-amz-date`, nothing else. The `tabular-*`
  *   headers are sent unsigned, as both public clients send them;
  * - the payload hash is the SHA-256 of the body (of nothing for no body), never
