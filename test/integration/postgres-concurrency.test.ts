@@ -128,7 +128,7 @@ describePostgres('PostgreSQL store: two replicas on one database', () => {
     }
   });
 
-  it('gives a lease to exactly one of many holders racing on two replicas, free or expired (FOR UPDATE SKIP LOCKED)', async () => {
+  it('gives a lease to exactly one of many holders racing on two replicas, free, renewed or expired', async () => {
     for (let round = 0; round < 10; round++) {
       const name = `race-${round}`;
       const holders = Array.from({ length: 16 }, (_, i) => `h${i}`);

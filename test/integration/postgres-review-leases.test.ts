@@ -1,11 +1,12 @@
 /**
- * Hostile review of b9b7cd3 (PostgreSQL leases claimed with FOR UPDATE SKIP LOCKED). The port's
+ * Hostile review of b9b7cd3 (PostgreSQL leases claimed with FOR UPDATE SKIP LOCKED; reverted to
+ * the upsert after this review, object-storage.ts ACQUIRE_LEASE says why). The port's
  * contract (MetadataStore.acquireLease): "true when it was free, expired, or already held by
  * `holder`; false while another holder's lease runs". The SQLite store (and this store before
  * b9b7cd3: INSERT ... ON CONFLICT DO UPDATE ... WHERE holder = excluded.holder OR expired) answer
  * so under any concurrency, since a waiting upsert re-checks the row once the other commits.
  * SKIP LOCKED and ON CONFLICT DO NOTHING answer false instead whenever the row is being
- * written by anyone, the holder itself included. Tests named DEFECT show those cases.
+ * written by anyone, the holder itself included. The tests marked "was a DEFECT" showed those cases.
  */
 import { Client } from 'pg';
 import { PostgresMetadataStore } from '../../src/adapters/postgres/postgres-metadata-store';
@@ -79,20 +80,25 @@ describePostgres('PostgreSQL store review (b9b7cd3): leases', () => {
     }
   });
 
-  it('does not wait for a replica holding the lease row (the point of SKIP LOCKED): a claim of a running lease answers false at once', async () => {
+  it('waits for a statement writing the lease row, then answers from what it committed (the upsert re-checks; SKIP LOCKED would have answered false at once)', async () => {
     expect(await a.acquireLease('busy', 'x', 60_000, 0)).toBe(true);
     await admin.query('BEGIN');
-    try {
-      await admin.query("SELECT * FROM leases WHERE name = 'busy' FOR UPDATE");
-      const started = Date.now();
-      expect(await b.acquireLease('busy', 'y', 1000, 1000)).toBe(false);
-      expect(Date.now() - started).toBeLessThan(1000);
-    } finally {
-      await admin.query('ROLLBACK');
-    }
+    await admin.query("SELECT * FROM leases WHERE name = 'busy' FOR UPDATE");
+    const claim = b.acquireLease('busy', 'y', 1000, 1000);
+    // x's lease runs to 60,000: after the writer ends without a change, y is refused.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await admin.query('ROLLBACK');
+    expect(await claim).toBe(false);
+    // A writer that releases it meanwhile: the waiting claim then finds it free.
+    await admin.query('BEGIN');
+    await admin.query("DELETE FROM leases WHERE name = 'busy'");
+    const after = b.acquireLease('busy', 'y', 1000, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await admin.query('COMMIT');
+    expect(await after).toBe(true);
   });
 
-  it('DEFECT: a holder taking a free lease on two replicas at once is told false by one of them, though it holds the lease', async () => {
+  it('a holder taking a free lease on two replicas at once is told true by both (was a DEFECT with SKIP LOCKED)', async () => {
     // Two calls by one holder (a worker's claim and its renewal, or one process's holder id on a
     // retried request): both must answer true, as SQLite and the upsert before b9b7cd3 do. Here
     // `made` (ON CONFLICT DO NOTHING) answers nothing to the second, and `renewed` read a
@@ -106,7 +112,7 @@ describePostgres('PostgreSQL store review (b9b7cd3): leases', () => {
     expect(answers.filter((pair) => pair.includes(false))).toEqual([]);
   });
 
-  it('DEFECT: a holder taking over another\'s expired lease on two replicas at once is told false by one of them, though it holds the lease', async () => {
+  it('a holder taking over another\'s expired lease on two replicas at once is told true by both (was a DEFECT with SKIP LOCKED)', async () => {
     const answers: boolean[][] = [];
     for (let round = 0; round < 20; round++) {
       const name = `self-claim-${round}`;
@@ -117,7 +123,7 @@ describePostgres('PostgreSQL store review (b9b7cd3): leases', () => {
     expect(answers.filter((pair) => pair.includes(false))).toEqual([]);
   });
 
-  it('DEFECT: a claim of an expired lease while its old holder releases it is told false, though the lease is expired before and free after', async () => {
+  it('a claim of an expired lease while its old holder releases it is told true (was a DEFECT with SKIP LOCKED)', async () => {
     expect(await a.acquireLease('released', 'old', 1000, 0)).toBe(true);
     // The old holder's releaseLease (the store's own statement) caught before its commit.
     await admin.query('BEGIN');

@@ -286,11 +286,11 @@ describePostgres('PostgreSQL store review (0b63f43): segment writers and the flo
     }
   });
 
-  it('DEFECT: a flow id holding U+0000 makes every flow-locked write answer `unavailable` (503, "the metadata database is unavailable (08P01)") where SQLite answers not_found / nothing', async () => {
-    // The lock's escaped literal goes in a simple-protocol query string, which cannot carry a
-    // NUL: the server refuses the message (protocol_violation, class 08 = "unavailable").
-    // The edges refuse such ids (UUID path and argument checks), so only callers of the store
-    // port reach it; the answer still claims an outage that is not happening.
+  it('a flow id holding U+0000 is refused as bad input (bad_request), never reported as a database outage; SQLite answers not_found / nothing', async () => {
+    // Was a DEFECT (review of 0b63f43): the lock's escaped literal goes in a simple-protocol
+    // query string, which cannot carry a NUL, and the server's refusal (08P01) read as an outage.
+    // PostgreSQL text cannot hold U+0000 at all, so the PostgreSQL store refuses such text as
+    // bad input (400) where SQLite stores it; the edges refuse such ids anyway (UUID checks).
     const store = await pgStore();
     const sqlite = new SqliteMetadataStore({ filename: ':memory:' });
     await sqlite.init();
@@ -301,12 +301,16 @@ describePostgres('PostgreSQL store review (0b63f43): segment writers and the flo
       await errorCode(s.updateFlow(id, (f) => f, at(1))),
       await errorCode(s.deleteSegments(id, parseTimeRange('_'), undefined, at(1))),
     ];
-    const pg = await on(store);
-    expect(pg).not.toContain('unavailable');
-    expect(pg).toEqual(await on(sqlite));
+    expect(await on(store)).toEqual(['bad_request', 'bad_request', 'bad_request']);
+    expect(await on(sqlite)).toEqual(['not_found', 'no error', 'no error']);
+    // A label holding U+0000: refused, nothing stored; the flow as it was.
+    const f: Flow = { id: randomUUID(), source_id: randomUUID(), format: VIDEO, label: 'before' };
+    await store.putFlow(f, at(0));
+    expect(await errorCode(store.putFlow({ ...f, label: 'x\u0000y' }, at(1)))).toBe('bad_request');
+    expect((await store.getFlow(f.id))?.label).toBe('before');
   });
 
-  it('DEFECT: the seeder appends after the flow\'s last segment as read before it takes the flow lock, so a registration committing meanwhile is overlapped (the dropped constraint used to refuse it)', async () => {
+  it('the seeder reads the flow\'s last segment under the flow lock, so a registration committing meanwhile is never overlapped (was a DEFECT: read before the lock)', async () => {
     const schema = schemas.next();
     const store = await pgStore(schema);
     const holder = await admin(schema);
@@ -330,7 +334,7 @@ describePostgres('PostgreSQL store review (0b63f43): segment writers and the flo
     expect(await store.countSegments(f.id)).toBe(stored.length);
   });
 
-  it('DEFECT: the seeder given startNs inside stored segments writes overlapping segments (migration 1\'s constraint refused them; nothing checks now)', async () => {
+  it('the seeder given startNs inside stored segments refuses them with segment_overlap (was a DEFECT: nothing checked once the constraint went)', async () => {
     const schema = schemas.next();
     const store = await pgStore(schema);
     const f: Flow = { id: randomUUID(), source_id: randomUUID(), format: VIDEO };

@@ -81,6 +81,11 @@ export function toStoreError(err: unknown): unknown {
     if (mapped) return mapped();
   }
   if (codeText === '23P01') return new TamsError('segment_overlap', 'A segment overlaps an existing segment');
+  // character_not_in_repertoire / untranslatable_character: PostgreSQL text cannot hold U+0000
+  // (the only such character a JavaScript string can send). Bad input, not a server failure.
+  if (codeText === '22021' || codeText === '22P05') {
+    return new TamsError('bad_request', 'Text holding the character U+0000 (NUL) cannot be stored or looked up: the metadata database (PostgreSQL) cannot hold it');
+  }
   if (codeText === '40001' || codeText === '40P01') {
     return new TamsError('unavailable', 'The metadata database is busy with conflicting changes: try again');
   }

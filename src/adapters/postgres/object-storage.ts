@@ -7,8 +7,8 @@
  * on several replicas take different objects; an object is deleted only under its row lock and
  * after checking no segment references it, and segment registration holds a share lock on the
  * objects it names (postgres-metadata-store.ts), so an object is either seen referenced or gone.
- * Leases are claimed with FOR UPDATE SKIP LOCKED (ACQUIRE_LEASE): two replicas' acquisitions are
- * exclusive, and neither waits for the other.
+ * Leases are one upsert, whose conflict check makes two replicas' acquisitions exclusive
+ * (ACQUIRE_LEASE says why not SKIP LOCKED).
  */
 import type { ObjectStorageRef } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
@@ -48,22 +48,17 @@ const LOCK_FOR_COLLECTION = statement(`SELECT o.init_object_id,
 const DELETE_OBJECT = statement('DELETE FROM objects WHERE id = $1');
 const DELETE_INSTANCES = statement('DELETE FROM object_instances WHERE object_id = $1');
 /**
- * Takes or renews lease $1 for holder $2 until $3 (now: $4), in one statement: the holder renews
- * its own (waiting on nothing but itself); another holder's expired lease is claimed with
- * FOR UPDATE SKIP LOCKED, so replicas racing for one never queue on each other (a lease another
- * replica is claiming or renewing right now is skipped: not free); a lease nobody holds is made.
- * One row (n = 1) when the holder has it now.
+ * Takes or renews lease $1 for holder $2 until $3 when it is free, expired or already the
+ * holder's: one upsert whose conflict check makes two replicas' acquisitions exclusive. A lease
+ * names one row, so a concurrent statement on that row is waited for (it is one short statement)
+ * and the answer re-checked: FOR UPDATE SKIP LOCKED, tried in b9b7cd3, answered false for a
+ * holder taking its own lease on two replicas at once and for a claim racing a release
+ * (test/integration/postgres-review-leases.test.ts). SKIP LOCKED is for picking any free row of
+ * a queue: the collection pass's candidates (CANDIDATES, UNREGISTERED).
  */
-const ACQUIRE_LEASE = statement(`WITH renewed AS (
-    UPDATE leases SET expires_ms = $3 WHERE name = $1 AND holder = $2 RETURNING 1),
-  expired AS (
-    SELECT name FROM leases WHERE name = $1 AND holder <> $2 AND expires_ms <= $4 FOR UPDATE SKIP LOCKED),
-  claimed AS (
-    UPDATE leases l SET holder = $2, expires_ms = $3 FROM expired e WHERE l.name = e.name RETURNING 1),
-  made AS (
-    INSERT INTO leases (name, holder, expires_ms) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM leases WHERE name = $1)
-    ON CONFLICT (name) DO NOTHING RETURNING 1)
-  SELECT 1 AS n FROM renewed UNION ALL SELECT 1 FROM claimed UNION ALL SELECT 1 FROM made`);
+const ACQUIRE_LEASE = statement(`INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3)
+  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+  WHERE leases.holder = excluded.holder OR leases.expires_ms <= $4`);
 const RELEASE_LEASE = statement('DELETE FROM leases WHERE name = $1 AND holder = $2');
 
 /** Storage ids and keys are minted by the object store, never client text: a window row could not carry them otherwise. */
@@ -164,7 +159,7 @@ export class PostgresObjectStorage {
   }
 
   async acquireLease(q: Queryable, name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
-    return (await q.rows(ACQUIRE_LEASE, [name, holder, nowMs + ttlMs, nowMs])).length > 0;
+    return (await q.run(ACQUIRE_LEASE, [name, holder, nowMs + ttlMs, nowMs])) > 0;
   }
 
   async releaseLease(q: Queryable, name: string, holder: string): Promise<void> {

@@ -208,8 +208,11 @@ export class Db extends ClientQueries {
     }
     let broken: Error | undefined;
     try {
-      // One simple-protocol message: BEGIN and the lock cost one round trip, not two.
-      const lock = options.advisoryLock === undefined ? '' : `; SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(options.advisoryLock)}, 0))`;
+      // One simple-protocol message: BEGIN and the lock cost one round trip, not two. A simple
+      // query cannot carry U+0000 (the server refuses the message): such a key locks as U+FFFD,
+      // and the work's own statements then refuse the text (errors.ts: bad_request).
+      const key = options.advisoryLock?.replace(/\0/g, '\uFFFD');
+      const lock = key === undefined ? '' : `; SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(key)}, 0))`;
       await client.query(`BEGIN${lock}`);
       const result = await work(new Tx(client));
       await client.query('COMMIT');

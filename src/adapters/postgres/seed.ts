@@ -14,10 +14,13 @@
  * object stores mint them, `<prefix><hex2>/<hex2>/<uuid>` (../local-objects/object-key.ts,
  * ../s3/s3-object-store.ts), by the server.
  *
- * Like ../sqlite/seed.ts it bypasses the overlap and object re-use checks (it appends after the
- * flow's last segment as it was when the seed began: nothing else may write the flow meanwhile)
- * and writes NO outbox events: webhooks and subscribers never hear of seeded segments. Each chunk is one transaction under the flow's lock, so an interrupted seed
- * leaves whole segments behind and a later one (startNs unset) appends after them.
+ * Like ../sqlite/seed.ts it bypasses the object re-use checks and writes NO outbox events; it
+ * keeps the overlap rule as the store does (each chunk, under the flow's lock, checked against
+ * the stored segments: an overlapping chunk fails with segment_overlap, leaving earlier chunks),
+ * and without startNs appends after the flow's last segment as it is under the first chunk's
+ * lock. Webhooks and subscribers never hear of seeded segments. Each chunk is one transaction,
+ * so an interrupted seed leaves whole segments behind and a later one (startNs unset) appends
+ * after them.
  */
 import { TamsError } from '../../domain/errors';
 import { INT64_MAX } from '../sql-common/cursors';
@@ -97,35 +100,43 @@ export async function seedPostgresSegments(
     await client.query('SET synchronous_commit = off');
     const flow = await client.query('SELECT 1 FROM flows WHERE id = $1', [flowId]);
     if (flow.rowCount === 0) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
-    const last = await client.query<{ last_end: string }>('SELECT s.end_ns::text AS last_end FROM segments s WHERE s.flow_id = $1 ORDER BY s.end_ns DESC LIMIT 1', [flowId]);
-    const lastEnd = last.rows[0] === undefined ? undefined : BigInt(last.rows[0].last_end);
-    if (lastEnd === INT64_MAX) throw new TamsError('segment_overlap', `Flow ${flowId} ends with an unbounded segment`);
-    const startNs = options.startNs ?? lastEnd ?? 0n;
-    const endNs = startNs + BigInt(count) * segmentDurationNs;
-    if (endNs >= INT64_MAX) throw new TamsError('bad_request', `${count} segments of ${segmentDurationNs} ns from ${startNs} end past the largest timestamp`);
-    for (let done = 0; done < count; ) {
+    let startNs = options.startNs;
+    let endNs = 0n;
+    let done = 0;
+    do {
       const n = Math.min(chunk, count - done);
       await client.query('BEGIN');
       try {
+        // Under the flow's lock, as every writer of its segments: the flow's end and the check
+        // below see every segment committed before, and none can commit meanwhile.
         await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [flowLockKey(flowId)]);
-        await client.query(SEED_CHUNK, [
-          flowId,
-          (startNs + BigInt(done) * segmentDurationNs).toString(),
-          segmentDurationNs.toString(),
-          n,
-          options.storage?.id ?? null,
-          options.storage?.keyPrefix ?? '',
-          now,
-        ]);
-        await client.query('UPDATE flows SET segments_updated = $1, segment_count = segment_count + $2 WHERE id = $3', [now, n, flowId]);
+        if (startNs === undefined) {
+          const last = await client.query<{ last_end: string }>('SELECT s.end_ns::text AS last_end FROM segments s WHERE s.flow_id = $1 ORDER BY s.end_ns DESC LIMIT 1', [flowId]);
+          const lastEnd = last.rows[0] === undefined ? undefined : BigInt(last.rows[0].last_end);
+          if (lastEnd === INT64_MAX) throw new TamsError('segment_overlap', `Flow ${flowId} ends with an unbounded segment`);
+          startNs = lastEnd ?? 0n;
+        }
+        endNs = startNs + BigInt(count) * segmentDurationNs;
+        if (endNs >= INT64_MAX) throw new TamsError('bad_request', `${count} segments of ${segmentDurationNs} ns from ${startNs} end past the largest timestamp`);
+        if (n > 0) {
+          const from = startNs + BigInt(done) * segmentDurationNs;
+          const to = from + BigInt(n) * segmentDurationNs;
+          // The store's overlap rule: the first stored segment ending after the chunk's start must start at or after its end.
+          const next = await client.query<{ start_ns: string }>('SELECT s.start_ns::text AS start_ns FROM segments s WHERE s.flow_id = $1 AND s.end_ns > $2 ORDER BY s.end_ns LIMIT 1', [flowId, from.toString()]);
+          if (next.rows[0] !== undefined && BigInt(next.rows[0].start_ns) < to) {
+            throw new TamsError('segment_overlap', `Seeded segments from ${from} to ${to} ns would overlap a stored segment of flow ${flowId}`);
+          }
+          await client.query(SEED_CHUNK, [flowId, from.toString(), segmentDurationNs.toString(), n, options.storage?.id ?? null, options.storage?.keyPrefix ?? '', now]);
+          await client.query('UPDATE flows SET segments_updated = $1, segment_count = segment_count + $2 WHERE id = $3', [now, n, flowId]);
+        }
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
       done += n;
-      options.onProgress?.(done);
-    }
+      if (n > 0) options.onProgress?.(done);
+    } while (done < count);
     return { startNs, endNs };
   } finally {
     await client.end();
