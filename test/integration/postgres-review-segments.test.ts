@@ -16,6 +16,8 @@ import type { DeletionRequest, Flow, NewSegment } from '../../src/domain/entitie
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { MetadataStore, SegmentOutcome } from '../../src/ports/metadata-store';
 import { describePostgres, TEST_DATABASE_URL, TestSchemas } from '../support/postgres';
+import { startHarness } from '../support/gateway-harness';
+import { videoFlow } from '../fixtures/flows';
 
 const VIDEO = 'urn:x-nmos:format:video';
 const EXT = [{ url: 'https://media.example/x', label: 'ext' }];
@@ -344,5 +346,22 @@ describePostgres('PostgreSQL store review (0b63f43): segment writers and the flo
     const stored = await spans(store, f.id);
     // Refusing the seed (an error) or seeding nothing that overlaps are both fine; overlaps are not.
     expect({ seeded: seeded instanceof Error ? 'refused' : 'seeded', overlaps: overlapping(stored) }).toEqual({ seeded: expect.any(String), overlaps: [] });
+  });
+
+  it('answers 400 (not 500) over REST for a label holding U+0000, and keeps the flow as it was', async () => {
+    const h = await startHarness({}, { store: 'postgres' });
+    try {
+      const flow = videoFlow();
+      const id = flow.id as string;
+      expect((await h.request('PUT', `/flows/${id}`, flow)).status).toBe(201);
+      const put = await h.request('PUT', `/flows/${id}`, { ...flow, label: 'a\u0000b' });
+      expect(put.status).toBe(400);
+      expect(put.body).toMatchObject({ type: 'BadRequest', summary: expect.stringMatching(/U\+0000/) });
+      const label = await h.request('PUT', `/flows/${id}/label`, JSON.stringify('x\u0000y'));
+      expect(label.status).toBe(400);
+      expect((await h.request('GET', `/flows/${id}`)).body.label).toBe(flow.label);
+    } finally {
+      await h.close();
+    }
   });
 });
