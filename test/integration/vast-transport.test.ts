@@ -3,7 +3,8 @@
  * 127.0.0.1 written here: a node:http server that checks every request's SigV4 signature from
  * first principles with node:crypto (not with @smithy, which the transport signs with; the
  * checker is itself checked against the signatures captured in the Java client's tests) and
- * answers as each test scripts it.
+ * answers as each test scripts it. The check lives in test/support/vast-sigv4-check.ts, shared
+ * with the fake VAST server.
  *
  * - every request verifies: the bare verbs, parameters, bodies (a select is a GET with a body),
  *   HEAD, an empty region; `tabular-*` headers arrive unsigned; a wrong secret gets 403
@@ -18,8 +19,7 @@
  *   connection, one of exactly 5 MiB is sent; an answer over the limit fails;
  * - no secret appears in an error, a retry report or the transport's inspection.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { MAX_REQUEST_BODY_BYTES } from '../../src/adapters/vast/transport/request-limits';
@@ -28,92 +28,15 @@ import { VastTransport, type VastRequest, type VastRetryEvent, type VastTranspor
 import { VAST_ERROR_BODIES } from '../fixtures/vast-error-bodies';
 import { SIGNATURE_VECTORS } from '../fixtures/vast-signature-vectors';
 import { TcpProxy } from '../support/tcp-proxy';
+import { sigV4Problem, type SignedRequest } from '../support/vast-sigv4-check';
 
 const ACCESS_KEY = 'AKIDTAMSGATEWAYTEST';
 const SECRET_KEY = 'tAmS/vAsT+sEcReT/kEy/0123456789abcdefXYZ';
 
 // ---------------------------------------------------------------------------------------------
-// SigV4 checked from the algorithm (AWS General Reference, "Signature Version 4 signing process"),
-// as an S3-style server does: the path as received, each segment decoded and escaped once per
-// RFC 3986; the query decoded, escaped, sorted by key then value; the signed headers as received.
-
-function rfc3986(text: string): string {
-  return [...Buffer.from(text, 'utf8')]
-    .map((byte) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
-    .join('');
-}
-
-function canonicalQuery(raw: string): string {
-  if (raw === '') return '';
-  return raw
-    .split('&')
-    .map((part) => {
-      const at = part.indexOf('=');
-      const key = decodeURIComponent(at < 0 ? part : part.slice(0, at));
-      const value = at < 0 ? '' : decodeURIComponent(part.slice(at + 1));
-      return [rfc3986(key), rfc3986(value)] as const;
-    })
-    .sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0))
-    .map(([key, value]) => `${key}=${value}`)
-    .join('&');
-}
-
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]*)\/([a-z0-9]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;
-const REQUIRED_SIGNED = ['host', 'x-amz-content-sha256', 'x-amz-date'];
-
-/** Why the request's signature does not verify, or undefined when it does. */
-function sigV4Problem(request: Received, secrets: ReadonlyMap<string, string>, now: Date): string | undefined {
-  const header = (name: string): string => {
-    const value = request.headers[name];
-    return Array.isArray(value) ? value.join(',') : (value ?? '');
-  };
-  const parsed = AUTHORIZATION.exec(header('authorization'));
-  if (parsed === null) return 'malformed Authorization';
-  const [, accessKey, day, region, service, signedHeaders, signature] = parsed as unknown as [string, string, string, string, string, string, string];
-  const secret = secrets.get(accessKey);
-  if (secret === undefined) return 'unknown access key';
-  if (service !== 's3') return `service ${service}`;
-  const amzDate = header('x-amz-date');
-  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-  if (match === null || amzDate.slice(0, 8) !== day) return 'x-amz-date';
-  const signedAt = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6]));
-  if (Math.abs(now.getTime() - signedAt) > 15 * 60 * 1000) return 'request time too skewed';
-  const payloadHash = header('x-amz-content-sha256');
-  if (payloadHash !== createHash('sha256').update(request.body).digest('hex')) return 'payload hash';
-  const names = signedHeaders.split(';');
-  if (REQUIRED_SIGNED.some((name) => !names.includes(name))) return `signed headers ${signedHeaders}`;
-  const at = request.url.indexOf('?');
-  const path = at < 0 ? request.url : request.url.slice(0, at);
-  const canonical = [
-    request.method,
-    path
-      .split('/')
-      .map((segment) => rfc3986(decodeURIComponent(segment)))
-      .join('/'),
-    canonicalQuery(at < 0 ? '' : request.url.slice(at + 1)),
-    ...names.map((name) => `${name}:${header(name).trim().replace(/\s+/g, ' ')}`),
-    '',
-    signedHeaders,
-    payloadHash,
-  ].join('\n');
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, `${day}/${region}/${service}/aws4_request`, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let key: Buffer = Buffer.from(`AWS4${secret}`);
-  for (const part of [day, region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  const expected = createHmac('sha256', key).update(stringToSign).digest();
-  return timingSafeEqual(expected, Buffer.from(signature, 'hex')) ? undefined : 'signature mismatch';
-}
-
-// ---------------------------------------------------------------------------------------------
 // The stand-in.
 
-interface Seen extends Received {
+interface Seen extends SignedRequest {
   remotePort: number;
   problem: string | undefined;
 }
@@ -136,7 +59,7 @@ async function standIn(answer: (request: Seen, index: number) => Reply = () => (
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const received: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      const received: SignedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       const request: Seen = { ...received, remotePort: req.socket.remotePort ?? 0, problem: sigV4Problem(received, new Map([[ACCESS_KEY, SECRET_KEY]]), new Date()) };
       seen.push(request);
       // As VAST (S3) does: a request that does not verify gets 403 SignatureDoesNotMatch.
