@@ -6,9 +6,10 @@
  * SERVICE_UNAVAILABLE, both within the connect timeout, and /readyz fails; once the proxy is
  * back, requests succeed again without a restart.
  */
-import { TcpProxy as Proxy } from '../support/tcp-proxy';
-import { describePostgres, TEST_DATABASE_URL } from '../support/postgres';
-import { startHarness, type Harness } from '../support/gateway-harness';
+import type { TcpProxy } from '../support/tcp-proxy';
+import { describePostgres } from '../support/postgres';
+import { startGatewayBehindProxy, type GatewayBehindProxy } from '../support/postgres-behind-proxy';
+import type { Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
 
 const CONNECT_TIMEOUT_MS = 1000;
@@ -23,24 +24,17 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
 }
 
 describePostgres('PostgreSQL unreachable while the gateway runs', () => {
-  const target = new URL(TEST_DATABASE_URL);
-  const proxy = new Proxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let gateway: GatewayBehindProxy | undefined;
   let h: Harness;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
-    await proxy.start();
-    const viaProxy = new URL(TEST_DATABASE_URL);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    h = await startHarness(
-      { TAMS_PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS), TAMS_GC: 'off', TAMS_WEBHOOK_DELIVERY: 'off' },
-      { store: 'postgres', databaseUrl: viaProxy.href },
-    );
+    gateway = await startGatewayBehindProxy(CONNECT_TIMEOUT_MS);
+    ({ h, proxy } = gateway);
   }, 60_000);
 
   afterAll(async () => {
-    await h?.close();
-    await proxy.stop();
+    await gateway?.close();
   }, 30_000);
 
   it('answers 503 (REST, and GraphQL with SERVICE_UNAVAILABLE) within the connect timeout, fails /readyz, and recovers when the database is back', async () => {

@@ -6,30 +6,24 @@
  * validation failure, a refused argument and errors of other kinds keep their statuses.
  */
 import { randomUUID } from 'node:crypto';
-import { TcpProxy } from '../support/tcp-proxy';
-import { describePostgres, TEST_DATABASE_URL } from '../support/postgres';
-import { startHarness, type Harness } from '../support/gateway-harness';
+import type { TcpProxy } from '../support/tcp-proxy';
+import { describePostgres } from '../support/postgres';
+import { startGatewayBehindProxy, type GatewayBehindProxy } from '../support/postgres-behind-proxy';
+import type { Harness } from '../support/gateway-harness';
 import { videoFlow } from '../fixtures/flows';
 
 describePostgres('PostgreSQL review (9dca404): GraphQL statuses during a store outage', () => {
-  const target = new URL(TEST_DATABASE_URL);
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let gateway: GatewayBehindProxy | undefined;
   let h: Harness;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
-    await proxy.start();
-    const viaProxy = new URL(TEST_DATABASE_URL);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    h = await startHarness(
-      { TAMS_PG_CONNECT_TIMEOUT_MS: '1000', TAMS_GC: 'off', TAMS_WEBHOOK_DELIVERY: 'off' },
-      { store: 'postgres', databaseUrl: viaProxy.href },
-    );
+    gateway = await startGatewayBehindProxy(1000);
+    ({ h, proxy } = gateway);
   }, 60_000);
 
   afterAll(async () => {
-    await h?.close();
-    await proxy.stop();
+    await gateway?.close();
   }, 30_000);
 
   const gql = (query: string): ReturnType<Harness['request']> => h.request('POST', '/graphql', { query });
