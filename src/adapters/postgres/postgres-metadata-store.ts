@@ -111,7 +111,6 @@ const S = {
   sourceHasFlows: statement('SELECT 1 AS one FROM flows WHERE source_id = $1 LIMIT 1'),
   updateSource: statement('UPDATE sources SET label = $1, updated = $2, doc = $3 WHERE id = $4'),
 
-  /** Every write of a flow (its metadata, its segments, its deletion) holds this lock until it commits. */
   getFlow: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = $1'),
   getFlowForUpdate: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = $1 FOR UPDATE'),
   getFlows: statement('SELECT id, source_id, segments_updated, created, doc FROM flows WHERE id = ANY($1::text[])'),
@@ -253,9 +252,10 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /**
    * Runs a change in one transaction: its events go into the outbox as its last statement, and
-   * listeners are told after a commit that wrote events.
+   * listeners are told after a commit that wrote events. `lockFlow`: the flow whose lock the
+   * transaction takes first, with BEGIN (flow-lock.ts): every write of a flow's metadata,
+   * segments or deletion requests passes it.
    */
-  /** `lockFlow`: the flow whose lock the transaction takes first (with BEGIN; see flow-lock.ts). */
   private async write<T>(change: (tx: Tx) => Promise<T>, lockFlow?: string): Promise<T> {
     let wroteEvents = false;
     const result = await this.db.transaction(async (tx) => {
