@@ -1,7 +1,7 @@
 /**
- * The VAST client without I/O: filter builders, slicing under the request budget, and the
- * transaction lifecycle (`withTransaction`) against a scripted requester that records what the
- * client asks. The client against the fake VAST server over sockets is in
+ * The VAST client without I/O: filter builders, slicing under the request budget, the
+ * transaction lifecycle (`withTransaction`) and select paging against a scripted requester that
+ * records what the client asks (select answers framed by the fake server's apache-arrow writer). The client against the fake VAST server over sockets is in
  * test/integration/vast-client.test.ts.
  */
 import { tableFromIPC } from 'apache-arrow';
@@ -13,6 +13,7 @@ import type { VastColumn } from '../../src/adapters/vast/protocol/vast-columns';
 import { VastProtocolError } from '../../src/adapters/vast/protocol/vast-protocol-error';
 import { VastRequestError } from '../../src/adapters/vast/transport/vast-request-error';
 import type { VastRequest, VastResponse } from '../../src/adapters/vast/transport/vast-transport';
+import { frameAnswer, NO_MORE_ROWS } from '../support/vast-fake-select';
 
 describe('filter builders', () => {
   it('make an AND of single-column OR-groups', () => {
@@ -181,5 +182,47 @@ describe('VastClient transactions (scripted requester)', () => {
     expect(tx.id).toBe(2n ** 64n - 1n);
     await tx.rollback();
     expect(requester.seen[1]!.headers!['tabular-txid']).toBe('18446744073709551615');
+  });
+});
+
+describe('VastTable select paging (scripted answers framed by the fake server writer)', () => {
+  const TABLE = { schema: 'gateway', name: 'flows', columns: [{ name: 'n', type: 'int64' as const, nullable: false }] };
+  const N = [{ name: 'n', type: 'int64' as const, nullable: false }];
+  const rowsOf = (...values: number[]) => values.map((value) => ({ n: BigInt(value) }));
+
+  function selecting(answers: Buffer[]): ScriptedRequester {
+    let next = 0;
+    return new ScriptedRequester((request) => (request.verb === 'data' ? { body: answers[next++] ?? Buffer.alloc(0) } : {}));
+  }
+
+  it('sends the paging headers, resumes each sub-split where it stopped, and stops when all are done', async () => {
+    const requester = selecting([
+      frameAnswer([{ subSplit: 0, nextRowId: 10n, rows: rowsOf(1, 2) }, { subSplit: 1, nextRowId: NO_MORE_ROWS, rows: rowsOf(3) }], N, 2),
+      frameAnswer([{ subSplit: 0, nextRowId: NO_MORE_ROWS, rows: rowsOf(4) }], N, 0),
+    ]);
+    const client = new VastClient({ transport: requester, bucket: 'tams', select: { numSubSplits: 2, limitRowsPerSubSplit: 100 } });
+    const tx = await client.begin();
+    const rows = await tx.table(TABLE).select();
+    expect(rows.map((row) => row.n)).toEqual([1n, 2n, 3n, 4n]);
+    const selects = requester.seen.filter((request) => request.verb === 'data');
+    expect(selects.map((request) => request.headers)).toEqual([
+      expect.objectContaining({ 'tabular-txid': '101', 'tabular-split': '0,1,8', 'tabular-num-of-subsplits': '2', 'tabular-limit-rows': '100', 'tabular-start-row-id-0': '0,0', 'tabular-start-row-id-1': '1,0' }),
+      expect.objectContaining({ 'tabular-start-row-id-0': '0,10', 'tabular-start-row-id-1': `1,${NO_MORE_ROWS}` }),
+    ]);
+    expect(selects[0]!.path).toEqual(['tams', 'gateway', 'flows']);
+  });
+
+  it('asks each sub-split for no more than the rows still wanted, and cuts at the limit', async () => {
+    const requester = selecting([frameAnswer([{ subSplit: 0, nextRowId: 3n, rows: rowsOf(0, 1, 2) }], N, 0)]);
+    const tx = await new VastClient({ transport: requester, bucket: 'tams', select: { numSubSplits: 1 } }).begin();
+    expect((await tx.table(TABLE).select({ limit: 2 })).map((row) => row.n)).toEqual([0n, 1n]);
+    expect(requester.seen.filter((request) => request.verb === 'data').map((request) => request.headers?.['tabular-limit-rows'])).toEqual(['2']);
+  });
+
+  it('fails, rather than asking forever, when a sub-split does not move past where it was asked to start', async () => {
+    const stuck = frameAnswer([{ subSplit: 0, nextRowId: 5n, rows: rowsOf(7) }], N, 0);
+    const requester = selecting([stuck, frameAnswer([{ subSplit: 0, nextRowId: 5n, rows: [] }], N, 0)]);
+    const tx = await new VastClient({ transport: requester, bucket: 'tams', select: { numSubSplits: 1 } }).begin();
+    await expect(tx.table(TABLE).select()).rejects.toThrow(/sub-split 0 asked to start at row 5 answered next row 5/);
   });
 });

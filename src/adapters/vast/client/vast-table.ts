@@ -16,7 +16,7 @@ import type { SelectFilter } from '../protocol/select-filter';
 import { SelectPaging, selectHeaders } from '../protocol/select-paging';
 import { decodeSelectResponse, pageRows } from '../protocol/select-response';
 import { decodeInsertedRowIds, encodeDeleteBatch, encodeRowBatch, encodeUpdateBatch, type VastRow } from '../protocol/row-batches';
-import { ROW_ID_COLUMN, ROW_ID_COLUMN_NAME, type VastColumn, type VastValue } from '../protocol/vast-columns';
+import { INVALID_ROW_ID, ROW_ID_COLUMN, ROW_ID_COLUMN_NAME, type VastColumn, type VastValue } from '../protocol/vast-columns';
 import { VastProtocolError } from '../protocol/vast-protocol-error';
 import { SDK_SLICE_BUDGET_BYTES } from '../transport/request-limits';
 import { VastRequestError } from '../transport/vast-request-error';
@@ -127,6 +127,9 @@ export class VastTable {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const settings = this.context.select;
     const paging = new SelectPaging(settings.numSubSplits);
+    // Where each sub-split was asked to start: an answer that does not move past it would have
+    // the same request sent forever.
+    const starts = Array.from({ length: settings.numSubSplits }, () => 0n);
     let remaining = limit;
     while (!paging.done) {
       const response = await this.context.transport.request({
@@ -146,6 +149,10 @@ export class VastTable {
       const { pages } = decodeSelectResponse(response.body, request.responseColumns);
       if (pages.length === 0) throw new VastProtocolError('malformed', `${operation}: VAST answered no page while sub-splits were left`);
       for (const page of pages) {
+        const start = starts[page.streamId];
+        if (start !== undefined && page.nextRowId !== INVALID_ROW_ID && page.nextRowId <= start) {
+          throw new VastProtocolError('malformed', `${operation}: sub-split ${page.streamId} asked to start at row ${start} answered next row ${page.nextRowId}`);
+        }
         paging.record(page);
         const rows = pageRows(page, request.responseColumns);
         if (rows.length >= remaining) {
@@ -155,6 +162,7 @@ export class VastTable {
         remaining -= rows.length;
         if (rows.length > 0) yield rows;
       }
+      for (const page of pages) starts[page.streamId] = page.nextRowId;
     }
   }
 
