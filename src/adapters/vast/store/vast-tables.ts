@@ -1,0 +1,132 @@
+/**
+ * The VAST tables of the metadata store (the part laid out so far: segments, per-flow guard rows,
+ * the outbox and its counter row, the schema version), and `ensureVastTables`, which creates them.
+ *
+ * VAST has no primary keys, unique constraints or indexes the gateway can declare: each table is
+ * a bag of rows with an internal `$row_id`. What a key would enforce in SQL is enforced by the
+ * store's transactions (guard rows and the counter row, see segment-registration.ts and
+ * outbox.ts). Times are int64 nanoseconds, half-open `[start_ns, end_ns)`, with INT64_MIN and
+ * INT64_MAX for unbounded ends, exactly the integers the SQL stores keep.
+ */
+import type { VastClient } from '../client/vast-client';
+import type { VastTableDefinition } from '../client/vast-table';
+import type { VastTransaction } from '../client/vast-transaction';
+
+/** The layout version these definitions are; recorded in `schema_version` when the tables are made. */
+export const VAST_SCHEMA_VERSION = 1n;
+
+/** The one row of `outbox_counter` (there are no keys: the name says which row it is). */
+export const OUTBOX_COUNTER_NAME = 'outbox';
+
+export interface VastStoreTables {
+  /** One row per segment: the columns of the SQL stores' `segments` table, same meaning and text. */
+  readonly segments: VastTableDefinition;
+  /**
+   * One row per flow, updated by every transaction that writes the flow's segments (so two such
+   * transactions conflict), and holding the flow's segment count and the bounds of its segments
+   * (`min_start_ns` at or before every start, `max_end_ns` at or after every end; loose after
+   * deletions) that the window query probes from.
+   */
+  readonly flowGuards: VastTableDefinition;
+  /** Committed events, by `seq`. */
+  readonly outbox: VastTableDefinition;
+  /** One row: the last seq handed out. Read, incremented and written by every event-writing transaction. */
+  readonly outboxCounter: VastTableDefinition;
+  /** One row: the layout version. */
+  readonly schemaVersion: VastTableDefinition;
+}
+
+export function vastStoreTables(schema: string): VastStoreTables {
+  return {
+    segments: {
+      schema,
+      name: 'segments',
+      columns: [
+        { name: 'flow_id', type: 'utf8', nullable: false },
+        { name: 'start_ns', type: 'int64', nullable: false },
+        { name: 'end_ns', type: 'int64', nullable: false },
+        { name: 'object_id', type: 'utf8', nullable: false },
+        { name: 'init_object_id', type: 'utf8', nullable: true },
+        { name: 'json_head', type: 'utf8', nullable: false },
+        { name: 'object_storage_id', type: 'utf8', nullable: true },
+        { name: 'object_storage_key', type: 'utf8', nullable: true },
+        { name: 'object_own_timerange', type: 'utf8', nullable: true },
+        { name: 'init_storage_id', type: 'utf8', nullable: true },
+        { name: 'init_storage_key', type: 'utf8', nullable: true },
+      ],
+    },
+    flowGuards: {
+      schema,
+      name: 'flow_guards',
+      columns: [
+        { name: 'flow_id', type: 'utf8', nullable: false },
+        { name: 'source_id', type: 'utf8', nullable: false },
+        { name: 'version', type: 'int64', nullable: false },
+        { name: 'segment_count', type: 'int64', nullable: false },
+        { name: 'min_start_ns', type: 'int64', nullable: true },
+        { name: 'max_end_ns', type: 'int64', nullable: true },
+        { name: 'segments_updated', type: 'utf8', nullable: true },
+      ],
+    },
+    outbox: {
+      schema,
+      name: 'outbox',
+      columns: [
+        { name: 'seq', type: 'int64', nullable: false },
+        { name: 'event_type', type: 'utf8', nullable: false },
+        { name: 'event_timestamp', type: 'utf8', nullable: false },
+        { name: 'payload', type: 'utf8', nullable: false },
+        { name: 'flow_id', type: 'utf8', nullable: true },
+        { name: 'source_id', type: 'utf8', nullable: true },
+      ],
+    },
+    outboxCounter: {
+      schema,
+      name: 'outbox_counter',
+      columns: [
+        { name: 'name', type: 'utf8', nullable: false },
+        { name: 'last_seq', type: 'int64', nullable: false },
+      ],
+    },
+    schemaVersion: {
+      schema,
+      name: 'schema_version',
+      columns: [{ name: 'version', type: 'int64', nullable: false }],
+    },
+  };
+}
+
+/**
+ * Creates the schema and every table that is missing, and the counter and version rows with the
+ * tables that hold them, all in one transaction. Replicas starting at once race: two
+ * transactions creating one name conflict (409, whether the other has committed or not), and
+ * withTransaction runs the loser again, which then finds what the winner made. Making a table
+ * and its one row in the same transaction is what keeps that row single: no run can see the
+ * table without its row. Returns the recorded layout version (a newer one than
+ * VAST_SCHEMA_VERSION is for the caller to refuse).
+ */
+export async function ensureVastTables(client: VastClient, schema: string): Promise<bigint> {
+  const tables = vastStoreTables(schema);
+  return client.withTransaction(async (tx) => {
+    await tx.createSchema(schema, { ifNotExists: true });
+    for (const definition of [tables.segments, tables.flowGuards, tables.outbox]) await createIfAbsent(tx, definition);
+    if (await createIfAbsent(tx, tables.outboxCounter)) {
+      await tx.table(tables.outboxCounter).insert([{ name: OUTBOX_COUNTER_NAME, last_seq: 0n }]);
+    }
+    if (await createIfAbsent(tx, tables.schemaVersion)) {
+      await tx.table(tables.schemaVersion).insert([{ version: VAST_SCHEMA_VERSION }]);
+      return VAST_SCHEMA_VERSION;
+    }
+    const rows = await tx.table(tables.schemaVersion).select({ columns: ['version'] });
+    const version = rows[0]?.version;
+    if (rows.length !== 1 || typeof version !== 'bigint') throw new Error(`${schema}/schema_version holds ${rows.length} rows, not one version`);
+    return version;
+  });
+}
+
+/** True when the table was made by this call. */
+async function createIfAbsent(tx: VastTransaction, definition: VastTableDefinition): Promise<boolean> {
+  if (await tx.tableExists(definition.schema, definition.name)) return false;
+  await tx.createTable(definition);
+  return true;
+}
