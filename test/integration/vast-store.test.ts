@@ -193,6 +193,8 @@ describe('concurrent writers', () => {
         expect([a[0]?.error?.code, b[0]?.error?.code]).toContain('segment_overlap');
       }
       expect(s.conflicts.length).toBeGreaterThan(0);
+      // first writer wins at the write: the loser is stopped at its first write, the guard row
+      if (mode === 'at-write') expect(s.conflicts).toContain(`update rows of ${SCHEMA}/flow_guards`);
       const stored = s.server.committedRows(SCHEMA, 'segments');
       expect(stored).toHaveLength(10);
       expect(s.server.committedRows(SCHEMA, 'flow_guards')).toEqual([expect.objectContaining({ segment_count: 10n })]);
