@@ -9,7 +9,6 @@ import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { createFlowGuard, registerSegments } from '../../src/adapters/vast/store/segment-registration';
 import { listSegmentsPage } from '../../src/adapters/vast/store/segment-window';
 import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
-import { VastRequestError } from '../../src/adapters/vast/transport/vast-request-error';
 import { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import { parseTimeRange } from '../../src/domain/timerange';
@@ -139,7 +138,7 @@ describe('racing writers on one flow', () => {
 });
 
 describe('select answer size with the client default paging', () => {
-  it('DEFECT: with the default select settings (4 sub-splits x 131,072 rows per request) one answer outgrows the transport default 64 MiB response limit, and the select fails instead of paging', async () => {
+  it('with the default select settings (4 sub-splits x 131,072 rows per request) an answer over the transport 64 MiB limit is asked again for fewer rows, and the select pages through (was a DEFECT: it failed)', async () => {
     const s = await setup();
     const definition = { schema: SCHEMA, name: 'wide', columns: [{ name: 'text', type: 'utf8' as const, nullable: false }] };
     await s.client.withTransaction(async (tx) => {
@@ -155,7 +154,7 @@ describe('select answer size with the client default paging', () => {
     const outcome = await s.client
       .withTransaction(async (tx) => tx.table(definition).count().then(async (count) => ({ count, rows: (await tx.table(definition).select()).length })))
       .catch((error: unknown) => error);
-    if (outcome instanceof VastRequestError) expect({ kind: outcome.kind, detail: outcome.detail }).toEqual({ kind: 'a paged answer', detail: undefined });
+    
     expect(outcome).toEqual({ count: 72_000, rows: 72_000 });
   }, 120_000);
 });

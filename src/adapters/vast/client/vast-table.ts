@@ -127,33 +127,53 @@ export class VastTable {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const settings = this.context.select;
     const paging = new SelectPaging(settings.numSubSplits);
-    // Where each sub-split was asked to start: an answer that does not move past it would have
-    // the same request sent forever.
+    // Where each sub-split stands (moved page by page) and which have finished: a page must move
+    // its sub-split forward; a finished sub-split's pages sent again are dropped (their rows were
+    // returned already); an answer that moves no unfinished sub-split would have the same
+    // request sent forever.
     const starts = Array.from({ length: settings.numSubSplits }, () => 0n);
+    const finished = new Set<number>();
     let remaining = limit;
+    // Rows asked of each sub-split per request: an answer over the transport's size limit (wide
+    // rows) is asked again for a quarter as many, down to one row (a select is a read: safe).
+    let rowsPerSubSplit = settings.limitRowsPerSubSplit;
     while (!paging.done) {
-      const response = await this.context.transport.request({
-        method: 'GET',
-        operation,
-        path: this.path,
-        verb: 'data',
-        headers: {
-          ...this.context.headers(operation),
-          ...selectHeaders(paging, {
-            rowGroupsPerSubSplit: settings.rowGroupsPerSubSplit,
-            limitRowsPerSubSplit: Math.min(remaining, settings.limitRowsPerSubSplit),
-          }),
-        },
-        body,
-      });
+      let response: Awaited<ReturnType<typeof this.context.transport.request>>;
+      try {
+        response = await this.context.transport.request({
+          method: 'GET',
+          operation,
+          path: this.path,
+          verb: 'data',
+          headers: {
+            ...this.context.headers(operation),
+            ...selectHeaders(paging, {
+              rowGroupsPerSubSplit: settings.rowGroupsPerSubSplit,
+              limitRowsPerSubSplit: Math.min(remaining, rowsPerSubSplit),
+            }),
+          },
+          body,
+        });
+      } catch (error) {
+        if (error instanceof VastRequestError && error.kind === 'response_too_large' && Math.min(remaining, rowsPerSubSplit) > 1) {
+          rowsPerSubSplit = Math.max(1, Math.floor(Math.min(remaining, rowsPerSubSplit) / 4));
+          continue;
+        }
+        throw error;
+      }
       const { pages } = decodeSelectResponse(response.body, request.responseColumns);
       if (pages.length === 0) throw new VastProtocolError('malformed', `${operation}: VAST answered no page while sub-splits were left`);
+      let moved = false;
       for (const page of pages) {
+        if (finished.has(page.streamId)) continue;
         const start = starts[page.streamId];
         if (start !== undefined && page.nextRowId !== INVALID_ROW_ID && page.nextRowId <= start) {
           throw new VastProtocolError('malformed', `${operation}: sub-split ${page.streamId} asked to start at row ${start} answered next row ${page.nextRowId}`);
         }
+        moved = true;
         paging.record(page);
+        if (page.nextRowId === INVALID_ROW_ID) finished.add(page.streamId);
+        else starts[page.streamId] = page.nextRowId;
         const rows = pageRows(page, request.responseColumns);
         if (rows.length >= remaining) {
           yield rows.slice(0, remaining);
@@ -162,7 +182,7 @@ export class VastTable {
         remaining -= rows.length;
         if (rows.length > 0) yield rows;
       }
-      for (const page of pages) starts[page.streamId] = page.nextRowId;
+      if (!moved) throw new VastProtocolError('malformed', `${operation}: VAST answered only sub-splits that had finished, while others were left`);
     }
   }
 

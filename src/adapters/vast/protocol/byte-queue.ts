@@ -21,6 +21,7 @@ export class ByteQueue {
 
   /** The first `n` bytes, without consuming them (a view when they lie in one chunk). */
   peek(n: number): Uint8Array {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`peek(${n}): not a byte count`);
     if (n > this.total) throw new RangeError(`peek(${n}) with ${this.total} bytes queued`);
     const first = this.chunks[0];
     if (first !== undefined && first.byteLength - this.head >= n) return first.subarray(this.head, this.head + n);
@@ -45,6 +46,7 @@ export class ByteQueue {
   }
 
   skip(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`skip(${n}): not a byte count`);
     if (n > this.total) throw new RangeError(`skip(${n}) with ${this.total} bytes queued`);
     this.total -= n;
     let left = n;

@@ -26,7 +26,7 @@
  */
 import { Message, MessageHeader, tableFromIPC, type DataType, type Vector } from 'apache-arrow';
 import { ByteQueue } from './byte-queue';
-import { vastTypeOf, type VastColumn, type VastValue } from './vast-columns';
+import { vastTypeOf, type VastColumn, type VastColumnType, type VastValue } from './vast-columns';
 import { VastProtocolError } from './vast-protocol-error';
 
 export const KEEP_ALIVE_STREAM_ID = 0xffffffff;
@@ -179,7 +179,13 @@ export class SelectResponseDecoder {
     } catch (error) {
       throw new VastProtocolError('malformed', `stream ${streamId}: unreadable Arrow message (${String(error)})`);
     }
-    this.frame = { streamId, nextRowId, totalBytes: metadataEnd + message.bodyLength, headerType: message.headerType as MessageHeader };
+    // A hostile or broken length must not make a frame of no bytes (read again forever) or a
+    // queue that looks longer than it is: the body is a whole, non-negative number of bytes.
+    const bodyLength = Number(message.bodyLength);
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) {
+      throw new VastProtocolError('malformed', `stream ${streamId}: Arrow body length ${String(message.bodyLength)} is not a byte count`);
+    }
+    this.frame = { streamId, nextRowId, totalBytes: metadataEnd + bodyLength, headerType: message.headerType as MessageHeader };
     return this.frame;
   }
 
@@ -217,6 +223,7 @@ export class SelectResponseDecoder {
           `stream ${frame.streamId}: column ${expected.name} came as ${received ?? 'another Arrow type'}, not ${expected.type}`,
         );
       }
+      checkBuffers(vector, expected.type, frame.streamId, expected.name);
       state.columns.push(vector);
     }
     if (state.columns.length < this.responseColumns.length) return null;
@@ -228,6 +235,33 @@ export class SelectResponseDecoder {
       throw new VastProtocolError('malformed', `stream ${frame.streamId}: the columns of one page differ in length`);
     }
     return { streamId: frame.streamId, nextRowId: frame.nextRowId, numRows, columns };
+  }
+}
+
+const BYTES_PER_VALUE: Partial<Record<VastColumnType, number>> = { int8: 1, int16: 2, int32: 4, int64: 8, uint64: 8 };
+
+/**
+ * Refuses a column whose buffers are shorter than its row count needs. apache-arrow takes the
+ * counts of a record batch as sent: a batch claiming 2^31 rows over an 8-byte body would read
+ * outside its buffers (and a page of it would be built row by row).
+ */
+function checkBuffers(vector: Vector, type: VastColumnType, streamId: number, name: string): void {
+  for (const data of vector.data) {
+    const rows = data.offset + data.length;
+    const short = (what: string): VastProtocolError =>
+      new VastProtocolError('malformed', `stream ${streamId}: column ${name} claims ${data.length} rows but its ${what} buffer is too short`);
+    const bitmapBytes = Math.ceil(rows / 8);
+    if (data.nullCount > 0 && (data.nullBitmap?.byteLength ?? 0) < bitmapBytes) throw short('validity');
+    const width = BYTES_PER_VALUE[type];
+    if (width !== undefined && (data.values as Uint8Array | undefined)?.byteLength !== undefined && (data.values as Uint8Array).byteLength < rows * width) throw short('values');
+    if (width !== undefined && data.values === undefined && data.length > 0) throw short('values');
+    if (type === 'bool' && ((data.values as Uint8Array | undefined)?.byteLength ?? 0) < bitmapBytes) throw short('values');
+    if (type === 'utf8' && rows > 0) {
+      const offsets = data.valueOffsets as Int32Array | undefined;
+      if ((offsets?.length ?? 0) < rows + 1) throw short('offsets');
+      const last = offsets === undefined ? 0 : (offsets[rows] as number);
+      if (last < 0 || last > ((data.values as Uint8Array | undefined)?.byteLength ?? 0)) throw short('values');
+    }
   }
 }
 

@@ -28,11 +28,36 @@ function decodeText(raw: string): string {
   });
 }
 
-/** The text of the first `<name>` element (an empty one for `<name/>`), or undefined. */
+/**
+ * The text of the first `<name>` element (an empty one for `<name/>`), or undefined. A linear
+ * scan, not a regular expression: a pattern with an attribute part (`<Code\s[^>]*`) tried at each
+ * of thousands of unclosed `<Code ` in a hostile 64 KiB body took most of a second.
+ */
 function field(document: string, name: string): string | undefined {
-  const match = new RegExp(`<${name}(?:\\s[^>]*)?(?:/>|>([^<]*)</${name}\\s*>)`).exec(document);
-  if (match === null) return undefined;
-  return decodeText(match[1] ?? '').trim();
+  const open = `<${name}`;
+  const close = `</${name}`;
+  let from = 0;
+  // The first `>` at or after the last tag start looked at: reused while later starts lie before it.
+  let nextGt = -1;
+  for (;;) {
+    const at = document.indexOf(open, from);
+    if (at < 0) return undefined;
+    const after = at + open.length;
+    from = after;
+    const next = document.charAt(after);
+    if (next !== '>' && next !== '/' && !/\s/.test(next)) continue; // a longer name (`<CodeX`)
+    if (nextGt < after) nextGt = document.indexOf('>', after);
+    if (nextGt < 0) return undefined;
+    if (document.charAt(nextGt - 1) === '/') return '';
+    const textStart = nextGt + 1;
+    const lt = document.indexOf('<', textStart);
+    if (lt < 0) return undefined;
+    if (document.startsWith(close, lt)) {
+      let end = lt + close.length;
+      while (end < document.length && /\s/.test(document.charAt(end))) end += 1;
+      if (document.charAt(end) === '>') return decodeText(document.slice(textStart, lt)).trim();
+    }
+  }
 }
 
 export function parseS3ErrorBody(body: Buffer): S3ErrorBody | undefined {
