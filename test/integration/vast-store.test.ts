@@ -247,7 +247,7 @@ describe('paging through 10,000 segments', () => {
   it('walks every page forwards and backwards, each page reading about the rows it returns', async () => {
     const s = await setup();
     await addFlow(s, 'big');
-    const all: NewSegment[] = Array.from({ length: 10_000 }, (_, i) => ({ object_id: `o${i}`, timerange: parseTimeRange(`[${i}:0_${i + 1}:0)`), timerange_text: `[${i}:0_${i + 1}:0)` }));
+    const all: NewSegment[] = Array.from({ length: 10_000 }, (_, i) => seg(`o${i}`, `[${i}:0_${i + 1}:0)`));
     for (let i = 0; i < all.length; i += 2000) {
       const outcomes = await registerSegments(s.client, s.tables, 'big', all.slice(i, i + 2000), NOW);
       expect(outcomes.every((o) => o.error === undefined)).toBe(true);

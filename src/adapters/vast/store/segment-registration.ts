@@ -8,28 +8,32 @@
  *    that write while the other is open, or at any write or commit once the other has
  *    committed) and runs again in a new snapshot, where it sees the winner's segments;
  * 2. the stored segments overlapping the batch's span are read in one select (overlap is
- *    `start < qend AND end > qstart`), and each segment is checked in order against them and
- *    against the batch's earlier stored ones; each fails alone with `segment_overlap` (or
- *    `bad_timerange` when empty), as in the SQL stores;
- * 3. the rest are inserted in one request (sliced under the request budget by the client), the
- *    guard row gets the new count and bounds, and one `flows/segments_added` event takes its seq
- *    from the counter row (outbox.ts).
- *
- * Objects are not looked at yet (no objects table in VAST so far): storage copies are null and
- * the object's own timerange is the segment's (what a first registration records).
+ *    `start < qend AND end > qstart`), the object rows the batch names in another (and the init
+ *    objects re-used objects bring in a third), and each segment is checked in order by
+ *    sql-common's SegmentChecks, the PostgreSQL store's checks of the SQLite store's rules
+ *    (overlap with stored and earlier segments, `bad_timerange`, object re-use, init objects,
+ *    init_segments, unknown objects); each fails alone, as in the SQL stores;
+ * 3. objects registered on first use are written (allocated rows updated, others inserted, after
+ *    the `objects` store guard row: objects.ts), the stored segments inserted in one request
+ *    (sliced under the request budget by the client) with the objects' storage and own timerange
+ *    copied in, the guard row gets the new count and bounds, and one `flows/segments_added` event
+ *    takes its seq from the counter row (outbox.ts).
  */
 import type { NewSegment } from '../../../domain/entities';
 import { TamsError } from '../../../domain/errors';
 import { jsonString } from '../../../domain/json-text';
 import type { SegmentOutcome } from '../../../ports/metadata-store';
 import { INT64_MAX, INT64_MIN } from '../../sql-common/cursors';
-import { optionalFieldsJson, segmentJsonTail } from '../../sql-common/rows';
+import { optionalFieldsJson, segmentJsonTail, type ObjectRow } from '../../sql-common/rows';
+import { Intervals, objectIdsOf, SegmentChecks, type SegmentInsert } from '../../sql-common/segment-batch';
 import { bounds, segmentEventJson } from '../../sql-common/store-helpers';
 import { allOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastTransaction } from '../client/vast-transaction';
+import type { VastUpdateRow } from '../client/vast-table';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
+import { readObjectRows, updateObjectsGuard, objectRecordRow, type StoredObject } from './objects';
 import { appendEvents } from './outbox';
 import type { VastStoreTables } from './vast-tables';
 
@@ -41,22 +45,27 @@ export interface FlowGuard {
   readonly segmentCount: bigint;
   readonly minStartNs: bigint | null;
   readonly maxEndNs: bigint | null;
+  /** The flow's `essence_parameters.init_segments === true`, kept here for registration (putFlow writes it). */
+  readonly initSegments: boolean;
+  readonly segmentsUpdated: string | null;
 }
 
 /**
- * Makes the flow's guard row (what creating the flow will do in the full store). Two
- * transactions inserting one flow's guard row do not conflict by themselves (inserts never do):
- * flow creation also writes a `flows/created` event through the counter row, which makes them
- * conflict; this foundation checks for an existing row in the same transaction.
+ * Makes the flow's guard row (putFlow does, with the flow). Two transactions inserting one
+ * flow's guard row do not conflict by themselves (inserts never do): flow creation also writes a
+ * `flows/created` event through the counter row, which makes them conflict; an existing row is
+ * left as it is.
  */
-export async function createFlowGuard(tx: VastTransaction, tables: VastStoreTables, flowId: string, sourceId: string): Promise<void> {
+export async function createFlowGuard(tx: VastTransaction, tables: VastStoreTables, flowId: string, sourceId: string, initSegments = false): Promise<void> {
   if ((await readFlowGuard(tx, tables, flowId)) !== undefined) return;
-  await tx.table(tables.flowGuards).insert([{ flow_id: flowId, source_id: sourceId, version: 0n, segment_count: 0n, min_start_ns: null, max_end_ns: null, segments_updated: null }]);
+  await tx.table(tables.flowGuards).insert([
+    { flow_id: flowId, source_id: sourceId, version: 0n, segment_count: 0n, min_start_ns: null, max_end_ns: null, segments_updated: null, init_segments: initSegments },
+  ]);
 }
 
 export async function readFlowGuard(tx: VastTransaction, tables: VastStoreTables, flowId: string): Promise<FlowGuard | undefined> {
   const rows = await tx.table(tables.flowGuards).select({
-    columns: ['source_id', 'version', 'segment_count', 'min_start_ns', 'max_end_ns'],
+    columns: ['source_id', 'version', 'segment_count', 'min_start_ns', 'max_end_ns', 'init_segments', 'segments_updated'],
     filter: allOf(column('flow_id').equal(flowId)),
     withRowId: true,
   });
@@ -70,37 +79,9 @@ export async function readFlowGuard(tx: VastTransaction, tables: VastStoreTables
     segmentCount: row.segment_count as bigint,
     minStartNs: (row.min_start_ns ?? null) as bigint | null,
     maxEndNs: (row.max_end_ns ?? null) as bigint | null,
+    initSegments: row.init_segments === true,
+    segmentsUpdated: (row.segments_updated ?? null) as string | null,
   };
-}
-
-/** Half-open `[lo, hi)` intervals that never overlap, kept sorted (by end, hence by start too). */
-class Intervals {
-  private readonly los: bigint[] = [];
-  private readonly his: bigint[] = [];
-
-  /** Index of the first interval ending after `lo`. */
-  private firstEndingAfter(lo: bigint): number {
-    let a = 0;
-    let b = this.his.length;
-    while (a < b) {
-      const m = (a + b) >> 1;
-      if ((this.his[m] as bigint) > lo) b = m;
-      else a = m + 1;
-    }
-    return a;
-  }
-
-  overlaps(lo: bigint, hi: bigint): boolean {
-    const i = this.firstEndingAfter(lo);
-    return i < this.los.length && (this.los[i] as bigint) < hi;
-  }
-
-  /** Adds an interval that overlaps none held. */
-  add(lo: bigint, hi: bigint): void {
-    const i = this.firstEndingAfter(lo);
-    this.los.splice(i, 0, lo);
-    this.his.splice(i, 0, hi);
-  }
 }
 
 /** The span `[lo, hi)` covering every non-empty segment of the batch, or undefined for none. */
@@ -116,21 +97,21 @@ function batchSpan(segments: readonly NewSegment[]): { lo: bigint; hi: bigint } 
   return lo === undefined || hi === undefined ? undefined : { lo, hi };
 }
 
-/** The segment row the SQL stores would write (json_head as theirs: `{"object_id":…` then segmentJsonTail). */
-export function segmentRow(flowId: string, seg: NewSegment): VastRow {
-  const { lo, hi } = bounds(seg.timerange);
+/** The segment row the SQL stores write (json_head as theirs: `{"object_id":…` then segmentJsonTail; the objects' storage and own timerange copied). */
+export function segmentRow(flowId: string, insert: SegmentInsert): VastRow {
+  const { segment: seg, object, init } = insert;
   return {
     flow_id: flowId,
-    start_ns: lo,
-    end_ns: hi,
+    start_ns: insert.lo,
+    end_ns: insert.hi,
     object_id: seg.object_id,
     init_object_id: seg.init_object_id ?? null,
     json_head: `{"object_id":${jsonString(seg.object_id)}${segmentJsonTail(seg.timerange_text, optionalFieldsJson(seg))}`,
-    object_storage_id: null,
-    object_storage_key: null,
-    object_own_timerange: seg.object_timerange ?? seg.timerange_text,
-    init_storage_id: null,
-    init_storage_key: null,
+    object_storage_id: object?.storage_id ?? null,
+    object_storage_key: object?.storage_key ?? null,
+    object_own_timerange: insert.objectTimerange,
+    init_storage_id: init?.storage_id ?? null,
+    init_storage_key: init?.storage_key ?? null,
   };
 }
 
@@ -146,14 +127,16 @@ export async function registerSegments(
   segments: readonly NewSegment[],
   now: string,
 ): Promise<SegmentOutcome[]> {
-  return client.withTransaction(async (tx) => {
+  const run = await client.withTransaction(async (tx) => {
+    // Each run checks its own copies: SegmentChecks gives a segment its re-used object's init object.
+    const batch = segments.map((segment) => ({ ...segment }));
     const guard = await readFlowGuard(tx, tables, flowId);
     if (guard === undefined) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
     const guards = tx.table(tables.flowGuards);
     await guards.update(['version'], [{ [ROW_ID_COLUMN_NAME]: guard.rowId, version: guard.version + 1n }]);
 
     const taken = new Intervals();
-    const span = batchSpan(segments);
+    const span = batchSpan(batch);
     if (span !== undefined) {
       const stored = await tx.table(tables.segments).select({
         columns: ['start_ns', 'end_ns'],
@@ -161,39 +144,82 @@ export async function registerSegments(
       });
       for (const row of stored) taken.add(row.start_ns as bigint, row.end_ns as bigint);
     }
+    const checks = new SegmentChecks(flowId, guard.initSegments, now);
+    for (const [i, segment] of batch.entries()) {
+      if (segment.timerange.empty) continue;
+      const { lo, hi } = bounds(segment.timerange);
+      if (taken.overlaps(lo, hi)) checks.overlapsStored.add(i);
+    }
+    const ids = [...objectIdsOf(batch)];
+    const stored = await readObjectRows(tx, tables, ids);
+    for (const id of ids) checks.objects.set(id, stored.get(id)?.row);
+    // Re-used objects bring their init objects (SegmentChecks.register): those are read too.
+    const inherited = [...checks.objects.values()].flatMap((o) => (o?.registered && o.init_object_id !== null && !checks.objects.has(o.init_object_id) ? [o.init_object_id] : []));
+    if (inherited.length > 0) {
+      const more = await readObjectRows(tx, tables, inherited);
+      for (const id of inherited) {
+        const row = more.get(id);
+        checks.objects.set(id, row?.row);
+        if (row !== undefined) stored.set(id, row);
+      }
+    }
+    const outcomes: SegmentOutcome[] = batch.map((segment, i) => {
+      const error = checks.register(segment, i);
+      return error ? { segment, error } : { segment };
+    });
+    const added = checks.inserts;
+    if (added.length === 0) return outcomes;
 
-    const outcomes: SegmentOutcome[] = [];
-    const rows: VastRow[] = [];
-    const added: NewSegment[] = [];
+    if (checks.registrations.length > 0) await writeRegistrations(tx, tables, flowId, checks, stored, now);
+    await tx.table(tables.segments).insert(added.map((insert) => segmentRow(flowId, insert)));
     let minStart = guard.minStartNs;
     let maxEnd = guard.maxEndNs;
-    for (const segment of segments) {
-      if (segment.timerange.empty) {
-        outcomes.push({ segment, error: new TamsError('bad_timerange', `Segment timerange ${segment.timerange_text} is empty`) });
-        continue;
-      }
-      const { lo, hi } = bounds(segment.timerange);
-      if (taken.overlaps(lo, hi)) {
-        outcomes.push({ segment, error: new TamsError('segment_overlap', `Segment ${segment.timerange_text} overlaps an existing segment`) });
-        continue;
-      }
-      taken.add(lo, hi);
-      rows.push(segmentRow(flowId, segment));
-      added.push(segment);
-      outcomes.push({ segment });
+    for (const { lo, hi } of added) {
       if (minStart === null || lo < minStart) minStart = lo;
       if (maxEnd === null || hi > maxEnd) maxEnd = hi;
     }
-    if (added.length === 0) return outcomes;
-
-    await tx.table(tables.segments).insert(rows);
     await guards.update(
       ['segment_count', 'min_start_ns', 'max_end_ns', 'segments_updated'],
       [{ [ROW_ID_COLUMN_NAME]: guard.rowId, segment_count: guard.segmentCount + BigInt(added.length), min_start_ns: minStart ?? INT64_MIN, max_end_ns: maxEnd ?? INT64_MAX, segments_updated: now }],
     );
     await appendEvents(tx, tables, [
-      { payload: { type: 'flows/segments_added', event: { flow_id: flowId, segments: added.map(segmentEventJson) } }, timestamp: now, flowId, sourceId: guard.sourceId },
+      { payload: { type: 'flows/segments_added', event: { flow_id: flowId, segments: added.map((a) => segmentEventJson(a.segment)) } }, timestamp: now, flowId, sourceId: guard.sourceId },
     ]);
     return outcomes;
   });
+  // As the SQL stores do, a segment re-using an object registered with an init object is handed back with it.
+  return run.map((outcome, i) => {
+    const segment = segments[i] as NewSegment;
+    if (outcome.segment.init_object_id !== undefined) segment.init_object_id = outcome.segment.init_object_id;
+    return outcome.error === undefined ? { segment } : { segment, error: outcome.error };
+  });
+}
+
+/** The objects a batch registers on first use: allocated rows updated, the others inserted (after the objects guard row). */
+async function writeRegistrations(tx: VastTransaction, tables: VastStoreTables, flowId: string, checks: SegmentChecks, stored: ReadonlyMap<string, StoredObject>, now: string): Promise<void> {
+  await updateObjectsGuard(tx, tables);
+  const updates: VastUpdateRow[] = [];
+  const inserts: VastRow[] = [];
+  for (const r of checks.registrations) {
+    const row: ObjectRow = {
+      id: r.id,
+      storage_id: null,
+      storage_key: null,
+      allocated_for_flow: null,
+      content_type: null,
+      role: r.role,
+      registered: 1,
+      key_frame_count: r.keyFrameCount,
+      timerange: r.timerange,
+      init_object_id: r.initObjectId,
+      first_referenced_by_flow: flowId,
+      get_urls: r.getUrls,
+      created: now,
+    };
+    const existing = stored.get(r.id);
+    if (r.allocated && existing !== undefined) updates.push({ ...objectRecordRow(row), [ROW_ID_COLUMN_NAME]: existing.rowId });
+    else inserts.push(objectRecordRow(row));
+  }
+  if (updates.length > 0) await tx.table(tables.objects).update(['role', 'registered', 'key_frame_count', 'timerange', 'init_object_id', 'first_referenced_by_flow'], updates);
+  if (inserts.length > 0) await tx.table(tables.objects).insert(inserts);
 }

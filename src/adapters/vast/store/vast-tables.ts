@@ -1,6 +1,7 @@
 /**
- * The VAST tables of the metadata store (the part laid out so far: segments, per-flow guard rows,
- * the outbox and its counter row, the schema version), and `ensureVastTables`, which creates them.
+ * The VAST tables of the metadata store (the part laid out so far: sources, flows, objects,
+ * segments, per-flow guard rows, the outbox and its counter row, the store guard rows, the schema
+ * version), and `ensureVastTables`, which creates them.
  *
  * VAST has no primary keys, unique constraints or indexes the gateway can declare: each table is
  * a bag of rows with an internal `$row_id`. What a key would enforce in SQL is enforced by the
@@ -18,7 +19,22 @@ export const VAST_SCHEMA_VERSION = 1n;
 /** The one row of `outbox_counter` (there are no keys: the name says which row it is). */
 export const OUTBOX_COUNTER_NAME = 'outbox';
 
+/** The `store_guards` row every transaction creating or registering object rows updates (objects.ts). */
+export const OBJECTS_GUARD_NAME = 'objects';
+
 export interface VastStoreTables {
+  /** One row per source: the SQL stores' `sources` columns, `doc` the same JSON text. */
+  readonly sources: VastTableDefinition;
+  /**
+   * One row per flow: the SQL stores' `flows` columns that VAST can narrow on (equality), the
+   * sort keys and `doc` (the same JSON text). segments_updated and the segment count are on the
+   * flow's guard row, which segment writers update anyway.
+   */
+  readonly flows: VastTableDefinition;
+  /** One row per object: the SQL stores' `objects` columns (storage_id / storage_key the U+001F-joined copy of its instances). */
+  readonly objects: VastTableDefinition;
+  /** Named rows (`objects`) that writers of a kind of row update, so that two of them conflict (no unique keys). */
+  readonly storeGuards: VastTableDefinition;
   /** One row per segment: the columns of the SQL stores' `segments` table, same meaning and text. */
   readonly segments: VastTableDefinition;
   /**
@@ -38,6 +54,61 @@ export interface VastStoreTables {
 
 export function vastStoreTables(schema: string): VastStoreTables {
   return {
+    sources: {
+      schema,
+      name: 'sources',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'format', type: 'utf8', nullable: false },
+        { name: 'label', type: 'utf8', nullable: true },
+        { name: 'created', type: 'utf8', nullable: true },
+        { name: 'updated', type: 'utf8', nullable: true },
+        { name: 'doc', type: 'utf8', nullable: false },
+      ],
+    },
+    flows: {
+      schema,
+      name: 'flows',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'source_id', type: 'utf8', nullable: false },
+        { name: 'format', type: 'utf8', nullable: false },
+        { name: 'codec', type: 'utf8', nullable: true },
+        { name: 'label', type: 'utf8', nullable: true },
+        { name: 'profile_id', type: 'utf8', nullable: true },
+        { name: 'status', type: 'utf8', nullable: true },
+        { name: 'created', type: 'utf8', nullable: true },
+        { name: 'metadata_updated', type: 'utf8', nullable: true },
+        { name: 'doc', type: 'utf8', nullable: false },
+      ],
+    },
+    objects: {
+      schema,
+      name: 'objects',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'storage_id', type: 'utf8', nullable: true },
+        { name: 'storage_key', type: 'utf8', nullable: true },
+        { name: 'allocated_for_flow', type: 'utf8', nullable: true },
+        { name: 'content_type', type: 'utf8', nullable: true },
+        { name: 'role', type: 'utf8', nullable: true },
+        { name: 'registered', type: 'bool', nullable: false },
+        { name: 'key_frame_count', type: 'int64', nullable: true },
+        { name: 'timerange', type: 'utf8', nullable: true },
+        { name: 'init_object_id', type: 'utf8', nullable: true },
+        { name: 'first_referenced_by_flow', type: 'utf8', nullable: true },
+        { name: 'get_urls', type: 'utf8', nullable: false },
+        { name: 'created', type: 'utf8', nullable: false },
+      ],
+    },
+    storeGuards: {
+      schema,
+      name: 'store_guards',
+      columns: [
+        { name: 'name', type: 'utf8', nullable: false },
+        { name: 'version', type: 'int64', nullable: false },
+      ],
+    },
     segments: {
       schema,
       name: 'segments',
@@ -66,6 +137,7 @@ export function vastStoreTables(schema: string): VastStoreTables {
         { name: 'min_start_ns', type: 'int64', nullable: true },
         { name: 'max_end_ns', type: 'int64', nullable: true },
         { name: 'segments_updated', type: 'utf8', nullable: true },
+        { name: 'init_segments', type: 'bool', nullable: false },
       ],
     },
     outbox: {
@@ -97,7 +169,7 @@ export function vastStoreTables(schema: string): VastStoreTables {
 }
 
 /**
- * Creates the schema and every table that is missing, and the counter and version rows with the
+ * Creates the schema and every table that is missing, and the counter, store guard and version rows with the
  * tables that hold them, all in one transaction. Replicas starting at once race: two
  * transactions creating one name conflict (409, whether the other has committed or not), and
  * withTransaction runs the loser again, which then finds what the winner made. Making a table
@@ -109,7 +181,10 @@ export async function ensureVastTables(client: VastClient, schema: string): Prom
   const tables = vastStoreTables(schema);
   return client.withTransaction(async (tx) => {
     await tx.createSchema(schema, { ifNotExists: true });
-    for (const definition of [tables.segments, tables.flowGuards, tables.outbox]) await createIfAbsent(tx, definition);
+    for (const definition of [tables.sources, tables.flows, tables.objects, tables.segments, tables.flowGuards, tables.outbox]) await createIfAbsent(tx, definition);
+    if (await createIfAbsent(tx, tables.storeGuards)) {
+      await tx.table(tables.storeGuards).insert([{ name: OBJECTS_GUARD_NAME, version: 0n }]);
+    }
     if (await createIfAbsent(tx, tables.outboxCounter)) {
       await tx.table(tables.outboxCounter).insert([{ name: OUTBOX_COUNTER_NAME, last_seq: 0n }]);
     }
