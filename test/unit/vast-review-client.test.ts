@@ -145,3 +145,12 @@ describe('S3 XML error bodies a hostile server could send', () => {
     expect(error.detail!.length).toBeLessThanOrEqual(500);
   });
 });
+
+describe('VAST error fields from a hostile server', () => {
+  it('caps the code and request id a server sends (they go to logs), as the detail is capped', () => {
+    const error = new VastRequestError({ kind: 'unavailable', operation: 'select', attempts: 1, status: 503, vastCode: 'C'.repeat(70_000), requestId: 'r'.repeat(70_000), detail: 'd'.repeat(70_000) });
+    expect(error.vastCode?.length).toBe(128);
+    expect(error.requestId?.length).toBe(128);
+    expect((error.detail ?? '').length).toBeLessThanOrEqual(500);
+  });
+});

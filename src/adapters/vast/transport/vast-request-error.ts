@@ -113,6 +113,9 @@ function grouped(limit: number | undefined): string {
 
 const DETAIL_MAX = 500;
 
+/** Longest VAST error code or request id kept (a real one is a few dozen characters). */
+const FIELD_MAX = 128;
+
 export class VastRequestError extends TamsError {
   readonly kind: VastFailureKind;
   readonly operation: string;
@@ -128,9 +131,10 @@ export class VastRequestError extends TamsError {
     this.operation = failure.operation;
     this.attempts = failure.attempts;
     this.vastStatus = failure.status;
-    this.vastCode = failure.vastCode;
+    // What the server sent is capped as the detail is: these fields go to logs.
+    this.vastCode = failure.vastCode?.slice(0, FIELD_MAX);
     this.detail = failure.detail === undefined ? undefined : failure.detail.slice(0, DETAIL_MAX);
-    this.requestId = failure.requestId;
+    this.requestId = failure.requestId?.slice(0, FIELD_MAX);
   }
 }
 
