@@ -263,6 +263,8 @@ describe('VAST client against the fake server: rows', () => {
     expect(selects.reduce((sum, entry) => sum + entry.rows!, 0)).toBe(count);
     expect([...new Set(selects.flatMap((entry) => entry.subSplitsWithRows!))].sort()).toEqual([0, 1, 2, 3]);
     expect(selects.every((entry) => entry.limitRows === 2500 && entry.pages! >= 1)).toBe(true);
+    // The log records answer bytes: at least 8 bytes of `n` per row came back over the wire.
+    expect(selects.reduce((sum, entry) => sum + entry.responseBytes!, 0)).toBeGreaterThan(count * 8);
 
     const ranged = await client.withTransaction((tx) => tx.table(BIG).select({ columns: ['n'], filter: allOf(column('n').greaterEqual(10_000n), column('n').less(35_000n)) }));
     expect(ranged).toHaveLength(25_000);

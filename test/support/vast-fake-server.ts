@@ -57,6 +57,8 @@ export interface FakeRequestRecord {
   readonly verb: string | undefined;
   readonly txid: string | undefined;
   readonly bodyBytes: number;
+  /** Bytes of the answer's body (what a client reads off the wire, headers aside). */
+  responseBytes?: number;
   status: number;
   code?: string;
   /** Selects: pages answered, rows in them, the sub-splits that sent rows, `tabular-limit-rows`. */
@@ -262,6 +264,7 @@ export class FakeVastServer {
       this.log.push(record);
       const send = (status: number, body: Buffer | string, headers: Record<string, string> = {}): void => {
         record.status = status;
+        record.responseBytes = request.method === 'HEAD' ? 0 : Buffer.byteLength(body);
         response.writeHead(status, { server: 'vast 5.3.0.1', 'x-amz-request-id': requestId, ...headers });
         response.end(request.method === 'HEAD' ? undefined : body);
       };
