@@ -68,7 +68,7 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
-import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
@@ -469,18 +469,8 @@ export class PostgresMetadataStore implements MetadataStore {
   private async replaceFlow(tx: Tx, next: Flow, previous: FlowRow | undefined, now: string): Promise<Flow> {
     const id = next.id;
     const current = previous ? toFlow(previous) : undefined;
-    const before = current ? collectionIds(current) : new Set<string>();
-    const after = collectionIds(next);
-    const added = [...after].filter((m) => !before.has(m));
-    const removed = [...before].filter((m) => !after.has(m));
-    let collectedBy = current?.collected_by ?? [];
-    if (added.includes(id)) collectedBy = [...collectedBy, id];
-    if (removed.includes(id)) collectedBy = collectedBy.filter((c) => c !== id);
-    const doc = plain(next);
-    if (collectedBy.length > 0) doc.collected_by = collectedBy;
-    else delete doc.collected_by;
+    const { doc, added, removed, collectionChanged } = flowReplacement(next, current);
     const movedSource = current !== undefined && current.source_id !== doc.source_id;
-    const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
     if (movedSource || collectionChanged || current === undefined) {
       const stayed = current !== undefined && !movedSource;
       await this.sourceCollections.checkConflict(tx, doc, stayed ? await this.sourceCollections.derived(tx, current.source_id, current.flow_collection) : undefined);

@@ -46,6 +46,38 @@ export function collectionIds(flow: Flow): Set<string> {
   return ids;
 }
 
+/** What replacing a flow's document changes, before any store looks at other rows. */
+export interface FlowReplacement {
+  /** The document to store: `next` as JSON carries it, its collected_by as it stands after the change. */
+  doc: Flow;
+  /** Members that join or leave the flow's collection. */
+  added: string[];
+  removed: string[];
+  collectionChanged: boolean;
+}
+
+/**
+ * The store-neutral first step of every store's replaceFlow (`current`: the stored flow, if any).
+ * Whether the flow moves source is left to the caller (`current !== undefined && current.source_id
+ * !== doc.source_id`), so that TypeScript narrows `current` where it is used.
+ */
+export function flowReplacement(next: Flow, current: Flow | undefined): FlowReplacement {
+  const id = next.id;
+  const before = current ? collectionIds(current) : new Set<string>();
+  const after = collectionIds(next);
+  const added = [...after].filter((m) => !before.has(m));
+  const removed = [...before].filter((m) => !after.has(m));
+  // A flow collecting itself is its own member: its collected_by changes in this document.
+  let collectedBy = current?.collected_by ?? [];
+  if (added.includes(id)) collectedBy = [...collectedBy, id];
+  if (removed.includes(id)) collectedBy = collectedBy.filter((c) => c !== id);
+  const doc = plain(next);
+  if (collectedBy.length > 0) doc.collected_by = collectedBy;
+  else delete doc.collected_by;
+  const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
+  return { doc, added, removed, collectionChanged };
+}
+
 /** A row that is a JSON document under its id. */
 export interface DocRow {
   id: string;

@@ -81,7 +81,7 @@ import {
   type SourceRow,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
-import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -526,19 +526,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private replaceFlow(next: Flow, previous: FlowRow | undefined, now: string): Flow {
     const id = next.id;
     const current = previous ? toFlow(previous) : undefined;
-    const before = current ? collectionIds(current) : new Set<string>();
-    const after = collectionIds(next);
-    const added = [...after].filter((m) => !before.has(m));
-    const removed = [...before].filter((m) => !after.has(m));
-    // A flow collecting itself is its own member: its collected_by changes in this document.
-    let collectedBy = current?.collected_by ?? [];
-    if (added.includes(id)) collectedBy = [...collectedBy, id];
-    if (removed.includes(id)) collectedBy = collectedBy.filter((c) => c !== id);
-    const doc = plain(next);
-    if (collectedBy.length > 0) doc.collected_by = collectedBy;
-    else delete doc.collected_by;
+    const { doc, added, removed, collectionChanged } = flowReplacement(next, current);
     const movedSource = current !== undefined && current.source_id !== doc.source_id;
-    const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
     if (movedSource || collectionChanged || current === undefined) {
       const stayed = current !== undefined && !movedSource;
       this.sourceCollections.checkConflict(doc, stayed ? this.sourceCollections.derived(current.source_id, current.flow_collection) : undefined);

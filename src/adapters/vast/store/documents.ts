@@ -25,7 +25,7 @@ import { isEternity } from '../../../domain/timerange';
 import type { FlowFilter, Page, PageRequest, PutFlowResult, SourceFilter } from '../../../ports/metadata-store';
 import { parseListCursor } from '../../sql-common/cursors';
 import { toFlow, toSource, type FlowRow, type SourceRow } from '../../sql-common/rows';
-import { bounds, collectionIds, essenceNumber, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
+import { bounds, essenceNumber, flowReplacement, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
 import { allOf, column, type OrGroup } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastRecord } from '../client/vast-table';
@@ -309,18 +309,8 @@ class FlowWriter {
   async replaceFlow(next: Flow, previous: StoredFlow | undefined): Promise<Flow> {
     const id = next.id;
     const current = previous ? toFlow(previous.row) : undefined;
-    const before = current ? collectionIds(current) : new Set<string>();
-    const after = collectionIds(next);
-    const added = [...after].filter((m) => !before.has(m));
-    const removed = [...before].filter((m) => !after.has(m));
-    let collectedBy = current?.collected_by ?? [];
-    if (added.includes(id)) collectedBy = [...collectedBy, id];
-    if (removed.includes(id)) collectedBy = collectedBy.filter((c) => c !== id);
-    const doc = plain(next);
-    if (collectedBy.length > 0) doc.collected_by = collectedBy;
-    else delete doc.collected_by;
+    const { doc, added, removed, collectionChanged } = flowReplacement(next, current);
     const movedSource = current !== undefined && current.source_id !== doc.source_id;
-    const collectionChanged = JSON.stringify(current?.flow_collection ?? []) !== JSON.stringify(doc.flow_collection ?? []);
     if (movedSource || collectionChanged || current === undefined) {
       const stayed = current !== undefined && !movedSource;
       await this.collections.checkConflict(doc, stayed ? await this.collections.derived(current.source_id, current.flow_collection) : undefined);
