@@ -34,6 +34,7 @@ import { VastRequestSigner } from '../../src/adapters/vast/transport/request-sig
 import { VastRequestError } from '../../src/adapters/vast/transport/vast-request-error';
 import { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import { FAKE_MAX_REQUEST_BYTES, FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
+import { startFakeVastClient } from '../support/vast-fake-client';
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -47,11 +48,8 @@ interface Setup {
 }
 
 async function setup(fakeOptions: FakeVastOptions = {}, clientOptions: Partial<VastClientOptions> = {}): Promise<Setup> {
-  const server = await FakeVastServer.start(fakeOptions);
-  closers.push(() => server.close());
-  const transport = new VastTransport({ endpoint: server.endpoint, credentials: FAKE_VAST_CREDENTIALS, retryBaseDelayMs: 2, retryMaxDelayMs: 10 });
-  closers.push(() => transport.close());
-  const client = new VastClient({ transport, bucket: 'tams', conflictRetry: { baseDelayMs: 2, maxDelayMs: 20 }, ...clientOptions });
+  const { server, transport, client, close } = await startFakeVastClient({ fake: fakeOptions, client: clientOptions });
+  closers.push(close);
   return { server, client, transport };
 }
 

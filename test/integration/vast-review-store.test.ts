@@ -9,11 +9,12 @@ import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { createFlowGuard, registerSegments } from '../../src/adapters/vast/store/segment-registration';
 import { listSegmentsPage } from '../../src/adapters/vast/store/segment-window';
 import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
-import { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { Page, PageRequest, SegmentQuery } from '../../src/ports/metadata-store';
-import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
+import type { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
+import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
+import { startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -30,11 +31,8 @@ interface Setup {
 }
 
 async function setup(fakeOptions: FakeVastOptions = {}, transportOptions: { maxResponseBytes?: number } = {}): Promise<Setup> {
-  const server = await FakeVastServer.start(fakeOptions);
-  closers.push(() => server.close());
-  const transport = new VastTransport({ endpoint: server.endpoint, credentials: FAKE_VAST_CREDENTIALS, retryBaseDelayMs: 2, retryMaxDelayMs: 10, ...transportOptions });
-  closers.push(() => transport.close());
-  const client = new VastClient({ transport, bucket: 'tams', conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } });
+  const { server, transport, client, close } = await startFakeVastClient({ fake: fakeOptions, transport: transportOptions, client: { conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } } });
+  closers.push(close);
   await ensureVastTables(client, SCHEMA);
   return { server, client, tables: vastStoreTables(SCHEMA), transport };
 }

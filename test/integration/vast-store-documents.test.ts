@@ -15,13 +15,13 @@ import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { registerSegments } from '../../src/adapters/vast/store/segment-registration';
 import { listSegmentsPage } from '../../src/adapters/vast/store/segment-window';
 import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
-import { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import type { OutboxEvent } from '../../src/domain/events';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { FlowFilter, NewObjectAllocation, Page, PageRequest, SourceFilter } from '../../src/ports/metadata-store';
-import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
+import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
+import { startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 
@@ -38,11 +38,8 @@ interface Setup {
 }
 
 async function setup(fakeOptions: FakeVastOptions = {}): Promise<Setup> {
-  const server = await FakeVastServer.start(fakeOptions);
-  closers.push(() => server.close());
-  const transport = new VastTransport({ endpoint: server.endpoint, credentials: FAKE_VAST_CREDENTIALS, retryBaseDelayMs: 2, retryMaxDelayMs: 10 });
-  closers.push(() => transport.close());
-  const client = new VastClient({ transport, bucket: 'tams', conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } });
+  const { server, client, close } = await startFakeVastClient({ fake: fakeOptions, client: { conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } } });
+  closers.push(close);
   await ensureVastTables(client, SCHEMA);
   const sqlite = new SqliteMetadataStore({ filename: ':memory:' });
   closers.push(() => sqlite.close());

@@ -17,12 +17,12 @@ import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { createFlowGuard, registerSegments } from '../../src/adapters/vast/store/segment-registration';
 import { listSegmentsPage, type WindowCost } from '../../src/adapters/vast/store/segment-window';
 import { ensureVastTables, VAST_SCHEMA_VERSION, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
-import { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import type { OutboxEvent } from '../../src/domain/events';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { Page, PageRequest, SegmentQuery, SegmentOutcome } from '../../src/ports/metadata-store';
-import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
+import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
+import { startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -40,17 +40,12 @@ interface Setup {
 }
 
 async function setup(fakeOptions: FakeVastOptions = {}): Promise<Setup> {
-  const server = await FakeVastServer.start(fakeOptions);
-  closers.push(() => server.close());
-  const transport = new VastTransport({ endpoint: server.endpoint, credentials: FAKE_VAST_CREDENTIALS, retryBaseDelayMs: 2, retryMaxDelayMs: 10 });
-  closers.push(() => transport.close());
   const conflicts: string[] = [];
-  const client = new VastClient({
-    transport,
-    bucket: 'tams',
-    conflictRetry: { maxRuns: 50, baseDelayMs: 2, maxDelayMs: 30 },
-    onConflict: (event) => conflicts.push(event.operation),
+  const { server, client, close } = await startFakeVastClient({
+    fake: fakeOptions,
+    client: { conflictRetry: { maxRuns: 50, baseDelayMs: 2, maxDelayMs: 30 }, onConflict: (event) => conflicts.push(event.operation) },
   });
+  closers.push(close);
   await ensureVastTables(client, SCHEMA);
   return { server, client, tables: vastStoreTables(SCHEMA), conflicts };
 }
