@@ -54,6 +54,7 @@ import {
   type OptionalSegmentFields,
   type SegmentRow,
   type SourceRow,
+  objectRecord,
 } from '../sql-common/rows';
 import { objectIdsOf, orderedBatchSpan } from '../sql-common/segment-batch';
 import { addCollectedByFilter, addTagFilters, numbered } from './list-query';
@@ -1057,22 +1058,7 @@ export class PostgresMetadataStore implements MetadataStore {
 }
 
 function toObjectRecord(row: ObjectRow, flows: readonly string[]): ObjectRecord {
-  const record: ObjectRecord = {
-    id: row.id,
-    instances: splitInstances(row.storage_id, row.storage_key) ?? [],
-    allocated_for_flow: row.allocated_for_flow,
-    registered: row.registered === 1,
-    role: row.role,
-    referenced_by_flows: [...flows].sort(),
-    uncontrolled_urls: JSON.parse(row.get_urls) as UncontrolledUrl[],
-    created: row.created,
-  };
-  if (row.content_type !== null) record.content_type = row.content_type;
-  if (row.key_frame_count !== null) record.key_frame_count = row.key_frame_count;
-  if (row.timerange !== null) record.timerange = row.timerange;
-  if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
-  if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
-  return record;
+  return objectRecord(row, [...flows].sort());
 }
 
 /** One page of rows listed with a row past the limit (whether there is a next page), and its cursor. */

@@ -1,4 +1,4 @@
-import { copyOptionalScalars, type OptionalSegmentScalars, type Flow, type NewSegment, type ObjectStorageRef, type SegmentRecord, type Source, type UncontrolledUrl } from '../../domain/entities';
+import { copyOptionalScalars, type OptionalSegmentScalars, type Flow, type NewSegment, type ObjectRecord, type ObjectStorageRef, type SegmentRecord, type Source, type UncontrolledUrl } from '../../domain/entities';
 import type { SegmentText } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { range, type TimeRange } from '../../domain/timerange';
@@ -270,4 +270,24 @@ export function toOutboxEvent(row: OutboxRow): OutboxEvent {
   if (row.flow_id !== null) event.flow_id = row.flow_id;
   if (row.source_id !== null) event.source_id = row.source_id;
   return event;
+}
+
+/** The object record of an objects row; `referencedByFlows` in the order the store gives them (each sorts as SQLite does). */
+export function objectRecord(row: ObjectRow, referencedByFlows: string[]): ObjectRecord {
+  const record: ObjectRecord = {
+    id: row.id,
+    instances: splitInstances(row.storage_id, row.storage_key) ?? [],
+    allocated_for_flow: row.allocated_for_flow,
+    registered: row.registered === 1,
+    role: row.role,
+    referenced_by_flows: referencedByFlows,
+    uncontrolled_urls: JSON.parse(row.get_urls) as UncontrolledUrl[],
+    created: row.created,
+  };
+  if (row.content_type !== null) record.content_type = row.content_type;
+  if (row.key_frame_count !== null) record.key_frame_count = row.key_frame_count;
+  if (row.timerange !== null) record.timerange = row.timerange;
+  if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
+  if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
+  return record;
 }

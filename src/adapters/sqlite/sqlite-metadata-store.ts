@@ -79,6 +79,7 @@ import {
   segmentJsonTail,
   jsonHeadParts,
   type SourceRow,
+  objectRecord,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
 import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
@@ -978,22 +979,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private getObjectNow(id: string): ObjectRecord | undefined {
     const row = this.s.getObject.get(id) as ObjectRow | undefined;
     if (!row) return undefined;
-    const record: ObjectRecord = {
-      id: row.id,
-      instances: splitInstances(row.storage_id, row.storage_key) ?? [],
-      allocated_for_flow: row.allocated_for_flow,
-      registered: row.registered === 1,
-      role: row.role,
-      referenced_by_flows: this.flowsReferencing(id),
-      uncontrolled_urls: JSON.parse(row.get_urls) as UncontrolledUrl[],
-      created: row.created,
-    };
-    if (row.content_type !== null) record.content_type = row.content_type;
-    if (row.key_frame_count !== null) record.key_frame_count = row.key_frame_count;
-    if (row.timerange !== null) record.timerange = row.timerange;
-    if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
-    if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
-    return record;
+    return objectRecord(row, this.flowsReferencing(id));
   }
 
   /**

@@ -8,10 +8,10 @@
  * `store_guards` (updateObjectsGuard): two of them conflict, and the loser's rerun sees the
  * winner's row (`object_exists`, or the object registered).
  */
-import type { ObjectRecord, UncontrolledUrl } from '../../../domain/entities';
+import type { ObjectRecord } from '../../../domain/entities';
 import { TamsError } from '../../../domain/errors';
 import type { NewObjectAllocation } from '../../../ports/metadata-store';
-import { fitsSegmentRow, splitInstances, type ObjectRow } from '../../sql-common/rows';
+import { fitsSegmentRow, objectRecord, type ObjectRow } from '../../sql-common/rows';
 import { allOf, anyOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastRecord } from '../client/vast-table';
@@ -158,20 +158,5 @@ export async function getObjects(client: VastClient, tables: VastStoreTables, id
 
 /** As the SQL stores build it (referenced_by_flows sorted as SQLite sorts text). */
 function toObjectRecord(row: ObjectRow, flows: string[]): ObjectRecord {
-  const record: ObjectRecord = {
-    id: row.id,
-    instances: splitInstances(row.storage_id, row.storage_key) ?? [],
-    allocated_for_flow: row.allocated_for_flow,
-    registered: row.registered === 1,
-    role: row.role,
-    referenced_by_flows: flows.sort(compareText),
-    uncontrolled_urls: JSON.parse(row.get_urls) as UncontrolledUrl[],
-    created: row.created,
-  };
-  if (row.content_type !== null) record.content_type = row.content_type;
-  if (row.key_frame_count !== null) record.key_frame_count = row.key_frame_count;
-  if (row.timerange !== null) record.timerange = row.timerange;
-  if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
-  if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
-  return record;
+  return objectRecord(row, flows.sort(compareText));
 }
