@@ -11,6 +11,7 @@
  * `source_collection` and `flow_collection`: "`role` or ordering ... not matching"). The
  * source's collection is then the merge of its flows' ones.
  */
+import { TamsError } from './errors';
 
 /**
  * The most collections one flow may be a member of (entries of its collected_by): bounds the
@@ -96,4 +97,56 @@ export function describeSourceCollection(items: readonly SourceCollectionItem[],
   if (items.length === 0) return '(none)';
   const listed = items.slice(0, shown).map((item) => `${item.id} as ${JSON.stringify(item.role.length > 64 ? `${item.role.slice(0, 64)}...` : item.role)}`);
   return items.length > shown ? `${listed.join(', ')} and ${items.length - shown} more` : listed.join(', ');
+}
+
+/**
+ * The flows among `siblings` (each flow of one source with the collection it gives the source),
+ * other than `flowId`, whose collections contradict `collection`, and how.
+ */
+export function siblingConflicts(
+  siblings: Iterable<readonly [string, readonly SourceCollectionItem[]]>,
+  flowId: string,
+  collection: readonly SourceCollectionItem[],
+): Map<string, SourceCollectionConflict> {
+  const found = new Map<string, SourceCollectionConflict>();
+  if (collection.length === 0) return found;
+  for (const [sibling, theirs] of siblings) {
+    if (sibling === flowId) continue;
+    const conflict = sourceCollectionConflict(collection, theirs);
+    if (conflict !== undefined) found.set(sibling, conflict);
+  }
+  return found;
+}
+
+/**
+ * Why a flow's collection, with the sibling conflicts it had `before` and has `after` a change,
+ * contradicts a sibling where it did not before (a source in another role, or sources in another
+ * order), or undefined. A disagreement the gateway's own changes left (a member deleted or
+ * moved) does not block writes that do not add to it.
+ */
+export function addedConflict(before: ReadonlyMap<string, SourceCollectionConflict>, after: ReadonlyMap<string, SourceCollectionConflict>): { sibling: string; why: string } | undefined {
+  for (const [sibling, conflict] of after) {
+    const why = newConflict(before.get(sibling), conflict);
+    if (why !== undefined) return { sibling, why };
+  }
+  return undefined;
+}
+
+/**
+ * Refuses (400) a flow document whose collection (`mine`: what it gives its source) contradicts
+ * a sibling flow where the stored one did not (`already`: the sibling conflicts before; `now`: after).
+ */
+export function refuseAddedConflict(
+  flow: { id: string; source_id: string },
+  mine: readonly SourceCollectionItem[],
+  already: ReadonlyMap<string, SourceCollectionConflict>,
+  now: ReadonlyMap<string, SourceCollectionConflict>,
+): void {
+  const added = addedConflict(already, now);
+  if (added === undefined) return;
+  throw new TamsError(
+    'validation_failed',
+    `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
+      `which flow ${added.sibling} of the same source contradicts: ${added.why}`,
+  );
 }

@@ -7,14 +7,13 @@
  * they are rewritten, so a concurrent change to one is never lost.
  */
 import type { CollectionItem, Flow, Source } from '../../domain/entities';
-import { TamsError } from '../../domain/errors';
 import type { TamsEventPayload } from '../../domain/events';
 import {
-  describeSourceCollection,
   mergeSourceCollections,
-  newConflict,
+  addedConflict,
+  refuseAddedConflict,
+  siblingConflicts,
   sameSourceCollection,
-  sourceCollectionConflict,
   type SourceCollectionConflict,
   type SourceCollectionItem,
 } from '../../domain/source-collections';
@@ -60,36 +59,20 @@ export class PostgresSourceCollections {
 
   /** The flows of `sourceId`, other than `flowId`, whose collections contradict `collection`, and how. */
   async conflictingSiblings(tx: Tx, flowId: string, sourceId: string, collection: readonly SourceCollectionItem[]): Promise<Map<string, SourceCollectionConflict>> {
-    const found = new Map<string, SourceCollectionConflict>();
-    if (collection.length === 0) return found;
-    for (const [sibling, theirs] of await this.derivedOfSource(tx, sourceId)) {
-      if (sibling === flowId) continue;
-      const conflict = sourceCollectionConflict(collection, theirs);
-      if (conflict !== undefined) found.set(sibling, conflict);
-    }
-    return found;
+    if (collection.length === 0) return new Map();
+    return siblingConflicts(await this.derivedOfSource(tx, sourceId), flowId, collection);
   }
 
   /** See SqliteSourceCollections.addedConflict. */
   addedConflict(before: ReadonlyMap<string, SourceCollectionConflict>, after: ReadonlyMap<string, SourceCollectionConflict>): { sibling: string; why: string } | undefined {
-    for (const [sibling, conflict] of after) {
-      const why = newConflict(before.get(sibling), conflict);
-      if (why !== undefined) return { sibling, why };
-    }
-    return undefined;
+    return addedConflict(before, after);
   }
 
   /** See SqliteSourceCollections.checkConflict. */
   async checkConflict(tx: Tx, flow: Pick<Flow, 'id' | 'source_id' | 'flow_collection'>, before: readonly SourceCollectionItem[] | undefined): Promise<void> {
     const mine = await this.derived(tx, flow.source_id, flow.flow_collection);
     const already = before === undefined ? new Map<string, SourceCollectionConflict>() : await this.conflictingSiblings(tx, flow.id, flow.source_id, before);
-    const added = this.addedConflict(already, await this.conflictingSiblings(tx, flow.id, flow.source_id, mine));
-    if (added === undefined) return;
-    throw new TamsError(
-      'validation_failed',
-      `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
-        `which flow ${added.sibling} of the same source contradicts: ${added.why}`,
-    );
+    refuseAddedConflict(flow, mine, already, await this.conflictingSiblings(tx, flow.id, flow.source_id, mine));
   }
 
   /** See SqliteSourceCollections.refresh. */

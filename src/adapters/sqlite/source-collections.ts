@@ -12,14 +12,13 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { CollectionItem, Flow, Source } from '../../domain/entities';
-import { TamsError } from '../../domain/errors';
 import type { TamsEventPayload } from '../../domain/events';
 import {
-  describeSourceCollection,
   mergeSourceCollections,
-  newConflict,
+  addedConflict,
+  refuseAddedConflict,
+  siblingConflicts,
   sameSourceCollection,
-  sourceCollectionConflict,
   type SourceCollectionConflict,
   type SourceCollectionItem,
 } from '../../domain/source-collections';
@@ -84,14 +83,8 @@ export class SqliteSourceCollections {
 
   /** The flows of `sourceId`, other than `flowId`, whose collections contradict `collection`, and how. */
   conflictingSiblings(flowId: string, sourceId: string, collection: readonly SourceCollectionItem[]): Map<string, SourceCollectionConflict> {
-    const found = new Map<string, SourceCollectionConflict>();
-    if (collection.length === 0) return found;
-    for (const [sibling, theirs] of this.derivedOfSource(sourceId)) {
-      if (sibling === flowId) continue;
-      const conflict = sourceCollectionConflict(collection, theirs);
-      if (conflict !== undefined) found.set(sibling, conflict);
-    }
-    return found;
+    if (collection.length === 0) return new Map();
+    return siblingConflicts(this.derivedOfSource(sourceId), flowId, collection);
   }
 
   /**
@@ -101,11 +94,7 @@ export class SqliteSourceCollections {
    * writes that do not add to it.
    */
   addedConflict(before: ReadonlyMap<string, SourceCollectionConflict>, after: ReadonlyMap<string, SourceCollectionConflict>): { sibling: string; why: string } | undefined {
-    for (const [sibling, conflict] of after) {
-      const why = newConflict(before.get(sibling), conflict);
-      if (why !== undefined) return { sibling, why };
-    }
-    return undefined;
+    return addedConflict(before, after);
   }
 
   /**
@@ -116,13 +105,7 @@ export class SqliteSourceCollections {
   checkConflict(flow: Pick<Flow, 'id' | 'source_id' | 'flow_collection'>, before: readonly SourceCollectionItem[] | undefined): void {
     const mine = this.derived(flow.source_id, flow.flow_collection);
     const already = before === undefined ? new Map<string, SourceCollectionConflict>() : this.conflictingSiblings(flow.id, flow.source_id, before);
-    const added = this.addedConflict(already, this.conflictingSiblings(flow.id, flow.source_id, mine));
-    if (added === undefined) return;
-    throw new TamsError(
-      'validation_failed',
-      `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
-        `which flow ${added.sibling} of the same source contradicts: ${added.why}`,
-    );
+    refuseAddedConflict(flow, mine, already, this.conflictingSiblings(flow.id, flow.source_id, mine));
   }
 
   /**

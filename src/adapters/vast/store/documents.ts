@@ -17,7 +17,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Flow, Source } from '../../../domain/entities';
 import { TamsError } from '../../../domain/errors';
-import type { TamsEventPayload } from '../../../domain/events';
 import { usesInitSegments } from '../../../domain/init-segments';
 import { metadataVersionAfter } from '../../../domain/metadata-version';
 import { MAX_COLLECTORS, type SourceCollectionConflict } from '../../../domain/source-collections';
@@ -34,32 +33,10 @@ import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { keysetPage, matchesCollectedBy, matchesTags, type KeyedRow } from './list-order';
 import { readObjectRows, selectByIds } from './objects';
-import { appendEvents, type PendingEvent } from './outbox';
 import { createFlowGuard, readFlowGuard } from './segment-registration';
 import { VastSourceCollections } from './source-collections';
+import { VastWrite } from './vast-write';
 import type { VastStoreTables } from './vast-tables';
-
-/** One run of a write transaction: its events, appended in order when the work is done. */
-export class VastWrite {
-  private readonly events: PendingEvent[] = [];
-
-  constructor(
-    readonly tx: VastTransaction,
-    readonly tables: VastStoreTables,
-    readonly now: string,
-  ) {}
-
-  event(payload: TamsEventPayload, ids: { flow_id?: string; source_id?: string } = {}): void {
-    const event: { payload: TamsEventPayload; timestamp: string; flowId?: string; sourceId?: string } = { payload, timestamp: this.now };
-    if (ids.flow_id !== undefined) event.flowId = ids.flow_id;
-    if (ids.source_id !== undefined) event.sourceId = ids.source_id;
-    this.events.push(event);
-  }
-
-  async flush(): Promise<void> {
-    await appendEvents(this.tx, this.tables, this.events.splice(0));
-  }
-}
 
 /** A stored flow row (segments_updated from its guard row) with its `$row_id`. */
 export interface StoredFlow {

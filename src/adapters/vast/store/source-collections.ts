@@ -6,19 +6,18 @@
  * TypeScript: the collecting flows' documents and their members' rows are read by id.
  */
 import type { CollectionItem, Flow, Source } from '../../../domain/entities';
-import { TamsError } from '../../../domain/errors';
 import {
-  describeSourceCollection,
   mergeSourceCollections,
-  newConflict,
+  addedConflict,
+  refuseAddedConflict,
+  siblingConflicts,
   sameSourceCollection,
-  sourceCollectionConflict,
   type SourceCollectionConflict,
   type SourceCollectionItem,
 } from '../../../domain/source-collections';
 import { allOf, column } from '../client/filter';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
-import type { VastWrite } from './documents';
+import type { VastWrite } from './vast-write';
 import { compareText } from './list-order';
 import { selectByIds } from './objects';
 
@@ -67,36 +66,20 @@ export class VastSourceCollections {
 
   /** The flows of `sourceId`, other than `flowId`, whose collections contradict `collection`, and how. */
   async conflictingSiblings(flowId: string, sourceId: string, collection: readonly SourceCollectionItem[]): Promise<Map<string, SourceCollectionConflict>> {
-    const found = new Map<string, SourceCollectionConflict>();
-    if (collection.length === 0) return found;
-    for (const [sibling, theirs] of await this.derivedOfSource(sourceId)) {
-      if (sibling === flowId) continue;
-      const conflict = sourceCollectionConflict(collection, theirs);
-      if (conflict !== undefined) found.set(sibling, conflict);
-    }
-    return found;
+    if (collection.length === 0) return new Map();
+    return siblingConflicts(await this.derivedOfSource(sourceId), flowId, collection);
   }
 
   /** See SqliteSourceCollections.addedConflict. */
   addedConflict(before: ReadonlyMap<string, SourceCollectionConflict>, after: ReadonlyMap<string, SourceCollectionConflict>): { sibling: string; why: string } | undefined {
-    for (const [sibling, conflict] of after) {
-      const why = newConflict(before.get(sibling), conflict);
-      if (why !== undefined) return { sibling, why };
-    }
-    return undefined;
+    return addedConflict(before, after);
   }
 
   /** See SqliteSourceCollections.checkConflict. */
   async checkConflict(flow: Pick<Flow, 'id' | 'source_id' | 'flow_collection'>, before: readonly SourceCollectionItem[] | undefined): Promise<void> {
     const mine = await this.derived(flow.source_id, flow.flow_collection);
     const already = before === undefined ? new Map<string, SourceCollectionConflict>() : await this.conflictingSiblings(flow.id, flow.source_id, before);
-    const added = this.addedConflict(already, await this.conflictingSiblings(flow.id, flow.source_id, mine));
-    if (added === undefined) return;
-    throw new TamsError(
-      'validation_failed',
-      `The collection of flow ${flow.id} gives source ${flow.source_id} the collection ${describeSourceCollection(mine)}, ` +
-        `which flow ${added.sibling} of the same source contradicts: ${added.why}`,
-    );
+    refuseAddedConflict(flow, mine, already, await this.conflictingSiblings(flow.id, flow.source_id, mine));
   }
 
   /** See SqliteSourceCollections.refresh. */

@@ -1,0 +1,30 @@
+/**
+ * One run of a VAST write transaction and the events it writes (appended in order, through the
+ * outbox's counter row, when the work is done). Shared by the document writers (documents.ts,
+ * source-collections.ts).
+ */
+import type { TamsEventPayload } from '../../../domain/events';
+import type { VastTransaction } from '../client/vast-transaction';
+import { appendEvents, type PendingEvent } from './outbox';
+import type { VastStoreTables } from './vast-tables';
+
+export class VastWrite {
+  private readonly events: PendingEvent[] = [];
+
+  constructor(
+    readonly tx: VastTransaction,
+    readonly tables: VastStoreTables,
+    readonly now: string,
+  ) {}
+
+  event(payload: TamsEventPayload, ids: { flow_id?: string; source_id?: string } = {}): void {
+    const event: { payload: TamsEventPayload; timestamp: string; flowId?: string; sourceId?: string } = { payload, timestamp: this.now };
+    if (ids.flow_id !== undefined) event.flowId = ids.flow_id;
+    if (ids.source_id !== undefined) event.sourceId = ids.source_id;
+    this.events.push(event);
+  }
+
+  async flush(): Promise<void> {
+    await appendEvents(this.tx, this.tables, this.events.splice(0));
+  }
+}
