@@ -14,7 +14,7 @@ import { parseTimeRange } from '../../src/domain/timerange';
 import type { Page, PageRequest, SegmentQuery } from '../../src/ports/metadata-store';
 import type { VastTransport } from '../../src/adapters/vast/transport/vast-transport';
 import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
-import { startFakeVastClient } from '../support/vast-fake-client';
+import { allPages as allPagesOf, startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -41,16 +41,8 @@ function seg(objectId: string, timerange: string): NewSegment {
   return { object_id: objectId, timerange: parseTimeRange(timerange), timerange_text: timerange, get_urls: [{ label: 'origin', url: `https://media.example/${objectId}` }] };
 }
 
-async function allPages<T>(fetch: (after: unknown) => Promise<Page<T>>): Promise<T[][]> {
-  const pages: T[][] = [];
-  let after: unknown = undefined;
-  for (let i = 0; i < 200; i += 1) {
-    const page = await fetch(after);
-    pages.push(page.items);
-    if (page.next === undefined) return pages;
-    after = JSON.parse(JSON.stringify(page.next)) as unknown;
-  }
-  throw new Error('more than 200 pages');
+async function allPages<T>(readPage: (after: unknown) => Promise<Page<T>>): Promise<T[][]> {
+  return (await allPagesOf(readPage)).map((page) => page.items);
 }
 
 function pageRequest(limit: number, after: unknown): PageRequest {

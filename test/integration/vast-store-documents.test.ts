@@ -21,7 +21,7 @@ import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { FlowFilter, NewObjectAllocation, Page, PageRequest, SourceFilter } from '../../src/ports/metadata-store';
 import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
-import { startFakeVastClient } from '../support/vast-fake-client';
+import { allPages as allPagesOf, startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 
@@ -83,16 +83,8 @@ async function expectSameEvents(s: Setup): Promise<void> {
   expect(vast.map((e) => e.seq)).toEqual(vast.map((_, i) => i + 1));
 }
 
-async function allPages<T>(fetch: (after: unknown) => Promise<Page<T>>): Promise<unknown[]> {
-  const pages: unknown[] = [];
-  let after: unknown = undefined;
-  for (let n = 0; n < 1000; n += 1) {
-    const page = await fetch(after);
-    pages.push(normalise(page));
-    if (page.next === undefined) return pages;
-    after = JSON.parse(JSON.stringify(page.next)) as unknown;
-  }
-  throw new Error('no last page');
+async function allPages<T>(readPage: (after: unknown) => Promise<Page<T>>): Promise<unknown[]> {
+  return (await allPagesOf(readPage)).map((page) => normalise(page));
 }
 
 function pageRequest(limit: number, after: unknown): PageRequest {

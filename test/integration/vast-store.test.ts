@@ -22,7 +22,7 @@ import type { OutboxEvent } from '../../src/domain/events';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { Page, PageRequest, SegmentQuery, SegmentOutcome } from '../../src/ports/metadata-store';
 import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
-import { startFakeVastClient } from '../support/vast-fake-client';
+import { allPages as allPagesOf, startFakeVastClient } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 const NOW = '2024-01-01T00:00:00.000Z';
@@ -70,15 +70,8 @@ async function sqliteBeside(flow: Flow): Promise<SqliteMetadataStore> {
   return store;
 }
 
-async function allPages<T>(fetch: (after: unknown) => Promise<Page<T>>): Promise<T[][]> {
-  const pages: T[][] = [];
-  let after: unknown = undefined;
-  for (;;) {
-    const page = await fetch(after);
-    pages.push(page.items);
-    if (page.next === undefined) return pages;
-    after = JSON.parse(JSON.stringify(page.next)) as unknown;
-  }
+async function allPages<T>(readPage: (after: unknown) => Promise<Page<T>>): Promise<T[][]> {
+  return (await allPagesOf(readPage)).map((page) => page.items);
 }
 
 describe('ensureVastTables', () => {

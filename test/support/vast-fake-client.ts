@@ -4,6 +4,7 @@
  */
 import { VastClient, type VastClientOptions } from '../../src/adapters/vast/client/vast-client';
 import { VastTransport, type VastTransportOptions } from '../../src/adapters/vast/transport/vast-transport';
+import type { Page } from '../../src/ports/metadata-store';
 import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from './vast-fake-server';
 
 export interface FakeVastClient {
@@ -29,4 +30,20 @@ export async function startFakeVastClient(
       await server.close();
     },
   };
+}
+
+/**
+ * Every page of a listing, first to last, each page's cursor passed through JSON as a client
+ * would carry it; refuses to go past `maxPages`.
+ */
+export async function allPages<T>(readPage: (after: unknown) => Promise<Page<T>>, maxPages = 10_000): Promise<Page<T>[]> {
+  const pages: Page<T>[] = [];
+  let after: unknown = undefined;
+  for (let n = 0; n < maxPages; n += 1) {
+    const page = await readPage(after);
+    pages.push(page);
+    if (page.next === undefined) return pages;
+    after = JSON.parse(JSON.stringify(page.next)) as unknown;
+  }
+  throw new Error(`more than ${maxPages} pages`);
 }
