@@ -69,7 +69,7 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
-import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
@@ -541,16 +541,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private async createSourceFor(tx: Tx, flow: Flow, now: string): Promise<void> {
-    const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
-    const by = flow.updated_by ?? flow.created_by;
-    if (by !== undefined) {
-      source.created_by = by;
-      source.updated_by = by;
-    }
-    if (flow.label !== undefined) source.label = flow.label;
-    if (flow.description !== undefined) source.description = flow.description;
-    const authClasses = flow.tags?.auth_classes;
-    if (authClasses !== undefined) source.tags = { auth_classes: authClasses };
+    const source = sourceForFlow(flow, now);
     await tx.run(S.insertSource, [source.id, source.format, source.label ?? null, now, now, JSON.stringify(source)]);
     await this.appendEvent(tx, { type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }

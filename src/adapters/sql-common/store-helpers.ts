@@ -2,7 +2,7 @@
  * What the SQL metadata stores (SQLite, PostgreSQL) share outside their SQL: query windows,
  * object re-use checks, event JSON, list sort names and keys.
  */
-import { copyOptionalScalars, type Flow, type NewSegment } from '../../domain/entities';
+import { copyOptionalScalars, type Flow, type NewSegment, type Source } from '../../domain/entities';
 import { TamsError } from '../../domain/errors';
 import { equalTimeRanges, tryParseTimeRange, type TimeRange } from '../../domain/timerange';
 import type { FlowFilter, FlowSort, SourceSort } from '../../ports/metadata-store';
@@ -44,6 +44,23 @@ export function collectionIds(flow: Flow): Set<string> {
   if (!Array.isArray(flow.flow_collection)) return ids;
   for (const item of flow.flow_collection) if (typeof item?.id === 'string') ids.add(item.id);
   return ids;
+}
+
+/** The source a flow naming an unknown source creates (every store's createSourceFor). */
+export function sourceForFlow(flow: Flow, now: string): Source {
+  const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
+  // Made by whoever made (or moved) the flow: its updated_by is that caller, as the service set it.
+  const by = flow.updated_by ?? flow.created_by;
+  if (by !== undefined) {
+    source.created_by = by;
+    source.updated_by = by;
+  }
+  if (flow.label !== undefined) source.label = flow.label;
+  if (flow.description !== undefined) source.description = flow.description;
+  // AppNote 0016: a new source takes its permissions from the flow that creates it.
+  const authClasses = flow.tags?.auth_classes;
+  if (authClasses !== undefined) source.tags = { auth_classes: authClasses };
+  return source;
 }
 
 /** What replacing a flow's document changes, before any store looks at other rows. */

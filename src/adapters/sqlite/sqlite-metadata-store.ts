@@ -82,7 +82,7 @@ import {
   objectRecord,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
-import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -606,18 +606,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private createSourceFor(flow: Flow, now: string): void {
-    const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
-    // Made by whoever made (or moved) the flow: its updated_by is that caller, as the service set it.
-    const by = flow.updated_by ?? flow.created_by;
-    if (by !== undefined) {
-      source.created_by = by;
-      source.updated_by = by;
-    }
-    if (flow.label !== undefined) source.label = flow.label;
-    if (flow.description !== undefined) source.description = flow.description;
-    // AppNote 0016: a new source takes its permissions from the flow that creates it.
-    const authClasses = flow.tags?.auth_classes;
-    if (authClasses !== undefined) source.tags = { auth_classes: authClasses };
+    const source = sourceForFlow(flow, now);
     this.s.insertSource.run(source.id, source.format, source.label ?? null, now, now, JSON.stringify(source));
     this.appendEvent({ type: 'sources/created', event: { source } }, now, { source_id: source.id });
   }

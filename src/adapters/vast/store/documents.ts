@@ -24,7 +24,7 @@ import { isEternity } from '../../../domain/timerange';
 import type { FlowFilter, Page, PageRequest, PutFlowResult, SourceFilter } from '../../../ports/metadata-store';
 import { parseListCursor } from '../../sql-common/cursors';
 import { toFlow, toSource, type FlowRow, type SourceRow } from '../../sql-common/rows';
-import { bounds, essenceNumber, flowReplacement, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
+import { bounds, essenceNumber, flowReplacement, sourceForFlow, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
 import { allOf, column, type OrGroup } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastRecord } from '../client/vast-table';
@@ -415,16 +415,7 @@ class FlowWriter {
   /** See SqliteMetadataStore.createSourceFor. */
   private async createSourceFor(flow: Flow): Promise<void> {
     const now = this.w.now;
-    const source: Source = { id: flow.source_id, format: flow.format, created: now, updated: now };
-    const by = flow.updated_by ?? flow.created_by;
-    if (by !== undefined) {
-      source.created_by = by;
-      source.updated_by = by;
-    }
-    if (flow.label !== undefined) source.label = flow.label;
-    if (flow.description !== undefined) source.description = flow.description;
-    const authClasses = flow.tags?.auth_classes;
-    if (authClasses !== undefined) source.tags = { auth_classes: authClasses };
+    const source = sourceForFlow(flow, now);
     await this.tx.table(this.tables.sources).insert([{ id: source.id, format: source.format, label: source.label ?? null, created: now, updated: now, doc: JSON.stringify(source) }]);
     this.w.event({ type: 'sources/created', event: { source } }, { source_id: source.id });
   }
