@@ -7,11 +7,15 @@
  * The binding lives here rather than in test/support/s3-server.ts (which imports it): the bench
  * build (tsconfig.build.json, scripts/build-if-stale.js) covers src/ and bench/ only.
  */
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
@@ -27,6 +31,31 @@ type S3rverClass = new (options: {
 
 // s3rver ships no types: its constructor, as used here (and by test/support/s3-server.ts).
 export const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+
+/**
+ * s3rver opens the object's file as soon as a PUT starts and counts an object as present when
+ * that file exists, so a PUT whose client broke off (a body shorter than its Content-Length, an
+ * aborted request) leaves a visible object: S3 never does. Patched once here so the server keeps
+ * S3's rule: the body is staged in a temp file, and only a body that arrived whole is handed to
+ * s3rver's own store.
+ */
+interface S3rverObject {
+  content: Buffer | Readable;
+}
+type PutObject = (this: unknown, object: S3rverObject) => Promise<unknown>;
+const filesystemStore = (createRequire(__filename)('s3rver/lib/stores/filesystem') as { prototype: { putObject: PutObject } }).prototype;
+const storeWhole = filesystemStore.putObject;
+filesystemStore.putObject = async function putWholeObject(this: unknown, object: S3rverObject): Promise<unknown> {
+  if (Buffer.isBuffer(object.content)) return storeWhole.call(this, object);
+  const staged = path.join(tmpdir(), `tams-s3rver-put-${randomUUID()}`);
+  try {
+    await pipeline(object.content, createWriteStream(staged));
+    object.content = createReadStream(staged);
+    return await storeWhole.call(this, object);
+  } finally {
+    await rm(staged, { force: true });
+  }
+};
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
