@@ -436,3 +436,7 @@ export async function getSource(client: VastClient, tables: VastStoreTables, id:
 export async function getFlow(client: VastClient, tables: VastStoreTables, id: string): Promise<Flow | undefined> {
   return (await getFlows(client, tables, [id]))[0];
 }
+
+export async function updateSource(_client: VastClient, _tables: VastStoreTables, _id: string, _change: (source: Source) => Source, _now: string): Promise<Source | undefined> {
+  return Promise.reject(new Error('VAST store: updateSource is not written yet'));
+}

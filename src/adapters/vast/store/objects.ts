@@ -5,7 +5,7 @@
  *
  * VAST has no unique keys: two transactions could each find an id free and both insert it. So
  * every transaction that creates or registers object rows first updates the `objects` row of
- * `store_guards` (updateObjectsGuard): two of them conflict, and the loser's rerun sees the
+ * `store_guards` (store-guards.ts): two of them conflict, and the loser's rerun sees the
  * winner's row (`object_exists`, or the object registered).
  */
 import type { ObjectRecord } from '../../../domain/entities';
@@ -19,6 +19,7 @@ import type { VastTransaction } from '../client/vast-transaction';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { compareText } from './list-order';
+import { updateStoreGuard } from './store-guards';
 import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
 
 /** Ids per select of rows by id: an OR-group of equalities on one column, kept well under the request budget. */
@@ -28,15 +29,6 @@ export const IDS_PER_SELECT = 200;
 export interface StoredObject {
   readonly rowId: bigint;
   readonly row: ObjectRow;
-}
-
-/** Updates the `objects` guard row (see the module comment). */
-export async function updateObjectsGuard(tx: VastTransaction, tables: VastStoreTables): Promise<void> {
-  const guards = tx.table(tables.storeGuards);
-  const rows = await guards.select({ columns: ['version'], filter: allOf(column('name').equal(OBJECTS_GUARD_NAME)), withRowId: true });
-  const row = rows[0];
-  if (rows.length !== 1 || typeof row?.version !== 'bigint') throw new Error(`${tables.storeGuards.schema}/store_guards holds ${rows.length} rows named ${OBJECTS_GUARD_NAME}, not one`);
-  await guards.update(['version'], [{ [ROW_ID_COLUMN_NAME]: row[ROW_ID_COLUMN_NAME] as bigint, version: row.version + 1n }]);
 }
 
 /** Rows whose `name` column is one of `ids`, a select per IDS_PER_SELECT ids. */
@@ -100,7 +92,7 @@ export async function allocateObjects(client: VastClient, tables: VastStoreTable
     if (!fitsSegmentRow(o.storage_id) || !fitsSegmentRow(o.key)) throw new Error(`Storage id or key of object ${o.id} is empty or holds U+001E or U+001F`);
   }
   await client.withTransaction(async (tx) => {
-    await updateObjectsGuard(tx, tables);
+    await updateStoreGuard(tx, tables, OBJECTS_GUARD_NAME);
     const existing = await readObjectRows(tx, tables, objects.map((o) => o.id));
     const seen = new Set<string>();
     for (const o of objects) {

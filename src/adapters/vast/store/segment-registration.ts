@@ -33,9 +33,10 @@ import type { VastTransaction } from '../client/vast-transaction';
 import type { VastUpdateRow } from '../client/vast-table';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
-import { readObjectRows, updateObjectsGuard, objectRecordRow, type StoredObject } from './objects';
+import { readObjectRows, objectRecordRow, type StoredObject } from './objects';
+import { updateStoreGuard } from './store-guards';
+import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
 import { appendEvents } from './outbox';
-import type { VastStoreTables } from './vast-tables';
 
 /** A flow's guard row as read in a transaction. */
 export interface FlowGuard {
@@ -197,7 +198,7 @@ export async function registerSegments(
 
 /** The objects a batch registers on first use: allocated rows updated, the others inserted (after the objects guard row). */
 async function writeRegistrations(tx: VastTransaction, tables: VastStoreTables, flowId: string, checks: SegmentChecks, stored: ReadonlyMap<string, StoredObject>, now: string): Promise<void> {
-  await updateObjectsGuard(tx, tables);
+  await updateStoreGuard(tx, tables, OBJECTS_GUARD_NAME);
   const updates: VastUpdateRow[] = [];
   const inserts: VastRow[] = [];
   for (const r of checks.registrations) {

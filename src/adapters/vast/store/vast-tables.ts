@@ -1,7 +1,7 @@
 /**
- * The VAST tables of the metadata store (the part laid out so far: sources, flows, objects,
- * segments, per-flow guard rows, the outbox and its counter row, the store guard rows, the schema
- * version), and `ensureVastTables`, which creates them.
+ * The VAST tables of the metadata store (those of the SQL stores' schema, the per-flow and store
+ * guard rows, the outbox counter row, the schema version), and `ensureVastTables`, which creates
+ * them.
  *
  * VAST has no primary keys, unique constraints or indexes the gateway can declare: each table is
  * a bag of rows with an internal `$row_id`. What a key would enforce in SQL is enforced by the
@@ -21,6 +21,14 @@ export const OUTBOX_COUNTER_NAME = 'outbox';
 
 /** The `store_guards` row every transaction creating or registering object rows updates (objects.ts). */
 export const OBJECTS_GUARD_NAME = 'objects';
+
+/**
+ * Every `store_guards` row. A transaction that must not run beside another of its kind (two
+ * inserts of one key would both succeed: VAST has no unique keys) updates the kind's row first,
+ * so the two conflict and one is run again (store-guards.ts).
+ */
+export const STORE_GUARD_NAMES = [OBJECTS_GUARD_NAME, 'object_instances', 'object_deletions', 'leases', 'profiles', 'webhooks', 'deletion_requests', 'settings'] as const;
+export type StoreGuardName = (typeof STORE_GUARD_NAMES)[number];
 
 export interface VastStoreTables {
   /** One row per source: the SQL stores' `sources` columns, `doc` the same JSON text. */
@@ -50,6 +58,22 @@ export interface VastStoreTables {
   readonly outboxCounter: VastTableDefinition;
   /** One row: the layout version. */
   readonly schemaVersion: VastTableDefinition;
+  /** `key`/`value` pairs (the service info document). */
+  readonly settings: VastTableDefinition;
+  /** One row per controlled instance of an object (the SQL stores' `object_instances`). */
+  readonly objectInstances: VastTableDefinition;
+  /** Objects whose last segment may have gone (deleted segments and flows name them here). */
+  readonly objectGcCandidates: VastTableDefinition;
+  /** Bytes to delete: `id` a UUID, oldest first by `queued` then `id`. */
+  readonly objectDeletions: VastTableDefinition;
+  readonly leases: VastTableDefinition;
+  readonly profiles: VastTableDefinition;
+  readonly webhooks: VastTableDefinition;
+  readonly deletionRequests: VastTableDefinition;
+  /** One row: how far retention has pruned the outbox. */
+  readonly outboxPruned: VastTableDefinition;
+  /** One row per webhook: its delivery position. */
+  readonly webhookDeliveries: VastTableDefinition;
 }
 
 export function vastStoreTables(schema: string): VastStoreTables {
@@ -150,6 +174,7 @@ export function vastStoreTables(schema: string): VastStoreTables {
         { name: 'payload', type: 'utf8', nullable: false },
         { name: 'flow_id', type: 'utf8', nullable: true },
         { name: 'source_id', type: 'utf8', nullable: true },
+        { name: 'context', type: 'utf8', nullable: true },
       ],
     },
     outboxCounter: {
@@ -164,6 +189,99 @@ export function vastStoreTables(schema: string): VastStoreTables {
       schema,
       name: 'schema_version',
       columns: [{ name: 'version', type: 'int64', nullable: false }],
+    },
+    settings: {
+      schema,
+      name: 'settings',
+      columns: [
+        { name: 'key', type: 'utf8', nullable: false },
+        { name: 'value', type: 'utf8', nullable: false },
+      ],
+    },
+    objectInstances: {
+      schema,
+      name: 'object_instances',
+      columns: [
+        { name: 'object_id', type: 'utf8', nullable: false },
+        { name: 'storage_id', type: 'utf8', nullable: false },
+        { name: 'storage_key', type: 'utf8', nullable: false },
+        { name: 'created', type: 'utf8', nullable: false },
+      ],
+    },
+    objectGcCandidates: {
+      schema,
+      name: 'object_gc_candidates',
+      columns: [{ name: 'object_id', type: 'utf8', nullable: false }],
+    },
+    objectDeletions: {
+      schema,
+      name: 'object_deletions',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'storage_id', type: 'utf8', nullable: false },
+        { name: 'storage_key', type: 'utf8', nullable: false },
+        { name: 'queued', type: 'utf8', nullable: false },
+        { name: 'not_before', type: 'utf8', nullable: false },
+      ],
+    },
+    leases: {
+      schema,
+      name: 'leases',
+      columns: [
+        { name: 'name', type: 'utf8', nullable: false },
+        { name: 'holder', type: 'utf8', nullable: false },
+        { name: 'expires_ms', type: 'int64', nullable: false },
+      ],
+    },
+    profiles: {
+      schema,
+      name: 'profiles',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'label', type: 'utf8', nullable: true },
+        { name: 'created', type: 'utf8', nullable: true },
+        { name: 'doc', type: 'utf8', nullable: false },
+      ],
+    },
+    webhooks: {
+      schema,
+      name: 'webhooks',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'url', type: 'utf8', nullable: false },
+        { name: 'doc', type: 'utf8', nullable: false },
+      ],
+    },
+    deletionRequests: {
+      schema,
+      name: 'deletion_requests',
+      columns: [
+        { name: 'id', type: 'utf8', nullable: false },
+        { name: 'flow_id', type: 'utf8', nullable: false },
+        { name: 'status', type: 'utf8', nullable: false },
+        { name: 'created', type: 'utf8', nullable: true },
+        { name: 'expiry', type: 'utf8', nullable: true },
+        { name: 'doc', type: 'utf8', nullable: false },
+      ],
+    },
+    outboxPruned: {
+      schema,
+      name: 'outbox_pruned',
+      columns: [
+        { name: 'through_seq', type: 'int64', nullable: false },
+        { name: 'before', type: 'utf8', nullable: true },
+      ],
+    },
+    webhookDeliveries: {
+      schema,
+      name: 'webhook_deliveries',
+      columns: [
+        { name: 'webhook_id', type: 'utf8', nullable: false },
+        { name: 'cursor', type: 'int64', nullable: false },
+        { name: 'attempts', type: 'int64', nullable: false },
+        { name: 'next_attempt_ms', type: 'int64', nullable: false },
+        { name: 'last_error', type: 'utf8', nullable: true },
+      ],
     },
   };
 }
@@ -181,9 +299,30 @@ export async function ensureVastTables(client: VastClient, schema: string): Prom
   const tables = vastStoreTables(schema);
   return client.withTransaction(async (tx) => {
     await tx.createSchema(schema, { ifNotExists: true });
-    for (const definition of [tables.sources, tables.flows, tables.objects, tables.segments, tables.flowGuards, tables.outbox]) await createIfAbsent(tx, definition);
+    for (const definition of [
+      tables.sources,
+      tables.flows,
+      tables.objects,
+      tables.segments,
+      tables.flowGuards,
+      tables.outbox,
+      tables.settings,
+      tables.objectInstances,
+      tables.objectGcCandidates,
+      tables.objectDeletions,
+      tables.leases,
+      tables.profiles,
+      tables.webhooks,
+      tables.deletionRequests,
+      tables.webhookDeliveries,
+    ]) {
+      await createIfAbsent(tx, definition);
+    }
     if (await createIfAbsent(tx, tables.storeGuards)) {
-      await tx.table(tables.storeGuards).insert([{ name: OBJECTS_GUARD_NAME, version: 0n }]);
+      await tx.table(tables.storeGuards).insert(STORE_GUARD_NAMES.map((name) => ({ name, version: 0n })));
+    }
+    if (await createIfAbsent(tx, tables.outboxPruned)) {
+      await tx.table(tables.outboxPruned).insert([{ through_seq: 0n, before: null }]);
     }
     if (await createIfAbsent(tx, tables.outboxCounter)) {
       await tx.table(tables.outboxCounter).insert([{ name: OUTBOX_COUNTER_NAME, last_seq: 0n }]);
