@@ -9,12 +9,10 @@ import { SCOPES, type Scope } from './domain/principal';
 import { DEFAULT_ROLE_SCOPES } from './auth/default-roles';
 import { ASYMMETRIC_ALGORITHMS, EMBEDDED_ALGORITHM, HMAC_ALGORITHMS } from './auth/algorithms';
 
-export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './config-error';
+import { vastConfig, type VastConfig } from './vast-config';
+
+export { ConfigError };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -22,10 +20,12 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
-  /** TAMS_STORE: the metadata store, the embedded SQLite file or PostgreSQL (shared by replicas). */
+  /** TAMS_STORE: the metadata store, the embedded SQLite file, PostgreSQL or VAST Database (both shared by replicas). */
   store: StoreKind;
   /** The PostgreSQL settings (DATABASE_URL, TAMS_PG_*) when `store` is `postgres`, else undefined. */
   postgres: PostgresConfig | undefined;
+  /** The VAST Database settings (VAST_*) when `store` is `vast`, else undefined. */
+  vast: VastConfig | undefined;
   /**
    * TAMS_MIGRATE_ON_START: apply the store's schema migrations at start. Always true for SQLite
    * (the file is migrated when opened); for PostgreSQL false by default: a schema behind this
@@ -100,7 +100,7 @@ export interface Config {
   webhooks: WebhookDeliveryConfig;
 }
 
-export type StoreKind = 'sqlite' | 'postgres';
+export type StoreKind = 'sqlite' | 'postgres' | 'vast';
 
 export interface PostgresConfig {
   /** DATABASE_URL as given (it may hold a password: log `redactedUrl` instead). */
@@ -608,15 +608,16 @@ function embeddedKeyFile(env: Env): string | undefined {
   return file;
 }
 
-function storeConfig(env: Env): Pick<Config, 'store' | 'postgres' | 'migrateOnStart' | 'signingSecret' | 'localMediaShared'> {
-  const store = oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite', 'postgres'] as const);
-  const migrateOnStart = bool(env, 'TAMS_MIGRATE_ON_START', store === 'sqlite');
-  if (store === 'sqlite' && !migrateOnStart) {
-    throw new ConfigError('TAMS_MIGRATE_ON_START', 'false applies to TAMS_STORE=postgres only: the SQLite file is always migrated when it is opened');
+function storeConfig(env: Env): Pick<Config, 'store' | 'postgres' | 'vast' | 'migrateOnStart' | 'signingSecret' | 'localMediaShared'> {
+  const store = oneOf(env, 'TAMS_STORE', 'sqlite', ['sqlite', 'postgres', 'vast'] as const);
+  const migrateOnStart = bool(env, 'TAMS_MIGRATE_ON_START', store !== 'postgres');
+  if (store !== 'postgres' && !migrateOnStart) {
+    throw new ConfigError('TAMS_MIGRATE_ON_START', `false applies to TAMS_STORE=postgres only: the ${store === 'vast' ? 'VAST tables are made' : 'SQLite file is migrated'} when the store is opened`);
   }
   return {
     store,
     postgres: store === 'postgres' ? postgresConfig(env) : undefined,
+    vast: store === 'vast' ? vastConfig(env) : undefined,
     migrateOnStart,
     signingSecret: signingSecret(env),
     localMediaShared: bool(env, 'TAMS_LOCAL_MEDIA_SHARED', false),
@@ -624,12 +625,13 @@ function storeConfig(env: Env): Pick<Config, 'store' | 'postgres' | 'migrateOnSt
 }
 
 /**
- * Replicas over one PostgreSQL store must share what a single process keeps in its data dir:
+ * Replicas over one PostgreSQL or VAST store must share what a single process keeps in its data dir:
  * the signing secret (a page cursor or media URL from one replica is checked by another), the
  * embedded token key (a token issued through one is verified by all), and the media directory
  * when it is the default backend. Start-up refuses to make them per replica.
  */
 function requireSharedState(
+  store: StoreKind,
   env: Env,
   secret: Buffer | undefined,
   auth: 'on' | 'off',
@@ -638,13 +640,13 @@ function requireSharedState(
   localMediaShared: boolean,
 ): void {
   if (secret === undefined) {
-    throw new ConfigError('TAMS_SECRET', 'with TAMS_STORE=postgres every replica must sign page cursors and media URLs with one secret: set TAMS_SECRET or TAMS_SECRET_FILE (openssl rand -base64 32), the same for all');
+    throw new ConfigError('TAMS_SECRET', `with TAMS_STORE=${store} every replica must sign page cursors and media URLs with one secret: set TAMS_SECRET or TAMS_SECRET_FILE (openssl rand -base64 32), the same for all`);
   }
   if (auth === 'on' && authentication.key.kind === 'embedded' && authentication.embeddedKeyFile === undefined) {
-    throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', 'with TAMS_STORE=postgres and the embedded token key, every replica must verify with one key: set TAMS_EMBEDDED_KEY_FILE to a P-256 private key (PEM) shared by all (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256), or use AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or AUTH_HS256_SECRET');
+    throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', `with TAMS_STORE=${store} and the embedded token key, every replica must verify with one key: set TAMS_EMBEDDED_KEY_FILE to a P-256 private key (PEM) shared by all (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256), or use AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or AUTH_HS256_SECRET`);
   }
   if (storageBackends === undefined && !localMediaShared) {
-    throw new ConfigError('TAMS_LOCAL_MEDIA_SHARED', `with TAMS_STORE=postgres the local media directory (${path.resolve(str(env, 'TAMS_DATA_DIR', './data'))}/objects) would be the default backend of each replica alone: list S3 backends in TAMS_STORAGE_BACKENDS_FILE, or put TAMS_DATA_DIR on a volume every replica shares and set TAMS_LOCAL_MEDIA_SHARED=true`);
+    throw new ConfigError('TAMS_LOCAL_MEDIA_SHARED', `with TAMS_STORE=${store} the local media directory (${path.resolve(str(env, 'TAMS_DATA_DIR', './data'))}/objects) would be the default backend of each replica alone: list S3 backends in TAMS_STORAGE_BACKENDS_FILE, or put TAMS_DATA_DIR on a volume every replica shares and set TAMS_LOCAL_MEDIA_SHARED=true`);
   }
 }
 
@@ -769,7 +771,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const authentication = authConfig(env, dataDir);
   const storageBackends = storageBackendsFile(env);
   const storeSelection = storeConfig(env);
-  if (storeSelection.store === 'postgres' && options.replica !== false) requireSharedState(env, storeSelection.signingSecret, auth, authentication, storageBackends, storeSelection.localMediaShared);
+  if (storeSelection.store !== 'sqlite' && options.replica !== false) requireSharedState(storeSelection.store, env, storeSelection.signingSecret, auth, authentication, storageBackends, storeSelection.localMediaShared);
   return {
     port,
     host,

@@ -408,9 +408,9 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     maxObjectBytes: config.maxObjectBytes,
   });
   const s3 = await s3Stores(config, localObjects.backend, clock, () => app.log);
-  // Replicas (PostgreSQL) are offered the local directory only when it is shared
+  // Replicas (PostgreSQL, VAST) are offered the local directory only when it is shared
   // (TAMS_LOCAL_MEDIA_SHARED): otherwise an object put there would be on one replica's disk.
-  const offerLocal = config.store !== 'postgres' || config.localMediaShared;
+  const offerLocal = config.store === 'sqlite' || config.localMediaShared;
   const objects = new ObjectStores([...(offerLocal ? [localObjects] : []), ...s3]);
   await checkBackendsInUse(store, objects).catch(async (err: unknown) => {
     objects.close();

@@ -1,6 +1,7 @@
 /**
  * The metadata store TAMS_STORE selects, opened for the gateway (main.ts) and for the operator
- * commands (cli.ts): the embedded SQLite file in TAMS_DATA_DIR, or PostgreSQL at DATABASE_URL.
+ * commands (cli.ts): the embedded SQLite file in TAMS_DATA_DIR, PostgreSQL at DATABASE_URL, or
+ * VAST Database at VAST_ENDPOINT.
  * Everything past this module sees the MetadataStore port only.
  */
 import path from 'node:path';
@@ -10,8 +11,9 @@ import { SqliteMetadataStore } from './adapters/sqlite/sqlite-metadata-store';
 import { PostgresMetadataStore } from './adapters/postgres/postgres-metadata-store';
 import { postgresSchemaVersion } from './adapters/postgres/schema-version';
 import type { PostgresConnectionOptions } from './adapters/postgres/pool';
+import { createVastMetadataStore } from './adapters/vast/open-vast-store';
 
-export type StoreSelection = Pick<Config, 'store' | 'postgres' | 'migrateOnStart' | 'dataDir'>;
+export type StoreSelection = Pick<Config, 'store' | 'postgres' | 'migrateOnStart' | 'dataDir'> & Partial<Pick<Config, 'vast'>>;
 
 /** The SQLite file of the embedded store. */
 export function sqliteFile(dataDir: string): string {
@@ -30,6 +32,7 @@ export function postgresOptions(pg: PostgresConfig): PostgresConnectionOptions {
 
 /** One line saying which store, without secrets (for the start-up banner and the migrate command). */
 export function describeStore(config: StoreSelection): string {
+  if (config.store === 'vast' && config.vast !== undefined) return `VAST Database ${config.vast.endpoint}, bucket ${config.vast.bucket}, schema ${config.vast.schema}`;
   if (config.store === 'sqlite' || config.postgres === undefined) return `SQLite ${sqliteFile(config.dataDir)}`;
   const pg = config.postgres;
   return `PostgreSQL ${pg.redactedUrl}${pg.schema === undefined ? '' : `, schema ${pg.schema}`} (pool ${pg.poolSize})`;
@@ -77,6 +80,25 @@ export interface OpenedStore {
  * a PostgreSQL store be migrated; without it a schema behind this code stops the start.
  */
 export async function openMetadataStore(config: StoreSelection, options: { migrate?: boolean } = {}): Promise<OpenedStore> {
+  if (config.store === 'vast' && config.vast !== undefined) {
+    const vast = config.vast;
+    const store = createVastMetadataStore({
+      endpoint: vast.endpoint,
+      credentials: vast.keys.reveal(),
+      bucket: vast.bucket,
+      schema: vast.schema,
+      region: vast.region,
+      requestTimeoutMs: vast.requestTimeoutMs,
+      ...(vast.ca === undefined ? {} : { ca: vast.ca }),
+    });
+    try {
+      await store.init();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw unreachable(config, err);
+    }
+    return { store, migratedFrom: undefined, version: undefined };
+  }
   if (config.store === 'sqlite' || config.postgres === undefined) {
     const sqlite = new SqliteMetadataStore({ filename: sqliteFile(config.dataDir) });
     await sqlite.init();

@@ -1,7 +1,8 @@
 /**
  * Starts a real gateway (SQLite file + local media directory in a fresh temp dir; or, with
  * `store: 'postgres'` or TAMS_TEST_STORE=postgres, a fresh schema of the test PostgreSQL, dropped
- * by close()) on a loopback port, and a client that checks every response against the official TAMS schema of
+ * by close(); with `store: 'vast'` or TAMS_TEST_STORE=vast, the fake VAST server of
+ * vast-fake-server.ts on loopback, one per gateway) on a loopback port, and a client that checks every response against the official TAMS schema of
  * the operation it hit (when the spec folder is available), through checkedFetch. The
  * gateway's origin is registered with checkedFetch, so requests sent with it to `base` are
  * matched below TAMS_BASE_PATH.
@@ -17,6 +18,7 @@ import { checkedFetch, parseBody, registerGatewayOrigin, unregisterGatewayOrigin
 import { recordHarnessStart } from './parity-recorder';
 import { TEST_DATABASE_URL, TestSchemas } from './postgres';
 import { EMBEDDED_KEY_FILE, loadOrCreateEmbeddedKey } from '../../src/auth/embedded-keys';
+import { FAKE_VAST_CREDENTIALS, FakeVastServer } from './vast-fake-server';
 
 export interface TamsResponse {
   status: number;
@@ -63,7 +65,7 @@ export interface HarnessOptions {
    * for the skip rule): migrated at start, a TAMS_SECRET, the embedded key from a
    * TAMS_EMBEDDED_KEY_FILE, the local media directory declared shared.
    */
-  store?: 'sqlite' | 'postgres';
+  store?: 'sqlite' | 'postgres' | 'vast';
   /** With `postgres`: connect through this URL instead (e.g. a proxy in front of TEST_DATABASE_URL). */
   databaseUrl?: string;
 }
@@ -83,12 +85,35 @@ function postgresEnv(dataDir: string, schema: string, databaseUrl: string): Reco
   };
 }
 
+/** The store TAMS_TEST_STORE names (sqlite when unset). */
+function testStore(): 'sqlite' | 'postgres' | 'vast' {
+  const named = process.env.TAMS_TEST_STORE;
+  return named === 'postgres' || named === 'vast' ? named : 'sqlite';
+}
+
+/** A replica's VAST settings over the fake server, with the shared secrets a replica needs. */
+function vastEnv(dataDir: string, fake: FakeVastServer): Record<string, string> {
+  loadOrCreateEmbeddedKey(dataDir);
+  return {
+    TAMS_STORE: 'vast',
+    VAST_ENDPOINT: fake.endpoint,
+    VAST_ACCESS_KEY: FAKE_VAST_CREDENTIALS.accessKeyId,
+    VAST_SECRET_KEY: FAKE_VAST_CREDENTIALS.secretAccessKey,
+    VAST_BUCKET: 'tams',
+    VAST_SCHEMA: 'gateway',
+    TAMS_SECRET: randomBytes(32).toString('base64'),
+    TAMS_EMBEDDED_KEY_FILE: path.join(dataDir, EMBEDDED_KEY_FILE),
+    TAMS_LOCAL_MEDIA_SHARED: 'true',
+  };
+}
+
 export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   recordHarnessStart();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tams-test-'));
-  const store = options.store ?? (process.env.TAMS_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite');
+  const store = options.store ?? testStore();
   const schemas = store === 'postgres' ? new TestSchemas() : undefined;
   const schema = schemas?.next();
+  const fakeVast = store === 'vast' ? await FakeVastServer.start() : undefined;
   // Authentication is on by default in the product; suites about other things opt out of it.
   // Test webhooks point at loopback receivers; the audit trail goes to the temp dir, not the test output.
   const config = loadConfig({
@@ -99,6 +124,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     TAMS_WEBHOOK_ALLOW_PRIVATE: 'true',
     AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
     ...(schema === undefined ? {} : postgresEnv(dataDir, schema, options.databaseUrl ?? TEST_DATABASE_URL)),
+    ...(fakeVast === undefined ? {} : vastEnv(dataDir, fakeVast)),
     ...env,
   });
   let gateway: Gateway;
@@ -106,6 +132,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     gateway = await createGateway(config, options.clock);
   } catch (err) {
     await schemas?.dropAll();
+    await fakeVast?.close();
     throw err;
   }
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
@@ -142,6 +169,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
       if (metricsBase !== undefined) unregisterGatewayOrigin(metricsBase);
       fs.rmSync(dataDir, { recursive: true, force: true });
       await schemas?.dropAll();
+      await fakeVast?.close();
     },
   };
 }
