@@ -40,7 +40,7 @@ let lastIdMs = 0;
 let idCounter = 0;
 
 /** A UUID (version 7 layout) greater than every earlier one of this process: see the module comment. */
-function queueId(): string {
+export function queueId(): string {
   let ms = Date.now();
   if (ms > lastIdMs) {
     lastIdMs = ms;
