@@ -24,6 +24,7 @@ import type { OutboxEvent, TamsEventPayload, TamsEventType } from '../../../doma
 import type { ContextualEvent, EventContext } from '../../../ports/webhook-delivery';
 import { parseContext } from '../../sql-common/store-helpers';
 import { selectByIds } from './objects';
+import { readPrunedRow } from './outbox-retention';
 import { OUTBOX_COUNTER_NAME, type VastStoreTables } from './vast-tables';
 
 export interface PendingEvent {
@@ -111,15 +112,24 @@ export async function appendEvents(tx: VastTransaction, tables: VastStoreTables,
 }
 
 /**
- * Committed events after `afterSeq`, in seq order (up to `limit`), each with its context. Seqs have no gaps, so the
- * next `limit` events are exactly those with seq in `(afterSeq, afterSeq + limit]`: VAST returns
- * only them, and they are sorted here (a select has no order).
+ * Committed events after `afterSeq`, in seq order (up to `limit`), each with its context, as the
+ * SQL stores' `seq > afterSeq ORDER BY seq LIMIT limit` returns them. The retained events are
+ * the seqs `(through_seq, last_seq]` without gaps (outbox-retention.ts), so the next `limit` are
+ * those with seq in `(from, from + limit]`, `from` being afterSeq or, when retention has pruned
+ * past it, the pruned point: VAST returns only them, and they are sorted here (a select has no
+ * order). The pruned row is read only when the range does not start at afterSeq + 1.
  */
 export async function readEvents(tx: VastTransaction, tables: VastStoreTables, afterSeq: bigint, limit: number): Promise<ContextualEvent[]> {
   if (limit <= 0) return [];
-  const filter = allOf(column('seq').greater(afterSeq), column('seq').lessEqual(afterSeq + BigInt(limit)));
-  const rows = await tx.table(tables.outbox).select({ filter });
-  rows.sort((a, b) => ((a.seq as bigint) < (b.seq as bigint) ? -1 : 1));
+  const range = async (from: bigint): Promise<VastRecord[]> => {
+    const rows = await tx.table(tables.outbox).select({ filter: allOf(column('seq').greater(from), column('seq').lessEqual(from + BigInt(limit))) });
+    return rows.sort((a, b) => ((a.seq as bigint) < (b.seq as bigint) ? -1 : 1));
+  };
+  let rows = await range(afterSeq);
+  if (rows[0]?.seq !== afterSeq + 1n) {
+    const { throughSeq } = await readPrunedRow(tx, tables);
+    if (throughSeq > afterSeq) rows = await range(throughSeq);
+  }
   return rows.slice(0, limit).map((row) => {
     const event: ContextualEvent = {
       seq: Number(row.seq),
