@@ -69,7 +69,7 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
-import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
@@ -761,16 +761,7 @@ export class PostgresMetadataStore implements MetadataStore {
       const row = await tx.row<SourceRow>(S.getSourceForUpdate, [id]);
       if (!row) return undefined;
       const current = toSource(row);
-      const next = plain(change(plain(current)));
-      if (next.id !== id) throw new TamsError('validation_failed', 'The id of a source cannot be changed');
-      if (next.format !== current.format) throw new TamsError('validation_failed', 'The format of a source cannot be changed');
-      const doc: Source = { ...next, updated: now };
-      if (current.created !== undefined) doc.created = current.created;
-      else delete doc.created;
-      if (current.collected_by !== undefined) doc.collected_by = current.collected_by;
-      else delete doc.collected_by;
-      if (current.source_collection !== undefined) doc.source_collection = current.source_collection;
-      else delete doc.source_collection;
+      const doc = sourceUpdate(current, change, now);
       await tx.run(S.updateSource, [doc.label ?? null, now, JSON.stringify(doc), id]);
       await this.appendEvent(tx, { type: 'sources/updated', event: { source: doc } }, now, { source_id: id });
       return doc;

@@ -63,6 +63,25 @@ export function sourceForFlow(flow: Flow, now: string): Source {
   return source;
 }
 
+/**
+ * The document updateSource stores: `change` applied to the stored source (id and format may not
+ * change: `validation_failed`), `updated` set to `now`, and what only the store writes (created,
+ * collected_by, source_collection) kept as stored.
+ */
+export function sourceUpdate(current: Source, change: (source: Source) => Source, now: string): Source {
+  const next = plain(change(plain(current)));
+  if (next.id !== current.id) throw new TamsError('validation_failed', 'The id of a source cannot be changed');
+  if (next.format !== current.format) throw new TamsError('validation_failed', 'The format of a source cannot be changed');
+  const doc: Source = { ...next, updated: now };
+  if (current.created !== undefined) doc.created = current.created;
+  else delete doc.created;
+  if (current.collected_by !== undefined) doc.collected_by = current.collected_by;
+  else delete doc.collected_by;
+  if (current.source_collection !== undefined) doc.source_collection = current.source_collection;
+  else delete doc.source_collection;
+  return doc;
+}
+
 /** What replacing a flow's document changes, before any store looks at other rows. */
 export interface FlowReplacement {
   /** The document to store: `next` as JSON carries it, its collected_by as it stands after the change. */

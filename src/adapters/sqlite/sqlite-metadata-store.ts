@@ -82,7 +82,7 @@ import {
   objectRecord,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
-import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -1002,16 +1002,7 @@ export class SqliteMetadataStore implements MetadataStore {
       const row = this.s.getSource.get(id) as SourceRow | undefined;
       if (!row) return undefined;
       const current = toSource(row);
-      const next = plain(change(plain(current)));
-      if (next.id !== id) throw new TamsError('validation_failed', 'The id of a source cannot be changed');
-      if (next.format !== current.format) throw new TamsError('validation_failed', 'The format of a source cannot be changed');
-      const doc: Source = { ...next, updated: now };
-      if (current.created !== undefined) doc.created = current.created;
-      else delete doc.created;
-      if (current.collected_by !== undefined) doc.collected_by = current.collected_by;
-      else delete doc.collected_by;
-      if (current.source_collection !== undefined) doc.source_collection = current.source_collection;
-      else delete doc.source_collection;
+      const doc = sourceUpdate(current, change, now);
       this.s.updateSource.run(doc.label ?? null, now, JSON.stringify(doc), id);
       this.appendEvent({ type: 'sources/updated', event: { source: doc } }, now, { source_id: id });
       return doc;
