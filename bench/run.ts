@@ -18,7 +18,11 @@
  * 200 segment registrations/s to 10 loopback webhooks beside 10 graphql-ws subscribers
  * (BENCH_WEBHOOK_SECONDS, default 30); delete-throughput (bench/delete-throughput.ts) deletes a
  * flow of BENCH_DELETE_SEGMENTS (default 1,000,000) asynchronously alone and under the
- * rest-segments window load.
+ * rest-segments window load. rest-segments-vast, run only when named in BENCH_SCENARIOS (about
+ * 8 minutes at 1,000,000 segments on 2 cores: the fake scans every row of the table for each
+ * select), lists pages of 30 on TAMS_STORE=vast over the fake VAST server in this process
+ * (bench/vast-data.ts seeds it) and reports VAST round trips, bytes and rows per page, not
+ * requests/s (BENCH_VAST_PAGES forward pages, default 100; see restSegmentsVast).
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
@@ -51,6 +55,7 @@ import { deleteThroughputScenario } from './delete-throughput';
 import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
+import { backgroundRequestsSince, prepareVastSegmentData, vastCostSince, vastRequestsSince, VAST_DENORMALISED, type VastPageCost } from './vast-data';
 import { benchSchema, countSegments, dropSchema, explainWindow, PG_URL, preparePgSegmentData, segmentsTableSize, sharedBuffers, type PgSegmentData } from './postgres-data';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
@@ -1138,6 +1143,91 @@ async function twoReplicas(): Promise<void> {
   );
 }
 
+/** Pages rest-segments-vast reads forward (and a quarter as many reversed, a twentieth as many 150-segment windows walked by their next keys). */
+const VAST_PAGES = Number(process.env.BENCH_VAST_PAGES ?? 100);
+
+/** Mean, p50, p99 and max of one figure over pages. */
+function spread(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+  return `mean ${(values.reduce((a, b) => a + b, 0) / values.length).toFixed(1)} p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)}`;
+}
+
+/**
+ * rest-segments-vast: the rest-segments window listing on a gateway with TAMS_STORE=vast over the
+ * fake VAST server in this process (bench/vast-data.ts seeds BENCH_SEGMENTS segments), sequential
+ * pages; from the fake's request log, what each page cost in VAST requests, bytes and rows.
+ */
+async function restSegmentsVast(): Promise<void> {
+  process.stdout.write(
+    `\nrest-segments-vast: GET /flows/{id}/segments pages of 30 (limit=30), one at a time, on TAMS_STORE=vast over the fake VAST server (this process) @ ${SEGMENTS} segments: ` +
+      `VAST round trips, bytes and rows per page; no requests/s (against the fake it would measure the fake, which scans every row of a table per select)\n`,
+  );
+  const data = await prepareVastSegmentData(SEGMENTS, SEGMENT_NS);
+  process.stdout.write(`  seeded ${SEGMENTS} segments through the VAST client in ${data.seedSeconds.toFixed(1)} s (${(SEGMENTS / data.seedSeconds).toFixed(0)}/s)\n`);
+  const kinds = new Map<string, { costs: VastPageCost[]; answerBytes: number[] }>();
+  let example = '';
+  let background = 0;
+  try {
+    const server = await startServer(['gateway', data.dataDir], data.env);
+    try {
+      const page = async (kind: string, query: string, expected: number, firstTimerange?: string): Promise<string | undefined> => {
+        const from = data.fake.log.length;
+        const res = await fetch(`http://127.0.0.1:${server.port}/flows/${data.flowId}/segments?${query}`, { headers: server.headers });
+        const body = await res.text();
+        const items = res.status === 200 ? (JSON.parse(body) as Json[]) : [];
+        if (items.length !== expected || (firstTimerange !== undefined && items[0]?.timerange !== firstTimerange)) {
+          throw new Error(`rest-segments-vast: ${query}: ${res.status}, ${items.length} segments (want ${expected}${firstTimerange === undefined ? '' : `, first ${firstTimerange}`}): ${body.slice(0, 200)}`);
+        }
+        const entry = kinds.get(kind) ?? { costs: [], answerBytes: [] };
+        kinds.set(kind, entry);
+        entry.costs.push(vastCostSince(data.fake, from));
+        background += backgroundRequestsSince(data.fake, from);
+        entry.answerBytes.push(Buffer.byteLength(body));
+        if (example === '') example = vastRequestsSince(data.fake, from);
+        return res.headers.get('x-paging-nextkey') ?? undefined;
+      };
+      const seconds = (segment: number): bigint => (BigInt(segment) * SEGMENT_NS) / 1_000_000_000n;
+      const window = (first: number, count: number): string => `[${seconds(first)}:0_${seconds(first + count)}:0)`;
+      const at = (count: number): number => Math.floor(Math.random() * (SEGMENTS - count));
+      const tr = (timerange: string): string => `timerange=${encodeURIComponent(timerange)}&limit=30`;
+      for (let i = 0; i < VAST_PAGES; i++) {
+        const first = at(30);
+        await page('forward, random 30-segment window', tr(window(first, 30)), 30, window(first, 1));
+      }
+      for (let i = 0; i < Math.ceil(VAST_PAGES / 4); i++) {
+        const first = at(30);
+        await page('reverse_order, random 30-segment window', `${tr(window(first, 30))}&reverse_order=true`, 30, window(first + 29, 1));
+      }
+      for (let w = 0; w < Math.ceil(VAST_PAGES / 20); w++) {
+        const first = at(150);
+        let next: string | undefined;
+        for (let p = 0; p < 5; p++) {
+          const query = `${tr(window(first, 150))}${next === undefined ? '' : `&page=${encodeURIComponent(next)}`}`;
+          next = await page(p < 4 ? '150-segment window, pages 1-4 (next key followed)' : '150-segment window, last page', query, 30, window(first + 30 * p, 1));
+          if ((next === undefined) !== (p === 4)) throw new Error(`rest-segments-vast: page ${p + 1} of 5 of ${window(first, 150)} ${next === undefined ? 'has no' : 'has a'} next key`);
+        }
+      }
+      for (let i = 0; i < 5; i++) await page('reverse_order, no timerange (the flow\'s latest 30)', 'limit=30&reverse_order=true', 30, window(SEGMENTS - 1, 1));
+    } finally {
+      await stopServer(server.child);
+    }
+  } finally {
+    await data.close();
+  }
+  process.stdout.write(`  one page's VAST requests: ${example}\n`);
+  process.stdout.write(`  left out: ${background} VAST requests the gateway's pollers (outbox, retention, webhook deliveries, deletion requests) made in their own transactions meanwhile\n`);
+  process.stdout.write(`  per page (request and answer BODIES to/from VAST; headers, signatures included, are not counted):\n`);
+  for (const [kind, { costs, answerBytes }] of kinds) {
+    process.stdout.write(
+      `  ${kind}: ${costs.length} pages\n` +
+        `    round trips ${spread(costs.map((c) => c.roundTrips))}; selects ${spread(costs.map((c) => c.selects))}; rows read ${spread(costs.map((c) => c.rowsRead))}\n` +
+        `    bytes to VAST ${spread(costs.map((c) => c.requestBytes))}; from VAST ${spread(costs.map((c) => c.responseBytes))}; gateway's answer ${spread(answerBytes)}\n`,
+    );
+  }
+  for (const line of VAST_DENORMALISED) process.stdout.write(`  ${line}\n`);
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`bench on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}\n`);
   try {
@@ -1151,6 +1241,7 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('rest-ingest-pg')) await restIngestPg();
     if (SCENARIOS.includes('two-replicas')) await twoReplicas();
     if (SCENARIOS.includes('explain-pg')) await explainPg();
+    if (SCENARIOS.includes('rest-segments-vast')) await restSegmentsVast();
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();

@@ -17,12 +17,25 @@ function newestMtime(dir) {
   return newest;
 }
 
+// What tsconfig.build.json compiles: its `include` entries are folder globs (src/, bench/) or
+// single files (the bench runs test/support's fake VAST server); absent entries are skipped.
+function newestIncluded() {
+  const { include } = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8'));
+  let newest = 0;
+  for (const entry of include) {
+    const full = path.join(root, entry.replace(/\/\*\*\/\*\.ts$/, ''));
+    if (!fs.existsSync(full)) continue;
+    newest = Math.max(newest, fs.statSync(full).isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
 const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
 const sources = Math.max(
-  newestMtime(path.join(root, 'src')),
-  fs.existsSync(path.join(root, 'bench')) ? newestMtime(path.join(root, 'bench')) : 0,
+  newestIncluded(),
   fs.statSync(path.join(root, 'package.json')).mtimeMs,
   fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs,
+  fs.statSync(path.join(root, 'tsconfig.build.json')).mtimeMs,
 );
 if (sources > built) {
   process.stdout.write('building (dist/ is stale)...\n');
