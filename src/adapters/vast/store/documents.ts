@@ -32,6 +32,7 @@ import type { VastTransaction } from '../client/vast-transaction';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { keysetPage, matchesCollectedBy, matchesTags, type KeyedRow } from './list-order';
+import { refuseWhileBeingDeleted } from './deletion-requests';
 import { readObjectRows, selectByIds } from './objects';
 import { createFlowGuard, readFlowGuard } from './segment-registration';
 import { VastSourceCollections } from './source-collections';
@@ -247,6 +248,7 @@ export async function putFlow(client: VastClient, tables: VastStoreTables, flow:
   return client.withTransaction(async (tx) => {
     const w = new VastWrite(tx, tables, now);
     const previous = await readFlow(tx, tables, flow.id);
+    if (previous !== undefined) await refuseWhileBeingDeleted(tx, tables, flow.id, 'metadata');
     const stored = await new FlowWriter(w).replaceFlow(flow, previous);
     await w.flush();
     return { created: previous === undefined, flow: stored };
@@ -257,6 +259,7 @@ export async function updateFlow(client: VastClient, tables: VastStoreTables, id
   return client.withTransaction(async (tx) => {
     const previous = await readFlow(tx, tables, id);
     if (previous === undefined) return undefined;
+    await refuseWhileBeingDeleted(tx, tables, id, 'metadata');
     const next = plain(change(plain(toFlow(previous.row))));
     if (next.id !== id) throw new TamsError('validation_failed', 'The id of a flow cannot be changed');
     const w = new VastWrite(tx, tables, now);

@@ -18,6 +18,7 @@ import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
+import { refuseWhileBeingDeleted } from './deletion-requests';
 import { compareText } from './list-order';
 import { updateStoreGuard } from './store-guards';
 import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
@@ -93,6 +94,7 @@ export async function allocateObjects(client: VastClient, tables: VastStoreTable
   }
   await client.withTransaction(async (tx) => {
     await updateStoreGuard(tx, tables, OBJECTS_GUARD_NAME);
+    await refuseWhileBeingDeleted(tx, tables, flowId, 'segments');
     const existing = await readObjectRows(tx, tables, objects.map((o) => o.id));
     const seen = new Set<string>();
     for (const o of objects) {

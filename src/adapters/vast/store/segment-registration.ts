@@ -33,6 +33,7 @@ import type { VastTransaction } from '../client/vast-transaction';
 import type { VastUpdateRow } from '../client/vast-table';
 import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
+import { refuseWhileBeingDeleted } from './deletion-requests';
 import { readObjectRows, objectRecordRow, type StoredObject } from './objects';
 import { updateStoreGuard } from './store-guards';
 import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
@@ -135,6 +136,7 @@ export async function registerSegments(
     if (guard === undefined) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
     const guards = tx.table(tables.flowGuards);
     await guards.update(['version'], [{ [ROW_ID_COLUMN_NAME]: guard.rowId, version: guard.version + 1n }]);
+    await refuseWhileBeingDeleted(tx, tables, flowId, 'segments');
 
     const taken = new Intervals();
     const span = batchSpan(batch);
