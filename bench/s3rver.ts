@@ -5,7 +5,8 @@
  * loads, so the server sits idle beside the load generator.
  *
  * The binding lives here rather than in test/support/s3-server.ts (which imports it): the bench
- * build (tsconfig.build.json, scripts/build-if-stale.js) covers src/ and bench/ only.
+ * build (tsconfig.build.json, scripts/build-if-stale.js) covers src/, bench/ and, of test/, only
+ * the fake VAST server's files.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config';
 import { createGateway } from '../../src/main';
 import { EMBEDDED_KEY_FILE, loadOrCreateEmbeddedKey } from '../../src/auth/embedded-keys';
 import { videoFlow } from '../fixtures/flows';
+import { checkedFetch } from '../support/checked-fetch';
 import { FAKE_VAST_CREDENTIALS, FakeVastServer } from '../support/vast-fake-server';
 
 let fake: FakeVastServer;
@@ -57,13 +58,13 @@ describe('a gateway on VAST', () => {
       const address = gateway.app.server.address();
       if (typeof address !== 'object' || address === null) throw new Error('no address');
       const base = `http://127.0.0.1:${address.port}`;
-      const put = await globalThis.fetch(`${base}/flows/9a3b8e2c-1d4f-4a5b-8c6d-7e8f9a0b1c2d`, {
+      const put = await checkedFetch(`${base}/flows/9a3b8e2c-1d4f-4a5b-8c6d-7e8f9a0b1c2d`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(videoFlow({ id: '9a3b8e2c-1d4f-4a5b-8c6d-7e8f9a0b1c2d' })),
-      });
+      }, { basePath: '' });
       expect(put.status).toBe(201);
-      const flows = (await (await globalThis.fetch(`${base}/flows`)).json()) as { id: string }[];
+      const flows = (await (await checkedFetch(`${base}/flows`, undefined, { basePath: '' })).json()) as { id: string }[];
       expect(flows.map((f) => f.id)).toEqual(['9a3b8e2c-1d4f-4a5b-8c6d-7e8f9a0b1c2d']);
       expect(fake.log.some((r) => r.path[1] === 'startup' && r.path[2] === 'flows')).toBe(true);
     } finally {
