@@ -156,7 +156,8 @@ export async function listUnfinishedDeletionRequests(client: VastClient, tables:
     const c = x === y ? 0 : x === null ? -1 : y === null ? 1 : compareText(x, y);
     return c || compareText(a.id as string, b.id as string);
   });
-  return rows.slice(0, Math.max(limit, 0)).map((r) => JSON.parse(r.doc as string) as DeletionRequest);
+  // SQLite reads a negative LIMIT as none.
+  return (limit < 0 ? rows : rows.slice(0, limit)).map((r) => JSON.parse(r.doc as string) as DeletionRequest);
 }
 
 /** Deletes finished (`done`, `error`) requests whose expiry is before `now` (compared as SQLite compares text); returns how many. */
