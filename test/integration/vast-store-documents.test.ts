@@ -16,7 +16,7 @@ import { registerSegments } from '../../src/adapters/vast/store/segment-registra
 import { listSegmentsPage } from '../../src/adapters/vast/store/segment-window';
 import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
 import type { Flow, NewSegment } from '../../src/domain/entities';
-import type { OutboxEvent } from '../../src/domain/events';
+import type { ContextualEvent } from '../../src/ports/webhook-delivery';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { FlowFilter, NewObjectAllocation, Page, PageRequest, SourceFilter } from '../../src/ports/metadata-store';
@@ -72,13 +72,14 @@ async function both<T>(s: Setup, vast: () => Promise<T>, sqlite: () => Promise<T
   return a;
 }
 
-function withoutSeq(events: OutboxEvent[]): unknown {
+function withoutSeq(events: ContextualEvent[]): unknown {
   return normalise(events.map(({ seq: _seq, ...rest }) => rest));
 }
 
+/** The same events as SQLite's, each with the same context (what its flow or source was as it committed). */
 async function expectSameEvents(s: Setup): Promise<void> {
   const vast = await s.client.withTransaction((tx) => readEvents(tx, s.tables, 0n, 10_000));
-  const sqlite = await s.sqlite.readEvents(0, 10_000);
+  const sqlite = await s.sqlite.readEventsWithContext(0, 10_000);
   expect(withoutSeq(vast)).toEqual(withoutSeq(sqlite));
   expect(vast.map((e) => e.seq)).toEqual(vast.map((_, i) => i + 1));
 }

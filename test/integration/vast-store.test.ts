@@ -43,7 +43,7 @@ async function setup(fakeOptions: FakeVastOptions = {}): Promise<Setup> {
   const conflicts: string[] = [];
   const { server, client, close } = await startFakeVastClient({
     fake: fakeOptions,
-    client: { conflictRetry: { maxRuns: 50, baseDelayMs: 2, maxDelayMs: 30 }, onConflict: (event) => conflicts.push(event.operation) },
+    client: { conflictRetry: { maxRuns: 200, baseDelayMs: 2, maxDelayMs: 50 }, onConflict: (event) => conflicts.push(event.operation) },
   });
   closers.push(close);
   await ensureVastTables(client, SCHEMA);
@@ -182,7 +182,8 @@ describe('concurrent writers', () => {
       }
       expect(s.conflicts.length).toBeGreaterThan(0);
       // first writer wins at the write: the loser is stopped at its first write, the guard row
-      if (mode === 'at-write') expect(s.conflicts).toContain(`update rows of ${SCHEMA}/flow_guards`);
+      // Writers claim the outbox counter first (outbox.ts claimOutboxCounter): at-write, the loser is refused there.
+      if (mode === 'at-write') expect(s.conflicts).toContain(`update rows of ${SCHEMA}/outbox_counter`);
       const stored = s.server.committedRows(SCHEMA, 'segments');
       expect(stored).toHaveLength(10);
       expect(s.server.committedRows(SCHEMA, 'flow_guards')).toEqual([expect.objectContaining({ segment_count: 10n })]);

@@ -7,6 +7,11 @@
  * Commit notifications: listeners hear of this store's own writes at once, and of other
  * replicas' (VAST has no NOTIFY) from a poll of the outbox counter row while any listener is
  * subscribed (`commitPollMs`).
+ *
+ * Writes that write events (flows, sources, segments) run one at a time in this process: every
+ * two of them open at once conflict at the outbox counter row anyway (store/outbox.ts), so
+ * running them side by side only turns waiting into reruns. Across replicas they still meet at
+ * the counter and the loser runs again (withTransaction).
  */
 import type {
   DeletionRequest,
@@ -53,6 +58,7 @@ import { getServiceInfo, setServiceInfo } from './store/service-info';
 import { registerSegments } from './store/segment-registration';
 import * as segments from './store/segment-reads';
 import { ensureVastTables, VAST_SCHEMA_VERSION, vastStoreTables, type VastStoreTables } from './store/vast-tables';
+import { newestRetained } from './store/webhook-deliveries';
 import * as webhooks from './store/webhooks';
 
 export interface VastMetadataStoreOptions {
@@ -73,6 +79,8 @@ export class VastMetadataStore implements MetadataStore {
   private polledSeq: number | undefined;
   private polling = false;
   private closed = false;
+  /** The last event-writing write queued in this process (see the module comment). */
+  private writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: VastMetadataStoreOptions) {
     this.client = options.client;
@@ -104,9 +112,14 @@ export class VastMetadataStore implements MetadataStore {
     }
   }
 
-  /** A write that may have written events: listeners hear of it once it has committed. */
-  private async write<T>(work: Promise<T>): Promise<T> {
-    const result = await work;
+  /**
+   * A write that may write events: queued behind this process's other ones, and listeners hear
+   * of it once it has committed.
+   */
+  private async write<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(work, work);
+    this.writeQueue = run.catch(() => undefined);
+    const result = await run;
     this.notify();
     return result;
   }
@@ -170,19 +183,19 @@ export class VastMetadataStore implements MetadataStore {
   }
 
   putFlow(flow: Flow, now: string): Promise<PutFlowResult> {
-    return this.write(documents.putFlow(this.client, this.tables, flow, now));
+    return this.write(() => documents.putFlow(this.client, this.tables, flow, now));
   }
 
   deleteFlow(id: string, now: string, progress?: DeletionProgress): Promise<boolean> {
-    return this.write(deletions.deleteFlow(this.client, this.tables, id, now, progress));
+    return this.write(() => deletions.deleteFlow(this.client, this.tables, id, now, progress));
   }
 
   updateFlow(id: string, change: (flow: Flow) => Flow, now: string): Promise<Flow | undefined> {
-    return this.write(documents.updateFlow(this.client, this.tables, id, change, now));
+    return this.write(() => documents.updateFlow(this.client, this.tables, id, change, now));
   }
 
   updateSource(id: string, change: (source: Source) => Source, now: string): Promise<Source | undefined> {
-    return this.write(documents.updateSource(this.client, this.tables, id, change, now));
+    return this.write(() => documents.updateSource(this.client, this.tables, id, change, now));
   }
 
   // ---- segments ------------------------------------------------------------------------
@@ -205,11 +218,11 @@ export class VastMetadataStore implements MetadataStore {
   }
 
   addSegments(flowId: string, batch: NewSegment[], now: string): Promise<SegmentOutcome[]> {
-    return this.write(registerSegments(this.client, this.tables, flowId, batch, now));
+    return this.write(() => registerSegments(this.client, this.tables, flowId, batch, now));
   }
 
   deleteSegments(flowId: string, timerange: TimeRange, objectId: string | undefined, now: string, progress?: DeletionProgress): Promise<number> {
-    return this.write(deletions.deleteSegments(this.client, this.tables, flowId, timerange, objectId, now, progress));
+    return this.write(() => deletions.deleteSegments(this.client, this.tables, flowId, timerange, objectId, now, progress));
   }
 
   // ---- objects -------------------------------------------------------------------------
@@ -323,8 +336,9 @@ export class VastMetadataStore implements MetadataStore {
     return this.client.withTransaction((tx) => readEvents(tx, this.tables, BigInt(afterSeq), limit));
   }
 
+  /** The newest retained event's seq: 0 when the outbox is empty, also once retention has pruned every event (as the SQL stores' max(seq)). */
   async lastEventSeq(): Promise<number> {
-    return Number(await this.client.withTransaction((tx) => lastEventSeq(tx, this.tables)));
+    return Number((await this.client.withTransaction((tx) => newestRetained(tx, this.tables))).newest);
   }
 
   onCommit(listener: () => void): () => void {
@@ -354,7 +368,8 @@ export class VastMetadataStore implements MetadataStore {
     if (this.polling) return;
     this.polling = true;
     try {
-      const seq = await this.lastEventSeq();
+      // The counter alone (one select): it moves with every commit that writes events.
+      const seq = Number(await this.client.withTransaction((tx) => lastEventSeq(tx, this.tables)));
       if (this.polledSeq !== undefined && seq !== this.polledSeq) this.notify();
       this.polledSeq = seq;
     } catch {

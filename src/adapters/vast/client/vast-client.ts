@@ -17,11 +17,15 @@ import { commonHeaders, type SelectSettings, type VastRequester } from './transa
 import { VastTransaction } from './vast-transaction';
 
 export interface ConflictRetryOptions {
-  /** Runs of the work in all, the first included. Default 5. */
+  /**
+   * Runs of the work in all, the first included. Default 10: every event-writing transaction
+   * of the store conflicts with every other one open beside it (the outbox counter), so a busy
+   * store with several replicas needs more than a few (up to about 2.6 s of waits in all).
+   */
   readonly maxRuns?: number;
   /** Ceiling of the first wait; it doubles for each later one. Default 20 ms. */
   readonly baseDelayMs?: number;
-  /** No wait is longer. Default 1000 ms. */
+  /** No wait is longer. Default 500 ms. */
   readonly maxDelayMs?: number;
 }
 
@@ -78,9 +82,9 @@ export class VastClient {
     };
     this.listPageSize = positiveInteger('listPageSize', options.listPageSize ?? 1000);
     this.retry = {
-      maxAttempts: positiveInteger('conflictRetry.maxRuns', options.conflictRetry?.maxRuns ?? 5),
+      maxAttempts: positiveInteger('conflictRetry.maxRuns', options.conflictRetry?.maxRuns ?? 10),
       baseDelayMs: positiveInteger('conflictRetry.baseDelayMs', options.conflictRetry?.baseDelayMs ?? 20),
-      maxDelayMs: positiveInteger('conflictRetry.maxDelayMs', options.conflictRetry?.maxDelayMs ?? 1000),
+      maxDelayMs: positiveInteger('conflictRetry.maxDelayMs', options.conflictRetry?.maxDelayMs ?? 500),
     };
     this.onConflict = options.onConflict;
     this.random = options.random ?? Math.random;

@@ -24,7 +24,7 @@ import { isEternity } from '../../../domain/timerange';
 import type { FlowFilter, Page, PageRequest, PutFlowResult, SourceFilter } from '../../../ports/metadata-store';
 import { parseListCursor } from '../../sql-common/cursors';
 import { toFlow, toSource, type FlowRow, type SourceRow } from '../../sql-common/rows';
-import { bounds, essenceNumber, flowReplacement, sourceForFlow, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
+import { bounds, essenceNumber, flowReplacement, sourceForFlow, sourceUpdate, FLOW_EQUAL_FILTERS, FLOW_SORTS, plain, sortColumn, SOURCE_SORTS } from '../../sql-common/store-helpers';
 import { allOf, column, type OrGroup } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastRecord } from '../client/vast-table';
@@ -36,6 +36,8 @@ import { refuseWhileBeingDeleted } from './deletion-requests';
 import { readObjectRows, selectByIds } from './objects';
 import { createFlowGuard, readFlowGuard } from './segment-registration';
 import { VastSourceCollections } from './source-collections';
+import { contextFromDocs } from './event-context';
+import { claimOutboxCounter } from './outbox';
 import { VastWrite } from './vast-write';
 import type { VastStoreTables } from './vast-tables';
 
@@ -246,6 +248,7 @@ export async function listFlows(client: VastClient, tables: VastStoreTables, fil
 
 export async function putFlow(client: VastClient, tables: VastStoreTables, flow: Flow, now: string): Promise<PutFlowResult> {
   return client.withTransaction(async (tx) => {
+    await claimOutboxCounter(tx, tables);
     const w = new VastWrite(tx, tables, now);
     const previous = await readFlow(tx, tables, flow.id);
     if (previous !== undefined) await refuseWhileBeingDeleted(tx, tables, flow.id, 'metadata');
@@ -257,6 +260,7 @@ export async function putFlow(client: VastClient, tables: VastStoreTables, flow:
 
 export async function updateFlow(client: VastClient, tables: VastStoreTables, id: string, change: (flow: Flow) => Flow, now: string): Promise<Flow | undefined> {
   return client.withTransaction(async (tx) => {
+    await claimOutboxCounter(tx, tables);
     const previous = await readFlow(tx, tables, id);
     if (previous === undefined) return undefined;
     await refuseWhileBeingDeleted(tx, tables, id, 'metadata');
@@ -342,7 +346,7 @@ class FlowWriter {
       }
     }
     const stored: Flow = previous?.row.segments_updated ? { ...doc, segments_updated: previous.row.segments_updated } : doc;
-    this.w.event({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, { flow_id: flow.id, source_id: flow.source_id });
+    await this.w.event({ type: previous ? 'flows/updated' : 'flows/created', event: { flow: stored } }, { flow_id: flow.id, source_id: flow.source_id });
     return stored;
   }
 
@@ -412,7 +416,7 @@ class FlowWriter {
     doc.metadata_version = randomUUID();
     await this.tx.table(this.tables.flows).update(['metadata_updated', 'doc'], [{ [ROW_ID_COLUMN_NAME]: stored.rowId, metadata_updated: now, doc: JSON.stringify(doc) }]);
     const flow: Flow = stored.row.segments_updated !== null ? { ...doc, segments_updated: stored.row.segments_updated } : doc;
-    this.w.event({ type: 'flows/updated', event: { flow } }, { flow_id: stored.row.id, source_id: stored.row.source_id });
+    await this.w.event({ type: 'flows/updated', event: { flow } }, { flow_id: stored.row.id, source_id: stored.row.source_id });
   }
 
   /** See SqliteMetadataStore.createSourceFor. */
@@ -420,15 +424,17 @@ class FlowWriter {
     const now = this.w.now;
     const source = sourceForFlow(flow, now);
     await this.tx.table(this.tables.sources).insert([{ id: source.id, format: source.format, label: source.label ?? null, created: now, updated: now, doc: JSON.stringify(source) }]);
-    this.w.event({ type: 'sources/created', event: { source } }, { source_id: source.id });
+    await this.w.event({ type: 'sources/created', event: { source } }, { source_id: source.id });
   }
 
   private async deleteSourceIfUnused(sourceId: string): Promise<void> {
     if (await sourceHasFlows(this.tx, this.tables, sourceId)) return;
     const source = await readSource(this.tx, this.tables, sourceId);
     if (source === undefined) return;
+    // Its context is what it was: the row is gone once the event is recorded.
+    const context = contextFromDocs(sourceId, undefined, JSON.parse(source.row.doc) as Source);
     await this.tx.table(this.tables.sources).delete([source.rowId]);
-    this.w.event({ type: 'sources/deleted', event: { source_id: sourceId } }, { source_id: sourceId });
+    await this.w.event({ type: 'sources/deleted', event: { source_id: sourceId } }, { source_id: sourceId }, context);
   }
 }
 
@@ -440,6 +446,17 @@ export async function getFlow(client: VastClient, tables: VastStoreTables, id: s
   return (await getFlows(client, tables, [id]))[0];
 }
 
-export async function updateSource(_client: VastClient, _tables: VastStoreTables, _id: string, _change: (source: Source) => Source, _now: string): Promise<Source | undefined> {
-  return Promise.reject(new Error('VAST store: updateSource is not written yet'));
+/** Read-modify-write of a source (label, description, tags), as the SQLite store's updateSource; writes `sources/updated`. */
+export async function updateSource(client: VastClient, tables: VastStoreTables, id: string, change: (source: Source) => Source, now: string): Promise<Source | undefined> {
+  return client.withTransaction(async (tx) => {
+    await claimOutboxCounter(tx, tables);
+    const stored = await readSource(tx, tables, id);
+    if (stored === undefined) return undefined;
+    const doc = sourceUpdate(toSource(stored.row), change, now);
+    await tx.table(tables.sources).update(['label', 'updated', 'doc'], [{ [ROW_ID_COLUMN_NAME]: stored.rowId, label: doc.label ?? null, updated: now, doc: JSON.stringify(doc) }]);
+    const w = new VastWrite(tx, tables, now);
+    await w.event({ type: 'sources/updated', event: { source: doc } }, { source_id: id });
+    await w.flush();
+    return doc;
+  });
 }

@@ -8,95 +8,68 @@
  * it and no reader tailing `seq > last` can skip one committed later with a smaller seq.
  *
  * The cost: every two event-writing transactions that overlap in time conflict, whatever rows
- * they change otherwise (docs/vast.md, "Store foundation"). The counter is written last, just
- * before commit, to keep that window short.
+ * they change otherwise (docs/vast.md, "Store foundation"). Writers claim the counter row first
+ * (claimOutboxCounter), so that a loser is refused before it has done its work rather than after.
  *
- * Each event is stored with its context (src/ports/webhook-delivery.ts EventContext: what its flow
- * or source is as the event commits), read from the flow and source rows the transaction sees
- * when the events are appended. A writer that removes the resource passes the context it had
- * (`PendingEvent.context`): the rows are gone by then.
+ * Each event is stored with its context (event-context.ts): the one it was given, or else read
+ * from the flow and source rows the transaction sees when the events are appended.
  */
 import { allOf, column } from '../client/filter';
 import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
-import type { OutboxEvent, TamsEventPayload, TamsEventType } from '../../../domain/events';
-import type { ContextualEvent, EventContext } from '../../../ports/webhook-delivery';
+import type { OutboxEvent, TamsEventType } from '../../../domain/events';
+import type { ContextualEvent } from '../../../ports/webhook-delivery';
 import { parseContext } from '../../sql-common/store-helpers';
-import { selectByIds } from './objects';
+import { readContexts, type PendingEvent } from './event-context';
 import { readPrunedRow } from './outbox-retention';
 import { OUTBOX_COUNTER_NAME, type VastStoreTables } from './vast-tables';
 
-export interface PendingEvent {
-  readonly payload: TamsEventPayload;
-  readonly timestamp: string;
-  readonly flowId?: string;
-  readonly sourceId?: string;
-  /** The event's context, when the rows it comes from are gone (otherwise read at append). */
-  readonly context?: EventContext;
+export type { PendingEvent };
+
+/** The counter row as a transaction holds it: read, or claimed (claimOutboxCounter) or advanced by it. */
+interface CounterHold {
+  readonly rowId: bigint;
+  readonly last: bigint;
 }
 
-/** The flow (flows/* events) or source (sources/*) an event is about. */
-function subjectOf(event: PendingEvent): { kind: 'flow' | 'source'; id: string | undefined } {
-  const body = event.payload.event as { flow_id?: string; flow?: { id?: string }; source_id?: string; source?: { id?: string } };
-  if (event.payload.type.startsWith('flows/')) return { kind: 'flow', id: event.flowId ?? body.flow_id ?? body.flow?.id };
-  return { kind: 'source', id: event.sourceId ?? body.source_id ?? body.source?.id };
-}
+const held = new WeakMap<VastTransaction, CounterHold>();
 
-function docOf(record: VastRecord | undefined): { collected_by?: unknown; tags?: { auth_classes?: unknown } } | undefined {
-  return record === undefined ? undefined : (JSON.parse(record.doc as string) as { collected_by?: unknown; tags?: { auth_classes?: unknown } });
-}
-
-/** Each event's context as JSON text (null when neither it nor its resource can be found), as the SQL stores keep it. */
-async function contextsOf(tx: VastTransaction, tables: VastStoreTables, events: readonly PendingEvent[]): Promise<(string | null)[]> {
-  const subjects = events.map((event) => (event.context === undefined ? subjectOf(event) : undefined));
-  const flowIds = subjects.flatMap((s) => (s?.kind === 'flow' && s.id !== undefined ? [s.id] : []));
-  const flows = new Map<string, VastRecord>();
-  if (flowIds.length > 0) for (const row of await selectByIds(tx, tables.flows, 'id', flowIds, { columns: ['id', 'source_id', 'doc'] })) flows.set(row.id as string, row);
-  const sourceIds = new Set<string>();
-  for (const s of subjects) {
-    if (s?.id === undefined) continue;
-    if (s.kind === 'source') sourceIds.add(s.id);
-    else if (flows.has(s.id)) sourceIds.add(flows.get(s.id)?.source_id as string);
-  }
-  const sources = new Map<string, VastRecord>();
-  if (sourceIds.size > 0) for (const row of await selectByIds(tx, tables.sources, 'id', sourceIds, { columns: ['id', 'doc'] })) sources.set(row.id as string, row);
-  return events.map((event, i) => {
-    if (event.context !== undefined) return JSON.stringify(event.context);
-    const subject = subjects[i];
-    if (subject?.id === undefined) return null;
-    if (subject.kind === 'source') {
-      const source = docOf(sources.get(subject.id));
-      return source === undefined ? null : JSON.stringify({ source_id: subject.id, source_collected_by: source.collected_by ?? null, source_classes: source.tags?.auth_classes ?? null });
-    }
-    const flowRow = flows.get(subject.id);
-    if (flowRow === undefined) return null;
-    const flow = docOf(flowRow);
-    const source = docOf(sources.get(flowRow.source_id as string));
-    return JSON.stringify({
-      source_id: flowRow.source_id,
-      flow_collected_by: flow?.collected_by ?? null,
-      flow_classes: flow?.tags?.auth_classes ?? null,
-      source_collected_by: source?.collected_by ?? null,
-      source_classes: source?.tags?.auth_classes ?? null,
-    });
-  });
-}
-
-/** Writes the events with the next seqs; returns the seqs, in order. */
-export async function appendEvents(tx: VastTransaction, tables: VastStoreTables, events: readonly PendingEvent[]): Promise<bigint[]> {
-  if (events.length === 0) return [];
-  const counter = tx.table(tables.outboxCounter);
-  const rows = await counter.select({ columns: ['last_seq'], filter: allOf(column('name').equal(OUTBOX_COUNTER_NAME)), withRowId: true });
+async function readCounter(tx: VastTransaction, tables: VastStoreTables): Promise<CounterHold> {
+  const rows = await tx.table(tables.outboxCounter).select({ columns: ['last_seq'], filter: allOf(column('name').equal(OUTBOX_COUNTER_NAME)), withRowId: true });
   const row = rows[0];
   const last = row?.last_seq;
   const rowId = row?.[ROW_ID_COLUMN_NAME];
   if (rows.length !== 1 || typeof last !== 'bigint' || typeof rowId !== 'bigint') {
     throw new Error(`${tables.outboxCounter.schema}/outbox_counter holds ${rows.length} rows named ${OUTBOX_COUNTER_NAME}, not one`);
   }
-  const contexts = await contextsOf(tx, tables, events);
+  return { rowId, last };
+}
+
+/**
+ * Writes the counter row (to the value it holds) at the start of an event-writing transaction.
+ * Writers that would meet at the counter when appending meet here instead, before doing their
+ * work: in VAST's at-write conflict mode the second is refused at once and reruns after a
+ * backoff (a few round trips lost, not a whole transaction's), and the holder keeps its claim to
+ * commit. Claiming it first in every writer (before any flow guard row) also gives all writers
+ * one order of rows, so two of them never each hold a row the other needs next.
+ */
+export async function claimOutboxCounter(tx: VastTransaction, tables: VastStoreTables): Promise<void> {
+  if (held.has(tx)) return;
+  const hold = await readCounter(tx, tables);
+  await tx.table(tables.outboxCounter).update(['last_seq'], [{ [ROW_ID_COLUMN_NAME]: hold.rowId, last_seq: hold.last }]);
+  held.set(tx, hold);
+}
+
+/** Writes the events with the next seqs; returns the seqs, in order. */
+export async function appendEvents(tx: VastTransaction, tables: VastStoreTables, events: readonly PendingEvent[]): Promise<bigint[]> {
+  if (events.length === 0) return [];
+  const { rowId, last } = held.get(tx) ?? (await readCounter(tx, tables));
+  const counter = tx.table(tables.outboxCounter);
+  const contexts = await readContexts(tx, tables, events);
   const seqs = events.map((_, i) => last + 1n + BigInt(i));
   await counter.update(['last_seq'], [{ [ROW_ID_COLUMN_NAME]: rowId, last_seq: last + BigInt(events.length) }]);
+  held.set(tx, { rowId, last: last + BigInt(events.length) });
   await tx.table(tables.outbox).insert(
     events.map((event, i) => ({
       seq: seqs[i] as bigint,
@@ -105,7 +78,7 @@ export async function appendEvents(tx: VastTransaction, tables: VastStoreTables,
       payload: JSON.stringify(event.payload.event),
       flow_id: event.flowId ?? null,
       source_id: event.sourceId ?? null,
-      context: contexts[i] ?? null,
+      context: contexts[i] == null ? null : JSON.stringify(contexts[i]),
     })),
   );
   return seqs;

@@ -37,7 +37,7 @@ import { refuseWhileBeingDeleted } from './deletion-requests';
 import { readObjectRows, objectRecordRow, type StoredObject } from './objects';
 import { updateStoreGuard } from './store-guards';
 import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
-import { appendEvents } from './outbox';
+import { appendEvents, claimOutboxCounter } from './outbox';
 
 /** A flow's guard row as read in a transaction. */
 export interface FlowGuard {
@@ -132,6 +132,7 @@ export async function registerSegments(
   const run = await client.withTransaction(async (tx) => {
     // Each run checks its own copies: SegmentChecks gives a segment its re-used object's init object.
     const batch = segments.map((segment) => ({ ...segment }));
+    await claimOutboxCounter(tx, tables);
     const guard = await readFlowGuard(tx, tables, flowId);
     if (guard === undefined) throw new TamsError('not_found', `Flow ${flowId} does not exist`);
     const guards = tx.table(tables.flowGuards);
@@ -174,6 +175,7 @@ export async function registerSegments(
     if (added.length === 0) return outcomes;
 
     if (checks.registrations.length > 0) await writeRegistrations(tx, tables, flowId, checks, stored, now);
+    await touchReusedObjects(tx, tables, added, checks, stored);
     await tx.table(tables.segments).insert(added.map((insert) => segmentRow(flowId, insert)));
     let minStart = guard.minStartNs;
     let maxEnd = guard.maxEndNs;
@@ -196,6 +198,28 @@ export async function registerSegments(
     if (outcome.segment.init_object_id !== undefined) segment.init_object_id = outcome.segment.init_object_id;
     return outcome.error === undefined ? { segment } : { segment, error: outcome.error };
   });
+}
+
+/**
+ * Updates (to the values they hold) the rows of the stored objects the batch's segments re-use,
+ * as media or init object, that writeRegistrations did not write. Garbage collection deletes an
+ * object's row and instance changes update it, and they write nothing else a registration
+ * writes: without this, a registration re-using an object would commit beside a collection of
+ * that object (a segment naming a deleted object) or beside an instance change (a segment with a
+ * stale copy of its instances). Writing the row makes them conflict; the loser runs again.
+ * Flows registering at once that share an object (an init object, typically) conflict too.
+ */
+async function touchReusedObjects(tx: VastTransaction, tables: VastStoreTables, added: readonly SegmentInsert[], checks: SegmentChecks, stored: ReadonlyMap<string, StoredObject>): Promise<void> {
+  const written = new Set(checks.registrations.map((r) => r.id));
+  const ids = new Set<string>();
+  for (const { segment } of added) {
+    for (const id of [segment.object_id, segment.init_object_id]) if (id !== undefined && !written.has(id) && stored.has(id)) ids.add(id);
+  }
+  if (ids.size === 0) return;
+  await tx.table(tables.objects).update(
+    ['registered'],
+    [...ids].map((id) => ({ [ROW_ID_COLUMN_NAME]: (stored.get(id) as StoredObject).rowId, registered: (stored.get(id) as StoredObject).row.registered === 1 })),
+  );
 }
 
 /** The objects a batch registers on first use: allocated rows updated, the others inserted (after the objects guard row). */

@@ -126,6 +126,6 @@ export class VastSourceCollections {
   private async save(rowId: bigint, source: Source): Promise<void> {
     source.updated = this.w.now;
     await this.w.tx.table(this.w.tables.sources).update(['updated', 'doc'], [{ [ROW_ID_COLUMN_NAME]: rowId, updated: this.w.now, doc: JSON.stringify(source) }]);
-    this.w.event({ type: 'sources/updated', event: { source } }, { source_id: source.id });
+    await this.w.event({ type: 'sources/updated', event: { source } }, { source_id: source.id });
   }
 }

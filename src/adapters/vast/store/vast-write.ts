@@ -4,8 +4,10 @@
  * source-collections.ts).
  */
 import type { TamsEventPayload } from '../../../domain/events';
+import type { EventContext } from '../../../ports/webhook-delivery';
 import type { VastTransaction } from '../client/vast-transaction';
-import { appendEvents, type PendingEvent } from './outbox';
+import { readContexts, type PendingEvent } from './event-context';
+import { appendEvents } from './outbox';
 import type { VastStoreTables } from './vast-tables';
 
 export class VastWrite {
@@ -17,10 +19,15 @@ export class VastWrite {
     readonly now: string,
   ) {}
 
-  event(payload: TamsEventPayload, ids: { flow_id?: string; source_id?: string } = {}): void {
-    const event: { payload: TamsEventPayload; timestamp: string; flowId?: string; sourceId?: string } = { payload, timestamp: this.now };
+  /**
+   * Records an event with its context as the rows are now (what the SQL stores' append sees), or
+   * `context` when given (a resource about to be deleted: computed from its documents first).
+   */
+  async event(payload: TamsEventPayload, ids: { flow_id?: string; source_id?: string } = {}, context?: EventContext | null): Promise<void> {
+    const event: { payload: TamsEventPayload; timestamp: string; flowId?: string; sourceId?: string; context?: EventContext | null } = { payload, timestamp: this.now };
     if (ids.flow_id !== undefined) event.flowId = ids.flow_id;
     if (ids.source_id !== undefined) event.sourceId = ids.source_id;
+    event.context = context !== undefined ? context : ((await readContexts(this.tx, this.tables, [event]))[0] ?? null);
     this.events.push(event);
   }
 
