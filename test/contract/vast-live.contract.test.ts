@@ -53,7 +53,7 @@ if (missing.length > 0) {
     runMetadataStoreContract('vast live (one schema shared by every test)', shared);
     runMetadataStoreUpdatesContract('vast live (schema per test)', fresh);
     runMetadataStoreBatchContract('vast live (schema per test)', fresh);
-    runMetadataStoreRulesContract('vast live (schema per test)', fresh);
+    runMetadataStoreRulesContract('vast live (schema per test)', fresh, { slowTestMs: 600_000 });
     runMetadataStoreStorageContract('vast live (schema per test)', fresh);
     runMetadataStoreWebhooksContract('vast live (schema per test)', fresh);
   });

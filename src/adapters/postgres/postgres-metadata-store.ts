@@ -69,7 +69,7 @@ import { SegmentBatch } from './segment-registration';
 import { readWindowRows, windowQuery } from './segment-window';
 import { PostgresSourceCollections } from './source-collections';
 import { PostgresWebhookDeliveries } from './webhook-deliveries';
-import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, deletionRefusal, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export type PostgresMetadataStoreOptions = PostgresConnectionOptions;
 
@@ -89,15 +89,6 @@ const PENDING_DELETION = `SELECT max(CASE json_typeof(r.doc::json -> 'delete_flo
       WHEN 'boolean' THEN (CASE WHEN (r.doc::json ->> 'delete_flow') = 'true' THEN 1 ELSE 0 END)
       WHEN 'number' THEN (r.doc::json ->> 'delete_flow')::numeric END)
     FROM deletion_requests r WHERE r.flow_id = $1 AND (r.doc::json ->> 'status') IN ('created', 'started')`;
-
-/** Why a write to a flow held by an unfinished deletion request (`deleteFlow`: see PENDING_DELETION) is refused, if it is. */
-function deletionRefusal(flowId: string, deleteFlow: string | number | null, write: 'media' | 'metadata'): TamsError | undefined {
-  if (deleteFlow === null || (write === 'metadata' && Number(deleteFlow) !== 1)) return undefined;
-  return new TamsError(
-    'flow_being_deleted',
-    Number(deleteFlow) === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
-  );
-}
 
 const S = {
   getSetting: statement('SELECT value FROM settings WHERE key = $1'),

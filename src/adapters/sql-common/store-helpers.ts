@@ -82,6 +82,20 @@ export function sourceUpdate(current: Source, change: (source: Source) => Source
   return doc;
 }
 
+/**
+ * A flow with an unfinished deletion request takes no new segments or storage ('media') and, when
+ * the request deletes the flow, no metadata change either ('metadata'): what is written would be
+ * deleted, or would race the deletion's chunks. `deleteFlow`: the flow's unfinished requests'
+ * max(delete_flow) (1 deletes the flow), null when it has none. The refusal, or undefined.
+ */
+export function deletionRefusal(flowId: string, deleteFlow: string | number | null, write: 'media' | 'metadata'): TamsError | undefined {
+  if (deleteFlow === null || (write === 'metadata' && Number(deleteFlow) !== 1)) return undefined;
+  return new TamsError(
+    'flow_being_deleted',
+    Number(deleteFlow) === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
+  );
+}
+
 /** What replacing a flow's document changes, before any store looks at other rows. */
 export interface FlowReplacement {
   /** The document to store: `next` as JSON carries it, its collected_by as it stands after the change. */

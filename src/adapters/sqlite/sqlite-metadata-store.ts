@@ -82,7 +82,7 @@ import {
   objectRecord,
 } from '../sql-common/rows';
 import { readSegmentRow, segmentJsonHeadSql } from './rows';
-import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
+import { FLOW_EQUAL_FILTERS, bounds, reuseConflict, sameTimerangeText, plain, segmentEventJson, collectionIds, flowReplacement, sourceForFlow, sourceUpdate, deletionRefusal, PROFILE_SORT, WEBHOOK_SORT, DELETION_SORT, SOURCE_SORTS, FLOW_SORTS, sortColumn, essenceNumber, type DocRow } from '../sql-common/store-helpers';
 
 export interface SqliteMetadataStoreOptions {
   /** A database file, or ':memory:'. */
@@ -1208,11 +1208,8 @@ export class SqliteMetadataStore implements MetadataStore {
    */
   private refuseWhileDeleting(flowId: string, write: 'media' | 'metadata'): void {
     const deleteFlow = this.s.pendingDeletionOf.get(flowId) as number | null;
-    if (deleteFlow === null || (write === 'metadata' && deleteFlow !== 1)) return;
-    throw new TamsError(
-      'flow_being_deleted',
-      deleteFlow === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
-    );
+    const refusal = deletionRefusal(flowId, deleteFlow, write);
+    if (refusal) throw refusal;
   }
 
   async putDeletionRequest(request: DeletionRequest): Promise<void> {

@@ -14,24 +14,23 @@
  * snapshot that shows the first:
  * - the flow's guard row: segment registration and segment deletion update it;
  * - the `objects` store guard row: allocateObjects updates it first;
- * - the outbox counter row: putFlow and updateFlow write an event through it (this module
- *   writes it itself: importing outbox.ts here would make an import cycle through objects.ts);
+ * - the outbox counter row: putFlow and updateFlow claim it first (outbox.ts claimOutboxCounter);
  * - the `deletion_requests` store guard row: two puts (one id twice, or two requests for one
  *   flow) meet there.
  * Requests are few, so the conflicts they cause with other writers cost little.
  */
 import type { DeletionRequest } from '../../../domain/entities';
-import { TamsError } from '../../../domain/errors';
 import type { DeletionProgress, Page, PageRequest } from '../../../ports/metadata-store';
 import { parseListCursor } from '../../sql-common/cursors';
-import { DELETION_SORT, plain } from '../../sql-common/store-helpers';
+import { DELETION_SORT, deletionRefusal, plain } from '../../sql-common/store-helpers';
 import { allOf, anyOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastTransaction } from '../client/vast-transaction';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { compareText, keysetPage, type KeyedRow } from './list-order';
 import { updateStoreGuard } from './store-guards';
-import { OBJECTS_GUARD_NAME, OUTBOX_COUNTER_NAME, type VastStoreTables } from './vast-tables';
+import { claimOutboxCounter } from './outbox';
+import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
 
 const UNFINISHED = ['created', 'started'] as const;
 const FINISHED = ['done', 'error'] as const;
@@ -84,11 +83,8 @@ function pendingDeletion(requests: readonly DeletionRequest[]): number | null {
 export async function refuseWhileBeingDeleted(tx: VastTransaction, tables: VastStoreTables, flowId: string, scope: 'segments' | 'metadata'): Promise<void> {
   const rows = await tx.table(tables.deletionRequests).select({ columns: ['doc'], filter: allOf(column('flow_id').equal(flowId), statusIn(UNFINISHED)) });
   const deleteFlow = pendingDeletion(rows.map((r) => JSON.parse(r.doc as string) as DeletionRequest));
-  if (deleteFlow === null || (scope === 'metadata' && deleteFlow !== 1)) return;
-  throw new TamsError(
-    'flow_being_deleted',
-    deleteFlow === 1 ? `Flow ${flowId} is being deleted (see /flow-delete-requests)` : `Segments of flow ${flowId} are being deleted (see /flow-delete-requests); register segments once that request is done`,
-  );
+  const refusal = deletionRefusal(flowId, deleteFlow, scope === 'segments' ? 'media' : 'metadata');
+  if (refusal) throw refusal;
 }
 
 /**
@@ -98,10 +94,8 @@ export async function refuseWhileBeingDeleted(tx: VastTransaction, tables: VastS
  * transactions never each hold a row the other needs next.
  */
 async function meetFlowWriters(tx: VastTransaction, tables: VastStoreTables, flowId: string): Promise<void> {
-  // The counter is written back unchanged: no seq is taken, but every event writer now conflicts with this transaction.
-  const counter = tx.table(tables.outboxCounter);
-  const counters = await counter.select({ columns: ['last_seq'], filter: allOf(column('name').equal(OUTBOX_COUNTER_NAME)), withRowId: true });
-  for (const row of counters) await counter.update(['last_seq'], [{ [ROW_ID_COLUMN_NAME]: row[ROW_ID_COLUMN_NAME] as bigint, last_seq: row.last_seq }]);
+  // No seq is taken, but every event writer now conflicts with this transaction.
+  await claimOutboxCounter(tx, tables);
   const guards = tx.table(tables.flowGuards);
   const rows = await guards.select({ columns: ['version'], filter: allOf(column('flow_id').equal(flowId)), withRowId: true });
   for (const row of rows) await guards.update(['version'], [{ [ROW_ID_COLUMN_NAME]: row[ROW_ID_COLUMN_NAME] as bigint, version: (row.version as bigint) + 1n }]);

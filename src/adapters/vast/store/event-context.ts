@@ -12,7 +12,7 @@ import type { TamsEventPayload } from '../../../domain/events';
 import type { EventContext } from '../../../ports/webhook-delivery';
 import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
-import { selectByIds } from './objects';
+import { selectByIds } from './select-by-ids';
 import type { VastStoreTables } from './vast-tables';
 
 export interface PendingEvent {

@@ -22,7 +22,8 @@ import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { compareText } from './list-order';
-import { IDS_PER_SELECT, readObjectRows, selectByIds, type StoredObject } from './objects';
+import { readObjectRows, type StoredObject } from './objects';
+import { IDS_PER_SELECT, selectByIds } from './select-by-ids';
 import type { VastStoreTables } from './vast-tables';
 
 /**

@@ -12,7 +12,6 @@ import type { ObjectRecord } from '../../../domain/entities';
 import { TamsError } from '../../../domain/errors';
 import type { NewObjectAllocation } from '../../../ports/metadata-store';
 import { fitsSegmentRow, objectRecord, type ObjectRow } from '../../sql-common/rows';
-import { allOf, anyOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
@@ -20,34 +19,14 @@ import type { VastRow } from '../protocol/row-batches';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { refuseWhileBeingDeleted } from './deletion-requests';
 import { compareText } from './list-order';
+import { selectByIds } from './select-by-ids';
 import { updateStoreGuard } from './store-guards';
 import { OBJECTS_GUARD_NAME, type VastStoreTables } from './vast-tables';
-
-/** Ids per select of rows by id: an OR-group of equalities on one column, kept well under the request budget. */
-export const IDS_PER_SELECT = 200;
 
 /** An object row as read, with its `$row_id` for an update. */
 export interface StoredObject {
   readonly rowId: bigint;
   readonly row: ObjectRow;
-}
-
-/** Rows whose `name` column is one of `ids`, a select per IDS_PER_SELECT ids. */
-export async function selectByIds(
-  tx: VastTransaction,
-  table: VastStoreTables[keyof VastStoreTables],
-  name: string,
-  ids: Iterable<string>,
-  options: { columns?: readonly string[]; withRowId?: boolean } = {},
-): Promise<VastRecord[]> {
-  const all = [...new Set(ids)];
-  const found: VastRecord[] = [];
-  for (let i = 0; i < all.length; i += IDS_PER_SELECT) {
-    const group = anyOf(...all.slice(i, i + IDS_PER_SELECT).map((id) => column(name).equal(id)));
-    const select = options.columns === undefined ? { filter: allOf(group) } : { filter: allOf(group), columns: options.columns };
-    found.push(...(await tx.table(table).select({ ...select, withRowId: options.withRowId === true })));
-  }
-  return found;
 }
 
 function toObjectRow(record: VastRecord): ObjectRow {

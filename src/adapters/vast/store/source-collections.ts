@@ -19,7 +19,7 @@ import { allOf, column } from '../client/filter';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import type { VastWrite } from './vast-write';
 import { compareText } from './list-order';
-import { selectByIds } from './objects';
+import { selectByIds } from './select-by-ids';
 
 export class VastSourceCollections {
   constructor(private readonly w: VastWrite) {}

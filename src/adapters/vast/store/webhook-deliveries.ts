@@ -20,7 +20,7 @@ import type { VastRecord } from '../client/vast-table';
 import type { VastTransaction } from '../client/vast-transaction';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { compareText } from './list-order';
-import { IDS_PER_SELECT, selectByIds } from './objects';
+import { IDS_PER_SELECT, selectByIds } from './select-by-ids';
 import { lastEventSeq } from './outbox';
 import { readPrunedRow } from './outbox-retention';
 import type { VastStoreTables } from './vast-tables';

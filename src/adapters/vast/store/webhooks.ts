@@ -22,7 +22,7 @@ import { allOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import { ROW_ID_COLUMN_NAME } from '../protocol/vast-columns';
 import { keysetPage, matchesTags } from './list-order';
-import { selectByIds } from './objects';
+import { selectByIds } from './select-by-ids';
 import { updateStoreGuard } from './store-guards';
 import type { VastStoreTables } from './vast-tables';
 import { insertDeliveryRow, readDeliveryRows, readWebhookRows, statusOf, writeDeliveryRows } from './webhook-deliveries';
