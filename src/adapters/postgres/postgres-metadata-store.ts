@@ -17,7 +17,7 @@ import { TamsError } from '../../domain/errors';
 import { usesInitSegments } from '../../domain/init-segments';
 import { metadataVersionAfter } from '../../domain/metadata-version';
 import { MAX_COLLECTORS, type SourceCollectionConflict } from '../../domain/source-collections';
-import { EMPTY, formatTimeRange, isEternity, range, span, type TimeRange } from '../../domain/timerange';
+import { EMPTY, formatTimeRange, isEternity, range, type TimeRange } from '../../domain/timerange';
 import type {
   DeletionProgress,
   FlowFilter,
@@ -39,19 +39,16 @@ import { INT64_MAX, INT64_MIN, listCursor, parseListCursor, parseSegmentCursor, 
 import { addKeysetOrder, WhereBuilder } from '../sql-common/keyset-query';
 import {
   boundToNanos,
-  jsonHeadParts,
-  rowTimerange,
-  segmentJsonTail,
+  editedUrlsTail,
   splitInstances,
   toFlow,
   toOutboxEvent,
   toSegments,
-  toSegmentTexts,
+  segmentTextPage,
   toSource,
   type FlowRow,
   type InitStorageLookup,
   type ObjectRow,
-  type OptionalSegmentFields,
   type SegmentRow,
   type SourceRow,
   objectRecord,
@@ -609,14 +606,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage> {
     const window = await this.readWindow(this.db, flowId, query, page);
-    const first = window.rows[0];
-    const last = window.rows[window.rows.length - 1];
-    const result: SegmentTextPage = {
-      items: toSegmentTexts(window.rows, window.initStorage),
-      span: first && last ? span(rowTimerange(first), rowTimerange(last)) : EMPTY,
-    };
-    if (window.next !== undefined) result.next = window.next;
-    return result;
+    return segmentTextPage(window.rows, window.initStorage, window.next);
   }
 
   /** One page of a segment window in one round trip, the next page's key, and the init objects' storage. */
@@ -879,15 +869,8 @@ export class PostgresMetadataStore implements MetadataStore {
     const rows = await tx.rows<{ flow_id: string; end_ns: bigint; json_head: string }>(S.segmentHeadsOfObject, [objectId]);
     const changed: { flow_id: string; end_ns: bigint; tail: string }[] = [];
     for (const row of rows) {
-      const { timerangeText, optional } = jsonHeadParts(row.json_head);
-      const fields = optional === null ? {} : (JSON.parse(optional) as OptionalSegmentFields);
-      const before = fields.get_urls ?? [];
-      const after = edit(before);
-      if (JSON.stringify(after) === JSON.stringify(before)) continue;
-      delete fields.get_urls;
-      if (after.length > 0) fields.get_urls = after;
-      const text = Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
-      changed.push({ flow_id: row.flow_id, end_ns: row.end_ns, tail: segmentJsonTail(timerangeText, text) });
+      const tail = editedUrlsTail(row.json_head, edit);
+      if (tail !== undefined) changed.push({ flow_id: row.flow_id, end_ns: row.end_ns, tail });
     }
     if (changed.length === 0) return;
     await tx.run(S.setSegmentHeads, [changed.map((c) => c.flow_id), changed.map((c) => c.end_ns), changed.map((c) => c.tail)]);

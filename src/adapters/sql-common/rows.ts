@@ -1,7 +1,7 @@
 import { copyOptionalScalars, type OptionalSegmentScalars, type Flow, type NewSegment, type ObjectRecord, type ObjectStorageRef, type SegmentRecord, type Source, type UncontrolledUrl } from '../../domain/entities';
-import type { SegmentText } from '../../ports/metadata-store';
+import type { SegmentText, SegmentTextPage } from '../../ports/metadata-store';
 import type { OutboxEvent, TamsEventType } from '../../domain/events';
-import { range, type TimeRange } from '../../domain/timerange';
+import { EMPTY, range, span, type TimeRange } from '../../domain/timerange';
 import { INT64_MAX, INT64_MIN } from './cursors';
 import { jsonString } from '../../domain/json-text';
 
@@ -108,6 +108,22 @@ export type InitStorageLookup = (endNs: bigint) => readonly ObjectStorageRef[] |
 
 /** The optional flow-segment fields, kept as JSON members in `segments.json_head`. */
 export type OptionalSegmentFields = OptionalSegmentScalars & Pick<NewSegment, 'get_urls'>;
+
+/**
+ * The tail of a segment's `json_head` (segmentJsonTail) after `edit` changed its copy of the
+ * object's uncontrolled URLs (get_urls, kept last), or undefined when the edit changes nothing.
+ */
+export function editedUrlsTail(jsonHead: string, edit: (urls: UncontrolledUrl[]) => UncontrolledUrl[]): string | undefined {
+  const { timerangeText, optional } = jsonHeadParts(jsonHead);
+  const fields = optional === null ? {} : (JSON.parse(optional) as OptionalSegmentFields);
+  const before = fields.get_urls ?? [];
+  const after = edit(before);
+  if (JSON.stringify(after) === JSON.stringify(before)) return undefined;
+  // Kept last (segmentJsonTail): deleted and set again rather than replaced in place.
+  delete fields.get_urls;
+  if (after.length > 0) fields.get_urls = after;
+  return segmentJsonTail(timerangeText, Object.keys(fields).length === 0 ? null : JSON.stringify(fields));
+}
 
 export function optionalFieldsJson(seg: NewSegment): string | null {
   const fields: OptionalSegmentFields = {};
@@ -290,4 +306,13 @@ export function objectRecord(row: ObjectRow, referencedByFlows: string[]): Objec
   if (row.init_object_id !== null) record.init_object_id = row.init_object_id;
   if (row.first_referenced_by_flow !== null) record.first_referenced_by_flow = row.first_referenced_by_flow;
   return record;
+}
+
+/** A listSegmentTexts page of a window's rows: their texts, the span of their timeranges, the next page's key. */
+export function segmentTextPage(rows: readonly SegmentRow[], lookup: InitStorageLookup, next: unknown): SegmentTextPage {
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  const page: SegmentTextPage = { items: toSegmentTexts(rows, lookup), span: first && last ? span(rowTimerange(first), rowTimerange(last)) : EMPTY };
+  if (next !== undefined) page.next = next;
+  return page;
 }

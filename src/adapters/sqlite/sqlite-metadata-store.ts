@@ -23,7 +23,6 @@ import {
   formatTimeRange,
   isEternity,
   range,
-  span,
   type TimeRange,
 } from '../../domain/timerange';
 import type {
@@ -65,11 +64,9 @@ import {
   splitInstances,
   optionalFieldsJson,
   toFlow,
-  type OptionalSegmentFields,
   toOutboxEvent,
-  rowTimerange,
   toSegments,
-  toSegmentTexts,
+  segmentTextPage,
   toSource,
   type InitStorageLookup,
   type FlowRow,
@@ -77,7 +74,7 @@ import {
   type OutboxRow,
   type SegmentRow,
   segmentJsonTail,
-  jsonHeadParts,
+  editedUrlsTail,
   type SourceRow,
   objectRecord,
 } from '../sql-common/rows';
@@ -682,14 +679,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listSegmentTexts(flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage> {
     const window = this.readWindow(flowId, query, page);
-    const first = window.rows[0];
-    const last = window.rows[window.rows.length - 1];
-    const result: SegmentTextPage = {
-      items: toSegmentTexts(window.rows, window.initStorage),
-      span: first && last ? span(rowTimerange(first), rowTimerange(last)) : EMPTY,
-    };
-    if (window.next !== undefined) result.next = window.next;
-    return result;
+    return segmentTextPage(window.rows, window.initStorage, window.next);
   }
 
   private listSegmentsNow(flowId: string, query: SegmentQuery, page: PageRequest): Page<SegmentRecord> {
@@ -1164,16 +1154,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private editSegmentUrls(objectId: string, edit: (urls: UncontrolledUrl[]) => UncontrolledUrl[]): void {
     const rows = this.s.segmentHeadsOfObject.all(objectId) as { flow_id: string; end_ns: bigint; json_head: string }[];
     for (const row of rows) {
-      const { timerangeText, optional } = jsonHeadParts(row.json_head);
-      const fields = optional === null ? {} : (JSON.parse(optional) as OptionalSegmentFields);
-      const before = fields.get_urls ?? [];
-      const after = edit(before);
-      if (JSON.stringify(after) === JSON.stringify(before)) continue;
-      // Kept last (segmentJsonTail): deleted and set again rather than replaced in place.
-      delete fields.get_urls;
-      if (after.length > 0) fields.get_urls = after;
-      const text = Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
-      this.s.setSegmentHead.run(segmentJsonTail(timerangeText, text), row.flow_id, row.end_ns);
+      const tail = editedUrlsTail(row.json_head, edit);
+      if (tail !== undefined) this.s.setSegmentHead.run(tail, row.flow_id, row.end_ns);
     }
   }
 

@@ -18,7 +18,7 @@ import type { ObjectStorageRef, UncontrolledUrl } from '../../../domain/entities
 import { TamsError } from '../../../domain/errors';
 import { jsonString } from '../../../domain/json-text';
 import type { InstanceSelector } from '../../../ports/metadata-store';
-import { fitsSegmentRow, joinInstances, jsonHeadParts, segmentJsonTail, splitInstances, type OptionalSegmentFields } from '../../sql-common/rows';
+import { editedUrlsTail, fitsSegmentRow, joinInstances, splitInstances } from '../../sql-common/rows';
 import { allOf, column } from '../client/filter';
 import type { VastClient } from '../client/vast-client';
 import type { VastTransaction } from '../client/vast-transaction';
@@ -167,16 +167,8 @@ async function editSegmentUrls(tx: VastTransaction, tables: VastStoreTables, obj
   const rows = await segments.select({ columns: ['json_head'], filter: allOf(column('object_id').equal(objectId)), withRowId: true });
   const changed: { [ROW_ID_COLUMN_NAME]: bigint; json_head: string }[] = [];
   for (const row of rows) {
-    const { timerangeText, optional } = jsonHeadParts(row.json_head as string);
-    const fields = optional === null ? {} : (JSON.parse(optional) as OptionalSegmentFields);
-    const before = fields.get_urls ?? [];
-    const after = edit(before);
-    if (JSON.stringify(after) === JSON.stringify(before)) continue;
-    // Kept last (segmentJsonTail): deleted and set again rather than replaced in place.
-    delete fields.get_urls;
-    if (after.length > 0) fields.get_urls = after;
-    const text = Object.keys(fields).length === 0 ? null : JSON.stringify(fields);
-    changed.push({ [ROW_ID_COLUMN_NAME]: row[ROW_ID_COLUMN_NAME] as bigint, json_head: `{"object_id":${jsonString(objectId)}${segmentJsonTail(timerangeText, text)}` });
+    const tail = editedUrlsTail(row.json_head as string, edit);
+    if (tail !== undefined) changed.push({ [ROW_ID_COLUMN_NAME]: row[ROW_ID_COLUMN_NAME] as bigint, json_head: `{"object_id":${jsonString(objectId)}${tail}` });
   }
   if (changed.length > 0) await segments.update(['json_head'], changed);
 }

@@ -6,10 +6,10 @@
  * updates it in its transaction).
  */
 import type { SegmentRecord } from '../../../domain/entities';
-import { EMPTY, range, span, type TimeRange } from '../../../domain/timerange';
+import { EMPTY, range, type TimeRange } from '../../../domain/timerange';
 import type { Page, PageRequest, SegmentQuery, SegmentTextPage } from '../../../ports/metadata-store';
 import { INT64_MAX, INT64_MIN } from '../../sql-common/cursors';
-import { boundToNanos, rowTimerange, toSegmentTexts } from '../../sql-common/rows';
+import { boundToNanos, segmentTextPage } from '../../sql-common/rows';
 import type { VastClient } from '../client/vast-client';
 import { readFlowGuard } from './segment-registration';
 import { listSegmentsPage, readWindowRows } from './segment-window';
@@ -22,14 +22,7 @@ export async function listSegments(client: VastClient, tables: VastStoreTables, 
 /** The page listSegments answers, as the SQL stores' listSegmentTexts writes it. */
 export async function listSegmentTexts(client: VastClient, tables: VastStoreTables, flowId: string, query: SegmentQuery, page: PageRequest): Promise<SegmentTextPage> {
   const window = await client.withTransaction((tx) => readWindowRows(tx, tables, flowId, query, page));
-  const first = window.rows[0];
-  const last = window.rows[window.rows.length - 1];
-  const result: SegmentTextPage = {
-    items: toSegmentTexts(window.rows, window.initStorage),
-    span: first && last ? span(rowTimerange(first), rowTimerange(last)) : EMPTY,
-  };
-  if (window.next !== undefined) result.next = window.next;
-  return result;
+  return segmentTextPage(window.rows, window.initStorage, window.next);
 }
 
 /** From the start of the first segment overlapping `within` to the end of the last (EMPTY when none). */
