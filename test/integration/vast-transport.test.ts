@@ -356,7 +356,7 @@ describe('VastTransport over loopback HTTP', () => {
     const transport = transportTo(server.endpoint);
     const tooLarge = await failure(transport.request(insertRows(Buffer.alloc(MAX_REQUEST_BODY_BYTES + 1, 7))));
     expect(tooLarge).toMatchObject({ kind: 'request_too_large', code: 'payload_too_large', status: 413, attempts: 0 });
-    expect(tooLarge.message).toBe('A VAST request body exceeds the 5,242,880-byte limit');
+    expect(tooLarge.message).toBe('A VAST request body exceeds the 5,242,880-byte limit: the VAST store keeps a document (a flow, source, webhook or profile, tags included) of up to about 4.5 MB; nothing was changed');
     expect(server.connections).toBe(0);
 
     const atLimit = await transport.request(insertRows(Buffer.alloc(MAX_REQUEST_BODY_BYTES, 7)));

@@ -80,7 +80,7 @@ describe('VAST failures as TamsErrors', () => {
     expect(new VastRequestError({ kind: 'conflict', operation: 'o', attempts: 1, status: 409, vastCode: '<script>' }).message).toBe(
       'The VAST metadata store is busy with conflicting changes (409): try again',
     );
-    expect(new VastRequestError({ kind: 'request_too_large', operation: 'o', attempts: 0, limit: 5242880 }).message).toBe('A VAST request body exceeds the 5,242,880-byte limit');
+    expect(new VastRequestError({ kind: 'request_too_large', operation: 'o', attempts: 0, limit: 5242880 }).message).toBe('A VAST request body exceeds the 5,242,880-byte limit: the VAST store keeps a document (a flow, source, webhook or profile, tags included) of up to about 4.5 MB; nothing was changed');
     expect(new VastRequestError({ kind: 'timeout', operation: 'o', attempts: 2, limit: 250 }).message).toBe('The VAST metadata store did not answer within 250 ms');
   });
 

@@ -99,7 +99,8 @@ function summaryOf(failure: VastFailure): string {
     case 'connection':
       return `${store} cannot be reached`;
     case 'request_too_large':
-      return `A VAST request body exceeds the ${grouped(failure.limit)}-byte limit`;
+      // Reached by a document (a flow, source, webhook or profile with its tags) too large for one VAST row.
+      return `A VAST request body exceeds the ${grouped(failure.limit)}-byte limit: the VAST store keeps a document (a flow, source, webhook or profile, tags included) of up to about 4.5 MB; nothing was changed`;
     case 'response_too_large':
       return `A VAST answer exceeds the ${grouped(failure.limit)}-byte limit`;
     case 'invalid_request':
