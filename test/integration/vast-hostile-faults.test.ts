@@ -52,11 +52,6 @@ async function gatewayOn(server: FakeVastServer, env: Record<string, string> = {
   return h;
 }
 
-/** Ends what is left of a storm (the fake has no call for it: its queue of faults is emptied). */
-function clearFaults(server: FakeVastServer): void {
-  (server as unknown as { faults: unknown[] }).faults.splice(0);
-}
-
 function rows(server: FakeVastServer, table: string): Record<string, unknown>[] {
   return server.committedRows(SCHEMA, table);
 }
@@ -87,7 +82,7 @@ describe('SlowDown storms', () => {
     server.failNext({ count: 1000, answer: 'slow_down' });
     const res = await h.request('PUT', `/flows/${FLOW}`, flowBody());
     expectTamsError(res, 503);
-    clearFaults(server);
+    server.clearFaults();
     expect(flowFootprint(server)).toEqual({ flows: 0, sources: 0, flow_guards: 0, outbox: 0 });
     expect((await h.request('PUT', `/flows/${FLOW}`, flowBody())).status).toBe(201);
     expect(flowFootprint(server)).toEqual({ flows: 1, sources: 1, flow_guards: 1, outbox: 2 });
@@ -131,7 +126,7 @@ describe('409 injected mid-transaction', () => {
     const outbox = rows(server, 'outbox').length;
     server.failNext({ count: 1000, answer: 'conflict', verb: 'transaction', method: 'PUT' });
     const res = await h.request('POST', `/flows/${FLOW}/segments`, [segment('o1', 0)]);
-    clearFaults(server);
+    server.clearFaults();
     expectTamsError(res, 503);
     expect(rows(server, 'segments')).toHaveLength(0);
     expect(rows(server, 'objects')).toHaveLength(0);

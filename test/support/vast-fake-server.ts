@@ -236,6 +236,11 @@ export class FakeVastServer {
     this.faults.push({ ...fault });
   }
 
+  /** Drops every fault still queued (ends a storm early). */
+  clearFaults(): void {
+    this.faults.splice(0);
+  }
+
   /** The rows of a table as committed now, `$row_id` included, in row id order. */
   committedRows(schema: string, table: string, bucket = 'tams'): FakeRow[] {
     const view = this.transactions.latest();
