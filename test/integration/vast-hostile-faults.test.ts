@@ -4,7 +4,6 @@
  * SlowDown storms and 409s injected inside a transaction must end in a retry or a clean 503 with
  * the TAMS error body, never a half-applied change; the rows are checked after each.
  */
-import { randomBytes } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
 
@@ -34,20 +33,7 @@ async function fakeServer(options: FakeVastOptions = {}): Promise<FakeVastServer
 
 /** A gateway on `server`, schema SCHEMA: two of them on one server are two replicas. */
 async function gatewayOn(server: FakeVastServer, env: Record<string, string> = {}): Promise<Harness> {
-  const h = await startHarness(
-    {
-      TAMS_STORE: 'vast',
-      VAST_ENDPOINT: server.endpoint,
-      VAST_ACCESS_KEY: FAKE_VAST_CREDENTIALS.accessKeyId,
-      VAST_SECRET_KEY: FAKE_VAST_CREDENTIALS.secretAccessKey,
-      VAST_BUCKET: 'tams',
-      VAST_SCHEMA: SCHEMA,
-      TAMS_SECRET: randomBytes(32).toString('base64'),
-      TAMS_LOCAL_MEDIA_SHARED: 'true',
-      ...env,
-    },
-    { store: 'sqlite' },
-  );
+  const h = await startHarness(env, { store: 'vast', fakeVast: server, vastSchema: SCHEMA });
   closers.push(() => h.close());
   return h;
 }

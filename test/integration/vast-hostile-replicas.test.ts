@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
-import { FAKE_VAST_CREDENTIALS, FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
+import { FakeVastServer, type FakeVastOptions } from '../support/vast-fake-server';
 
 jest.setTimeout(60_000);
 
@@ -22,20 +22,7 @@ async function replicas(options: FakeVastOptions, env: Record<string, string> = 
   closers.push(() => server.close());
   const secret = randomBytes(32).toString('base64');
   const start = async (): Promise<Harness> => {
-    const h = await startHarness(
-      {
-        TAMS_STORE: 'vast',
-        VAST_ENDPOINT: server.endpoint,
-        VAST_ACCESS_KEY: FAKE_VAST_CREDENTIALS.accessKeyId,
-        VAST_SECRET_KEY: FAKE_VAST_CREDENTIALS.secretAccessKey,
-        VAST_BUCKET: 'tams',
-        VAST_SCHEMA: SCHEMA,
-        TAMS_SECRET: secret,
-        TAMS_LOCAL_MEDIA_SHARED: 'true',
-        ...env,
-      },
-      { store: 'sqlite' },
-    );
+    const h = await startHarness({ TAMS_SECRET: secret, ...env }, { store: 'vast', fakeVast: server, vastSchema: SCHEMA });
     closers.push(() => h.close());
     return h;
   };

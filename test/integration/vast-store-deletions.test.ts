@@ -21,13 +21,12 @@ import { getFlow, getSource, putFlow, updateFlow } from '../../src/adapters/vast
 import { allocateObjects } from '../../src/adapters/vast/store/objects';
 import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { registerSegments } from '../../src/adapters/vast/store/segment-registration';
-import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
 import type { DeletionRequest, Flow, NewSegment } from '../../src/domain/entities';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { ContextualEvent } from '../../src/ports/webhook-delivery';
-import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
-import { allPages, startFakeVastClient } from '../support/vast-fake-client';
+import type { FakeVastOptions } from '../support/vast-fake-server';
+import { allPages, startVastBesideSqlite, type VastBesideSqlite } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 
@@ -36,21 +35,10 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-interface Setup {
-  client: VastClient;
-  tables: VastStoreTables;
-  server: FakeVastServer;
-  sqlite: SqliteMetadataStore;
-}
+type Setup = VastBesideSqlite;
 
 async function setup(fakeOptions: FakeVastOptions = {}): Promise<Setup> {
-  const { server, client, close } = await startFakeVastClient({ fake: fakeOptions, client: { conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } } });
-  closers.push(close);
-  await ensureVastTables(client, SCHEMA);
-  const sqlite = new SqliteMetadataStore({ filename: ':memory:' });
-  closers.push(() => sqlite.close());
-  await sqlite.init();
-  return { client, tables: vastStoreTables(SCHEMA), server, sqlite };
+  return startVastBesideSqlite(SCHEMA, closers, fakeOptions);
 }
 
 function normalise(value: unknown): unknown {

@@ -7,21 +7,18 @@
  * compared as "present" only. Concurrent writers: one flow created twice at once, one object id
  * allocated twice at once, one unknown object registered by two flows at once.
  */
-import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
-import { VastClient } from '../../src/adapters/vast/client/vast-client';
 import { getFlow, getFlows, getSource, getSources, listFlows, listSources, putFlow, updateFlow } from '../../src/adapters/vast/store/documents';
 import { allocateObjects, getObjects } from '../../src/adapters/vast/store/objects';
 import { readEvents } from '../../src/adapters/vast/store/outbox';
 import { registerSegments } from '../../src/adapters/vast/store/segment-registration';
 import { listSegmentsPage } from '../../src/adapters/vast/store/segment-window';
-import { ensureVastTables, vastStoreTables, type VastStoreTables } from '../../src/adapters/vast/store/vast-tables';
 import type { Flow, NewSegment } from '../../src/domain/entities';
 import type { ContextualEvent } from '../../src/ports/webhook-delivery';
 import { TamsError } from '../../src/domain/errors';
 import { parseTimeRange } from '../../src/domain/timerange';
 import type { FlowFilter, NewObjectAllocation, Page, PageRequest, SourceFilter } from '../../src/ports/metadata-store';
-import type { FakeVastOptions, FakeVastServer } from '../support/vast-fake-server';
-import { allPages as allPagesOf, startFakeVastClient } from '../support/vast-fake-client';
+import type { FakeVastOptions } from '../support/vast-fake-server';
+import { allPages as allPagesOf, startVastBesideSqlite, type VastBesideSqlite } from '../support/vast-fake-client';
 
 const SCHEMA = 'gateway';
 
@@ -30,21 +27,10 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-interface Setup {
-  client: VastClient;
-  tables: VastStoreTables;
-  server: FakeVastServer;
-  sqlite: SqliteMetadataStore;
-}
+type Setup = VastBesideSqlite;
 
 async function setup(fakeOptions: FakeVastOptions = {}): Promise<Setup> {
-  const { server, client, close } = await startFakeVastClient({ fake: fakeOptions, client: { conflictRetry: { maxRuns: 60, baseDelayMs: 2, maxDelayMs: 30 } } });
-  closers.push(close);
-  await ensureVastTables(client, SCHEMA);
-  const sqlite = new SqliteMetadataStore({ filename: ':memory:' });
-  closers.push(() => sqlite.close());
-  await sqlite.init();
-  return { client, tables: vastStoreTables(SCHEMA), server, sqlite };
+  return startVastBesideSqlite(SCHEMA, closers, fakeOptions);
 }
 
 /** A result or the TamsError it failed with (code and message), with metadata_version values reduced to "present". */

@@ -68,6 +68,10 @@ export interface HarnessOptions {
   store?: 'sqlite' | 'postgres' | 'vast';
   /** With `postgres`: connect through this URL instead (e.g. a proxy in front of TEST_DATABASE_URL). */
   databaseUrl?: string;
+  /** With `vast`: this fake server (left running by close; two gateways on one are two replicas) instead of one of its own. */
+  fakeVast?: FakeVastServer;
+  /** With `vast`: the schema (default `gateway`). */
+  vastSchema?: string;
 }
 
 /** A replica's PostgreSQL settings over a fresh schema, with the shared secrets a replica needs. */
@@ -92,7 +96,7 @@ function testStore(): 'sqlite' | 'postgres' | 'vast' {
 }
 
 /** A replica's VAST settings over the fake server, with the shared secrets a replica needs. */
-function vastEnv(dataDir: string, fake: FakeVastServer): Record<string, string> {
+function vastEnv(dataDir: string, fake: FakeVastServer, schema: string): Record<string, string> {
   loadOrCreateEmbeddedKey(dataDir);
   return {
     TAMS_STORE: 'vast',
@@ -100,7 +104,7 @@ function vastEnv(dataDir: string, fake: FakeVastServer): Record<string, string> 
     VAST_ACCESS_KEY: FAKE_VAST_CREDENTIALS.accessKeyId,
     VAST_SECRET_KEY: FAKE_VAST_CREDENTIALS.secretAccessKey,
     VAST_BUCKET: 'tams',
-    VAST_SCHEMA: 'gateway',
+    VAST_SCHEMA: schema,
     TAMS_SECRET: randomBytes(32).toString('base64'),
     TAMS_EMBEDDED_KEY_FILE: path.join(dataDir, EMBEDDED_KEY_FILE),
     TAMS_LOCAL_MEDIA_SHARED: 'true',
@@ -113,7 +117,8 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
   const store = options.store ?? testStore();
   const schemas = store === 'postgres' ? new TestSchemas() : undefined;
   const schema = schemas?.next();
-  const fakeVast = store === 'vast' ? await FakeVastServer.start() : undefined;
+  const ownFakeVast = store === 'vast' && options.fakeVast === undefined ? await FakeVastServer.start() : undefined;
+  const fakeVast = store === 'vast' ? (options.fakeVast ?? ownFakeVast) : undefined;
   // Authentication is on by default in the product; suites about other things opt out of it.
   // Test webhooks point at loopback receivers; the audit trail goes to the temp dir, not the test output.
   const config = loadConfig({
@@ -124,7 +129,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     TAMS_WEBHOOK_ALLOW_PRIVATE: 'true',
     AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
     ...(schema === undefined ? {} : postgresEnv(dataDir, schema, options.databaseUrl ?? TEST_DATABASE_URL)),
-    ...(fakeVast === undefined ? {} : vastEnv(dataDir, fakeVast)),
+    ...(fakeVast === undefined ? {} : vastEnv(dataDir, fakeVast, options.vastSchema ?? 'gateway')),
     ...env,
   });
   let gateway: Gateway;
@@ -132,7 +137,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     gateway = await createGateway(config, options.clock);
   } catch (err) {
     await schemas?.dropAll();
-    await fakeVast?.close();
+    await ownFakeVast?.close();
     throw err;
   }
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
@@ -169,7 +174,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
       if (metricsBase !== undefined) unregisterGatewayOrigin(metricsBase);
       fs.rmSync(dataDir, { recursive: true, force: true });
       await schemas?.dropAll();
-      await fakeVast?.close();
+      await ownFakeVast?.close();
     },
   };
 }
