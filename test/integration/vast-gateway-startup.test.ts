@@ -35,6 +35,7 @@ function env(change: Record<string, string>): Record<string, string> {
     TAMS_DATA_DIR: dataDir,
     PORT: '0',
     LOG_LEVEL: 'silent',
+    AUDIT_LOG_FILE: path.join(dataDir, 'audit.log'),
     TAMS_AUTH: 'off',
     TAMS_STORE: 'vast',
     VAST_ENDPOINT: fake.endpoint,
