@@ -645,6 +645,12 @@ function requireSharedState(
   if (auth === 'on' && authentication.key.kind === 'embedded' && authentication.embeddedKeyFile === undefined) {
     throw new ConfigError('TAMS_EMBEDDED_KEY_FILE', `with TAMS_STORE=${store} and the embedded token key, every replica must verify with one key: set TAMS_EMBEDDED_KEY_FILE to a P-256 private key (PEM) shared by all (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256), or use AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or AUTH_HS256_SECRET`);
   }
+  // The default users file lives in the data dir, which is each replica's own unless shared: a
+  // Basic user added there would exist on one replica only. An unset variable with no such file
+  // is fine (no Basic users, nothing per replica).
+  if (auth === 'on' && str(env, 'AUTH_USERS_FILE', '') === '' && !localMediaShared && fs.existsSync(authentication.usersFile)) {
+    throw new ConfigError('AUTH_USERS_FILE', `with TAMS_STORE=${store} the Basic users in ${authentication.usersFile} (the default, in TAMS_DATA_DIR) would be this replica's alone: set AUTH_USERS_FILE to one file every replica mounts (a Secret), or put TAMS_DATA_DIR on a shared volume and set TAMS_LOCAL_MEDIA_SHARED=true`);
+  }
   if (storageBackends === undefined && !localMediaShared) {
     throw new ConfigError('TAMS_LOCAL_MEDIA_SHARED', `with TAMS_STORE=${store} the local media directory (${path.resolve(str(env, 'TAMS_DATA_DIR', './data'))}/objects) would be the default backend of each replica alone: list S3 backends in TAMS_STORAGE_BACKENDS_FILE, or put TAMS_DATA_DIR on a volume every replica shares and set TAMS_LOCAL_MEDIA_SHARED=true`);
   }

@@ -109,6 +109,20 @@ describe('store selection', () => {
     expect(configError({ ...PG, TAMS_LOCAL_MEDIA_SHARED: 'false' }).variable).toBe('TAMS_LOCAL_MEDIA_SHARED');
   });
 
+  it('with PostgreSQL, refuses Basic users kept in an unshared data dir; a set AUTH_USERS_FILE, a shared data dir or no such file start', () => {
+    const dataDir = fs.mkdtempSync(path.join(dir, 'data-'));
+    const s3Replica = { ...PG, TAMS_DATA_DIR: dataDir, TAMS_LOCAL_MEDIA_SHARED: 'false', TAMS_STORAGE_BACKENDS_FILE: path.join(dir, 'backends.json') };
+    expect(loadConfig(s3Replica).store).toBe('postgres');
+    fs.writeFileSync(path.join(dataDir, 'users.json'), '{}');
+    const err = configError(s3Replica);
+    expect(err.variable).toBe('AUTH_USERS_FILE');
+    expect(err.message).toMatch(/^AUTH_USERS_FILE: with TAMS_STORE=postgres the Basic users in .*users\.json .* would be this replica's alone/);
+    expect(loadConfig({ ...s3Replica, AUTH_USERS_FILE: path.join(dir, 'shared-users.json') }).authentication.usersFile).toBe(path.join(dir, 'shared-users.json'));
+    expect(loadConfig({ ...s3Replica, TAMS_LOCAL_MEDIA_SHARED: 'true' }).store).toBe('postgres');
+    expect(loadConfig({ ...s3Replica, TAMS_AUTH: 'off' }).store).toBe('postgres');
+    expect(loadConfig({ ...s3Replica, TAMS_STORE: 'sqlite' }).store).toBe('sqlite');
+  });
+
   it('with PostgreSQL, an external token key, auth off or S3 backends need no embedded key or shared media; migrate needs neither', () => {
     const { TAMS_EMBEDDED_KEY_FILE: _key, TAMS_LOCAL_MEDIA_SHARED: _shared, ...bare } = PG;
     expect(loadConfig({ ...bare, AUTH_HS256_SECRET: 'x'.repeat(32), TAMS_STORAGE_BACKENDS_FILE: path.join(dir, 'backends.json') }).store).toBe('postgres');
