@@ -14,7 +14,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The web pages (GraphQL IDE, explorer) are bundled here, with the dev dependencies, into
+# dist/web: the runtime image serves them and needs neither esbuild nor network.
+COPY scripts/build-web.js ./scripts/build-web.js
+COPY schema ./schema
+COPY web ./web
 RUN npx tsc -p tsconfig.build.json \
+ && node scripts/build-web.js \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
@@ -26,6 +32,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/web ./dist/web
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

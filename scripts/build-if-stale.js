@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start` runs the built server; rebuild first when any source is newer than dist/.
+// `npm start` runs the built server; rebuild first when any source is newer than dist/, and the
+// web pages (scripts/build-web.js) when any of theirs is newer than dist/web.
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -44,4 +45,13 @@ if (sources > built) {
     cwd: root,
   });
   fs.utimesSync(marker, new Date(), new Date());
+}
+const { buildWeb, webStaleness } = require('./build-web');
+const webReason = webStaleness();
+if (webReason !== undefined) {
+  process.stdout.write(`building web pages (${webReason})...\n`);
+  buildWeb({ quiet: true }).catch((err) => {
+    process.stderr.write(`web build failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }

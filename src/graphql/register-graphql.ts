@@ -6,7 +6,6 @@ import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { GraphqlConfig } from '../config';
@@ -180,7 +179,8 @@ export function registerGraphql(app: FastifyInstance, deps: GraphqlDependencies)
       persistedQueries: { cache: persistedCache },
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
-        config.landingPage ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
+        // The IDE a browser gets at this path (GRAPHQL_LANDING_PAGE) is the gateway's own: src/http/graphql-ide.ts.
+        ApolloServerPluginLandingPageDisabled(),
         useInProcessGuard<GraphqlContext>(guard),
         useMutationResultAccess(schema),
         ...(config.introspection ? [useIntrospectionCache<GraphqlContext>()] : []),

@@ -16,6 +16,7 @@ import { MEDIA_ROUTE, registerMediaRoutes } from './media-routes';
 import { registerHealthRoutes, HealthChecks } from './health-routes';
 import { requestIdOptions, useRequestId } from './request-id';
 import { useSecurityHeaders } from './security-headers';
+import { registerGraphqlIde } from './graphql-ide';
 import { useCors } from './cors';
 import { useJsonBody } from './json-body';
 import { useAuditLog } from './audit-log';
@@ -82,7 +83,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const graphqlPath = config.graphql.underBasePath ? `${config.basePath}/graphql` : '/graphql';
   // Before authentication: its refusals get the headers too, and preflights need no credentials.
   useRequestId(app);
-  useSecurityHeaders(app, { graphqlPath, landingPage: config.graphql.landingPage, mediaRoute: MEDIA_ROUTE });
+  useSecurityHeaders(app, { mediaRoute: MEDIA_ROUTE });
   useCors(app, { origins: config.http.corsOrigins, mediaPrefix: MEDIA_ROUTE.slice(0, -1) });
   useJsonBody(app, { maxDepth: config.http.maxJsonDepth, untypedJsonOrigins: config.http.corsOrigins });
   useAuditLog(app, { file: config.auditLogFile, basePath: config.basePath, graphqlPath, mediaRoute: MEDIA_ROUTE });
@@ -113,6 +114,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     { prefix: config.basePath },
   );
+  // Before registerGraphql: it hooks the GraphQL route as that route is added.
+  if (config.graphql.landingPage) registerGraphqlIde(app, { graphqlPath });
   registerGraphql(app, {
     services: deps.services,
     events: deps.events,

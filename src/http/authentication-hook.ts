@@ -31,11 +31,14 @@ function accessTokenOf(query: Record<string, unknown>): string | string[] | unde
 
 /**
  * Requests that are let through as anonymous: CORS preflights (browsers never send
- * credentials on them) and a GET of the GraphQL landing page, which carries no operation.
+ * credentials on them), the gateway's web pages, and a GET of the GraphQL endpoint without an
+ * operation (the IDE's page, or a 400).
  */
 function needsNoCredentials(request: FastifyRequest, graphqlPath: string): boolean {
   const route = request.routeOptions.url;
   if (route !== undefined && OPEN_ROUTES.has(route)) return true;
+  // The gateway's own web pages (web-pages.ts): static files a browser loads without a token.
+  if (request.routeOptions.config.openToAnonymous === true) return true;
   if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return true;
   if (request.method !== 'GET' || route !== graphqlPath) return false;
   const query = request.query as Record<string, unknown>;
