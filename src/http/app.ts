@@ -17,6 +17,7 @@ import { registerHealthRoutes, HealthChecks } from './health-routes';
 import { requestIdOptions, useRequestId } from './request-id';
 import { useSecurityHeaders } from './security-headers';
 import { registerGraphqlIde } from './graphql-ide';
+import { registerWebPage } from './web-pages';
 import { useCors } from './cors';
 import { useJsonBody } from './json-body';
 import { useAuditLog } from './audit-log';
@@ -116,6 +117,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   );
   // Before registerGraphql: it hooks the GraphQL route as that route is added.
   if (config.graphql.landingPage) registerGraphqlIde(app, { graphqlPath });
+  // Static files only: what the explorer shows comes from the API, with the token typed into it.
+  registerWebPage(app, { prefix: '/explorer/', dir: 'explorer' });
   registerGraphql(app, {
     services: deps.services,
     events: deps.events,
