@@ -48,6 +48,8 @@ export interface Config {
   minObjectTimeout: string;
   presignedUrlTimeout: string;
   presignedUrlTimeoutSec: number;
+  /** TAMS_HLS_LIVE_SEGMENTS / TAMS_HLS_MAX_SEGMENTS: segments of a live HLS playlist, and the most any HLS playlist lists (docs/hls.md). */
+  hls: { liveSegments: number; maxSegments: number };
   auth: 'on' | 'off';
   /** How callers prove who they are when `auth` is on (the AUTH_* variables). */
   authentication: AuthConfig;
@@ -309,6 +311,13 @@ function publicUrl(env: Env): string | undefined {
   }
   if (url.search || url.hash) throw new ConfigError('TAMS_PUBLIC_URL', 'must not have a query or fragment');
   return raw.replace(/\/+$/, '');
+}
+
+function hlsConfig(env: Env): Config['hls'] {
+  const maxSegments = int(env, 'TAMS_HLS_MAX_SEGMENTS', 10_000, 1, 1_000_000);
+  const liveSegments = int(env, 'TAMS_HLS_LIVE_SEGMENTS', 150, 3, 1_000_000);
+  if (liveSegments > maxSegments) throw new ConfigError('TAMS_HLS_LIVE_SEGMENTS', `${liveSegments} is more than TAMS_HLS_MAX_SEGMENTS (${maxSegments})`);
+  return { liveSegments, maxSegments };
 }
 
 function basePath(env: Env): string {
@@ -792,6 +801,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     minObjectTimeout,
     presignedUrlTimeout,
     presignedUrlTimeoutSec: Number((tryParseTimestamp(presignedUrlTimeout) as bigint) / NANOS_PER_SECOND),
+    hls: hlsConfig(env),
     auth,
     authentication,
     authDefaultClasses: [...new Set(str(env, 'AUTH_DEFAULT_CLASSES', '').split(',').map((c) => c.trim()).filter((c) => c !== ''))],

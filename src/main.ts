@@ -27,6 +27,7 @@ import { DeletionWorker } from './workers/deletion-worker';
 import { tryParseTimestamp, NANOS_PER_SECOND } from './domain/timestamp';
 import { EventDispatcher } from './services/event-dispatcher';
 import { FlowService } from './services/flow-service';
+import { HlsService } from './services/hls/hls-service';
 import { SegmentService } from './services/segment-service';
 import { ServiceInfoService } from './services/service-info-service';
 import { StorageService } from './services/storage-service';
@@ -442,6 +443,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     profiles: new ProfileService(store, clock, cursors),
     webhooks: new WebhookService(store, clock, cursors, flows.access, webhookUrlPolicy(config), config.webhooksPerOwner),
     deletions: new DeletionService(store, flows, clock, config.deleteAsyncThreshold, cursors, () => deletions.wake()),
+    hls: new HlsService(store, objects, flows, clock, { presignedUrlTimeoutSec: config.presignedUrlTimeoutSec, ...config.hls }),
   };
 
   let shuttingDown = false;

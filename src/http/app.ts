@@ -13,6 +13,7 @@ import type { Authenticator } from '../auth/authenticator';
 import { installAuthentication } from './authentication-hook';
 import { serializeRequest } from './request-log-serializer';
 import { MEDIA_ROUTE, registerMediaRoutes } from './media-routes';
+import { HLS_ROUTE_ACTIONS, registerHlsRoutes } from './hls-routes';
 import { registerHealthRoutes, HealthChecks } from './health-routes';
 import { requestIdOptions, useRequestId } from './request-id';
 import { useSecurityHeaders } from './security-headers';
@@ -95,6 +96,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       graphqlPath,
       exemptRoutes: ['/livez', '/readyz', METRICS_PATH, MEDIA_ROUTE],
       authenticating: deps.authenticator.enabled,
+      routeActions: HLS_ROUTE_ACTIONS,
     });
   }
   installAuthentication(app, deps.authenticator, { graphqlPath });
@@ -103,6 +105,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const metricsToken = config.metrics.port === undefined ? config.metrics.token : undefined;
   if (metrics !== undefined && metricsToken !== undefined) registerMetricsRoute(app, metrics.registry, metricsToken);
   registerMediaRoutes(app, deps.media, deps.clock, config.maxObjectBytes);
+  registerHlsRoutes(app, deps.services.hls, { publicUrl: config.publicUrl, pageLimitDefault: config.pageLimitDefault, pageLimitMax: config.pageLimitMax });
   void app.register(
     async (rest) => {
       // TAMS bodies are JSON; anything else (text/plain included) is a 415, never parsed.

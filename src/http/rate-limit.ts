@@ -3,6 +3,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../domain/errors';
 import { actionOf } from '../rest/route-access';
+import type { AccessAction } from '../services/access-policy';
 import { type RateLimitEdge, type RateLimitedError, type RateLimiter, rateLimitIdentity, restRuleOf } from '../services/rate-limiter';
 
 export interface RateLimitOptions {
@@ -14,6 +15,8 @@ export interface RateLimitOptions {
   exemptRoutes: readonly string[];
   /** False with TAMS_AUTH=off: no credentials are checked, so none can fail and nothing is counted. */
   authenticating: boolean;
+  /** `METHOD route` -> action of routes outside the REST API that spend a REST budget all the same (HLS). */
+  routeActions?: ReadonlyMap<string, AccessAction>;
 }
 
 /**
@@ -58,8 +61,8 @@ export function useRateLimits(app: FastifyInstance, limiter: RateLimiter, option
 
   app.addHook('preParsing', async (request, reply, payload) => {
     const route = request.routeOptions.url;
-    // Anything that is not a TAMS REST operation (GraphQL, probes, media, 404s) has no budget here.
-    const action = route === undefined ? undefined : actionOf(request.method, route, options.basePath);
+    // Anything that is neither a TAMS REST operation nor one of routeActions (GraphQL, probes, media, 404s) has no budget here.
+    const action = route === undefined ? undefined : (actionOf(request.method, route, options.basePath) ?? options.routeActions?.get(`${request.method} ${route}`));
     if (action === undefined) return payload;
     const refusal = await limiter.take('rest', restRuleOf(action), rateLimitIdentity(request.principal, request.ip));
     // Once the reply is sent fastify stops here: the payload is never read.

@@ -1,6 +1,7 @@
 import type { AccessPolicy } from './access-policy';
 import type { DeletionService } from './deletion-service';
 import type { FlowService } from './flow-service';
+import type { HlsService } from './hls/hls-service';
 import type { ProfileService } from './profile-service';
 import type { SegmentService } from './segment-service';
 import type { ServiceInfoService } from './service-info-service';
@@ -18,4 +19,5 @@ export interface ApplicationServices {
   profiles: ProfileService;
   webhooks: WebhookService;
   deletions: DeletionService;
+  hls: HlsService;
 }

@@ -15,6 +15,8 @@ import { TimeRangeScalar } from '../types/time-range.scalar';
 import { uuidArg } from './arguments';
 import { loadVisible } from './loaders';
 import { recordIfHidden } from './not-found';
+import { playsAsHls } from '../../services/hls/hls-service';
+import { flowPlaylistPath, hlsUrl } from '../../services/hls/hls-paths';
 
 @Resolver(() => Flow)
 export class FlowResolver {
@@ -68,6 +70,16 @@ export class FlowResolver {
   @FieldResolver(() => [FlowCollectionItem], { description: "The flow's collection (flow_collection), each member with its role." })
   collection(@Root() flow: Flow): FlowCollectionItem[] {
     return flow.collectionItems.map((item) => ({ flowId: item.id, role: item.role }));
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "Absolute URL of the flow's HLS media playlist (docs/hls.md): live without `timerange`, VOD over the segments overlapping it. Null when HLS cannot carry the flow's container or its hls_exclude tag is true.",
+  })
+  hlsUrl(@Root() flow: Flow, @Ctx() ctx: GraphqlContext, @Arg('timerange', () => TimeRangeScalar, { nullable: true }) timerange: TimeRange | null): string | null {
+    if (!playsAsHls({ container: flow.container, tags: flow.tags, essence_parameters: flow.essenceParameters })) return null;
+    return hlsUrl(ctx.request.baseUrl, flowPlaylistPath(flow.id), timerange);
   }
 
   @FieldResolver(() => FlowSegmentConnection, { description: 'Segments overlapping `timerange` (all when omitted).' })

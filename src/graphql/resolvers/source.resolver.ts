@@ -12,6 +12,9 @@ import { Source, SourceCollectionItem, toSource } from '../types/source.type';
 import { recordIfHidden } from './not-found';
 import { uuidArg } from './arguments';
 import { loadVisible } from './loaders';
+import { TimeRangeScalar } from '../types/time-range.scalar';
+import type { TimeRange } from '../../domain/timerange';
+import { hlsUrl, sourcePlaylistPath } from '../../services/hls/hls-paths';
 
 @Resolver(() => Source)
 export class SourceResolver {
@@ -59,6 +62,14 @@ export class SourceResolver {
   })
   collection(@Root() source: Source): SourceCollectionItem[] {
     return source.collectionItems.map((item) => ({ sourceId: item.id, role: item.role }));
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      "Absolute URL of the source's HLS multivariant playlist over its video and audio flows (docs/hls.md): live without `timerange`, VOD over the segments overlapping it.",
+  })
+  hlsUrl(@Root('id') sourceId: string, @Ctx() ctx: GraphqlContext, @Arg('timerange', () => TimeRangeScalar, { nullable: true }) timerange: TimeRange | null): string {
+    return hlsUrl(ctx.request.baseUrl, sourcePlaylistPath(sourceId), timerange);
   }
 
   @FieldResolver(() => FlowConnection, { description: 'The flows of this source.' })
