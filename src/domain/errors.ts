@@ -7,6 +7,7 @@ export const ERROR_REGISTRY = {
   bad_timerange: { status: 400, graphql: 'BAD_USER_INPUT', type: 'BadTimeRange' },
   bad_timestamp: { status: 400, graphql: 'BAD_USER_INPUT', type: 'BadTimestamp' },
   bad_cursor: { status: 400, graphql: 'BAD_USER_INPUT', type: 'BadPageCursor' },
+  bad_event_cursor: { status: 400, graphql: 'BAD_USER_INPUT', type: 'BadEventCursor' },
   validation_failed: { status: 400, graphql: 'BAD_USER_INPUT', type: 'ValidationError' },
   flow_container_missing: { status: 400, graphql: 'BAD_USER_INPUT', type: 'FlowContainerMissing' },
   segment_overlap: { status: 400, graphql: 'BAD_USER_INPUT', type: 'SegmentOverlap' },
@@ -29,6 +30,8 @@ export const ERROR_REGISTRY = {
   invalid_path_id: { status: 404, graphql: 'NOT_FOUND', type: 'InvalidPathId' },
   method_not_allowed: { status: 405, graphql: 'BAD_REQUEST', type: 'MethodNotAllowed' },
   media_exists: { status: 409, graphql: 'CONFLICT', type: 'MediaObjectExists' },
+  // A subscription resumed after events that outbox retention has removed: they cannot be replayed.
+  event_cursor_expired: { status: 410, graphql: 'EVENT_CURSOR_EXPIRED', type: 'EventCursorExpired' },
   payload_too_large: { status: 413, graphql: 'BAD_USER_INPUT', type: 'PayloadTooLarge' },
   unsupported_media_type: { status: 415, graphql: 'BAD_USER_INPUT', type: 'UnsupportedMediaType' },
   range_not_satisfiable: { status: 416, graphql: 'BAD_USER_INPUT', type: 'RangeNotSatisfiable' },

@@ -1,3 +1,4 @@
+import { TamsError } from '../domain/errors';
 import type { OutboxEvent } from '../domain/events';
 import type { MetadataStore } from '../ports/metadata-store';
 
@@ -7,6 +8,8 @@ export type EventListener = (event: OutboxEvent) => void;
  * Publishes committed outbox events, in order, to in-process subscribers (GraphQL
  * subscriptions, webhook delivery). It reads the outbox after every commit notification
  * and on a timer, so events committed by another process sharing the store are seen too.
+ * Subscribers that resume after an earlier event read the retained ones back (`replay`) up to
+ * `position`, from where they are published to them.
  */
 export class EventDispatcher {
   private readonly listeners = new Set<EventListener>();
@@ -36,6 +39,35 @@ export class EventDispatcher {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     await this.draining;
+  }
+
+  /**
+   * The last event published: a listener subscribed now gets every event after it, and none
+   * up to it.
+   */
+  get position(): number {
+    return this.lastSeq;
+  }
+
+  /**
+   * Retained events after `after` up to `until` (at most `limit`, in outbox order). Fails with
+   * `event_cursor_expired` when retention has removed events after `after` (they can never be
+   * replayed), and with `bad_event_cursor` when `after` is past every event of this store.
+   */
+  async replay(after: number, until: number, limit: number): Promise<OutboxEvent[]> {
+    const events = after < until ? await this.store.readEvents(after, Math.max(1, limit)) : [];
+    const pruned = (await this.store.outboxPruned()).through_seq;
+    // Read before the prune when it holds a pruned event: the read saw all of them.
+    if (pruned > after && !(events[0] !== undefined && events[0].seq <= pruned)) {
+      throw new TamsError(
+        'event_cursor_expired',
+        `Events after this cursor were removed by outbox retention (everything up to position ${pruned} is gone): resubscribe without after and reload what you show`,
+      );
+    }
+    if (after > until && after > Math.max(pruned, await this.store.lastEventSeq())) {
+      throw new TamsError('bad_event_cursor', 'Invalid event cursor: it is past the newest event of this store (a cursor from another installation?)');
+    }
+    return events.filter((event) => event.seq <= until);
   }
 
   subscribe(listener: EventListener): () => void {

@@ -47,6 +47,15 @@ export class ServiceInfoService {
     };
   }
 
+  /**
+   * The outbox position of the newest event, retained or pruned (0 before the first): a
+   * subscription resumed after it misses nothing committed since this call.
+   */
+  async newestEventSeq(): Promise<number> {
+    const [last, pruned] = await Promise.all([this.store.lastEventSeq(), this.store.outboxPruned()]);
+    return Math.max(last, pruned.through_seq);
+  }
+
   /** POST /service: admin only (AppNote 0016). */
   async update(ctx: RequestContext, info: ServiceInfo): Promise<ServiceInfo> {
     requireAdmin(ctx.principal, 'Changing the service description');

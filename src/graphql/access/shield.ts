@@ -39,6 +39,7 @@ export const ROOT_FIELD_ACTIONS = {
     deletionRequest: 'delete_request.read',
     object: 'object.read',
     me: 'principal.read',
+    eventCursor: 'events.subscribe',
   },
   Mutation: {
     putFlow: 'flow.put',

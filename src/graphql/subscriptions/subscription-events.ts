@@ -12,6 +12,20 @@ export interface EventSource {
   subscribe(listener: (event: OutboxEvent) => void): () => void;
 }
 
+/**
+ * The retained events, read back for subscriptions that resume after a cursor (the outbox
+ * dispatcher). `position` and `subscribe` agree: a listener added now gets exactly the events
+ * after `position`.
+ */
+export interface EventHistory {
+  readonly position: number;
+  /**
+   * Events after `after` up to `until`, at most `limit`, in outbox order; fails (a TamsError)
+   * when `after` is invalid or events after it are no longer retained.
+   */
+  replay(after: number, until: number, limit: number): Promise<OutboxEvent[]>;
+}
+
 export interface EventSelector {
   /** The event types wanted: only events of these types are offered to `accepts`. */
   types: readonly TamsEventType[];
@@ -19,6 +33,11 @@ export interface EventSelector {
   accepts: (event: OutboxEvent) => boolean;
   /** The subscriber: it gets only the events `SubscriptionEventsOptions.visibility` lets it see. */
   viewer?: Principal;
+}
+
+/** A subscription resumed after an event it (or an earlier subscription) received: its outbox position. */
+export interface ResumedSelector extends EventSelector {
+  after: number;
 }
 
 /**
@@ -37,6 +56,12 @@ export interface EventVisibility {
 /** Events for one subscriber: what subscription resolvers get in their context. */
 export interface EventFeed {
   subscribe(selector: EventSelector): AsyncIterableIterator<OutboxEvent>;
+  /**
+   * The retained events after `selector.after` that the selector wants, then the live ones,
+   * each once and in outbox order. Rejects (nothing subscribed) when the cursor cannot be
+   * resumed from.
+   */
+  resume(selector: ResumedSelector): Promise<AsyncIterableIterator<OutboxEvent>>;
 }
 
 export interface SubscriptionEventsOptions {
@@ -47,6 +72,8 @@ export interface SubscriptionEventsOptions {
   maxQueue?: number;
   /** Filters each event per viewer; without it every subscriber gets every event it selects. */
   visibility?: EventVisibility;
+  /** Where resumed subscriptions read the events they missed; without it `resume` is refused. */
+  history?: EventHistory;
 }
 
 /** What a subscription operation's resolvers get: the usual context and the caller's event feed. */
@@ -60,6 +87,15 @@ export interface SubscriptionContext extends GraphqlContext {
 }
 
 const DEFAULT_MAX_QUEUE = 1000;
+/** Events read from the outbox at a time while a resumed subscription catches up (at most maxQueue). */
+const REPLAY_PAGE = 200;
+
+/** A resumed subscription's catching up: replayed events are delivered first, live ones queue meanwhile. */
+interface Replay {
+  /** The next wanted retained events; empty once caught up. */
+  read: () => Promise<OutboxEvent[]>;
+  buffer: OutboxEvent[];
+}
 
 /**
  * One subscriber's events, in order, as an async iterator. `return()` (the client completed
@@ -70,6 +106,7 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
   private waiting: { resolve: (r: IteratorResult<OutboxEvent>) => void; reject: (err: unknown) => void } | undefined;
   private failure: Error | undefined;
   private ended = false;
+  private replay: Replay | undefined;
 
   constructor(
     private readonly accepts: (event: OutboxEvent) => boolean,
@@ -77,10 +114,22 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
     private readonly release: () => void,
     /** Set when each event must be checked for this subscriber (it does not see everything). */
     readonly viewer: Principal | undefined,
+    /** Live events up to this position were delivered before the subscription resumed, or are replayed. */
+    private readonly after = 0,
   ) {}
 
+  /** Delivers the events `read` returns before any live one, until it returns none. */
+  replayFirst(read: () => Promise<OutboxEvent[]>): void {
+    this.replay = { read, buffer: [] };
+  }
+
+  /** Reads the first replayed events now, so that a cursor that cannot be resumed from fails here. */
+  async startReplay(): Promise<void> {
+    if (this.replay !== undefined) await this.fill(this.replay);
+  }
+
   offer(event: OutboxEvent): void {
-    if (this.ended) return;
+    if (this.ended || event.seq <= this.after) return;
     try {
       if (!this.accepts(event)) return;
     } catch (err) {
@@ -100,6 +149,7 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
   }
 
   next(): Promise<IteratorResult<OutboxEvent>> {
+    if (this.replay !== undefined) return this.nextReplayed(this.replay);
     const event = this.queue.shift();
     if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.failure !== undefined) {
@@ -122,11 +172,32 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
     return this;
   }
 
+  private async nextReplayed(replay: Replay): Promise<IteratorResult<OutboxEvent>> {
+    if (replay.buffer.length === 0 && !this.ended) {
+      try {
+        await this.fill(replay);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    const event = this.ended ? undefined : replay.buffer.shift();
+    if (event !== undefined) return { value: event, done: false };
+    this.replay = undefined;
+    return this.next();
+  }
+
+  private async fill(replay: Replay): Promise<void> {
+    const page = await replay.read();
+    if (page.length === 0) this.replay = undefined;
+    else replay.buffer.push(...page);
+  }
+
   /** Ends the subscription with an error (events still queued are dropped). */
   fail(cause: unknown): void {
     if (this.ended) return;
     const err = cause instanceof Error ? cause : new Error(String(cause));
     this.queue.length = 0;
+    this.replay = undefined;
     if (this.waiting) this.waiting.reject(err);
     else this.failure = err;
     this.waiting = undefined;
@@ -170,11 +241,35 @@ export class SubscriptionEvents {
 
   /** The feed of one subscriber: what it subscribes to is filtered by what it may see. */
   forViewer(viewer: Principal): EventFeed {
-    return { subscribe: (selector) => this.subscribe({ ...selector, viewer }) };
+    return {
+      subscribe: (selector) => this.subscribe({ ...selector, viewer }),
+      resume: (selector) => this.resume({ ...selector, viewer }),
+    };
+  }
+
+  /** `subscribe`, after the retained events since `selector.after` that it wants (EventFeed.resume). */
+  async resume(selector: ResumedSelector): Promise<AsyncIterableIterator<OutboxEvent>> {
+    const { history } = this.options;
+    if (history === undefined) throw new TamsError('bad_request', 'This gateway cannot resume subscriptions (no event history)');
+    // Attached before the history is read: live events after `until` queue while it is replayed.
+    const until = history.position;
+    const stream = this.attach(selector, selector.after);
+    stream.replayFirst(this.replayReader(history, selector, stream.viewer, until));
+    try {
+      await stream.startReplay();
+    } catch (err) {
+      await stream.return();
+      throw err;
+    }
+    return stream;
   }
 
   /** Events committed from now on that `selector` wants, until the iterator is returned. */
   subscribe(selector: EventSelector): AsyncIterableIterator<OutboxEvent> {
+    return this.attach(selector, 0);
+  }
+
+  private attach(selector: EventSelector, after: number): EventStream {
     const types = [...new Set(selector.types)];
     const { visibility } = this.options;
     const viewer = selector.viewer !== undefined && visibility !== undefined && !visibility.seesAll(selector.viewer) ? selector.viewer : undefined;
@@ -190,7 +285,7 @@ export class SubscriptionEvents {
         this.detach?.();
         this.detach = undefined;
       }
-    }, viewer);
+    }, viewer, after);
     for (const type of types) {
       let streams = this.byType.get(type);
       if (!streams) this.byType.set(type, (streams = new Set()));
@@ -200,6 +295,36 @@ export class SubscriptionEvents {
     this.subscribers += 1;
     this.detach ??= this.source.subscribe((event) => this.publish(event));
     return stream;
+  }
+
+  /**
+   * Reads the retained events in (after, until] a page at a time, keeping those the selector
+   * wants and the viewer may see (checked as live events are, with the classes their resource
+   * has now). Returns the next non-empty batch, or none once caught up.
+   */
+  private replayReader(history: EventHistory, selector: ResumedSelector, viewer: Principal | undefined, until: number): () => Promise<OutboxEvent[]> {
+    const types = new Set(selector.types);
+    const { visibility } = this.options;
+    const page = Math.max(1, Math.min(REPLAY_PAGE, this.options.maxQueue ?? DEFAULT_MAX_QUEUE));
+    let last = selector.after;
+    let first = true;
+    return async () => {
+      while (first || last < until) {
+        first = false;
+        const events = await history.replay(last, until, page);
+        if (events.length === 0) break;
+        last = events[events.length - 1]!.seq;
+        const wanted: OutboxEvent[] = [];
+        for (const event of events) {
+          if (!types.has(event.event_type) || !selector.accepts(event)) continue;
+          if (viewer !== undefined && visibility !== undefined && !visibility.canSee(viewer, event, await visibility.classesOf(event))) continue;
+          wanted.push(event);
+        }
+        if (wanted.length > 0) return wanted;
+      }
+      last = until;
+      return [];
+    };
   }
 
   private count(type: TamsEventType, delta: number): void {

@@ -4,14 +4,27 @@ import type { OutboxEvent, TamsEventType } from '../../domain/events';
 import { uuidArg } from '../resolvers/arguments';
 import { TamsEventTypeEnum } from './tams-event.type';
 
+/** What every subscription field takes to resume where an earlier subscription left off. */
 @ArgsType()
-export class SourceEventArgs {
+export class ResumeArgs {
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Resume after this cursor (`extensions.cursor` of an event received before, or `eventCursor`): the retained events ' +
+      'after it are delivered first, in order, then live ones, none twice. Fails with EVENT_CURSOR_EXPIRED when outbox ' +
+      'retention has removed events after it. Omitted: only events committed from now on.',
+  })
+  after?: string | null;
+}
+
+@ArgsType()
+export class SourceEventArgs extends ResumeArgs {
   @Field(() => [ID], { nullable: true, description: 'Only events of these sources (all when omitted).' })
   sourceIds?: string[] | null;
 }
 
 @ArgsType()
-export class FlowEventArgs {
+export class FlowEventArgs extends ResumeArgs {
   @Field(() => [ID], { nullable: true, description: 'Only events of these flows (all when omitted).' })
   flowIds?: string[] | null;
 
@@ -20,7 +33,7 @@ export class FlowEventArgs {
 }
 
 @ArgsType()
-export class TamsEventArgs {
+export class TamsEventArgs extends ResumeArgs {
   @Field(() => [TamsEventTypeEnum], { nullable: true, description: 'The event types wanted (all when omitted).' })
   types?: TamsEventType[] | null;
 

@@ -25,6 +25,7 @@ import type { Principal } from '../../domain/principal';
 import { ANONYMOUS_PRINCIPAL } from '../../auth/authenticator';
 import { authenticateConnection } from '../../auth/connection-auth';
 import { hasRequiredScopes, requiredScopes } from '../../services/access-policy';
+import { encodeEventCursor } from '../../services/event-cursor';
 import { type RateLimiter, rateLimitIdentity } from '../../services/rate-limiter';
 import { StoredEventVisibility } from './event-visibility';
 import { auditRefusedConnection } from './connection-audit';
@@ -34,15 +35,15 @@ import type { BatchObserver } from '../resolvers/loaders';
 import type { PageLimits } from '../resolvers/paging';
 import { operationHash } from '../execution/persisted-queries';
 import type { GuardedOperation, OperationGuard } from '../limits/operation-guard';
-import { type EventSource, type SubscriptionContext, SubscriptionEvents } from './subscription-events';
+import { type EventHistory, type EventSource, type SubscriptionContext, SubscriptionEvents } from './subscription-events';
 
 export interface SubscriptionServerOptions {
   /** The GraphQL path (Apollo's too): WebSocket upgrades anywhere else are refused. */
   path: string;
   /** The schema Apollo serves, so both transports expose the same operations. */
   schema: GraphQLSchema;
-  /** Committed events (the outbox dispatcher). */
-  events: EventSource;
+  /** Committed events, and the retained ones for resumed subscriptions (the outbox dispatcher). */
+  events: EventSource & EventHistory;
   services: GraphqlServices;
   limits: PageLimits;
   /** Configured absolute public URL (no trailing slash), or undefined to derive it per connection. */
@@ -126,6 +127,7 @@ function rootFieldNames(selectionSet: SelectionSetNode, fragments: ReadonlyMap<s
  *   execution of it, so an event costs an execution per distinct subscription, not per
  *   subscriber (1,000 dashboards watching one flow execute once).
  * `return()` reaches the event stream at once, so a completed subscription leaves the hub.
+ * Each result carries its event's cursor (`extensions.cursor`), to resume from with `after`.
  */
 function subscriptionExecutor(
   services: GraphqlServices,
@@ -143,9 +145,10 @@ function subscriptionExecutor(
     // Everything a result depends on besides the event; without the query text, nothing is shared.
     // A digest: the text and variables are not kept once per subscription.
     const key = query === undefined ? undefined : createHash('sha256').update(JSON.stringify([query, args.operationName, args.variableValues, operation.request])).digest('base64');
-    const run = (event: OutboxEvent): Promise<ExecutionResult> => {
+    const run = async (event: OutboxEvent): Promise<ExecutionResult> => {
       const contextValue: SubscriptionContext = { ...createContext(services, operation.request, limits, observeBatch), events: operation.events };
-      return Promise.resolve(execute({ ...args, rootValue: event, contextValue }));
+      const result = await execute({ ...args, rootValue: event, contextValue });
+      return { ...result, extensions: { ...result.extensions, cursor: encodeEventCursor(event.seq) } };
     };
     const results: AsyncIterableIterator<ExecutionResult> = {
       async next() {
@@ -185,7 +188,7 @@ function subscriptionExecutor(
 export function registerSubscriptionServer(app: FastifyInstance, options: SubscriptionServerOptions): void {
   const { schema, services, limits } = options;
   // Each event is checked against each subscriber's scopes and auth classes on delivery.
-  const hub = new SubscriptionEvents(options.events, { visibility: new StoredEventVisibility(services) });
+  const hub = new SubscriptionEvents(options.events, { visibility: new StoredEventVisibility(services), history: options.events });
   const { rateLimiter } = options;
   options.watchSubscriptions?.(() => hub.size);
   const format = (error: GraphQLError): GraphQLFormattedError => options.formatError(error.toJSON(), error);

@@ -1,10 +1,12 @@
-import { Args, type PubSub, Resolver, Root, type SubscribeResolverData, Subscription } from 'type-graphql';
+import { Args, Ctx, type PubSub, Query, Resolver, Root, type SubscribeResolverData, Subscription } from 'type-graphql';
 import { TamsError } from '../../domain/errors';
 import { type OutboxEvent, TAMS_EVENT_TYPES, type TamsEventType } from '../../domain/events';
 import { Flow } from '../types/flow.type';
 import { Source } from '../types/source.type';
-import type { SubscriptionContext } from './subscription-events';
-import { FlowEventArgs, SourceEventArgs, TamsEventArgs, idFilter, typesArg } from './subscription-filter.args';
+import { decodeEventCursor, encodeEventCursor } from '../../services/event-cursor';
+import type { GraphqlContext } from '../context';
+import type { EventSelector, SubscriptionContext } from './subscription-events';
+import { FlowEventArgs, type ResumeArgs, SourceEventArgs, TamsEventArgs, idFilter, typesArg } from './subscription-filter.args';
 import {
   FlowDeleted,
   FlowSegmentsAdded,
@@ -43,22 +45,38 @@ function delivered(event: OutboxEvent | undefined): OutboxEvent {
   return event;
 }
 
-type Subscribe<A> = (data: SubscribeResolverData<unknown, A, SubscriptionContext>) => AsyncIterable<OutboxEvent>;
+type Subscribe<A> = (data: SubscribeResolverData<unknown, A, SubscriptionContext>) => AsyncIterable<OutboxEvent> | Promise<AsyncIterable<OutboxEvent>>;
+
+/** Live events, or with `after` the retained ones since that cursor first. */
+function feed(context: SubscriptionContext, args: ResumeArgs, selector: EventSelector): AsyncIterable<OutboxEvent> | Promise<AsyncIterable<OutboxEvent>> {
+  if (args.after === undefined || args.after === null) return context.events.subscribe(selector);
+  return context.events.resume({ ...selector, after: decodeEventCursor(args.after) });
+}
 
 /** Events of one type, narrowed by the flowIds / sourceIds arguments. */
 function eventsOf(type: TamsEventType): Subscribe<FlowEventArgs> {
-  return ({ args, context }) => context.events.subscribe({ types: [type], accepts: idFilter(args) });
+  return ({ args, context }) => feed(context, args, { types: [type], accepts: idFilter(args) });
 }
 
 const tamsEvents: Subscribe<TamsEventArgs> = ({ args, context }) =>
-  context.events.subscribe({ types: typesArg(args.types, TAMS_EVENT_TYPES), accepts: idFilter(args) });
+  feed(context, args, { types: typesArg(args.types, TAMS_EVENT_TYPES), accepts: idFilter(args) });
 
 /**
  * Subscriptions to committed changes (the outbox), whichever API made them. Each event is
- * delivered once per subscription, in commit order, from the moment the subscription starts.
+ * delivered once per subscription, in commit order, from the moment the subscription starts
+ * (or, with `after`, from that cursor), its cursor in the result's `extensions.cursor`.
  */
 @Resolver()
 export class SubscriptionResolver {
+  @Query(() => String, {
+    description:
+      'The cursor of the newest committed event. Subscribing with `after:` it misses nothing committed since this query, ' +
+      'even across reconnects: what a client does before its first subscription, when it has no event cursor yet.',
+  })
+  async eventCursor(@Ctx() ctx: GraphqlContext): Promise<string> {
+    return encodeEventCursor(await ctx.services.serviceInfo.newestEventSeq());
+  }
+
   @Subscription(() => Flow, { description: 'Flows created (flows/created).', subscribe: eventsOf('flows/created') })
   flowCreated(@Root() event: OutboxEvent | undefined, @Args() _filter: FlowEventArgs): Flow {
     return eventFlow(delivered(event), 'flows/created');
