@@ -8,8 +8,9 @@ export interface ExampleTab {
   variables?: string;
 }
 
-const FLOWS_WITH_SEGMENTS = `# A few flows, each with its first segments (Ctrl-Enter runs it).
-# Set a bearer token above when the gateway has authentication on.
+const FLOWS_WITH_SEGMENTS = `# A few flows, each with its first segments.
+# Run it with the button or Ctrl-Enter. With authentication
+# on, paste a bearer token in the field above first.
 query FlowsWithSegments {
   flows(first: 5) {
     nodes {
@@ -36,8 +37,9 @@ query FlowsWithSegments {
 }
 `;
 
-const REGISTER_SEGMENTS = `# Registers segments on a flow (a token with the write scope).
-# Upload the object first (allocateStorage, then PUT to its putUrl) or reuse one of another flow.
+const REGISTER_SEGMENTS = `# Registers segments on a flow (needs the write scope).
+# Upload each object first (allocateStorage, then a PUT
+# to its putUrl), or reuse an object of another flow.
 mutation RegisterSegments($flowId: ID!, $segments: [FlowSegmentInput!]!) {
   registerSegments(flowId: $flowId, segments: $segments) {
     registeredCount
@@ -60,8 +62,9 @@ const REGISTER_SEGMENTS_VARIABLES = `{
 }
 `;
 
-const SEGMENTS_ADDED = `# Live: one event per registration, over the WebSocket at this same URL.
-# Run it, then register segments (the tab before, or TAMS REST): each event shows here.
+const SEGMENTS_ADDED = `# Live: one event per registration, over a WebSocket
+# at this same URL. Run it, then register segments (the
+# tab before, or TAMS REST): each event shows here.
 subscription SegmentsAdded {
   flowSegmentsAdded {
     flowId

@@ -47,6 +47,7 @@ function TokenField({ token, onChange }: { token: string; onChange: (token: stri
     <label className="tams-ide-token">
       <span>Bearer token</span>
       <input
+        id="token"
         type="password"
         autoComplete="off"
         spellCheck={false}
