@@ -84,6 +84,21 @@ describe('Dockerfile', () => {
     expect(instructions(runtime, 'RUN').join('\n')).not.toMatch(/npm (ci|install)/);
   });
 
+  it('bundles the web pages in the build stage (with its dev dependencies) and ships dist/web', () => {
+    const build = dockerfile.stages.find((s) => s !== runtime)!;
+    const runs = instructions(build, 'RUN').join('\n');
+    expect(runs).toMatch(/node scripts\/build-web\.js[\s\S]*npm prune --omit=dev/);
+    // Every file a page's bundle is made of (scripts/build-web.js records them) is copied.
+    const copiedSources = instructions(build, 'COPY').map((args) => args.split(' ')[0]!);
+    for (const source of ['web', 'schema', 'scripts/build-web.js']) expect(copiedSources).toContain(source);
+    // jest's globalSetup builds dist/web first.
+    const manifest = path.join(REPO_ROOT, 'dist', 'web', '.build-inputs.json');
+    const inputs = Object.values((JSON.parse(fs.readFileSync(manifest, 'utf8')) as { inputs: Record<string, string[]> }).inputs).flat();
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const input of inputs) expect([input, copiedSources.some((source) => input === source || input.startsWith(`${source}/`))]).toEqual([input, true]);
+    expect(instructions(runtime, 'COPY')).toContain('--from=build /app/dist/web ./dist/web');
+  });
+
   it('sets only variables the gateway reads, listens on all interfaces, and starts with them', () => {
     const read = gatewayVariables();
     expect(Object.keys(imageEnv).filter((name) => !read.has(name))).toEqual([]);

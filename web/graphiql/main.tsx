@@ -53,7 +53,7 @@ function TokenField({ token, onChange }: { token: string; onChange: (token: stri
         spellCheck={false}
         placeholder="none: anonymous (npm run token -- --scopes read,write)"
         value={token}
-        onChange={(event) => onChange(event.target.value.trim())}
+        onChange={(event) => onChange(event.target.value.trim().replace(/^bearer\s+/i, ''))}
       />
     </label>
   );
