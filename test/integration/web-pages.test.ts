@@ -210,6 +210,21 @@ describe('GraphQL IDE (graphql-ide.ts)', () => {
     expect(json.body.toString()).not.toMatch(/<html/i);
   });
 
+  it('follows GraphQL under TAMS_BASE_PATH: the page at its endpoint, its files below it', async () => {
+    const under = await startHarness({ TAMS_BASE_PATH: '/tams/v8.2', GRAPHQL_UNDER_BASE_PATH: 'true', GRAPHQL_LANDING_PAGE: 'true' });
+    try {
+      const page = await raw(under.base, '/tams/v8.2/graphql', { accept: browserAccept });
+      expect(page.status).toBe(200);
+      const html = page.body.toString();
+      expect(html).toContain('<base href="/tams/v8.2/graphql/ide/">');
+      const script = /<script\b[^>]*\bsrc="([^"]+)"/.exec(html)![1]!;
+      expect((await raw(under.base, `/tams/v8.2/graphql/ide/${script}`)).status).toBe(200);
+      expect((await raw(under.base, '/graphql', { accept: browserAccept })).body.toString()).not.toMatch(/<html/i);
+    } finally {
+      await under.close();
+    }
+  });
+
   it('serves no IDE when GRAPHQL_LANDING_PAGE is off', async () => {
     const off = await startHarness({ GRAPHQL_LANDING_PAGE: 'false' });
     try {
