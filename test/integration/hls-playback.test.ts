@@ -44,7 +44,7 @@ describe('HLS playlists of flows, played by ffmpeg', () => {
 
   beforeAll(async () => {
     [tsMedia, mp4Media] = await Promise.all([makeSegments(6, 'ts'), makeSegments(4, 'fmp4')]);
-    h = await startHarness({ TAMS_HLS_LIVE_SEGMENTS: '4' });
+    h = await startHarness({ TAMS_HLS_LIVE_SEGMENTS: '4', TAMS_HLS_MAX_SEGMENTS: '8' });
   }, 120_000);
   afterAll(async () => {
     await h?.close();
@@ -84,6 +84,10 @@ describe('HLS playlists of flows, played by ffmpeg', () => {
     expect(hop.status).toBe(302);
     expect(hop.headers.get('location')).toMatch(new RegExp(`^${h.base}/media/.*[?&]sig=`));
     expect(hop.headers.get('cache-control')).toBe('no-store');
+
+    const head = await checkedFetch(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('application/vnd.apple.mpegurl');
 
     const probed = await probe(url);
     expect(probed.frames).toBe(6 * FPS);
@@ -194,7 +198,11 @@ describe('HLS playlists of flows, played by ffmpeg', () => {
     expect(tagged.playlist.segments).toHaveLength(2);
     expect(numbered(tagged.playlist).get(tagged.playlist.segments[1]!.uri)).toBe(numbered(grown.playlist).get(tagged.playlist.segments[1]!.uri));
     expect((await send('PUT', `/flows/${flowId}/tags/hls_segments`, '"inf"')).status).toBe(204);
-    expect((await live()).playlist.segments).toHaveLength(10);
+    // inf lists every segment, up to TAMS_HLS_MAX_SEGMENTS (8 here).
+    expect((await live()).playlist.segments).toHaveLength(8);
+    const tooMany = await get(`/hls/flows/${flowId}.m3u8?timerange=_`);
+    expect(tooMany.status).toBe(400);
+    expect(JSON.parse(tooMany.text)).toMatchObject({ type: 'BadRequest', summary: expect.stringContaining('More than 8 segments') });
   });
 
   it('honours hls_exclude, and refuses containers HLS cannot carry with 400 and the TAMS error body', async () => {
