@@ -6,6 +6,9 @@ export default tseslint.config(
   // flatc's output (scripts/generate-vast-flatbuffers.sh): typed with `any` and unused imports by
   // the generator; it is type-checked by tsc with the rest, never edited by hand.
   { ignores: ['src/adapters/vast/protocol/generated/**'] },
+  // GraphQL Code Generator's output (npm run client:generate): type-checked with the client,
+  // never edited by hand; test/unit/client/client-generated.test.ts fails when it drifts.
+  { ignores: ['client/src/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -92,6 +92,7 @@ const QUERIES: Record<string, FieldCase> = {
   },
   object: { allowed: 'null', otherClass: 'null', operation: (t) => ({ query: 'query($id: ID!) { object(id: $id) { id } }', variables: { id: t.objectId } }) },
   me: { allowed: 'data', otherClass: 'data', operation: () => ({ query: '{ me { subject } }' }) },
+  eventCursor: { allowed: 'data', otherClass: 'data', operation: () => ({ query: '{ eventCursor }' }) },
 };
 
 const MUTATIONS: Record<string, FieldCase> = {
