@@ -23,6 +23,8 @@
  * select), lists pages of 30 on TAMS_STORE=vast over the fake VAST server in this process
  * (bench/vast-data.ts seeds it) and reports VAST round trips, bytes and rows per page, not
  * requests/s (BENCH_VAST_PAGES forward pages, default 100; see restSegmentsVast).
+ * explorer-paint (bench/explorer-paint.ts), run only when named in BENCH_SCENARIOS (it needs
+ * Chromium): commit-to-paint latency of the live explorer page in headless Chromium.
  *
  * Environment: BENCH_DURATION (seconds per run, default 20), BENCH_RUNS (default 3, the median
  * is reported), BENCH_WARMUP (seconds of unreported load on each new server, default 5),
@@ -52,6 +54,7 @@ import { graphqlHostileScenario, serverCpuNs } from './graphql-hostile';
 import { presignScenario } from './presign';
 import { webhookThroughputScenario } from './webhook-throughput';
 import { deleteThroughputScenario } from './delete-throughput';
+import { explorerPaintScenario } from './explorer-paint';
 import { type BenchS3Server, S3RVER_CREDENTIALS, startS3rver } from './s3rver';
 import { type Server, startServer, stopServer } from './server-launch';
 import type { ChildProcess } from 'node:child_process';
@@ -1242,6 +1245,7 @@ async function main(): Promise<void> {
     if (SCENARIOS.includes('two-replicas')) await twoReplicas();
     if (SCENARIOS.includes('explain-pg')) await explainPg();
     if (SCENARIOS.includes('rest-segments-vast')) await restSegmentsVast();
+    if (SCENARIOS.includes('explorer-paint')) await explorerPaintScenario();
     if (SCENARIOS.includes('graphql-graph')) await graphqlGraph();
     if (SCENARIOS.includes('subscriptions-fanout')) await subscriptionsFanoutScenario();
     if (SCENARIOS.includes('graphql-hostile')) await graphqlHostileScenario();

@@ -40,8 +40,6 @@ export class Player {
     this.video.muted = true;
     if (Hls.isSupported()) {
       const hls = new Hls({
-        // The page's CSP allows no blob: workers; transmuxing runs on the page.
-        enableWorker: false,
         xhrSetup: (xhr, requestUrl) => {
           xhr.open('GET', requestUrl, true);
           const authorization = authorizationOf(this.token());

@@ -40,6 +40,7 @@ export class TimelineView {
   private readonly bars = svg('g', { class: 'segments' });
   private readonly gaps = svg('g', { class: 'gaps' });
   private readonly axis = svg('g', { class: 'axis' });
+  private readonly tooltip = svg('title', {});
   private readonly selectionRect = svg('rect', { class: 'selection', x: 0, y: BAR_TOP - 6, width: 0, height: BAR_HEIGHT + 12 });
 
   constructor(
@@ -50,7 +51,7 @@ export class TimelineView {
     const hatch = svg('pattern', { id: 'gap-hatch', width: 6, height: 6, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' });
     hatch.append(svg('line', { x1: 0, y1: 0, x2: 0, y2: 6, class: 'gap-hatch-line' }));
     defs.append(hatch);
-    root.append(defs, this.gaps, this.bars, this.axis, this.selectionRect);
+    root.append(this.tooltip, defs, this.gaps, this.bars, this.axis, this.selectionRect);
     root.setAttribute('height', String(HEIGHT));
     this.listen();
     new ResizeObserver(() => this.draw()).observe(root);
@@ -75,10 +76,10 @@ export class TimelineView {
   private draw(): void {
     const width = this.width();
     this.root.setAttribute('viewBox', `0 0 ${width} ${HEIGHT}`);
-    this.bars.replaceChildren();
     this.gaps.replaceChildren();
     this.axis.replaceChildren();
     if (this.view === undefined) {
+      this.bars.replaceChildren();
       this.root.dataset.segmentCount = '0';
       this.root.dataset.gapCount = '0';
       this.drawSelection();
@@ -91,12 +92,14 @@ export class TimelineView {
       rect.lastChild!.textContent = `gap ${formatTimestamp(gap.start)} to ${formatTimestamp(gap.end)}`;
       this.gaps.append(rect);
     }
-    for (const bar of layout.segments) {
-      const rect = svg('rect', { class: 'segment', x: bar.x, y: BAR_TOP, width: bar.width, height: BAR_HEIGHT, 'data-object-id': bar.segment.objectId });
-      rect.append(svg('title', {}));
-      rect.lastChild!.textContent = `${bar.segment.timerange}\nobject ${bar.segment.objectId}`;
-      this.bars.append(rect);
-    }
+    // A live flow redraws on every event: the bars already there are moved, not made again.
+    const bars = this.bars.children;
+    layout.segments.forEach((bar, i) => {
+      const rect = bars[i] ?? this.bars.appendChild(svg('rect', { class: 'segment', y: BAR_TOP, height: BAR_HEIGHT }));
+      rect.setAttribute('x', String(bar.x));
+      rect.setAttribute('width', String(bar.width));
+    });
+    while (bars.length > layout.segments.length) bars[bars.length - 1]!.remove();
     const tickCount = Math.max(2, Math.floor(width / 120));
     const at = ticks(this.view, tickCount);
     const step = at.length > 1 ? at[1]! - at[0]! : 1_000_000_000n;
@@ -141,7 +144,10 @@ export class TimelineView {
       this.root.setPointerCapture(event.pointerId);
     });
     this.root.addEventListener('pointermove', (event) => {
-      if (pressedAt === undefined) return;
+      if (pressedAt === undefined) {
+        this.describeAt(xOfEvent(event));
+        return;
+      }
       this.selection = windowBetween(pressedAt, xOfEvent(event));
       this.drawSelection();
     });
@@ -156,6 +162,14 @@ export class TimelineView {
       this.drawSelection();
       if (chosen !== undefined) this.onSelect(chosen);
     });
+  }
+
+  /** The root's one tooltip names what is under the pointer (one title, not one per bar: a live flow redraws them all). */
+  private describeAt(x: number): void {
+    if (this.view === undefined) return;
+    const ns = nsAt(x, this.view, this.width());
+    const hit = this.segments.find((s) => s.start <= ns && ns < s.end);
+    this.tooltip.textContent = hit === undefined ? `${formatTimestamp(ns)}: no segment` : `${hit.timerange}\nobject ${hit.objectId}`;
   }
 
   private segmentAt(ns: bigint): Span | undefined {
