@@ -5,8 +5,6 @@ import { registerWebPage } from './web-pages';
 export interface GraphqlIdeOptions {
   /** Where GraphQL is served; the IDE's files are under `<path>/ide/`. */
   graphqlPath: string;
-  /** Where the built pages are (default dist/web); for tests. */
-  webRoot?: string | undefined;
 }
 
 /**
@@ -27,7 +25,7 @@ function opensIde(request: FastifyRequest): boolean {
  * URL, the endpoint, over HTTP and over WebSocket for subscriptions.
  */
 export function registerGraphqlIde(app: FastifyInstance, options: GraphqlIdeOptions): void {
-  const page = registerWebPage(app, { prefix: `${options.graphqlPath}/ide/`, dir: 'graphiql', index: false, root: options.webRoot });
+  const page = registerWebPage(app, { prefix: `${options.graphqlPath}/ide/`, dir: 'graphiql', index: false });
   const openIde: onRequestAsyncHookHandler = async (request, reply) => {
     if (opensIde(request)) return page.sendIndex(request, reply);
   };

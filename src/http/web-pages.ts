@@ -68,7 +68,7 @@ const COMPRESSIBLE = /^(text\/|application\/(json|wasm)|image\/svg)/;
 const MIN_GZIP_BYTES = 1024;
 
 /** dist/web of this package, from src/http (ts-jest) or dist/src/http (built) alike. */
-export function defaultWebRoot(): string {
+function defaultWebRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);
