@@ -9,14 +9,15 @@ import { startHarness, type Harness } from '../support/gateway-harness';
 import { embeddedTokens } from '../support/auth-tokens';
 import { checkedFetch } from '../support/checked-fetch';
 import { videoFlow } from '../fixtures/flows';
-import { FPS, SECOND, type MediaSegments, makeSegments, probe, registerSegments, uploadObjects } from '../support/hls-media';
+import { FFMPEG, FPS, SECOND, type MediaSegments, makeSegments, probe, registerSegments, uploadObjects } from '../support/hls-media';
+import { describeNeeding } from '../support/service-lanes';
 
 const ISSUER = 'https://tams.test';
 const AUDIENCE = 'tams-gateway';
 /** Reads each principal may make per minute. */
 const READS = 40;
 
-describe('HLS authorization and rate limits (TAMS_AUTH=on)', () => {
+describeNeeding(FFMPEG, 'HLS authorization and rate limits (TAMS_AUTH=on)', () => {
   let h: Harness;
   let media: MediaSegments;
   let sign: (claims: Record<string, unknown>) => Promise<string>;

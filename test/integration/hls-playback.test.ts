@@ -10,7 +10,8 @@ import { Parser } from 'm3u8-parser';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { checkedFetch } from '../support/checked-fetch';
 import { videoFlow, audioFlow } from '../fixtures/flows';
-import { FPS, SECOND, type MediaSegments, decode, makeSegments, probe, registerSegments, ts, uploadObjects } from '../support/hls-media';
+import { FFMPEG, FPS, SECOND, type MediaSegments, decode, makeSegments, probe, registerSegments, ts, uploadObjects } from '../support/hls-media';
+import { describeNeeding } from '../support/service-lanes';
 
 /** 2023-11-14T22:13:20Z as TAI (37 s ahead of UTC). */
 const T0 = (1_700_000_000n + 37n) * SECOND;
@@ -32,7 +33,7 @@ function parse(text: string): ParsedPlaylist {
   return parser.manifest as unknown as ParsedPlaylist;
 }
 
-describe('HLS playlists of flows, played by ffmpeg', () => {
+describeNeeding(FFMPEG, 'HLS playlists of flows, played by ffmpeg', () => {
   let h: Harness;
   let tsMedia: MediaSegments;
   let mp4Media: MediaSegments;

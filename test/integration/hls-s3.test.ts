@@ -11,7 +11,8 @@ import { startHarness, type Harness } from '../support/gateway-harness';
 import { checkedFetch } from '../support/checked-fetch';
 import { videoFlow } from '../fixtures/flows';
 import { S3RVER_CREDENTIALS, entryFor, startS3Server, writeBackendsFile, type S3BackendUnderTest, type S3TestServer } from '../support/s3-server';
-import { FPS, SECOND, type MediaSegments, makeSegments, probe, registerSegments, uploadObjects } from '../support/hls-media';
+import { FFMPEG, FPS, SECOND, type MediaSegments, makeSegments, probe, registerSegments, uploadObjects } from '../support/hls-media';
+import { describeNeeding } from '../support/service-lanes';
 
 /** The JSON block of the "S3 storage backends and browser players" section of docs/hls.md. */
 function documentedCorsRules(): CORSRule[] {
@@ -22,7 +23,7 @@ function documentedCorsRules(): CORSRule[] {
   return (JSON.parse(block[1] as string) as { CORSRules: CORSRule[] }).CORSRules;
 }
 
-describe('HLS from an S3 storage backend with the documented bucket CORS rules', () => {
+describeNeeding(FFMPEG, 'HLS from an S3 storage backend with the documented bucket CORS rules', () => {
   let s3: S3TestServer;
   let h: Harness;
   let media: MediaSegments;

@@ -12,8 +12,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { checkedFetch } from './checked-fetch';
 import type { TamsResponse } from './gateway-harness';
+import { allOf, executableRequirement } from './service-lanes';
 
 const run = promisify(execFile);
+
+/** The HLS lanes need both binaries (Debian's ffmpeg package; .ci/run installs it when missing). */
+export const FFMPEG = allOf(
+  executableRequirement('ffmpeg', 'apt-get install ffmpeg; .ci/run installs it when missing'),
+  executableRequirement('ffprobe', 'apt-get install ffmpeg; .ci/run installs it when missing'),
+);
 
 /** Frames per second of the test video; every segment holds exactly this many frames. */
 export const FPS = 25;
