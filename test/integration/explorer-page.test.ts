@@ -3,7 +3,8 @@
  * authentication on, every request to another origin refused: it lists the seeded flows and
  * filters them, draws a flow's segments and gaps, draws a segment registered through REST
  * while it is open (no reload), and plays a window of real H.264 + AAC media (MPEG-TS made by
- * ffmpeg, uploaded through the TAMS workflow) through hls.js and the gateway's HLS playlist.
+ * ffmpeg, uploaded through the TAMS workflow) through hls.js and the gateway's HLS playlist,
+ * then the flow live.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -191,6 +192,20 @@ describeNeeding(allOf(chromiumRequirement, ffmpeg), 'the explorer page in headle
     // hls.js sends the token as a header (xhrSetup), never in the URL.
     expect(playlists.every((r) => r.authorization === `Bearer ${token}` && !r.url.includes('access_token'))).toBe(true);
     await browser.screenshot('explorer-playing');
+  });
+
+  it('plays the flow live (the playlist without a timerange)', async () => {
+    const { page } = browser;
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    await page.click('#stop');
+    await page.locator('#player[data-player-state="idle"]').waitFor({ timeout: WAIT_MS });
+    await page.click('#play-live');
+    await page.locator('#player[data-player-state="playing"], #player[data-player-state="error"]').waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#player-status').textContent()).toBe('playing');
+    const playlist = requested.find((url) => url.includes('.m3u8'));
+    expect(playlist && new URL(playlist).pathname).toBe(`/hls/flows/${programme.flow}.m3u8`);
+    expect(playlist && new URL(playlist).search).toBe('');
   });
 
   it('reached no other origin and raised no errors', () => {
