@@ -7,13 +7,11 @@
  *
  *   node scripts/generate-client.js          writes the files (npm run client:generate)
  *   node scripts/generate-client.js --json   prints [{ filename, content }] instead (the drift test:
- *                                            the plugins load ESM-only packages, which Node
- *                                            20.19+ requires natively but jest cannot)
+ *                                            jest cannot load the generator's ESM-only packages)
  */
 const fs = require('node:fs');
 const path = require('node:path');
 const { buildASTSchema, lexicographicSortSchema, parse, printSchema } = require('graphql');
-const { codegen } = require('@graphql-codegen/core');
 
 const ROOT = path.resolve(__dirname, '..');
 const CONFIG = path.join(ROOT, 'client/codegen.json');
@@ -31,6 +29,9 @@ function documentFiles(pattern) {
 }
 
 async function generateClient() {
+  // import(), not require(): the generator's packages load ESM-only dependencies, which require()
+  // reaches only on Node versions with require(esm) on by default (20.19+, 22.12+).
+  const { codegen } = await import('@graphql-codegen/core');
   const config = JSON.parse(fs.readFileSync(CONFIG, 'utf8'));
   // Sorted, as the CLI sorts it: the generated types do not move when the schema's order does.
   const schemaAst = lexicographicSortSchema(buildASTSchema(parse(fs.readFileSync(path.join(ROOT, config.schema), 'utf8'))));
@@ -38,7 +39,7 @@ async function generateClient() {
   const documents = config.documents.flatMap(documentFiles).map((file) => ({ location: file, document: parse(fs.readFileSync(file, 'utf8')) }));
   return Promise.all(
     Object.entries(config.generates).map(async ([filename, output]) => {
-      const pluginMap = Object.fromEntries(output.plugins.map((name) => [name, require(`@graphql-codegen/${name}`)]));
+      const pluginMap = Object.fromEntries(await Promise.all(output.plugins.map(async (name) => [name, await import(`@graphql-codegen/${name}`)])));
       const content = await codegen({
         filename,
         schema,
