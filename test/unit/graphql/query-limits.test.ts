@@ -114,7 +114,8 @@ describe('checkDocument', () => {
   it('accepts the standard introspection query, every option on, at the default limits (depth 15, cost 200,000)', () => {
     const limits = { ...LIMITS, maxDepth: 15, maxCost: 200_000, maxAliases: 30, maxDirectives: 50 };
     const options = { descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true };
-    expect(cost(getIntrospectionQuery(options), undefined, limits)).toBeLessThan(100_000);
+    // Headroom under the limit: the cost grows with the schema (about 102,000 since Flow.hlsUrl).
+    expect(cost(getIntrospectionQuery(options), undefined, limits)).toBeLessThan(120_000);
     expect(refusal(getIntrospectionQuery(), undefined, { ...limits, maxDepth: 14 }).message).toMatch(/depth/);
   });
 
