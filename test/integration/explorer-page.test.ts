@@ -54,6 +54,31 @@ interface VideoElement {
 
 const range = (index: number): string => `[${index * SEGMENT_SECONDS}:0_${(index + 1) * SEGMENT_SECONDS}:0)`;
 
+describe('the explorer page is served (no browser needed)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ TAMS_AUTH: 'on' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('answers /explorer/ without credentials, under the page CSP, with its bundle beside it', async () => {
+    const page = await checkedFetch(`${h.base}/explorer/`, { headers: { accept: 'text/html' } });
+    const html = await page.text();
+    expect({ status: page.status, type: page.headers.get('content-type') }).toEqual({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(html).toContain('<base href="/explorer/">');
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const script = /<script src="(main-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+    const bundle = await checkedFetch(`${h.base}/explorer/${script}`);
+    expect({ status: bundle.status, type: bundle.headers.get('content-type') }).toEqual({ status: 200, type: 'text/javascript; charset=utf-8' });
+    // hls.js and graphql-ws are in the bundle itself: nothing is fetched from elsewhere.
+    expect(await bundle.text()).toContain('graphql-transport-ws');
+    const bare = await checkedFetch(`${h.base}/explorer`, { redirect: 'manual' });
+    expect({ status: bare.status, location: bare.headers.get('location') }).toEqual({ status: 308, location: '/explorer/' });
+  });
+});
+
 describeNeeding(allOf(chromiumRequirement, ffmpeg), 'the explorer page in headless Chromium, offline', () => {
   let h: Harness;
   let token: string;
