@@ -66,8 +66,10 @@ class Explorer {
   private selected: FlowSummary | undefined;
   private segments = new SegmentSet();
   private segmentsTruncated = false;
-  /** Segments heard of while a refetch runs, added to its result. */
-  private heardDuringFetch: TimelineSegment[] | undefined;
+  /** For each read of the segments under way, the segments heard of meanwhile, added to its result. */
+  private readonly heardDuringFetches = new Set<TimelineSegment[]>();
+  /** Bumped by every read of the segments: only the latest one's result is drawn. */
+  private fetchSequence = 0;
   /** Bumped whenever the selected flow changes, so late answers for the previous one are dropped. */
   private generation = 0;
   private window: Span | undefined;
@@ -231,7 +233,7 @@ class Explorer {
           if (generation !== this.generation) return;
           for (const segment of segmentsOf(data.flowSegmentsAdded.segments)) {
             this.segments.add(segment);
-            this.heardDuringFetch?.push(segment);
+            for (const heard of this.heardDuringFetches) heard.push(segment);
           }
           this.draw();
         },
@@ -245,15 +247,18 @@ class Explorer {
   private async loadSegments(): Promise<void> {
     const flow = this.selected;
     if (flow === undefined) return;
-    const generation = this.generation;
+    // A read that started earlier (before a deletion, or for the previous flow) may end later: its result is stale.
+    const sequence = ++this.fetchSequence;
+    const current = (): boolean => sequence === this.fetchSequence;
     const fetched = new SegmentSet();
-    this.heardDuringFetch = [];
+    const heard: TimelineSegment[] = [];
+    this.heardDuringFetches.add(heard);
     let after: string | null = null;
     let truncated = false;
     try {
       for (;;) {
         const page: FlowSegmentsResult = await this.api.query<FlowSegmentsResult>(FLOW_SEGMENTS_QUERY, { id: flow.id, after, first: SEGMENT_PAGE });
-        if (generation !== this.generation) return;
+        if (!current()) return;
         if (page.flow === null) {
           this.note('this flow no longer exists', true);
           break;
@@ -267,11 +272,12 @@ class Explorer {
         }
       }
     } catch (err) {
-      if (generation === this.generation) this.note(`cannot read segments: ${(err as Error).message}`, true);
+      if (current()) this.note(`cannot read segments: ${(err as Error).message}`, true);
       return;
+    } finally {
+      this.heardDuringFetches.delete(heard);
     }
-    for (const segment of this.heardDuringFetch ?? []) fetched.add(segment);
-    this.heardDuringFetch = undefined;
+    for (const segment of heard) fetched.add(segment);
     this.segments = fetched;
     this.segmentsTruncated = truncated;
     this.draw();
