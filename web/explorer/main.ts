@@ -63,6 +63,8 @@ class Explorer {
   private readonly api = new GatewayApi(graphqlPath(), storedToken());
   private flows: FlowSummary[] = [];
   private flowsTruncated = false;
+  /** Bumped by every listing of the flows: only the latest one's result is shown. */
+  private listSequence = 0;
   private selected: FlowSummary | undefined;
   private segments = new SegmentSet();
   private segmentsTruncated = false;
@@ -134,24 +136,29 @@ class Explorer {
   private async loadFlows(): Promise<void> {
     const format = element<HTMLSelectElement>('filter-format').value;
     const filter = format === '' ? undefined : { format };
+    // A listing that started earlier (another format, before a flow was created) may end later.
+    const sequence = ++this.listSequence;
     const flows: FlowSummary[] = [];
     let after: string | null = null;
+    let truncated = false;
     try {
       for (;;) {
         const page: FlowsResult = await this.api.query<FlowsResult>(FLOWS_QUERY, { filter, after, first: FLOW_PAGE });
+        if (sequence !== this.listSequence) return;
         flows.push(...page.flows.nodes);
         after = page.flows.pageInfo.endCursor;
         if (!page.flows.pageInfo.hasNextPage || after === null || flows.length >= MAX_FLOWS) {
-          this.flowsTruncated = page.flows.pageInfo.hasNextPage;
+          truncated = page.flows.pageInfo.hasNextPage;
           break;
         }
       }
     } catch (err) {
-      this.status(`cannot list flows: ${(err as Error).message}`, true);
+      if (sequence === this.listSequence) this.status(`cannot list flows: ${(err as Error).message}`, true);
       return;
     }
     this.status('connected');
     this.flows = flows;
+    this.flowsTruncated = truncated;
     this.renderFlows();
   }
 
