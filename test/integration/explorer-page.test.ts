@@ -233,6 +233,16 @@ describeNeeding(allOf(chromiumRequirement, ffmpeg), 'the explorer page in headle
     expect(playlist && new URL(playlist).search).toBe('');
   });
 
+  it('lists a flow created through REST while it is open', async () => {
+    const { page } = browser;
+    const late = randomUUID();
+    const res = await h.request('PUT', `/flows/${late}`, { id: late, source_id: randomUUID(), format: 'urn:x-nmos:format:multi', container: 'video/mp2t', label: 'late arrival' }, auth());
+    expect(res.status).toBe(201);
+    await page.locator(`#sources button[data-flow-id="${late}"]`).waitFor({ timeout: WAIT_MS });
+    expect(await attribute(page, '#sources', 'data-flow-count')).toBe('4');
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).explorerMark)).toBe(1);
+  });
+
   it('reached no other origin and raised no errors', () => {
     expect(browser.foreignRequests).toEqual([]);
     // The refused listing before the token was typed is the one expected error (a 401 in the console).
