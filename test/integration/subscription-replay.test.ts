@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PostgresMetadataStore } from '../../src/adapters/postgres/postgres-metadata-store';
 import { SqliteMetadataStore } from '../../src/adapters/sqlite/sqlite-metadata-store';
+import { VastMetadataStore } from '../../src/adapters/vast/vast-metadata-store';
 import type { Flow } from '../../src/domain/entities';
 import type { OutboxEvent } from '../../src/domain/events';
 import type { Principal } from '../../src/domain/principal';
@@ -12,6 +13,7 @@ import type { MetadataStore } from '../../src/ports/metadata-store';
 import { EventDispatcher } from '../../src/services/event-dispatcher';
 import { addSegments, expectCode, seg } from '../contract/contract-fixtures';
 import { TEST_DATABASE_URL, TestSchemas, describePostgres } from '../support/postgres';
+import { type FakeVastClient, startFakeVastClient } from '../support/vast-fake-client';
 
 const NEWS = '00000000-0000-4000-8000-00000000000a';
 const SPORT = '00000000-0000-4000-8000-00000000000b';
@@ -178,6 +180,23 @@ describePostgres('resumed subscriptions on PostgreSQL', () => {
   });
   describeReplay('PostgreSQL', async () => {
     const store = new PostgresMetadataStore({ connectionString: TEST_DATABASE_URL, poolSize: 4, schema: schemas.next() });
+    await store.init();
+    return { store, remove: () => store.close() };
+  });
+});
+
+describe('resumed subscriptions on VAST (fake server)', () => {
+  let fake: FakeVastClient;
+  let n = 0;
+  beforeAll(async () => {
+    fake = await startFakeVastClient();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  describeReplay('VAST', async () => {
+    n += 1;
+    const store = new VastMetadataStore({ client: fake.client, schema: `replay_${n}` });
     await store.init();
     return { store, remove: () => store.close() };
   });
