@@ -207,6 +207,9 @@ class EventStream implements AsyncIterableIterator<OutboxEvent> {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    // A next() still reading replayed events when the subscriber left must not serve queued ones.
+    this.queue.length = 0;
+    this.replay = undefined;
     this.waiting?.resolve({ value: undefined, done: true });
     this.waiting = undefined;
     this.release();
