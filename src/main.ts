@@ -233,6 +233,16 @@ function s3Options(config: Config, e: StorageBackendConfig, clock: Clock, log: (
   };
 }
 
+/**
+ * The origins browsers are redirected to for the S3 backends' media (the endpoint, or the
+ * bucket's own host when virtual-hosted), read off a URL signed for the purpose: signing is
+ * local, and yields exactly the origin of every URL the store hands out.
+ */
+function presignedUrlOrigins(stores: readonly S3ObjectStore[], clock: Clock): string[] {
+  const expiresAtSec = Math.floor(clock.nowMs() / 1000) + 3600;
+  return [...new Set(stores.map((store) => new URL(store.signGet('origin-probe', '', expiresAtSec)).origin))];
+}
+
 /** Stops the start when objects use a storage backend the deployment no longer lists. */
 async function checkBackendsInUse(store: MetadataStore, objects: ObjectStores): Promise<void> {
   const missing = (await store.storageIdsInUse()).filter((id) => objects.get(id) === undefined);
@@ -464,6 +474,7 @@ export async function createGateway(config: Config, clock: Clock = systemClock):
     tracer: tracing?.tracer,
     rateLimiter: rateLimits?.limiter,
     sharedOperations,
+    mediaOrigins: presignedUrlOrigins(s3, clock),
   });
   for (const warning of authenticationWarnings(config)) app.log.warn(warning);
   if (metrics !== undefined) {

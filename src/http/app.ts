@@ -53,6 +53,8 @@ export interface AppDependencies {
   rateLimiter: RateLimiter | undefined;
   /** Automatic persisted queries shared by every replica (REDIS_URL), or undefined. */
   sharedOperations?: SharedOperations | undefined;
+  /** Origins the S3 storage backends' presigned URLs are on: the explorer's player is redirected there. */
+  mediaOrigins?: readonly string[];
 }
 
 /** Assembles the HTTP server: TAMS REST (under TAMS_BASE_PATH), GraphQL, media URLs and health. */
@@ -121,7 +123,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   // Before registerGraphql: it hooks the GraphQL route as that route is added.
   if (config.graphql.landingPage) registerGraphqlIde(app, { graphqlPath });
   // Static files only: what the explorer shows comes from the API, with the token typed into it.
-  registerWebPage(app, { prefix: '/explorer/', dir: 'explorer' });
+  // Its player follows segment redirects to the S3 buckets; the IDE plays nothing.
+  registerWebPage(app, { prefix: '/explorer/', dir: 'explorer', mediaOrigins: deps.mediaOrigins ?? [] });
   registerGraphql(app, {
     services: deps.services,
     events: deps.events,

@@ -76,15 +76,46 @@ function withoutHsts(headers: Record<string, string>): HeaderSet {
   return Object.freeze(rest);
 }
 
-/** The CSP of the gateway's own pages (see WEB_PAGE_POLICY), sent by src/http/web-pages.ts. */
+/** The CSP of the gateway's own pages (see WEB_PAGE_POLICY), with no other origin: webPageCsp adds some. */
 export const WEB_PAGE_CSP = helmetHeaders({ contentSecurityPolicy: WEB_PAGE_POLICY })['content-security-policy'] as string;
+
+/** `value` when it is an http(s) origin as URL parsing writes it (no path, user, query; lower case). */
+function checkedOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`web page media origin is not a URL: ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value) {
+    throw new Error(`web page media origin must be an http(s) origin such as https://bucket.example:9000, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The CSP of a gateway page (see WEB_PAGE_POLICY) that also reads media from `mediaOrigins`:
+ * the explorer's player follows segment redirects to presigned URLs of S3 storage backends,
+ * fetched by hls.js (connect-src) or, with the browser's own HLS, by the video element
+ * (media-src). Each must be an http(s) origin; duplicates count once.
+ */
+export function webPageCsp(mediaOrigins: readonly string[] = []): string {
+  const extra = [...new Set(mediaOrigins.map(checkedOrigin))];
+  if (extra.length === 0) return WEB_PAGE_CSP;
+  const { directives } = WEB_PAGE_POLICY;
+  const policy: typeof API_CSP = {
+    ...WEB_PAGE_POLICY,
+    directives: { ...directives, connectSrc: [...(directives.connectSrc as string[]), ...extra], mediaSrc: [...(directives.mediaSrc as string[]), ...extra] },
+  };
+  return helmetHeaders({ contentSecurityPolicy: policy })['content-security-policy'] as string;
+}
 
 /**
  * The gateway is the one owner of security headers (NGINX and the Ingress add none): helmet's
  * set, each exactly once on every response (errors, 404s, HEAD and media included), with a
  * strict CSP and frame denial; HSTS only on requests that arrived over TLS (directly, or per
  * `X-Forwarded-Proto` from a proxy trusted by TRUST_PROXY); no `X-Powered-By`. Media URLs may
- * be embedded by other origins (CORP cross-origin); the gateway's own pages set WEB_PAGE_CSP.
+ * be embedded by other origins (CORP cross-origin); the gateway's own pages set webPageCsp's policy.
  */
 export function useSecurityHeaders(app: FastifyInstance, options: SecurityHeadersOptions): void {
   const base: HelmetOptions = {

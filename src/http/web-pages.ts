@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TamsError } from '../domain/errors';
-import { WEB_PAGE_CSP } from './security-headers';
+import { webPageCsp } from './security-headers';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,6 +22,11 @@ export interface WebPageOptions {
   index?: boolean;
   /** Where the built pages are; default dist/web of this package. */
   root?: string;
+  /**
+   * Origins the page may also fetch media from (its CSP's connect-src and media-src): the
+   * explorer's, where segment URIs redirect to presigned URLs of S3 buckets. Default none.
+   */
+  mediaOrigins?: readonly string[];
 }
 
 export interface WebPage {
@@ -150,12 +155,12 @@ function wantsHtml(request: FastifyRequest): boolean {
 }
 
 /** A browser gets a readable page; anything else the TAMS error body (error-handler.ts). */
-function sendNotBuilt(request: FastifyRequest, reply: FastifyReply, dir: string): FastifyReply {
+function sendNotBuilt(request: FastifyRequest, reply: FastifyReply, dir: string, csp: string): FastifyReply {
   const error = notBuiltError(dir);
   if (!wantsHtml(request)) throw error;
   return reply
     .code(error.status)
-    .header('content-security-policy', WEB_PAGE_CSP)
+    .header('content-security-policy', csp)
     .header('cache-control', 'no-store')
     .type('text/html; charset=utf-8')
     .send(
@@ -165,9 +170,9 @@ function sendNotBuilt(request: FastifyRequest, reply: FastifyReply, dir: string)
     );
 }
 
-function sendFile(request: FastifyRequest, reply: FastifyReply, file: PageFile): FastifyReply {
+function sendFile(request: FastifyRequest, reply: FastifyReply, file: PageFile, csp: string): FastifyReply {
   void reply
-    .header('content-security-policy', WEB_PAGE_CSP)
+    .header('content-security-policy', csp)
     .header('cache-control', file.cacheControl)
     .header('etag', file.etag)
     .header('vary', 'Accept-Encoding')
@@ -181,7 +186,7 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, file: PageFile):
 /**
  * Serves a page built by scripts/build-web.js: its files under `prefix`, with their content
  * types, ETags, immutable caching for content-hashed names, gzip, and the page CSP (the
- * gateway's own origin only). Open to anonymous requests: a browser navigating sends no
+ * gateway's own origin, and `mediaOrigins` for media). Open to anonymous requests: a browser navigating sends no
  * token, and the files are the same for everyone; the page then sends the user's token with
  * its API calls. A page that is not built answers 404 saying how to build it.
  */
@@ -189,14 +194,15 @@ export function registerWebPage(app: FastifyInstance, options: WebPageOptions): 
   const { prefix, dir } = options;
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`web page prefix must start and end with '/': ${prefix}`);
   const page = new PageFiles(path.join(options.root ?? defaultWebRoot(), dir), prefix);
+  const csp = webPageCsp(options.mediaOrigins);
   const config = { openToAnonymous: true };
 
   const serve = (request: FastifyRequest, reply: FastifyReply, name: string): FastifyReply => {
     const files = page.load();
-    if (files === undefined) return sendNotBuilt(request, reply, dir);
+    if (files === undefined) return sendNotBuilt(request, reply, dir, csp);
     const file = files.get(name);
     if (file === undefined) throw new TamsError('not_found', `No file ${prefix}${name} in the ${dir} page`);
-    return sendFile(request, reply, file);
+    return sendFile(request, reply, file, csp);
   };
 
   const index = options.index ?? true;

@@ -4,24 +4,13 @@
  * presigned S3 URLs and decodes every frame, and the bucket answers a browser player's requests
  * (its own origin, and the `Origin: null` a cross-origin redirect leaves) as the page says.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { PutBucketCorsCommand, S3Client, type CORSRule } from '@aws-sdk/client-s3';
+import { rmSync } from 'node:fs';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { checkedFetch } from '../support/checked-fetch';
 import { videoFlow } from '../fixtures/flows';
-import { S3RVER_CREDENTIALS, entryFor, startS3Server, writeBackendsFile, type S3BackendUnderTest, type S3TestServer } from '../support/s3-server';
+import { applyDocumentedCors, entryFor, startS3Server, writeBackendsFile, type S3BackendUnderTest, type S3TestServer } from '../support/s3-server';
 import { FFMPEG, FPS, SECOND, type MediaSegments, makeSegments, probe, registerSegments, uploadObjects } from '../support/hls-media';
 import { describeNeeding } from '../support/service-lanes';
-
-/** The JSON block of the "S3 storage backends and browser players" section of docs/hls.md. */
-function documentedCorsRules(): CORSRule[] {
-  const page = readFileSync(path.join(__dirname, '../../docs/hls.md'), 'utf8');
-  const section = page.slice(page.indexOf('## S3 storage backends and browser players'));
-  const block = /```json\n([\s\S]*?)```/.exec(section);
-  if (block === null) throw new Error('docs/hls.md has no CORS rules block');
-  return (JSON.parse(block[1] as string) as { CORSRules: CORSRule[] }).CORSRules;
-}
 
 describeNeeding(FFMPEG, 'HLS from an S3 storage backend with the documented bucket CORS rules', () => {
   let s3: S3TestServer;
@@ -36,12 +25,7 @@ describeNeeding(FFMPEG, 'HLS from an S3 storage backend with the documented buck
     media = await makeSegments(4, 'fmp4');
     s3 = await startS3Server(backend.bucket);
     backend.endpoint = s3.endpoint;
-    const admin = new S3Client({ endpoint: s3.endpoint, region: backend.region, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } });
-    try {
-      await admin.send(new PutBucketCorsCommand({ Bucket: backend.bucket, CORSConfiguration: { CORSRules: documentedCorsRules() } }));
-    } finally {
-      admin.destroy();
-    }
+    await applyDocumentedCors(s3, backend.bucket);
     const file = await writeBackendsFile([entryFor(backend, { default_storage: true })]);
     removeFile = file.remove;
     h = await startHarness({ TAMS_STORAGE_BACKENDS_FILE: file.file });

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../../src/http/error-handler';
 import { registerWebPage } from '../../src/http/web-pages';
-import { WEB_PAGE_CSP } from '../../src/http/security-headers';
+import { WEB_PAGE_CSP, webPageCsp } from '../../src/http/security-headers';
 import { checkedFetch } from '../support/checked-fetch';
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { issueToken, tokenSigner } from '../../src/auth/token-issuer';
@@ -157,6 +157,43 @@ describe('web pages (web-pages.ts)', () => {
     const missing = await raw(base, '/demo/missing.js');
     expect(missing.status).toBe(404);
     expect((JSON.parse(missing.body.toString()) as { type: string }).type).toBe('NotFound');
+  });
+
+  it('adds a page’s media origins to its connect-src and media-src only, on files, 304s and the not-built page alike', async () => {
+    const bucket = 'https://media.s3.eu-west-1.amazonaws.com';
+    const minio = 'http://127.0.0.1:9000';
+    const withMedia = Fastify();
+    installErrorHandling(withMedia);
+    registerWebPage(withMedia, { prefix: '/demo/', dir: 'demo', root, mediaOrigins: [bucket, minio, bucket] });
+    registerWebPage(withMedia, { prefix: '/absent/', dir: 'absent', root, mediaOrigins: [bucket] });
+    const at = await withMedia.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const page = await raw(at, '/demo/');
+      const csp = page.headers['content-security-policy'] as string;
+      expect(csp).toBe(webPageCsp([bucket, minio]));
+      const ours = directives(csp);
+      expect(ours.get('connect-src')).toEqual(["'self'", bucket, minio]);
+      expect(ours.get('media-src')).toEqual(["'self'", 'blob:', bucket, minio]);
+      // Everything else is the page CSP's as it is without media origins.
+      for (const [name, values] of directives(WEB_PAGE_CSP)) if (name !== 'connect-src' && name !== 'media-src') expect({ name, values: ours.get(name) }).toEqual({ name, values });
+      const script = await raw(at, '/demo/main-ABCD1234.js');
+      expect(script.headers['content-security-policy']).toBe(csp);
+      expect((await raw(at, '/demo/main-ABCD1234.js', { 'if-none-match': script.headers.etag! })).headers['content-security-policy']).toBe(csp);
+      const notBuilt = await raw(at, '/absent/', { accept: 'text/html' });
+      expect({ status: notBuilt.status, csp: directives(notBuilt.headers['content-security-policy'] as string).get('connect-src') }).toEqual({ status: 404, csp: ["'self'", bucket] });
+    } finally {
+      await withMedia.close();
+    }
+    // The page served without the option keeps the plain policy.
+    expect((await raw(base, '/demo/')).headers['content-security-policy']).toBe(WEB_PAGE_CSP);
+    expect(webPageCsp([])).toBe(WEB_PAGE_CSP);
+  });
+
+  it('refuses media origins that are not bare http(s) origins', () => {
+    for (const bad of ['127.0.0.1:9000', 'ftp://files.example', 'https://bucket.example/path', 'https://Bucket.example', "https://a.example 'unsafe-inline'", 'https://a.example;script-src *', '*', 'blob:', 'http://a.example:80']) {
+      expect(() => webPageCsp([bad])).toThrow(/origin/);
+      expect(() => registerWebPage(Fastify(), { prefix: '/demo/', dir: 'demo', root, mediaOrigins: [bad] })).toThrow(/origin/);
+    }
   });
 
   it('refuses a prefix that does not start and end with a slash', () => {

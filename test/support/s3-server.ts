@@ -15,7 +15,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketCorsCommand, S3Client, type CORSRule } from '@aws-sdk/client-s3';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { videoFlow } from '../fixtures/flows';
@@ -48,6 +48,25 @@ export async function createBucket(server: Pick<S3TestServer, 'endpoint'>, bucke
   const admin = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } });
   try {
     await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    admin.destroy();
+  }
+}
+
+/** The bucket CORS rules docs/hls.md gives: the JSON block of its "S3 storage backends and browser players" section. */
+function documentedCorsRules(): CORSRule[] {
+  const page = readFileSync(path.join(__dirname, '../../docs/hls.md'), 'utf8');
+  const section = page.slice(page.indexOf('## S3 storage backends and browser players'));
+  const block = /```json\n([\s\S]*?)```/.exec(section);
+  if (block === null) throw new Error('docs/hls.md has no CORS rules block');
+  return (JSON.parse(block[1] as string) as { CORSRules: CORSRule[] }).CORSRules;
+}
+
+/** Puts the CORS rules of docs/hls.md on a bucket of a running server, as its operator would. */
+export async function applyDocumentedCors(server: Pick<S3TestServer, 'endpoint'>, bucket: string): Promise<void> {
+  const admin = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } });
+  try {
+    await admin.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: documentedCorsRules() } }));
   } finally {
     admin.destroy();
   }
