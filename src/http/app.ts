@@ -7,7 +7,7 @@ import type { LocalObjectStore } from '../adapters/local-objects/local-object-st
 import type { RestServices } from '../rest/rest-context';
 import { registerRestRoutes } from '../rest/register-rest-routes';
 import { registerGraphql } from '../graphql/register-graphql';
-import { installErrorHandling } from './error-handler';
+import { frameworkErrorReply, installErrorHandling } from './error-handler';
 import { forwardedOrigin } from './forwarded-origin';
 import type { Authenticator } from '../auth/authenticator';
 import { installAuthentication } from './authentication-hook';
@@ -78,6 +78,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // `Connection: close`), not refused: see graceful-shutdown.ts.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    frameworkErrors: frameworkErrorReply,
   });
   // First: the request span covers every other hook, and handlers are wrapped as routes are added.
   if (deps.tracer !== undefined) useRequestTracing(app, deps.tracer);

@@ -31,7 +31,7 @@ function accessTokenOf(query: Record<string, unknown>): string | string[] | unde
 
 /**
  * Requests that are let through as anonymous: CORS preflights (browsers never send
- * credentials on them), the gateway's web pages, and a GET of the GraphQL endpoint without an
+ * credentials on them), the gateway's web pages, and a GET (or HEAD) of the GraphQL endpoint without an
  * operation (the IDE's page, or a 400).
  */
 function needsNoCredentials(request: FastifyRequest, graphqlPath: string): boolean {
@@ -40,7 +40,7 @@ function needsNoCredentials(request: FastifyRequest, graphqlPath: string): boole
   // The gateway's own web pages (web-pages.ts): static files a browser loads without a token.
   if (request.routeOptions.config.openToAnonymous === true) return true;
   if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return true;
-  if (request.method !== 'GET' || route !== graphqlPath) return false;
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || route !== graphqlPath) return false;
   const query = request.query as Record<string, unknown>;
   return query.query === undefined && query.extensions === undefined;
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, TamsError, errorBody } from '../domain/errors';
 
 /** Maps framework errors (bad JSON, body too large, wrong content type) onto the registry. */
@@ -28,4 +28,13 @@ export function installErrorHandling(app: FastifyInstance): void {
     const error = new TamsError('not_found', `No resource at ${request.method} ${request.url.split('?')[0]}`);
     void reply.code(404).type('application/json').send(errorBody(error));
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: what fails before routing (a request target with an undecodable
+ * escape, FST_ERR_BAD_URL) is answered with the TAMS error body too, not fastify's own.
+ */
+export function frameworkErrorReply(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const error = fromFrameworkError(err) ?? new TamsError('bad_request', 'The request target cannot be decoded');
+  void reply.code(error.status).type('application/json').send(errorBody(error));
 }

@@ -2,8 +2,9 @@
  * Hostile review of the HLS endpoints (src/http/hls-routes.ts, src/services/hls/*,
  * src/domain/hls-*.ts): garbage paths and timeranges, int64-edge segment starts, a flow of
  * 100,000 segments, tag and segment_duration garbage, the segment redirect fed with stored
- * URLs, tokens, caching, auth classes through source collections and rate limits. Tests named
- * `DEFECT:` fail until the defect they describe is fixed.
+ * URLs, tokens, caching, auth classes through source collections and rate limits. The four
+ * defects it found (an empty multivariant window, get_urls sent raw in Location, exponent
+ * notation in STREAM-INF) are fixed; their tests say what held before the fix.
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, type Harness } from '../support/gateway-harness';
@@ -134,12 +135,9 @@ describe('hostile HLS: inputs (TAMS_AUTH=off)', () => {
     expect(uris(widest.body)).toHaveLength(3);
   });
 
-  // hls-service.ts mediaPlaylist() refuses an empty timerange (`timerange.empty`: 400
-  // BadTimeRange), but multivariantPlaylist() never looks at it and writes it onto every
-  // variant URI: the source playlist answers 200 and each media playlist a player then asks
-  // for answers 400. Fix: the same `if (timerange?.empty) throw new TamsError('bad_timerange',
-  // ...)` at the top of multivariantPlaylist (or in the route, for both playlists).
-  it('DEFECT: a multivariant playlist accepts an empty timerange that every media playlist it lists refuses', async () => {
+  // Before the fix multivariantPlaylist() never looked at an empty window and wrote it onto every
+  // variant URI: the source playlist answered 200 and each media playlist then 400.
+  it('a multivariant playlist refuses an empty timerange (400), as every media playlist it would list does', async () => {
     for (const empty of ['()', '[5:0_5:0)', '[5:0_4:0]']) {
       const res = await rawRequest(h.base, `/hls/sources/${sourceId}.m3u8?timerange=${encodeURIComponent(empty)}`);
       expect({ empty, status: res.status, tams: isTamsErrorBody(res.body) }).toEqual({ empty, status: 400, tams: true });
@@ -207,15 +205,11 @@ describe('hostile HLS: inputs (TAMS_AUTH=off)', () => {
     ['a leading NUL (URL parsing strips it)', '\u0000https://cdn.example/x.ts'],
     ['a CR LF inside (URL parsing strips it)', 'https://cdn.example/a\r\nSet-Cookie: hijacked=1'],
   ])(
-    // hls-service.ts objectUrl() returns segment.get_urls[0].url as stored, and hls-routes.ts
-    // redirect() puts it in the Location header raw. isHttpUrl (src/domain/http-url.ts), which
-    // accepted the URL at registration, checks `new URL(text)`, and the WHATWG parser strips
-    // leading C0 controls and inner tabs/CR/LF and percent-encodes non-ASCII; Node refuses those
-    // characters in a header value (ERR_INVALID_CHAR), and the reply fails outside the TAMS
-    // error handler: 500 with fastify's own body ("cb is not a function"). Fix: redirect to
-    // `new URL(url).href` (valid by construction: the registration checked it parses), or store
-    // get_urls (and object instance URLs, used by the init redirect) in that canonical form.
-    'DEFECT: the segment redirect answers 500 for a get_url the registration accepted: %s',
+    // Before the fix objectUrl() returned the stored text, which registration had accepted
+    // because `new URL(text)` parses it (the parser strips leading C0 controls and inner
+    // tabs/CR/LF and percent-encodes non-ASCII); Node refused it in Location (ERR_INVALID_CHAR)
+    // and the reply failed outside the error handler: 500 with fastify's own body.
+    'the segment redirect answers 302 to the canonical form of a get_url the registration accepted (was 500): %s',
     async (_what, url) => {
       const flow = videoFlow();
       const id = flow.id as string;
@@ -229,9 +223,9 @@ describe('hostile HLS: inputs (TAMS_AUTH=off)', () => {
     },
   );
 
-  // Same cause as above: a space survives `new URL()` checking (it is percent-encoded there)
-  // but is sent raw in Location, which then is not a URI (RFC 9110 Location = URI-reference).
-  it('DEFECT: the segment redirect sends a get_url with a space or tab raw in Location instead of its canonical (percent-encoded) form', async () => {
+  // Same cause as above: a space passes the `new URL()` check (it is percent-encoded there) and
+  // was sent raw in Location, which then is not a URI (RFC 9110 Location = URI-reference).
+  it('the segment redirect sends a get_url with a space or tab in its canonical (percent-encoded) form, not raw', async () => {
     const flow = videoFlow();
     const id = flow.id as string;
     expect((await h.request('PUT', `/flows/${id}`, flow)).status).toBe(201);
@@ -242,13 +236,10 @@ describe('hostile HLS: inputs (TAMS_AUTH=off)', () => {
     expect(res.headers.location).toBe(new URL(url).href);
   });
 
-  // hls-service.ts multivariantPlaylist(): `bandwidth: peak * 1000` and the resolution and frame
-  // rate are JavaScript numbers printed with template strings (hls-playlist.ts streamInf), so a
-  // schema-valid integer max_bit_rate of 1e21 prints as `BANDWIDTH=1e+24`, which is not the
-  // decimal-integer RFC 8216 4.2 requires (players reject or misread the variant). Fix: refuse
-  // (400, naming the flow) a bit rate or dimension whose HLS value exceeds
-  // Number.MAX_SAFE_INTEGER, or print them through BigInt.
-  it('DEFECT: a multivariant playlist prints a huge but schema-valid max_bit_rate, frame size or frame rate in exponent notation', async () => {
+  // Before the fix a schema-valid max_bit_rate of 1e21 printed as `BANDWIDTH=1e+24`, not the
+  // decimal integer RFC 8216 4.2 requires; such a bit rate is now a 400 naming the flow, and
+  // implausible frame sizes and rates are left out.
+  it('a multivariant playlist never prints a huge but schema-valid max_bit_rate, frame size or frame rate in exponent notation', async () => {
     const flow = videoFlow({
       max_bit_rate: 1e21,
       avg_bit_rate: 1e21,

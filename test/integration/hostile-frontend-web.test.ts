@@ -2,7 +2,8 @@
  * Hostile review of the gateway's web pages and GraphQL IDE (src/http/web-pages.ts,
  * src/http/graphql-ide.ts, dist/web built by scripts/build-web.js) on real gateways: the IDE
  * only with GRAPHQL_LANDING_PAGE, the page CSP on every HTML answer, traversal and header
- * injection through the page paths, HEAD as GET. Tests named `DEFECT:` fail until fixed.
+ * injection through the page paths, HEAD as GET. The two defects it found (HEAD /graphql
+ * refused, fastify's own body for an undecodable path) are fixed.
  */
 import { startHarness, type Harness } from '../support/gateway-harness';
 import { isTamsErrorBody, rawRequest } from '../support/raw-http';
@@ -58,7 +59,6 @@ describe('hostile web pages: GRAPHQL_LANDING_PAGE=true, TAMS_AUTH=on', () => {
     for (const path of ['/explorer/', '/explorer/index.html', '/graphql']) {
       for (const method of ['GET', 'HEAD']) {
         const res = await rawRequest(h.base, path, { accept: BROWSER }, method);
-        if (method === 'HEAD' && path === '/graphql') continue; // see the DEFECT below
         expect({ path, method, status: res.status, csp: res.headers['content-security-policy'] }).toEqual({ path, method, status: 200, csp: WEB_PAGE_CSP });
         expect(res.headers['x-frame-options']).toBe('DENY');
         expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -123,12 +123,9 @@ describe('hostile web pages: GRAPHQL_LANDING_PAGE=true, TAMS_AUTH=on', () => {
     expect(ext.body).not.toContain('<html');
   });
 
-  // authentication-hook.ts needsNoCredentials() lets through as anonymous only
-  // `request.method === 'GET'` on the GraphQL path, while graphql-ide.ts opensIde() serves the
-  // IDE for GET and HEAD: HEAD /graphql from a browser without a token gets 401 where GET gets
-  // the page (RFC 9110 9.3.2: HEAD answers as GET without a body). Fix: accept HEAD there as
-  // well (`request.method !== 'GET' && request.method !== 'HEAD'`).
-  it('DEFECT: HEAD /graphql from a browser is refused 401 while GET of the same URL serves the IDE', async () => {
+  // needsNoCredentials() let only GET of the GraphQL path through as anonymous while
+  // opensIde() serves GET and HEAD (RFC 9110 9.3.2: HEAD answers as GET without a body).
+  it('HEAD /graphql from a browser answers as GET of the same URL, the IDE (was 401)', async () => {
     const get = await rawRequest(h.base, '/graphql', { accept: BROWSER });
     expect(get.status).toBe(200);
     const head = await rawRequest(h.base, '/graphql', { accept: BROWSER }, 'HEAD');
@@ -139,14 +136,9 @@ describe('hostile web pages: GRAPHQL_LANDING_PAGE=true, TAMS_AUTH=on', () => {
     });
   });
 
-  // The app is built without fastify's `frameworkErrors` option, so a request target with an
-  // undecodable escape (FST_ERR_BAD_URL) is answered by fastify itself:
-  // `{"error":"Bad Request","code":"FST_ERR_BAD_URL",...}`, not the TAMS error body that every
-  // other bad input gets (the rule of docs/ and src/domain/errors.ts). It concerns every route,
-  // the new /explorer/*, /graphql/ide/* and /hls/* among them. Fix: pass
-  // `frameworkErrors: (err, req, reply) => reply.code(400).send(errorBody(new TamsError('bad_request', ...)))`
-  // to Fastify() in src/http/app.ts (FST_ERR_BAD_URL and FST_ERR_ASYNC_CONSTRAINT alike).
-  it('DEFECT: an undecodable escape in a page or HLS path gets fastify\'s own error body, not the TAMS one', async () => {
+  // Before app.ts gave Fastify a `frameworkErrors` handler, a request target with an undecodable
+  // escape (FST_ERR_BAD_URL) was answered by fastify itself, on every route.
+  it('an undecodable escape in a page or HLS path gets the TAMS error body (was fastify\'s own)', async () => {
     for (const path of ['/explorer/%ff', '/graphql/ide/%c0%af', '/hls/flows/%ff.m3u8', '/hls/flows/00000000-0000-4000-8000-000000000000/segments/%ff.ts']) {
       const res = await rawRequest(h.base, path);
       expect({ path, status: res.status, tams: isTamsErrorBody(res.body) }).toEqual({ path, status: 400, tams: true });

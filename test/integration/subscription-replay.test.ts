@@ -136,6 +136,24 @@ function describeReplay(name: string, open: OpenStore): void {
       await stream.return!();
     });
 
+    it('refuses, before reading anything, a cursor further behind the newest event than maxReplayEvents', async () => {
+      const reads: number[] = [];
+      const readEvents = store.readEvents.bind(store);
+      jest.spyOn(store, 'readEvents').mockImplementation((after, limit) => {
+        reads.push(after);
+        return readEvents(after, limit);
+      });
+      const newest = dispatcher.position;
+      const hub = new SubscriptionEvents(dispatcher, { history: dispatcher, maxReplayEvents: newest - added[0]! });
+      await expectCode(hub.resume(segmentsAdded(added[0]! - 1)), 'event_cursor_expired');
+      expect(hub.size).toBe(0);
+      expect(reads).toEqual([]);
+      // At the bound it replays.
+      const stream = await hub.resume(segmentsAdded(added[0]!));
+      expect(await seqs(stream, 2)).toEqual(added.slice(1));
+      await stream.return!();
+    });
+
     it('takes a cursor from the newest event as live from there, and one ahead of this replica as a floor', async () => {
       const hub = new SubscriptionEvents(dispatcher, { history: dispatcher });
       const stream = await hub.resume(segmentsAdded(added[2]!));

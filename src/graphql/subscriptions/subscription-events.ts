@@ -74,6 +74,13 @@ export interface SubscriptionEventsOptions {
   visibility?: EventVisibility;
   /** Where resumed subscriptions read the events they missed; without it `resume` is refused. */
   history?: EventHistory;
+  /**
+   * How far behind the newest event a resumed subscription may start, in outbox positions
+   * (default 100,000): a replay reads every event after its cursor (those the subscriber does
+   * not want or may not see included), so this bounds the work one subscription can ask for
+   * before any of it is done. A cursor further back is refused as expired.
+   */
+  maxReplayEvents?: number;
 }
 
 /** What a subscription operation's resolvers get: the usual context and the caller's event feed. */
@@ -87,6 +94,7 @@ export interface SubscriptionContext extends GraphqlContext {
 }
 
 const DEFAULT_MAX_QUEUE = 1000;
+const DEFAULT_MAX_REPLAY_EVENTS = 100_000;
 /** Events read from the outbox at a time while a resumed subscription catches up (at most maxQueue). */
 const REPLAY_PAGE = 200;
 
@@ -256,6 +264,13 @@ export class SubscriptionEvents {
     if (history === undefined) throw new TamsError('bad_request', 'This gateway cannot resume subscriptions (no event history)');
     // Attached before the history is read: live events after `until` queue while it is replayed.
     const until = history.position;
+    const maxReplay = this.options.maxReplayEvents ?? DEFAULT_MAX_REPLAY_EVENTS;
+    if (until - selector.after > maxReplay) {
+      throw new TamsError(
+        'event_cursor_expired',
+        `This cursor is ${until - selector.after} events behind the newest, more than a subscription may replay (${maxReplay}): resubscribe without after and reload what you show`,
+      );
+    }
     const stream = this.attach(selector, selector.after);
     stream.replayFirst(this.replayReader(history, selector, stream.viewer, until));
     try {

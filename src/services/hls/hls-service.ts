@@ -35,6 +35,14 @@ export function playsAsHls(flow: Pick<Flow, 'container' | 'tags' | 'essence_para
 const STORE_PAGE = 1000;
 /** Flows of a source a multivariant playlist looks at. */
 const MAX_SOURCE_FLOWS = 100;
+/** Half the largest integer a number holds exactly: a video's BANDWIDTH plus its audio's stays exact. */
+const MAX_HLS_BANDWIDTH = Math.floor(Number.MAX_SAFE_INTEGER / 2);
+const MAX_HLS_DIMENSION = 1_000_000;
+const MAX_HLS_FRAME_RATE = 1_000_000;
+
+function plausibleDimension(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) > 0 && (value as number) <= MAX_HLS_DIMENSION;
+}
 
 /** What the flow's `hls_exclude` tag (application note 0003) says. */
 function excluded(flow: Pick<Flow, 'tags'>): boolean {
@@ -151,6 +159,8 @@ export class HlsService {
    * avg_bit_rate); a flow with neither is a 400.
    */
   async multivariantPlaylist(ctx: RequestContext, sourceId: string, timerange: TimeRange | undefined, url: HlsUrl): Promise<string> {
+    // Its variants' media playlists would each refuse the window.
+    if (timerange?.empty === true) throw new TamsError('bad_timerange', 'The timerange is empty: a playlist needs a window with segments in it');
     const source = await this.flows.getSource(ctx, sourceId);
     // A multi-essence source holds its video and audio through its collection (application note 0001).
     const sourceIds = [sourceId, ...(source.source_collection ?? []).map((item) => item.id)].slice(0, MAX_SOURCE_FLOWS);
@@ -162,14 +172,21 @@ export class HlsService {
       if (peak === undefined) {
         throw new TamsError('bad_request', `Flow ${f.id} has neither max_bit_rate nor avg_bit_rate, so its HLS BANDWIDTH is unknown: set one (PUT /flows/${f.id}/max_bit_rate)`);
       }
+      // HLS writes BANDWIDTH as a decimal integer (RFC 8216 4.2), summed with the audio's: past
+      // this a number would print in exponent notation.
+      if (peak * 1000 > MAX_HLS_BANDWIDTH || (f.avg_bit_rate ?? 0) * 1000 > MAX_HLS_BANDWIDTH) {
+        throw new TamsError('bad_request', `Flow ${f.id} has a bit rate too large for an HLS BANDWIDTH (at most ${MAX_HLS_BANDWIDTH / 1000} kbit/s): correct its max_bit_rate or avg_bit_rate`);
+      }
       const v: HlsVariant = { uri: url(flowPlaylistPath(f.id), params), bandwidth: peak * 1000, name: f.label ?? f.id };
       if (f.avg_bit_rate !== undefined) v.averageBandwidth = f.avg_bit_rate * 1000;
       const ep = f.essence_parameters ?? {};
-      if (Number.isInteger(ep.frame_width) && Number.isInteger(ep.frame_height)) v.resolution = { width: ep.frame_width as number, height: ep.frame_height as number };
+      // RESOLUTION and FRAME-RATE are optional: values no display has are left out, not printed as 1e+21.
+      if (plausibleDimension(ep.frame_width) && plausibleDimension(ep.frame_height)) v.resolution = { width: ep.frame_width, height: ep.frame_height };
       const rate = ep.frame_rate as { numerator?: unknown; denominator?: unknown } | undefined;
       if (rate !== undefined && typeof rate.numerator === 'number' && rate.numerator > 0) {
         const denominator = typeof rate.denominator === 'number' && rate.denominator > 0 ? rate.denominator : 1;
-        v.frameRate = rate.numerator / denominator;
+        const frameRate = rate.numerator / denominator;
+        if (frameRate <= MAX_HLS_FRAME_RATE) v.frameRate = frameRate;
       }
       return v;
     };
@@ -202,7 +219,9 @@ export class HlsService {
       if (store !== undefined && this.flows.access.canUseBackend(ctx.principal, 'read', store.backend)) return store.signGet(instance.key, ctx.baseUrl, expiresAtSec);
     }
     const uncontrolled = part === 'init' ? (await this.store.getObjects([segment.init_object_id as string]))[0]?.uncontrolled_urls[0]?.url : segment.get_urls?.[0]?.url;
-    if (uncontrolled !== undefined) return uncontrolled;
+    // Registration checked that it parses; its serialisation is what a Location header can carry
+    // (non-ASCII percent-encoded, the controls and spaces URL parsing strips or encodes gone).
+    if (uncontrolled !== undefined) return new URL(uncontrolled).href;
     throw new TamsError('not_found', `No instance of this ${part === 'init' ? 'init ' : ''}object is on a storage backend this request may read`);
   }
 }
